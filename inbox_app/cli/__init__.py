@@ -1,0 +1,101 @@
+"""The ``inbox-app`` command: the window when run bare, headless commands otherwise.
+
+Each sub-command lives in its own module under ``inbox_app.cli`` and registers itself in :data:`COMMANDS`;
+all of them run over the same services as the window (``open_profile`` and the store). Errors a person can fix
+(no such conversation, bad profile, offline) are printed to stderr in plain words with exit status 1 or 2;
+anything else is a bug and keeps its traceback in the log.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from inbox_app.i18n import _
+from inbox_app.i18n import setup as setup_i18n
+from inbox_app.profile import Profile
+
+# module name → it defines register(subparsers) which adds its parsers and sets `func` on each.
+COMMAND_MODULES = ("conversations", "demo", "accounts", "replies", "sync")
+
+
+class CliError(Exception):
+    """An error the user can act on; printed without a traceback."""
+
+    def __init__(self, message: str, exit_code: int = 1) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+def profile_from_args(args: argparse.Namespace) -> Profile:
+    """Open the profile named by ``--profile`` (or the default), turning storage problems into CliError."""
+    from inbox_app.profile import open_profile
+    from inbox_app.store.migrations import SchemaTooNewError
+
+    try:
+        return open_profile(args.profile)
+    except SchemaTooNewError as exc:
+        raise CliError(str(exc), exit_code=2) from exc
+    except OSError as exc:
+        raise CliError(
+            _("Cannot open the profile folder: {error}").format(error=exc.strerror or exc), 2
+        ) from exc
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="inbox-app",
+        description=_("A unified inbox for e-commerce sellers. Without a command, opens the window."),
+    )
+    parser.add_argument(
+        "--profile", type=Path, default=None, help=_("profile folder (database, attachments)")
+    )
+    parser.add_argument("--lang", default=None, help=_("interface language, e.g. es or de_DE"))
+    parser.add_argument("-v", "--verbose", action="store_true", help=_("log more"))
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(f"inbox_app.cli.{name}")
+        except ModuleNotFoundError as exc:  # a command module not shipped in this build
+            if exc.name == f"inbox_app.cli.{name}":
+                continue
+            raise
+        register: Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None] = module.register
+        register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    # Translations first so --help is in the user's language; --lang is read before full parsing.
+    lang = None
+    if "--lang" in args_list:
+        idx = args_list.index("--lang")
+        if idx + 1 < len(args_list):
+            lang = args_list[idx + 1]
+    setup_i18n(lang)
+    parser = build_parser()
+    args = parser.parse_args(args_list)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    if args.command is None:
+        from inbox_app.app import run_gui
+
+        return run_gui(args.profile, lang)
+    try:
+        return int(args.func(args))
+    except CliError as exc:
+        print(f"inbox-app: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,139 @@
+"""What a conversation looks like to the rest of the program: plain, immutable data (no Qt, no database).
+
+Repositories return these; views and the CLI display them. Keeping them free of peewee means the UI can never
+trigger a lazy query by accident and the CLI's JSON is built from the same objects the window shows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+from inbox_app.i18n import N_
+
+
+class Status(StrEnum):
+    OPEN = "open"
+    PENDING = "pending"  # waiting on the customer: the deadline clock stops
+    SNOOZED = "snoozed"  # hidden until a time; the marketplace's clock keeps running
+    CLOSED = "closed"
+
+
+class Direction(StrEnum):
+    IN = "in"
+    OUT = "out"
+
+
+class ChannelKind(StrEnum):
+    EMAIL = "email"
+    AMAZON = "amazon"
+    EBAY = "ebay"
+    MIRAKL = "mirakl"
+    KAUFLAND = "kaufland"
+    ALLEGRO = "allegro"
+
+
+CHANNEL_LABELS: dict[str, str] = {
+    ChannelKind.EMAIL: N_("E-mail"),
+    ChannelKind.AMAZON: N_("Amazon"),
+    ChannelKind.EBAY: N_("eBay"),
+    ChannelKind.MIRAKL: N_("Mirakl"),
+    ChannelKind.KAUFLAND: N_("Kaufland"),
+    ChannelKind.ALLEGRO: N_("Allegro"),
+}
+
+
+@dataclass(frozen=True)
+class ConversationSummary:
+    """One row of the conversation list."""
+
+    id: int
+    channel_kind: str
+    channel_name: str
+    account_name: str
+    subject: str
+    snippet: str
+    customer_name: str
+    order_id: str | None
+    status: str
+    language: str | None
+    unread: bool
+    message_count: int
+    last_message_at: datetime | None
+    last_inbound_at: datetime | None
+    deadline_at: datetime | None
+    tags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class AttachmentView:
+    id: int
+    name: str
+    size: int
+    mime_type: str
+    path: str | None  # where the bytes are on disk, None when not stored (too big, remote only)
+    inline: bool = False
+    content_id: str | None = None
+    remote_url: str | None = None
+
+
+@dataclass(frozen=True)
+class MessageView:
+    id: int
+    direction: str
+    author_name: str
+    author_address: str
+    sent_at: datetime
+    subject: str
+    text: str
+    html: str | None  # sanitized
+    attachments: tuple[AttachmentView, ...] = ()
+    problems: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class NoteView:
+    id: int
+    author: str
+    body: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class ConversationDetail:
+    summary: ConversationSummary
+    messages: tuple[MessageView, ...]
+    notes: tuple[NoteView, ...] = ()
+    customer_identities: tuple[tuple[str, str], ...] = ()  # (kind, value)
+    other_conversations: tuple[ConversationSummary, ...] = ()
+    policy_key: str | None = None
+    policy_name: str | None = None
+    deadline_started_at: datetime | None = None
+    no_response_needed: bool = False
+    no_response_url: str | None = None
+    marketplace: str | None = None
+    extra: dict[str, object] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class IncomingMessage:
+    """A message as a channel hands it over, before it is stored (the sync engine and the demo use this)."""
+
+    direction: Direction
+    sent_at: datetime
+    text: str
+    author_name: str = ""
+    author_address: str = ""
+    subject: str = ""
+    remote_id: str | None = None
+    html: str | None = None
+    recipients: tuple[str, ...] = ()
+    in_reply_to: str | None = None
+    references: tuple[str, ...] = ()
+    is_read: bool = True
+    is_auto_reply: bool = False
+    problems: tuple[str, ...] = ()
+    raw: bytes | None = None
+    attachments: tuple[tuple[str, str, bytes], ...] = ()  # (name, mime type, data)
+    extra: dict[str, object] = field(default_factory=dict)

@@ -1,0 +1,119 @@
+"""Mail accounts: create, list and read the connection settings of a mailbox.
+
+The settings are plain JSON on ``Account.settings`` so a new option needs no migration:
+``{imap: {host, port, security, user}, smtp: {host, port, security, user}, from_address, from_name,
+folders: [...], amazon_sender: bool}``. The password is *not* here: it lives in the OS keyring (see
+``inbox_app.secrets``); this module never sees it, so the database (and its backups) can never leak it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from inbox_app.store.models import Account
+
+MAIL_KIND = "imap"
+SECURITY_VALUES = ("tls", "starttls", "none")
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    host: str
+    port: int
+    security: str  # tls, starttls, none
+    user: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"host": self.host, "port": self.port, "security": self.security, "user": self.user}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ServerSettings:
+        return cls(
+            host=str(data.get("host", "")),
+            port=int(data.get("port", 0)),
+            security=str(data.get("security", "tls")),
+            user=str(data.get("user", "")),
+        )
+
+
+@dataclass(frozen=True)
+class MailAccountSettings:
+    imap: ServerSettings
+    smtp: ServerSettings
+    from_address: str
+    from_name: str = ""
+    folders: tuple[str, ...] = ("INBOX",)
+    amazon_sender: bool = False  # this address is registered as an Amazon seller sender
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = dict(self.extra)
+        data.update(
+            {
+                "imap": self.imap.to_dict(),
+                "smtp": self.smtp.to_dict(),
+                "from_address": self.from_address,
+                "from_name": self.from_name,
+                "folders": list(self.folders),
+                "amazon_sender": self.amazon_sender,
+            }
+        )
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> MailAccountSettings:
+        known = {"imap", "smtp", "from_address", "from_name", "folders", "amazon_sender"}
+        return cls(
+            imap=ServerSettings.from_dict(dict(data.get("imap") or {})),
+            smtp=ServerSettings.from_dict(dict(data.get("smtp") or {})),
+            from_address=str(data.get("from_address", "")),
+            from_name=str(data.get("from_name", "")),
+            folders=tuple(data.get("folders") or ("INBOX",)),
+            amazon_sender=bool(data.get("amazon_sender", False)),
+            extra={k: v for k, v in data.items() if k not in known},
+        )
+
+    @property
+    def from_domain(self) -> str:
+        return self.from_address.rpartition("@")[2] or "localhost"
+
+
+def create_mail_account(name: str, settings: MailAccountSettings) -> Account:
+    account: Account = Account.create(kind=MAIL_KIND, name=name, settings=settings.to_dict())
+    return account
+
+
+def update_mail_settings(account: Account, settings: MailAccountSettings) -> None:
+    account.settings = settings.to_dict()
+    account.save()
+
+
+def list_accounts(kind: str | None = None, *, enabled_only: bool = False) -> list[Account]:
+    query = Account.select().order_by(Account.id)
+    if kind is not None:
+        query = query.where(Account.kind == kind)
+    if enabled_only:
+        query = query.where(Account.enabled == True)  # noqa: E712
+    return list(query)
+
+
+def get_account(account_id: int) -> Account | None:
+    account: Account | None = Account.get_or_none(Account.id == account_id)
+    return account
+
+
+def mail_settings(account: Account) -> MailAccountSettings:
+    return MailAccountSettings.from_dict(dict(account.settings or {}))
+
+
+def account_info(account: Account) -> dict[str, Any]:
+    """A JSON-ready description for ``account list --json`` (the settings hold no secret by design)."""
+    return {
+        "id": account.id,
+        "kind": account.kind,
+        "name": account.name,
+        "enabled": bool(account.enabled),
+        "created_at": account.created_at.isoformat() if account.created_at else None,
+        "settings": dict(account.settings or {}),
+    }

@@ -1,0 +1,255 @@
+"""Read side for the window and the CLI: ids for a view, rows for the visible ids, counts, one thread.
+
+The list model keeps only ids (a 100,000-row view is 100,000 ints) and asks :func:`summaries` for the rows it
+paints, so opening and scrolling a huge inbox never loads it whole.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from inbox_app.domain.conversations import (
+    AttachmentView,
+    ConversationDetail,
+    ConversationSummary,
+    MessageView,
+    NoteView,
+    Status,
+)
+from inbox_app.domain.views import DUE_SOON_WINDOW, View, ViewKind
+from inbox_app.store.blobs import BlobStore
+from inbox_app.store.ingest import policy_for_channel
+from inbox_app.store.models import (
+    Account,
+    Attachment,
+    Channel,
+    Conversation,
+    ConversationTag,
+    CustomerIdentity,
+    Message,
+    Note,
+    Tag,
+    to_db_time,
+    utcnow,
+)
+
+# Deadline first (nulls last), then newest activity: "what do I do next?" at the top.
+DEFAULT_ORDER = (
+    Conversation.deadline_at.is_null(),
+    Conversation.deadline_at,
+    Conversation.last_message_at.desc(),
+    Conversation.id.desc(),
+)
+
+
+def _view_condition(view: View, now: datetime) -> Any:
+    """The WHERE clause of a view (a peewee expression)."""
+    now_s = to_db_time(now)
+    soon_s = to_db_time(now + DUE_SOON_WINDOW)
+    open_like = Conversation.status.in_([Status.OPEN.value, Status.SNOOZED.value])
+    kind = view.kind
+    if kind is ViewKind.OVERDUE:
+        return open_like & (Conversation.deadline_at <= now_s)
+    if kind is ViewKind.DUE_SOON:
+        return open_like & (Conversation.deadline_at > now_s) & (Conversation.deadline_at <= soon_s)
+    if kind is ViewKind.OPEN:
+        return Conversation.status == Status.OPEN.value
+    if kind in (ViewKind.PENDING, ViewKind.SNOOZED, ViewKind.CLOSED):
+        return Conversation.status == kind.value
+    if kind is ViewKind.ACCOUNT:
+        return (Conversation.account == int(view.value or 0)) & (Conversation.status != Status.CLOSED.value)
+    if kind is ViewKind.CHANNEL:
+        channel_ids = Channel.select(Channel.id).where(Channel.kind == view.value)
+        return Conversation.channel.in_(channel_ids) & (Conversation.status != Status.CLOSED.value)
+    if kind is ViewKind.TAG:
+        tagged = ConversationTag.select(ConversationTag.conversation).join(Tag).where(Tag.name == view.value)
+        return Conversation.id.in_(tagged)
+    return Conversation.id.is_null(False)
+
+
+def conversation_ids(view: View, now: datetime | None = None) -> list[int]:
+    """Ids of the conversations in ``view``, in display order."""
+    cond = _view_condition(view, now or utcnow())
+    query = Conversation.select(Conversation.id).where(cond).order_by(*DEFAULT_ORDER)
+    return [row[0] for row in query.tuples()]
+
+
+def view_counts(views: Sequence[View], now: datetime | None = None) -> dict[str, int]:
+    moment = now or utcnow()
+    counts: dict[str, int] = {}
+    for view in views:
+        counts[view.key] = Conversation.select().where(_view_condition(view, moment)).count()
+    return counts
+
+
+def _tags_for(ids: Sequence[int]) -> dict[int, tuple[str, ...]]:
+    result: dict[int, list[str]] = defaultdict(list)
+    if not ids:
+        return {}
+    query = (
+        ConversationTag.select(ConversationTag.conversation, Tag.name)
+        .join(Tag)
+        .where(ConversationTag.conversation.in_(list(ids)))
+        .order_by(Tag.name)
+        .tuples()
+    )
+    for row in query:
+        result[int(row[0])].append(str(row[1]))
+    return {k: tuple(v) for k, v in result.items()}
+
+
+_SUMMARY_FIELDS = (
+    Conversation.id,
+    Channel.kind,
+    Channel.name,
+    Account.name,
+    Conversation.subject,
+    Conversation.snippet,
+    Conversation.customer_name,
+    Conversation.order_id,
+    Conversation.status,
+    Conversation.language,
+    Conversation.unread,
+    Conversation.message_count,
+    Conversation.last_message_at,
+    Conversation.last_inbound_at,
+    Conversation.deadline_at,
+)
+
+_CHUNK = 500  # SQLite's host-parameter limit is generous, but keep IN lists modest
+
+
+def summaries(ids: Sequence[int]) -> dict[int, ConversationSummary]:
+    """Rows for the given ids (any order; missing ids are simply absent)."""
+    out: dict[int, ConversationSummary] = {}
+    for start in range(0, len(ids), _CHUNK):
+        chunk = list(ids[start : start + _CHUNK])
+        tags = _tags_for(chunk)
+        query = (
+            Conversation.select(*_SUMMARY_FIELDS)
+            .join(Channel, on=(Conversation.channel == Channel.id))
+            .switch(Conversation)
+            .join(Account, on=(Conversation.account == Account.id))
+            .where(Conversation.id.in_(chunk))
+            .tuples()
+        )
+        for row in query:
+            out[row[0]] = ConversationSummary(
+                id=row[0],
+                channel_kind=row[1],
+                channel_name=row[2],
+                account_name=row[3],
+                subject=row[4],
+                snippet=row[5],
+                customer_name=row[6],
+                order_id=row[7],
+                status=row[8],
+                language=row[9],
+                unread=bool(row[10]),
+                message_count=row[11],
+                last_message_at=row[12],
+                last_inbound_at=row[13],
+                deadline_at=row[14],
+                tags=tags.get(row[0], ()),
+            )
+    return out
+
+
+def summary(conversation_id: int) -> ConversationSummary | None:
+    return summaries([conversation_id]).get(conversation_id)
+
+
+def _attachment_views(message_ids: Sequence[int], blobs: BlobStore | None) -> dict[int, list[AttachmentView]]:
+    result: dict[int, list[AttachmentView]] = defaultdict(list)
+    if not message_ids:
+        return result
+    for att in Attachment.select().where(Attachment.message.in_(list(message_ids))).order_by(Attachment.id):
+        path = str(blobs.path(att.sha256)) if blobs is not None and att.sha256 else None
+        result[att.message_id].append(
+            AttachmentView(
+                id=att.id,
+                name=att.filename,
+                size=att.size,
+                mime_type=att.mime_type,
+                path=path,
+                inline=att.inline,
+                content_id=att.content_id,
+                remote_url=att.remote_url,
+            )
+        )
+    return result
+
+
+def detail(conversation_id: int, blobs: BlobStore | None = None) -> ConversationDetail | None:
+    """The whole thread, oldest first, with notes, the customer's identities and other conversations."""
+    head = summary(conversation_id)
+    if head is None:
+        return None
+    conv = Conversation.get_by_id(conversation_id)
+    msgs = list(
+        Message.select().where(Message.conversation == conversation_id).order_by(Message.sent_at, Message.id)
+    )
+    atts = _attachment_views([m.id for m in msgs], blobs)
+    messages = tuple(
+        MessageView(
+            id=m.id,
+            direction=m.direction,
+            author_name=m.author_name,
+            author_address=m.author_address,
+            sent_at=m.sent_at,
+            subject=m.subject,
+            text=m.text_body,
+            html=m.html_body,
+            attachments=tuple(atts.get(m.id, ())),
+            problems=tuple(m.problems or ()),
+        )
+        for m in msgs
+    )
+    notes = tuple(
+        NoteView(id=n.id, author=n.author, body=n.body, created_at=n.created_at)
+        for n in Note.select().where(Note.conversation == conversation_id).order_by(Note.created_at)
+    )
+    identities: tuple[tuple[str, str], ...] = ()
+    others: tuple[ConversationSummary, ...] = ()
+    if conv.customer_id is not None:
+        identities = tuple(
+            (str(row[0]), str(row[1]))
+            for row in CustomerIdentity.select(CustomerIdentity.kind, CustomerIdentity.value)
+            .where(CustomerIdentity.customer == conv.customer_id)
+            .tuples()
+        )
+        other_ids = [
+            r[0]
+            for r in Conversation.select(Conversation.id)
+            .where((Conversation.customer == conv.customer_id) & (Conversation.id != conversation_id))
+            .order_by(Conversation.last_message_at.desc())
+            .limit(20)
+            .tuples()
+        ]
+        found = summaries(other_ids)
+        others = tuple(found[i] for i in other_ids if i in found)
+    policy = policy_for_channel(conv.channel)
+    return ConversationDetail(
+        summary=head,
+        messages=messages,
+        notes=notes,
+        customer_identities=identities,
+        other_conversations=others,
+        policy_key=policy.key,
+        policy_name=policy.name,
+        deadline_started_at=conv.deadline_started_at,
+        no_response_needed=bool(conv.no_response_needed),
+        no_response_url=conv.no_response_url,
+        marketplace=conv.channel.marketplace,
+        extra=dict(conv.extra or {}),
+    )
+
+
+def mark_read(conversation_id: int) -> None:
+    Message.update(is_read=True).where(
+        (Message.conversation == conversation_id) & (Message.is_read == False)  # noqa: E712
+    ).execute()
+    Conversation.update(unread=False).where(Conversation.id == conversation_id).execute()

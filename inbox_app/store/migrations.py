@@ -1,0 +1,100 @@
+"""Schema versions and ordered migrations.
+
+The version lives in SQLite's ``PRAGMA user_version``. Before any migration touches an existing file, the file
+is copied with SQLite's online backup API into ``<profile>/backups/`` so a failed upgrade never costs data.
+A database newer than this program is refused with a clear error instead of being "upgraded" backwards.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+import peewee
+
+from inbox_app.store.mail_models import MAIL_MODELS
+from inbox_app.store.models import ALL_MODELS
+
+log = logging.getLogger("inbox_app.store")
+
+
+class SchemaTooNewError(RuntimeError):
+    """The profile was written by a newer inbox_app; opening it could damage it."""
+
+
+FTS_SQL = (
+    # External-content FTS5 over messages: the text is not stored twice. Triggers keep it in step.
+    "CREATE VIRTUAL TABLE IF NOT EXISTS message_fts USING fts5("
+    "subject, text_body, content='message', content_rowid='id', tokenize='unicode61 remove_diacritics 2')",
+    "CREATE TRIGGER IF NOT EXISTS message_fts_ai AFTER INSERT ON message BEGIN "
+    "INSERT INTO message_fts(rowid, subject, text_body) VALUES (new.id, new.subject, new.text_body); END",
+    "CREATE TRIGGER IF NOT EXISTS message_fts_ad AFTER DELETE ON message BEGIN "
+    "INSERT INTO message_fts(message_fts, rowid, subject, text_body) "
+    "VALUES ('delete', old.id, old.subject, old.text_body); END",
+    "CREATE TRIGGER IF NOT EXISTS message_fts_au AFTER UPDATE OF subject, text_body ON message BEGIN "
+    "INSERT INTO message_fts(message_fts, rowid, subject, text_body) "
+    "VALUES ('delete', old.id, old.subject, old.text_body); "
+    "INSERT INTO message_fts(rowid, subject, text_body) VALUES (new.id, new.subject, new.text_body); END",
+)
+
+EVENT_LOG_SQL = (
+    "CREATE TRIGGER IF NOT EXISTS event_no_update BEFORE UPDATE ON event BEGIN "
+    "SELECT RAISE(ABORT, 'the event log is append-only'); END",
+    "CREATE TRIGGER IF NOT EXISTS event_no_delete BEFORE DELETE ON event BEGIN "
+    "SELECT RAISE(ABORT, 'the event log is append-only'); END",
+)
+
+
+def _v1(db: peewee.SqliteDatabase) -> None:
+    db.create_tables(ALL_MODELS + MAIL_MODELS)
+    for sql in FTS_SQL + EVENT_LOG_SQL:
+        db.execute_sql(sql)
+
+
+# Ordered: MIGRATIONS[n] brings a database from version n to n + 1.
+MIGRATIONS: list[Callable[[peewee.SqliteDatabase], None]] = [_v1]
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def schema_version(db: peewee.SqliteDatabase) -> int:
+    return int(db.execute_sql("PRAGMA user_version").fetchone()[0])
+
+
+def backup_database(db_path: Path, backup_dir: Path, version: int) -> Path:
+    backup_dir.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+    target = backup_dir / f"inbox-v{version}-{stamp}.sqlite3"
+    src = sqlite3.connect(str(db_path))
+    try:
+        dst = sqlite3.connect(str(target))
+        try:
+            src.backup(dst)
+        finally:
+            dst.close()
+    finally:
+        src.close()
+    return target
+
+
+def migrate(db: peewee.SqliteDatabase, db_path: Path, backup_dir: Path) -> int:
+    """Bring the database to :data:`SCHEMA_VERSION`; return the version it had before."""
+    current = schema_version(db)
+    if current > SCHEMA_VERSION:
+        raise SchemaTooNewError(
+            f"This profile uses database version {current}; this program knows up to {SCHEMA_VERSION}. "
+            "Please update inbox_app."
+        )
+    if current == SCHEMA_VERSION:
+        return current
+    if current > 0:
+        path = backup_database(db_path, backup_dir, current)
+        log.info("backed up database version %d to %s before migrating", current, path)
+    for version in range(current, SCHEMA_VERSION):
+        with db.atomic():
+            MIGRATIONS[version](db)
+            db.execute_sql(f"PRAGMA user_version = {version + 1}")
+        log.info("migrated database to version %d", version + 1)
+    return current

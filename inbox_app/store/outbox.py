@@ -1,0 +1,154 @@
+"""The outbox: every reply is a row here before any byte leaves the machine.
+
+The delivery side lives in ``sync``; this module owns the state transitions so that they are the same for every
+channel: queued → sending → sent, or back to queued with a backoff, or failed / cancelled. A row in "sending"
+at start-up means a crash happened mid-delivery: the engine must check the remote side before resending.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from inbox_app.store.db import database_proxy
+from inbox_app.store.events import EventKind, log_event
+from inbox_app.store.models import Account, Conversation, Draft, OutboxItem, utcnow
+
+
+class OutboxState(StrEnum):
+    QUEUED = "queued"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+class OutboxError(RuntimeError):
+    pass
+
+
+BACKOFF_STEPS = (timedelta(seconds=30), timedelta(minutes=2), timedelta(minutes=10), timedelta(hours=1))
+
+
+def backoff_for(attempts: int) -> timedelta:
+    return BACKOFF_STEPS[min(max(attempts - 1, 0), len(BACKOFF_STEPS) - 1)]
+
+
+def queue_reply(
+    conversation: Conversation,
+    *,
+    body: str,
+    message_id: str,
+    subject: str = "",
+    recipients: Sequence[str] = (),
+    in_reply_to: str | None = None,
+    references: Sequence[str] = (),
+    attachments: Sequence[dict[str, object]] = (),
+    close_after_send: bool = False,
+    scheduled_at: datetime | None = None,
+    actor: str = "",
+) -> OutboxItem:
+    """Persist a reply (and drop the draft) in one transaction: after this returns, the reply cannot be lost."""
+    db = database_proxy.obj
+    with db.atomic():
+        item = OutboxItem.create(
+            conversation=conversation,
+            account=Account.get_by_id(conversation.account_id),
+            body=body,
+            subject=subject,
+            recipients=list(recipients),
+            message_id=message_id,
+            in_reply_to=in_reply_to,
+            references=list(references),
+            attachments=list(attachments),
+            close_after_send=close_after_send,
+            scheduled_at=scheduled_at,
+        )
+        Draft.delete().where(Draft.conversation == conversation).execute()
+        log_event(
+            EventKind.REPLY_QUEUED,
+            conversation=conversation.id,
+            account=conversation.account_id,
+            actor=actor,
+            outbox=item.id,
+        )
+    return item
+
+
+def due_items(now: datetime | None = None, account_id: int | None = None) -> list[OutboxItem]:
+    """Items to deliver now: queued and due, plus any left in "sending" by a crash (to be verified first)."""
+    moment = now or utcnow()
+    cond = (OutboxItem.state == OutboxState.SENDING.value) | (
+        (OutboxItem.state == OutboxState.QUEUED.value)
+        & ((OutboxItem.scheduled_at.is_null()) | (OutboxItem.scheduled_at <= moment))
+        & ((OutboxItem.next_attempt_at.is_null()) | (OutboxItem.next_attempt_at <= moment))
+    )
+    if account_id is not None:
+        cond &= OutboxItem.account == account_id
+    return list(OutboxItem.select().where(cond).order_by(OutboxItem.created_at, OutboxItem.id))
+
+
+def pending_items() -> list[OutboxItem]:
+    return list(
+        OutboxItem.select()
+        .where(OutboxItem.state.in_([OutboxState.QUEUED.value, OutboxState.SENDING.value]))
+        .order_by(OutboxItem.created_at)
+    )
+
+
+def mark_sending(item: OutboxItem) -> None:
+    """Claim the item before the network call; a crash after this leaves the evidence."""
+    item.state = OutboxState.SENDING.value
+    item.attempts += 1
+    item.save()
+
+
+def mark_sent(item: OutboxItem, *, sent_message_id: int | None = None, at: datetime | None = None) -> None:
+    item.state = OutboxState.SENT.value
+    item.sent_at = at or utcnow()
+    item.last_error = None
+    if sent_message_id is not None:
+        item.sent_message_id = sent_message_id
+    item.save()
+
+
+def mark_retry(item: OutboxItem, error: str, now: datetime | None = None) -> None:
+    item.state = OutboxState.QUEUED.value
+    item.last_error = error
+    item.next_attempt_at = (now or utcnow()) + backoff_for(item.attempts)
+    item.save()
+
+
+def mark_failed(item: OutboxItem, error: str) -> None:
+    item.state = OutboxState.FAILED.value
+    item.last_error = error
+    item.save()
+    log_event(EventKind.REPLY_FAILED, conversation=item.conversation_id, outbox=item.id, error=error)
+
+
+def retry_now(item_id: int) -> None:
+    item = OutboxItem.get_by_id(item_id)
+    if item.state in (OutboxState.FAILED.value, OutboxState.QUEUED.value):
+        item.state = OutboxState.QUEUED.value
+        item.next_attempt_at = None
+        item.save()
+
+
+def cancel(item_id: int, *, actor: str = "") -> bool:
+    """Cancel a reply that has not started sending; returns False if it is too late."""
+    updated = (
+        OutboxItem.update(state=OutboxState.CANCELLED.value)
+        .where((OutboxItem.id == item_id) & (OutboxItem.state == OutboxState.QUEUED.value))
+        .execute()
+    )
+    if updated:
+        item = OutboxItem.get_by_id(item_id)
+        log_event(EventKind.REPLY_CANCELLED, conversation=item.conversation_id, actor=actor, outbox=item_id)
+    return bool(updated)
+
+
+def items_for(conversation_id: int) -> list[OutboxItem]:
+    return list(
+        OutboxItem.select().where(OutboxItem.conversation == conversation_id).order_by(OutboxItem.created_at)
+    )

@@ -1,0 +1,156 @@
+"""Turn "reply to this conversation" into a fully addressed outbox row.
+
+Everything the recipient's mail program will use to thread the reply is fixed *here*, at queue time, and stored
+on the outbox row: recipient, subject, In-Reply-To, References and above all the Message-ID. A fixed Message-ID
+is what lets the delivery side recognise, after a crash, whether a reply already reached the Sent folder
+(and so must not be sent again).
+
+Mail and Amazon conversations are handled here (Amazon replies are e-mails to the buyer's relay alias, with the
+subject kept as Amazon wrote it so Amazon files the answer under the same inquiry). Other channels answer
+through their APIs and have their own queueing.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+
+from inbox_app.domain.templates import find_unfilled
+from inbox_app.i18n import _
+from inbox_app.store import outbox
+from inbox_app.store.accounts import mail_settings
+from inbox_app.store.models import Account, Channel, Conversation, Message, OutboxItem
+
+MAIL_CHANNEL_KINDS = frozenset({"email", "amazon"})
+_PREFIX_RE = re.compile(r"^\s*((re|aw|sv|antw|rif|r|odp|vs|wg|fwd?|tr)\s*(\[\d+\])?\s*:\s*)+", re.IGNORECASE)
+
+
+class ReplyError(Exception):
+    """The reply cannot be queued; ``user_message`` (translated) says why and what to do."""
+
+    def __init__(self, user_message: str) -> None:
+        super().__init__(user_message)
+        self.user_message = user_message
+
+
+def new_message_id(domain: str) -> str:
+    """A globally unique ``<random@domain>`` (no host name, pid or time leaked).
+
+    Kept in the store layer (which may not import the mail channel); same shape as
+    ``channels.mail.compose.new_message_id``.
+    """
+    host = domain.strip().strip("<>").rpartition("@")[2].strip(".").lower() or "localhost"
+    if not host.isascii():
+        host = host.encode("idna").decode("ascii")
+    return f"<{uuid.uuid4().hex}@{host}>"
+
+
+def strip_reply_prefix(subject: str) -> str:
+    return _PREFIX_RE.sub("", subject or "").strip()
+
+
+def reply_subject(subject: str, channel_kind: str) -> str:
+    """ "Re: x" for mail; for Amazon the subject as Amazon wrote it with exactly one "RE:" prefix."""
+    original = (subject or "").strip()
+    if channel_kind == "amazon":
+        if re.match(r"^\s*re\s*:", original, re.IGNORECASE):
+            # Keep Amazon's own "RE: …" (its case), dropping any doubled prefix after it.
+            head, _sep, rest = original.partition(":")
+            return f"{head.strip()}: {strip_reply_prefix(rest)}".strip()
+        return f"RE: {original}".strip()
+    base = strip_reply_prefix(original)
+    return f"Re: {base}" if base else "Re:"
+
+
+def _last_inbound(conversation: Conversation) -> Message | None:
+    row: Message | None = (
+        Message.select()
+        .where((Message.conversation == conversation) & (Message.direction == "in"))
+        .order_by(Message.sent_at.desc(), Message.id.desc())
+        .first()
+    )
+    return row
+
+
+def _last_message(conversation: Conversation) -> Message | None:
+    row: Message | None = (
+        Message.select()
+        .where(Message.conversation == conversation)
+        .order_by(Message.sent_at.desc(), Message.id.desc())
+        .first()
+    )
+    return row
+
+
+def _recipient_of(message: Message, channel_kind: str) -> str | None:
+    extra = dict(message.extra or {})
+    if message.direction == "out":
+        recipients = [str(r) for r in (message.recipients or []) if r]
+        return recipients[0] if recipients else None
+    if channel_kind == "amazon":
+        relay = extra.get("relay_address")
+        if isinstance(relay, str) and relay:
+            return relay
+    reply_to = extra.get("reply_to")
+    if isinstance(reply_to, list) and reply_to:
+        first = reply_to[0]
+        address = first[1] if isinstance(first, list | tuple) and len(first) == 2 else first
+        if isinstance(address, str) and "@" in address:
+            return address
+    return message.author_address or None
+
+
+def queue_reply_for(
+    conversation_id: int,
+    body: str,
+    *,
+    close_after_send: bool = False,
+    scheduled_at: datetime | None = None,
+    attachments: Sequence[dict[str, object]] = (),
+    actor: str = "",
+) -> OutboxItem:
+    """Address and queue a reply; raises :class:`ReplyError` when it cannot be sent as written."""
+    conversation: Conversation | None = Conversation.get_or_none(Conversation.id == conversation_id)
+    if conversation is None:
+        raise ReplyError(_("Conversation {id} does not exist.").format(id=conversation_id))
+    channel: Channel = conversation.channel
+    if channel.kind not in MAIL_CHANNEL_KINDS:
+        raise ReplyError(
+            _("Replies to {channel} conversations are not sent by e-mail.").format(channel=channel.name)
+        )
+    if not body or not body.strip():
+        raise ReplyError(_("The reply is empty."))
+    unfilled = find_unfilled(body)
+    if unfilled:
+        names = ", ".join(sorted({"{" + span.name + "}" for span in unfilled}))
+        raise ReplyError(_("The reply still has placeholders to fill in: {names}").format(names=names))
+    account: Account = Account.get_by_id(conversation.account_id)  # type: ignore[attr-defined]
+    settings = mail_settings(account)
+    if not settings.from_address:
+        raise ReplyError(_("The account “{name}” has no sender address.").format(name=account.name))
+    original = _last_inbound(conversation) or _last_message(conversation)
+    if original is None:
+        raise ReplyError(_("This conversation has no message to reply to."))
+    recipient = _recipient_of(original, channel.kind)
+    if not recipient:
+        raise ReplyError(_("The customer's address is unknown, so the reply cannot be sent."))
+    references = [str(r) for r in (original.references or []) if r]
+    in_reply_to = original.remote_id or None
+    if in_reply_to and in_reply_to not in references:
+        references.append(in_reply_to)
+    subject = reply_subject(original.subject or conversation.subject, channel.kind)
+    return outbox.queue_reply(
+        conversation,
+        body=body,
+        message_id=new_message_id(settings.from_domain),
+        subject=subject,
+        recipients=[recipient],
+        in_reply_to=in_reply_to,
+        references=references,
+        attachments=attachments,
+        close_after_send=close_after_send,
+        scheduled_at=scheduled_at,
+        actor=actor,
+    )

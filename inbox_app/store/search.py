@@ -1,0 +1,53 @@
+"""Full-text search over messages (SQLite FTS5), answering with conversations, best first.
+
+User input is never passed to MATCH as syntax: each word becomes a quoted prefix term, so "e-mail", "user@x"
+or a stray quote cannot raise a syntax error. An order id is looked up directly (exact match on an index).
+"""
+
+from __future__ import annotations
+
+import re
+
+from inbox_app.store.db import database_proxy
+from inbox_app.store.models import Conversation
+
+_WORD_RE = re.compile(r"\w+", re.UNICODE)
+_ORDER_ID_RE = re.compile(r"^\s*(\d{3}-\d{7}-\d{7}|[A-Z0-9][A-Z0-9-]{5,})\s*$", re.IGNORECASE)
+MAX_RESULTS = 500
+
+
+def fts_query(text: str) -> str | None:
+    """Turn free text into a safe FTS5 query: every word must match, the last one as a prefix."""
+    words = _WORD_RE.findall(text)
+    if not words:
+        return None
+    terms = [f'"{w}"' for w in words[:-1]] + [f'"{words[-1]}"*']
+    return " AND ".join(terms)
+
+
+def search_conversation_ids(text: str, limit: int = MAX_RESULTS) -> list[int]:
+    """Conversation ids matching ``text``, best (bm25) first; order-id matches come before anything else."""
+    ids: list[int] = []
+    seen: set[int] = set()
+    if _ORDER_ID_RE.match(text):
+        rows = Conversation.select(Conversation.id).where(Conversation.order_id == text.strip()).tuples()
+        for row in rows:
+            cid = int(row[0])
+            ids.append(cid)
+            seen.add(cid)
+    query = fts_query(text)
+    if query is None:
+        return ids
+    db = database_proxy.obj
+    # Rank messages, then keep the best message per conversation. LIMIT on the FTS side keeps common words cheap.
+    sql = (
+        "SELECT m.conversation_id FROM message_fts f JOIN message m ON m.id = f.rowid "
+        "WHERE message_fts MATCH ? ORDER BY f.rank LIMIT ?"
+    )
+    for (cid,) in db.execute_sql(sql, (query, limit * 4)).fetchall():
+        if cid not in seen:
+            seen.add(cid)
+            ids.append(cid)
+            if len(ids) >= limit:
+                break
+    return ids

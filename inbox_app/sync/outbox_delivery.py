@@ -1,0 +1,253 @@
+"""Deliver due outbox rows over SMTP, exactly once as far as the protocols allow.
+
+Per row: claim it (``sending``, committed) → build the message (its Message-ID was fixed when queued) → SMTP →
+APPEND the same bytes to Sent (``\\Seen``) → record (``sent``, the outbound message in the conversation, which
+stops the deadline clock; ``closed`` if asked) in one transaction → ``\\Answered`` on the original.
+
+Crash safety: a row found in ``sending`` means an earlier run died after claiming it. Before sending again we
+search the Sent folder for its Message-ID; if the copy is there, the server had accepted the mail and we only
+record it. So a crash *after* SMTP accepted and *after* the APPEND never sends twice.
+
+Residual risks, stated plainly:
+
+* a crash between SMTP acceptance and the APPEND leaves no trace on the server, so that reply is sent again
+  (a duplicate is preferred to a lost answer);
+* the connection breaking right after the whole message was transmitted (no reply to DATA) is ambiguous: the
+  server usually has the mail. We then treat it as sent but *unconfirmed* (``last_error`` says so, an event
+  records it, the copy goes to Sent) and do not resend automatically; the seller can resend by hand. This
+  trades a rare lost reply (flagged) against a duplicate to the buyer on every flaky link.
+
+``INBOX_APP_TEST_CRASH_AT`` (test-only hook): ``after_claim``, ``after_smtp`` or ``after_append`` kills this
+process with SIGKILL at that point so the crash tests can prove the above against real servers.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from inbox_app.channels.mail import errors as mail_errors
+from inbox_app.channels.mail.compose import build_reply
+from inbox_app.channels.mail.errors import MailError, SendFailed
+from inbox_app.channels.mail.imap import ImapConnection
+from inbox_app.channels.mail.smtp import SmtpSettings, send_raw
+from inbox_app.domain.conversations import Direction, IncomingMessage, Status
+from inbox_app.i18n import _
+from inbox_app.store import outbox
+from inbox_app.store.accounts import mail_settings
+from inbox_app.store.blobs import BlobStore
+from inbox_app.store.db import database_proxy
+from inbox_app.store.events import EventKind, log_event
+from inbox_app.store.ingest import add_message, set_status
+from inbox_app.store.models import Account, Conversation, MailLocation, Message, OutboxItem, SyncState
+from inbox_app.sync.events import ChangeBus, ChangeEvent
+
+log = logging.getLogger("inbox_app.sync")
+
+CRASH_ENV = "INBOX_APP_TEST_CRASH_AT"
+SENT_FLAGS = ("\\Seen",)
+
+
+@dataclass
+class DeliveryReport:
+    sent: list[int] = field(default_factory=list)
+    recovered: list[int] = field(default_factory=list)  # found in Sent after a crash: recorded, not resent
+    retry: list[int] = field(default_factory=list)
+    failed: list[int] = field(default_factory=list)
+    unconfirmed: list[int] = field(default_factory=list)
+    offline: bool = False
+    conversations: set[int] = field(default_factory=set)
+
+
+def _test_crash(point: str) -> None:
+    """Test-only: die here without any cleanup when ``INBOX_APP_TEST_CRASH_AT`` names this point."""
+    if os.environ.get(CRASH_ENV) == point:
+        log.warning("test hook %s=%s: killing the process", CRASH_ENV, point)
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _sent_folder_of(account: Account) -> str | None:
+    state = SyncState.get_or_none((SyncState.account == account.id) & (SyncState.key == "__sent_folder__"))
+    return str(state.cursor.get("name")) if state is not None and state.cursor.get("name") else None
+
+
+async def find_sent_folder(account: Account, imap: ImapConnection) -> str | None:
+    cached = _sent_folder_of(account)
+    if cached:
+        return cached
+    name = await imap.find_sent_folder()
+    if name:
+        SyncState.insert(account=account.id, key="__sent_folder__", cursor={"name": name}).on_conflict(
+            conflict_target=[SyncState.account, SyncState.key], update={SyncState.cursor: {"name": name}}
+        ).execute()
+    return name
+
+
+def _attachments(item: OutboxItem, blobs: BlobStore) -> list[tuple[str, str, bytes]]:
+    result: list[tuple[str, str, bytes]] = []
+    for entry in item.attachments or []:
+        sha = str(entry.get("sha256", ""))
+        name = str(entry.get("name") or entry.get("filename") or "attachment")
+        mime = str(entry.get("mime_type") or "application/octet-stream")
+        result.append((name, mime, blobs.read(sha)))
+    return result
+
+
+def build_item(item: OutboxItem, account: Account, blobs: BlobStore) -> bytes:
+    settings = mail_settings(account)
+    return build_reply(
+        from_addr=settings.from_address,
+        from_name=settings.from_name,
+        to=list(item.recipients or []),
+        subject=item.subject,
+        body_text=item.body,
+        in_reply_to=item.in_reply_to,
+        references=list(item.references or []),
+        message_id=item.message_id,
+        attachments=_attachments(item, blobs),
+    )
+
+
+def record_sent(
+    item: OutboxItem, account: Account, raw: bytes | None, *, unconfirmed: str | None = None
+) -> Message:
+    """Mark the row sent and add the outbound message to the conversation, in one transaction."""
+    settings = mail_settings(account)
+    db = database_proxy.obj
+    now = datetime.now(UTC)
+    with db.atomic():
+        conversation = Conversation.get_by_id(item.conversation_id)  # type: ignore[attr-defined]
+        message = add_message(
+            conversation,
+            IncomingMessage(
+                direction=Direction.OUT,
+                sent_at=now,
+                text=item.body,
+                author_name=settings.from_name,
+                author_address=settings.from_address,
+                subject=item.subject,
+                remote_id=item.message_id,
+                recipients=tuple(item.recipients or []),
+                in_reply_to=item.in_reply_to,
+                references=tuple(item.references or []),
+                is_read=True,
+                raw=raw,
+                extra={"outbox_id": item.id},
+            ),
+        )
+        outbox.mark_sent(item, sent_message_id=message.id, at=now)
+        if unconfirmed:
+            OutboxItem.update(last_error=unconfirmed).where(OutboxItem.id == item.id).execute()
+            log_event(
+                EventKind.REPLY_FAILED,
+                conversation=conversation.id,
+                outbox=item.id,
+                unconfirmed=True,
+                error=unconfirmed,
+            )
+        if item.close_after_send:
+            set_status(conversation, Status.CLOSED, actor="outbox")
+    return message
+
+
+async def _mark_answered(account: Account, imap: ImapConnection, item: OutboxItem) -> None:
+    """Set ``\\Answered`` on the mail we replied to (best effort: the reply itself is already recorded)."""
+    if not item.in_reply_to:
+        return
+    rows = (
+        MailLocation.select(MailLocation.id, MailLocation.folder, MailLocation.uid, MailLocation.flags)
+        .join(Message)
+        .where((MailLocation.account == account.id) & (Message.remote_id == item.in_reply_to))
+        .tuples()
+    )
+    for loc_id, folder, uid, flags in rows:
+        if "\\Answered" in (flags or []):
+            continue
+        try:
+            await imap.select(folder)
+            await imap.add_flags([uid], ["\\Answered"])
+        except mail_errors.FolderMissing:
+            continue
+        MailLocation.update(flags=sorted({*(flags or []), "\\Answered"})).where(MailLocation.id == loc_id).execute()
+
+
+def _requeue(item: OutboxItem, error: str) -> None:
+    """Back to the queue without a backoff: the network, not the message, was the problem."""
+    OutboxItem.update(state=outbox.OutboxState.QUEUED.value, last_error=error).where(
+        OutboxItem.id == item.id
+    ).execute()
+
+
+async def deliver_due(
+    account: Account,
+    imap: ImapConnection,
+    smtp_settings: SmtpSettings,
+    *,
+    blobs: BlobStore,
+    bus: ChangeBus | None = None,
+    now: datetime | None = None,
+) -> DeliveryReport:
+    """Deliver every due row of ``account``; connection trouble stops the round and leaves rows queued."""
+    report = DeliveryReport()
+    sent_folder = await find_sent_folder(account, imap)
+    for item in outbox.due_items(now, account.id):
+        if item.state == outbox.OutboxState.SENDING.value and sent_folder:
+            # An earlier run claimed it and died: did the mail make it to Sent (so it was accepted)?
+            found = await imap.search_header(sent_folder, "Message-ID", item.message_id)
+            if found:
+                log.info("outbox item %s found in %s after a crash: recording, not resending", item.id, sent_folder)
+                record_sent(item, account, None)
+                report.recovered.append(item.id)
+                report.conversations.add(item.conversation_id)  # type: ignore[attr-defined]
+                await _mark_answered(account, imap, item)
+                continue
+        outbox.mark_sending(item)
+        _test_crash("after_claim")
+        raw = build_item(item, account, blobs)
+        settings = mail_settings(account)
+        unconfirmed: str | None = None
+        try:
+            await send_raw(smtp_settings, raw, settings.from_address, list(item.recipients or []))
+        except SendFailed as exc:
+            if getattr(exc, "maybe_delivered", False) and exc.temporary:
+                unconfirmed = _(
+                    "The connection broke right after the message was transmitted: it was probably delivered, "
+                    "but the server did not confirm it. Resend it if the customer did not receive it."
+                )
+                log.warning("outbox item %s: delivery unconfirmed (%s)", item.id, exc.detail)
+            elif exc.temporary:
+                outbox.mark_retry(item, exc.user_message)
+                report.retry.append(item.id)
+                continue
+            else:
+                outbox.mark_failed(item, f"{exc.user_message} ({exc.detail})" if exc.detail else exc.user_message)
+                report.failed.append(item.id)
+                report.conversations.add(item.conversation_id)  # type: ignore[attr-defined]
+                continue
+        except (mail_errors.ConnectionFailed, mail_errors.TlsFailed, mail_errors.LoginFailed) as exc:
+            _requeue(item, exc.user_message)
+            report.offline = isinstance(exc, mail_errors.ConnectionFailed)
+            report.retry.append(item.id)
+            if isinstance(exc, mail_errors.ConnectionFailed):
+                break  # the server is unreachable: the other rows would fail the same way
+            continue
+        _test_crash("after_smtp")
+        if sent_folder:
+            try:
+                await imap.append(sent_folder, raw, SENT_FLAGS, datetime.now(UTC))
+            except MailError as exc:  # the reply went out; a missing Sent copy must not resend it
+                log.warning("could not store the copy of outbox item %s in %s: %s", item.id, sent_folder, exc)
+        _test_crash("after_append")
+        record_sent(item, account, raw, unconfirmed=unconfirmed)
+        (report.unconfirmed if unconfirmed else report.sent).append(item.id)
+        report.conversations.add(item.conversation_id)  # type: ignore[attr-defined]
+        try:
+            await _mark_answered(account, imap, item)
+        except MailError as exc:
+            log.warning("could not set \\Answered for outbox item %s: %s", item.id, exc)
+    if bus is not None and (report.conversations or report.retry):
+        bus.publish(ChangeEvent("outbox", frozenset(report.conversations), account.id))
+    return report

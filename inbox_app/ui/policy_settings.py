@@ -1,0 +1,339 @@
+"""Settings page for response-deadline policies (target, clock, time zone, opening hours, holidays).
+
+Why editable: marketplaces change their rules and a shop's own promise ("one business day, Mon–Fri 9–18,
+Bavarian holidays") is its own. Policies are stored as ``DeadlinePolicy.to_dict()`` in ``DeadlinePolicyRow``;
+after a save the policy cache is cleared and the deadlines of every open conversation are recomputed on a
+worker thread with a progress dialog (thousands of conversations must not freeze the window).
+
+Signals (``PolicySettingsDialog``):
+    policies_changed(): a policy was saved and the open conversations' deadlines were recomputed.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from datetime import date, time, timedelta
+from zoneinfo import available_timezones
+
+from PySide6.QtCore import QThread, Signal
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QPlainTextEdit,
+    QProgressDialog,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from inbox_app.domain.deadlines import END_OF_DAY, Clock, DeadlinePolicy
+from inbox_app.domain.views import View, ViewKind
+from inbox_app.i18n import _, current_locale
+from inbox_app.store import conversations, ingest
+from inbox_app.store.db import database_proxy
+from inbox_app.store.models import Conversation, DeadlinePolicyRow
+
+log = logging.getLogger("inbox_app.ui")
+
+_WINDOW_RE = re.compile(r"^\s*(\d{1,2}:\d{2})\s*[-–]\s*(\d{1,2}:\d{2})\s*$")
+
+
+def format_windows(windows: tuple[tuple[time, time], ...]) -> str:
+    """ "09:00–12:00, 13:00–18:00" for one weekday; an end at midnight is written 24:00."""
+    parts = []
+    for start, end in windows:
+        end_text = "24:00" if end == END_OF_DAY else end.strftime("%H:%M")
+        parts.append(f"{start.strftime('%H:%M')}–{end_text}")
+    return ", ".join(parts)
+
+
+def parse_windows(text: str) -> tuple[tuple[time, time], ...]:
+    """Read what :func:`format_windows` writes; raises ``ValueError`` with the offending part."""
+    windows: list[tuple[time, time]] = []
+    for part in text.split(","):
+        if not part.strip():
+            continue
+        match = _WINDOW_RE.match(part)
+        if not match:
+            raise ValueError(part.strip())
+        start_s, end_s = match.groups()
+        start = time.fromisoformat(start_s.zfill(5))
+        end = END_OF_DAY if end_s in ("24:00", "0:00", "00:00") else time.fromisoformat(end_s.zfill(5))
+        windows.append((start, end))
+    return tuple(windows)
+
+
+def parse_closed_days(text: str) -> frozenset[date]:
+    days = set()
+    for line in text.replace(",", "\n").splitlines():
+        if line.strip():
+            try:
+                days.add(date.fromisoformat(line.strip()))
+            except ValueError as exc:
+                raise ValueError(line.strip()) from exc
+    return frozenset(days)
+
+
+class RecomputeThread(QThread):
+    """Recompute the deadline of each given conversation; reports progress, never touches widgets.
+
+    Signals:
+        progress(int done, int total)
+        failed(str): an unexpected error (logged with its traceback).
+    """
+
+    progress = Signal(int, int)
+    failed = Signal(str)
+
+    def __init__(self, ids: list[int]) -> None:
+        super().__init__()
+        self._ids = ids
+        self.cancelled = False
+
+    def run(self) -> None:
+        db = database_proxy.obj
+        total = len(self._ids)
+        try:
+            for start in range(0, total, 100):
+                if self.cancelled:
+                    break
+                with db.atomic():
+                    for conv in Conversation.select().where(
+                        Conversation.id.in_(self._ids[start : start + 100])  # type: ignore[attr-defined]
+                    ):
+                        ingest.refresh_conversation(conv)
+                self.progress.emit(min(start + 100, total), total)
+        except Exception as exc:  # a bug, not an environment problem: log it loudly, tell the user briefly
+            log.exception("recomputing deadlines failed")
+            self.failed.emit(str(exc))
+        finally:
+            db.close()  # this thread's connection only (peewee keeps one per thread)
+
+
+def open_conversation_ids() -> list[int]:
+    """Conversations whose deadline can run (open and snoozed)."""
+    ids = conversations.conversation_ids(View(ViewKind.OPEN))
+    return ids + conversations.conversation_ids(View(ViewKind.SNOOZED))
+
+
+class PolicySettingsDialog(QDialog):
+    """List of policies on the left, the selected one's form on the right. See module docstring."""
+
+    policies_changed = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle(_("Response deadlines"))
+        self.resize(820, 520)
+        self._thread: RecomputeThread | None = None
+        self._progress: QProgressDialog | None = None
+
+        self.list = QListWidget()
+        self.list.currentItemChanged.connect(self._on_current)
+        self.name_edit = QLineEdit()
+        self.target = QDoubleSpinBox()
+        self.target.setRange(0, 24 * 60)
+        self.target.setDecimals(1)
+        self.target.setSuffix(" " + _("h"))
+        self.clock = QComboBox()
+        self.clock.addItem(_("Calendar hours (nights, weekends and holidays count)"), Clock.CALENDAR.value)
+        self.clock.addItem(_("Business hours (only opening hours on working days)"), Clock.BUSINESS.value)
+        self.timezone = QComboBox()
+        self.timezone.setEditable(True)
+        self.timezone.addItems(sorted(available_timezones()))
+        self.day_edits: list[QLineEdit] = []
+        days = current_locale().days["format"]["wide"]
+        self.country = QLineEdit()
+        self.country.setPlaceholderText(_("e.g. DE, FR, ES (empty: no public holidays)"))
+        self.region = QLineEdit()
+        self.region.setPlaceholderText(_("e.g. BY for Bavaria (optional)"))
+        self.closed_days = QPlainTextEdit()
+        self.closed_days.setPlaceholderText(_("One date per line, e.g. 2026-12-24"))
+        self.closed_days.setMaximumHeight(80)
+        self.error = QLabel()
+        self.error.setWordWrap(True)
+        self.error.setStyleSheet("color: palette(highlight);")
+
+        form = QFormLayout()
+        form.addRow(_("Name"), self.name_edit)
+        form.addRow(_("Answer within"), self.target)
+        form.addRow(_("Clock"), self.clock)
+        form.addRow(_("Time zone"), self.timezone)
+        hint = QLabel(_("Opening hours per day, e.g. 09:00–12:00, 13:00–18:00 (empty: closed)"))
+        hint.setWordWrap(True)
+        form.addRow(hint)
+        for weekday in range(7):
+            edit = QLineEdit()
+            self.day_edits.append(edit)
+            form.addRow(str(days[weekday]).capitalize(), edit)
+        form.addRow(_("Public holidays of"), self.country)
+        form.addRow(_("Region"), self.region)
+        form.addRow(_("Closed days"), self.closed_days)
+        form.addRow(self.error)
+
+        self.save_button = QPushButton(_("Save"))
+        self.save_button.clicked.connect(self.save)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        buttons.addButton(self.save_button, QDialogButtonBox.ButtonRole.ApplyRole)
+        buttons.rejected.connect(self.reject)
+
+        right = QVBoxLayout()
+        right.addLayout(form)
+        right.addStretch(1)
+        right.addWidget(buttons)
+        layout = QHBoxLayout(self)
+        layout.addWidget(self.list, 1)
+        layout.addLayout(right, 2)
+        self.reload()
+
+    # ----------------------------------------------------------------------------------------- loading
+
+    def reload(self) -> None:
+        self.list.clear()
+        for row in DeadlinePolicyRow.select().order_by(DeadlinePolicyRow.name):
+            item = QListWidgetItem(_(row.name))
+            item.setData(256, row.id)  # type: ignore[attr-defined]  # peewee's implicit id  # Qt.UserRole
+            self.list.addItem(item)
+        if self.list.count():
+            self.list.setCurrentRow(0)
+
+    def _current_row(self) -> DeadlinePolicyRow | None:
+        item = self.list.currentItem()
+        return None if item is None else DeadlinePolicyRow.get_or_none(id=item.data(256))
+
+    def _on_current(self, *_args: object) -> None:
+        row = self._current_row()
+        self.error.clear()
+        if row is None:
+            return
+        try:
+            policy = DeadlinePolicy.from_dict(row.definition)
+        except ValueError as exc:
+            self.error.setText(_("This policy is damaged: {error}").format(error=exc))
+            return
+        self.name_edit.setText(_(policy.name))
+        self.target.setValue(policy.target.total_seconds() / 3600)
+        self.clock.setCurrentIndex(self.clock.findData(policy.clock.value))
+        self.timezone.setCurrentText(policy.timezone)
+        for weekday, edit in enumerate(self.day_edits):
+            edit.setText(format_windows(policy.schedule.get(weekday, ())))
+        self.country.setText(policy.holidays_country or "")
+        self.region.setText(policy.holidays_subdiv or "")
+        self.closed_days.setPlainText("\n".join(sorted(d.isoformat() for d in policy.closed_days)))
+
+    # ------------------------------------------------------------------------------------------ saving
+
+    def policy_from_form(self, key: str) -> DeadlinePolicy:
+        """Build the policy the form describes; raises ``ValueError`` with a message for the user."""
+        schedule = {}
+        days = current_locale().days["format"]["wide"]
+        for weekday, edit in enumerate(self.day_edits):
+            try:
+                windows = parse_windows(edit.text())
+            except ValueError as exc:
+                raise ValueError(
+                    _("{day}: cannot read “{text}” (write 09:00–18:00)").format(day=days[weekday], text=exc)
+                ) from exc
+            if windows:
+                schedule[weekday] = windows
+        try:
+            closed = parse_closed_days(self.closed_days.toPlainText())
+        except ValueError as exc:
+            raise ValueError(
+                _("Closed days: “{text}” is not a date like 2026-12-24").format(text=exc)
+            ) from exc
+        clock = Clock(self.clock.currentData())
+        if clock is Clock.BUSINESS and not schedule:
+            raise ValueError(_("A business-hours clock needs opening hours on at least one day"))
+        try:
+            return DeadlinePolicy(
+                key=key,
+                name=self.name_edit.text().strip() or key,
+                target=timedelta(hours=self.target.value()),
+                clock=clock,
+                timezone=self.timezone.currentText().strip(),
+                schedule=schedule,
+                holidays_country=self.country.text().strip().upper() or None,
+                holidays_subdiv=self.region.text().strip().upper() or None,
+                closed_days=closed,
+            )
+        except ValueError as exc:
+            raise ValueError(_("Cannot save this policy: {error}").format(error=exc)) from exc
+
+    def save(self) -> bool:
+        """Validate, store, then recompute open conversations in the background. False when invalid."""
+        row = self._current_row()
+        if row is None:
+            return False
+        try:
+            policy = self.policy_from_form(row.key)
+        except ValueError as exc:
+            self.error.setText(str(exc))
+            return False
+        self.error.clear()
+        row.name = policy.name
+        row.definition = policy.to_dict()
+        row.save()
+        self.list.currentItem().setText(_(policy.name))
+        ingest.clear_policy_cache()
+        self.recompute()
+        return True
+
+    def recompute(self) -> None:
+        ids = open_conversation_ids()
+        self.save_button.setEnabled(False)
+        self._progress = QProgressDialog(_("Recomputing deadlines…"), _("Stop"), 0, max(len(ids), 1), self)
+        self._progress.setMinimumDuration(300)
+        self._progress.setValue(0)
+        thread = RecomputeThread(ids)
+        self._thread = thread
+        thread.progress.connect(self._on_progress)
+        thread.failed.connect(self._on_failed)
+        thread.finished.connect(self._on_finished)
+        self._progress.canceled.connect(self._on_cancel)
+        thread.start()
+
+    def _on_progress(self, done: int, total: int) -> None:
+        if self._progress is not None:
+            self._progress.setLabelText(
+                _("Recomputing deadlines: {done} of {total}").format(done=done, total=total)
+            )
+            self._progress.setValue(done)
+
+    def _on_cancel(self) -> None:
+        if self._thread is not None:
+            self._thread.cancelled = True
+
+    def _on_failed(self, message: str) -> None:
+        self.error.setText(_("Recomputing deadlines failed: {error}").format(error=message))
+
+    def _on_finished(self) -> None:
+        if self._progress is not None:
+            self._progress.reset()
+            self._progress.deleteLater()
+            self._progress = None
+        if self._thread is not None:
+            self._thread.deleteLater()
+            self._thread = None
+        self.save_button.setEnabled(True)
+        self.policies_changed.emit()
+
+    @property
+    def busy(self) -> bool:
+        return self._thread is not None
+
+    def done(self, result: int) -> None:
+        # Closing while recomputing: let the worker finish its chunk rather than kill it mid-transaction.
+        if self._thread is not None:
+            self._thread.cancelled = True
+            self._thread.wait()
+        super().done(result)

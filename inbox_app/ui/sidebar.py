@@ -1,0 +1,171 @@
+"""The sidebar: the views a seller works through (Overdue first), then accounts, channels and tags.
+
+Counts are live (the controller feeds :meth:`Sidebar.set_counts` after every change and on the countdown
+beat). The sidebar knows nothing of the store: it shows what it is given and says which view was picked.
+
+Signals:
+    view_selected(object): the :class:`~inbox_app.domain.views.View` the user picked.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from PySide6.QtCore import QItemSelectionModel, QModelIndex, QSize, Qt, Signal
+from PySide6.QtGui import QFont, QIcon, QStandardItem, QStandardItemModel
+from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTreeView, QWidget
+
+from inbox_app.domain.conversations import CHANNEL_LABELS
+from inbox_app.domain.deadlines import Urgency
+from inbox_app.domain.views import STATUS_VIEWS, VIEW_LABELS, View, ViewKind
+from inbox_app.i18n import N_, _, format_number
+from inbox_app.ui import icons
+
+VIEW_KEY_ROLE = int(Qt.ItemDataRole.UserRole) + 1
+
+SECTION_TITLES = {
+    ViewKind.ACCOUNT: N_("Accounts"),
+    ViewKind.CHANNEL: N_("Channels"),
+    ViewKind.TAG: N_("Tags"),
+}
+
+_VIEW_ICONS = {
+    ViewKind.OVERDUE: Urgency.OVERDUE,
+    ViewKind.DUE_SOON: Urgency.DUE_SOON,
+    ViewKind.OPEN: Urgency.OK,
+}
+
+
+class Sidebar(QTreeView):
+    """A two-column tree (label, count) of views; section headers are not selectable."""
+
+    view_selected = Signal(object)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("sidebar")
+        self._model = QStandardItemModel(0, 2, self)
+        self.setModel(self._model)
+        self.setHeaderHidden(True)
+        self.setRootIsDecorated(False)
+        self.setIndentation(10)
+        self.setUniformRowHeights(True)
+        self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.setIconSize(QSize(16, 16))
+        header = self.header()
+        header.setStretchLastSection(False)
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
+        self._items: dict[str, tuple[QStandardItem, QStandardItem]] = {}
+        self._sections: dict[ViewKind, QStandardItem] = {}
+        self._build_fixed()
+        selection = self.selectionModel()
+        selection.currentChanged.connect(self._on_current_changed)
+
+    def _build_fixed(self) -> None:
+        root = self._model.invisibleRootItem()
+        for kind in STATUS_VIEWS:
+            view = View(kind)
+            icon = icons.urgency_icon(_VIEW_ICONS[kind]) if kind in _VIEW_ICONS else QIcon()
+            root.appendRow(self._row(view, _(VIEW_LABELS[kind]), icon))
+        for kind, title in SECTION_TITLES.items():
+            header = QStandardItem(_(title))
+            font = QFont(header.font())
+            font.setBold(True)
+            header.setFont(font)
+            header.setFlags(Qt.ItemFlag.ItemIsEnabled)
+            spacer = QStandardItem("")
+            spacer.setFlags(Qt.ItemFlag.ItemIsEnabled)
+            root.appendRow([header, spacer])
+            self._sections[kind] = header
+            self.setFirstColumnSpanned(header.row(), QModelIndex(), True)
+
+    def _row(self, view: View, label: str, icon: QIcon) -> list[QStandardItem]:
+        item = QStandardItem(icon, label)
+        item.setData(view.key, VIEW_KEY_ROLE)
+        item.setFlags(
+            Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemNeverHasChildren
+        )
+        count = QStandardItem("")
+        count.setData(view.key, VIEW_KEY_ROLE)
+        count.setFlags(item.flags())
+        count.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        self._items[view.key] = (item, count)
+        return [item, count]
+
+    # -------------------------------------------------------------------------------------- content
+    def set_sources(
+        self,
+        accounts: Sequence[tuple[int, str]],
+        channels: Sequence[str],
+        tags: Sequence[str],
+    ) -> None:
+        """Fill the Accounts / Channels / Tags sections (ids and names come from the store)."""
+        current = self.current_view()
+        entries: dict[ViewKind, list[tuple[View, str, QIcon]]] = {
+            ViewKind.ACCOUNT: [(View(ViewKind.ACCOUNT, str(aid)), name, QIcon()) for aid, name in accounts],
+            ViewKind.CHANNEL: [
+                (
+                    View(ViewKind.CHANNEL, kind),
+                    _(CHANNEL_LABELS[kind]) if kind in CHANNEL_LABELS else kind,
+                    icons.channel_icon(kind),
+                )
+                for kind in channels
+            ],
+            ViewKind.TAG: [(View(ViewKind.TAG, name), name, QIcon()) for name in tags],
+        }
+        for kind, header in self._sections.items():
+            for row in range(header.rowCount()):
+                key = header.child(row, 0).data(VIEW_KEY_ROLE)
+                self._items.pop(key, None)
+            header.removeRows(0, header.rowCount())
+            for view, label, icon in entries[kind]:
+                header.appendRow(self._row(view, label, icon))
+            self.setExpanded(header.index(), True)
+        if current is not None and current.key in self._items:
+            self.select_view(current, emit=False)
+
+    def set_counts(self, counts: dict[str, int]) -> None:
+        """Show counts next to views; Closed and Everything stay without a number (not a to-do list)."""
+        for key, (_item, count_item) in self._items.items():
+            if key in (ViewKind.CLOSED.value, ViewKind.ALL.value):
+                continue
+            value = counts.get(key)
+            count_item.setText(format_number(value) if value else "")
+            if key == ViewKind.OVERDUE.value:
+                font = QFont(count_item.font())
+                font.setBold(bool(value))
+                count_item.setFont(font)
+
+    def view_keys(self) -> list[str]:
+        return list(self._items)
+
+    def views(self) -> list[View]:
+        return [View.parse(key) for key in self._items]
+
+    # ------------------------------------------------------------------------------------ selection
+    def current_view(self) -> View | None:
+        index = self.currentIndex()
+        key = index.data(VIEW_KEY_ROLE) if index.isValid() else None
+        return View.parse(key) if key else None
+
+    def select_view(self, view: View, *, emit: bool = True) -> bool:
+        pair = self._items.get(view.key)
+        if pair is None:
+            return False
+        index = pair[0].index()
+        self.blockSignals(not emit)
+        try:
+            self.selectionModel().setCurrentIndex(
+                index,
+                QItemSelectionModel.SelectionFlag.ClearAndSelect | QItemSelectionModel.SelectionFlag.Rows,
+            )
+        finally:
+            self.blockSignals(False)
+        return True
+
+    def _on_current_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
+        key = current.data(VIEW_KEY_ROLE) if current.isValid() else None
+        if key and not self.signalsBlocked():
+            self.view_selected.emit(View.parse(key))

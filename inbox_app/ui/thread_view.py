@@ -1,0 +1,527 @@
+"""The reading pane: one conversation, oldest message first, with its deadline and its customer.
+
+Safety first: message HTML was sanitized at ingest, and this view adds a second wall. The browser refuses
+every remote resource (``http``, ``https``, ``file``, relative) in :meth:`MessageBrowser.loadResource`, so a
+tracking pixel can never tell the sender when the seller read the mail; ``cid:`` images are served from the
+attachments on disk. "Show" on the "N remote images blocked" bar allows remote images for that one message:
+they are fetched by Qt's network manager into memory and shown, nothing else changes. Links never open by
+themselves: a click asks first (the controller confirms and opens through ``QDesktopServices``).
+
+Signals of :class:`ThreadView`:
+    conversation_requested(int): a click on one of the customer's other conversations.
+    no_response_requested(int, str): "No response needed" (conversation id, the marketplace's URL).
+    save_attachment_requested(object): "Save as…" on an :class:`AttachmentView`.
+    external_link_requested(QUrl): a link in a message was clicked.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from datetime import UTC, datetime
+from typing import Any
+
+from PySide6.QtCore import QByteArray, QSize, Qt, QUrl, Signal
+from PySide6.QtGui import QColor, QImage, QPalette, QTextDocument
+from PySide6.QtWidgets import (
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QSizePolicy,
+    QStackedWidget,
+    QTextBrowser,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from inbox_app.domain.conversations import (
+    CHANNEL_LABELS,
+    AttachmentView,
+    ConversationDetail,
+    Direction,
+    MessageView,
+    NoteView,
+    Status,
+)
+from inbox_app.domain.deadlines import Urgency, urgency
+from inbox_app.domain.views import DUE_SOON_WINDOW
+from inbox_app.i18n import _, format_datetime, format_duration, format_size, ngettext
+from inbox_app.ui import icons
+from inbox_app.ui.conversation_model import STATUS_LABELS, is_dark_palette, local_zone, urgency_color
+
+_REMOTE_SCHEMES = frozenset({"http", "https", "ftp", "file", ""})
+_IMG_SRC = re.compile(r"<img\b[^>]*?\ssrc=\"(https?://[^\"]+)\"", re.IGNORECASE)
+MAX_REMOTE_IMAGES = 30
+MAX_REMOTE_IMAGE_BYTES = 5 * 1024 * 1024
+
+
+def _blend(base: QColor, other: QColor, amount: float) -> str:
+    r = round(base.red() * (1 - amount) + other.red() * amount)
+    g = round(base.green() * (1 - amount) + other.green() * amount)
+    b = round(base.blue() * (1 - amount) + other.blue() * amount)
+    return QColor(r, g, b).name()
+
+
+def deadline_text(detail: ConversationDetail, now: datetime) -> tuple[str, Urgency]:
+    """The header's deadline line: "Due in 3 h 20 min (Amazon, 24 h calendar)" / "Overdue by 2 h"."""
+    summary = detail.summary
+    rule = _(detail.policy_name) if detail.policy_name else ""
+    if summary.deadline_at is None:
+        if detail.no_response_needed:
+            return _("No response needed"), Urgency.NONE
+        if summary.status == Status.PENDING:
+            return _("Waiting on the customer: the clock is stopped"), Urgency.NONE
+        if summary.status == Status.CLOSED:
+            return _("Closed"), Urgency.NONE
+        return _("No reply due"), Urgency.NONE
+    delta = summary.deadline_at - now
+    level = urgency(summary.deadline_at, now, DUE_SOON_WINDOW)
+    if delta.total_seconds() <= 0:
+        text = _("Overdue by {duration}").format(duration=format_duration(-delta))
+    else:
+        text = _("Due in {duration}").format(duration=format_duration(delta))
+    if rule:
+        text = _("{deadline} ({rule})").format(deadline=text, rule=rule)
+    return text, level
+
+
+class MessageBrowser(QTextBrowser):
+    """A QTextBrowser that never loads anything remote unless the user allowed it for that message."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setOpenLinks(False)
+        self.setOpenExternalLinks(False)
+        self.setFrameShape(QFrame.Shape.NoFrame)
+        self.cid_images: dict[str, str] = {}  # content id -> file on disk
+        self.remote_images: dict[str, QImage] = {}  # URL -> image fetched after "Show"
+        self.refused: list[str] = []  # remote URLs the document asked for and did not get
+
+    def loadResource(self, kind: int, url: QUrl | str) -> Any:  # noqa: N802 - Qt override
+        qurl = QUrl(url) if isinstance(url, str) else url
+        scheme = qurl.scheme().lower()
+        if scheme == "cid":
+            path = self.cid_images.get(qurl.path()) or self.cid_images.get(qurl.toString()[4:])
+            if path:
+                image = QImage(path)
+                return image if not image.isNull() else None
+            return None
+        if scheme == "data":
+            return super().loadResource(kind, qurl)
+        if scheme in _REMOTE_SCHEMES:
+            image = self.remote_images.get(qurl.toString())
+            if image is not None and kind == QTextDocument.ResourceType.ImageResource:
+                return image
+            self.refused.append(qurl.toString())
+            return None
+        return None
+
+
+class CustomerStrip(QFrame):
+    """Who the customer is (identities) and their other conversations, collapsible."""
+
+    conversation_requested = Signal(int)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("customerStrip")
+        self.setFrameShape(QFrame.Shape.StyledPanel)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(8, 4, 8, 4)
+        layout.setSpacing(2)
+        row = QHBoxLayout()
+        self.label = QLabel(self)
+        self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.toggle = QToolButton(self)
+        self.toggle.setCheckable(True)
+        self.toggle.setAutoRaise(True)
+        self.toggle.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        self.toggle.setArrowType(Qt.ArrowType.RightArrow)
+        self.toggle.toggled.connect(self._on_toggled)
+        row.addWidget(self.label, 1)
+        row.addWidget(self.toggle)
+        layout.addLayout(row)
+        self.others = QListWidget(self)
+        self.others.setMaximumHeight(110)
+        self.others.setVisible(False)
+        self.others.itemActivated.connect(self._on_item)
+        self.others.itemClicked.connect(self._on_item)
+        layout.addWidget(self.others)
+
+    def set_detail(self, detail: ConversationDetail) -> None:
+        summary = detail.summary
+        parts = [f"<b>{html.escape(summary.customer_name or _('Unknown customer'))}</b>"]
+        parts.extend(html.escape(value) for _kind, value in detail.customer_identities[:3])
+        self.label.setText(" · ".join(parts))
+        self.label.setToolTip("\n".join(f"{kind}: {value}" for kind, value in detail.customer_identities))
+        self.others.clear()
+        for other in detail.other_conversations:
+            when = (
+                format_datetime(other.last_message_at, "short", tz=local_zone())
+                if other.last_message_at
+                else ""
+            )
+            status = _(STATUS_LABELS.get(other.status, other.status))
+            item = QListWidgetItem(
+                icons.channel_icon(other.channel_kind),
+                f"{other.subject or other.snippet} — {status} · {when}",
+            )
+            item.setData(Qt.ItemDataRole.UserRole, other.id)
+            self.others.addItem(item)
+        count = len(detail.other_conversations)
+        self.toggle.setVisible(count > 0)
+        self.toggle.setText(
+            ngettext("{n} other conversation", "{n} other conversations", count).format(n=count)
+        )
+        if count == 0:
+            self.toggle.setChecked(False)
+
+    def _on_toggled(self, checked: bool) -> None:
+        self.others.setVisible(checked)
+        self.toggle.setArrowType(Qt.ArrowType.DownArrow if checked else Qt.ArrowType.RightArrow)
+
+    def _on_item(self, item: QListWidgetItem) -> None:
+        value = item.data(Qt.ItemDataRole.UserRole)
+        if value is not None:
+            self.conversation_requested.emit(int(value))
+
+
+class ThreadView(QWidget):
+    """Header (who, where, deadline), customer strip, and the thread in a safe browser."""
+
+    conversation_requested = Signal(int)
+    no_response_requested = Signal(int, str)
+    save_attachment_requested = Signal(object)
+    external_link_requested = Signal(QUrl)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("threadView")
+        self._detail: ConversationDetail | None = None
+        self._now = datetime.now(UTC)
+        self._plain = False
+        self._allowed_remote: set[int] = set()
+        self._network: Any = None
+        self._pending: set[str] = set()
+
+        self.stack = QStackedWidget(self)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.addWidget(self.stack)
+
+        self.placeholder = QLabel(_("Select a conversation to read it here."), self)
+        self.placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.placeholder.setEnabled(False)
+        self.stack.addWidget(self.placeholder)
+
+        page = QWidget(self)
+        layout = QVBoxLayout(page)
+        layout.setContentsMargins(10, 8, 10, 0)
+        layout.setSpacing(6)
+        head = QHBoxLayout()
+        titles = QVBoxLayout()
+        titles.setSpacing(2)
+        self.title = QLabel(page)
+        self.title.setObjectName("threadTitle")
+        self.title.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.title.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        font = self.title.font()
+        font.setPointSizeF(font.pointSizeF() * 1.15)
+        font.setBold(True)
+        self.title.setFont(font)
+        self.meta = QLabel(page)
+        self.meta.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.meta.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        deadline_row = QHBoxLayout()
+        deadline_row.setSpacing(6)
+        self.deadline_icon = QLabel(page)
+        self.deadline = QLabel(page)
+        self.deadline.setObjectName("threadDeadline")
+        deadline_row.addWidget(self.deadline_icon)
+        deadline_row.addWidget(self.deadline, 1)
+        titles.addWidget(self.title)
+        titles.addWidget(self.meta)
+        titles.addLayout(deadline_row)
+        head.addLayout(titles, 1)
+        buttons = QVBoxLayout()
+        self.no_response_button = QPushButton(_("No response needed"), page)
+        self.no_response_button.setToolTip(
+            _("Tell the marketplace this message needs no answer (opens its page), and stop the clock here")
+        )
+        self.no_response_button.clicked.connect(self._on_no_response)
+        self.plain_button = QToolButton(page)
+        self.plain_button.setText(_("Plain text"))
+        self.plain_button.setCheckable(True)
+        self.plain_button.setToolTip(_("Show messages as plain text"))
+        self.plain_button.toggled.connect(self.set_plain_text)
+        buttons.addWidget(self.no_response_button)
+        buttons.addWidget(self.plain_button, 0, Qt.AlignmentFlag.AlignRight)
+        buttons.addStretch(1)
+        head.addLayout(buttons)
+        layout.addLayout(head)
+
+        self.customer = CustomerStrip(page)
+        self.customer.conversation_requested.connect(self.conversation_requested)
+        layout.addWidget(self.customer)
+
+        self.browser = MessageBrowser(page)
+        self.browser.anchorClicked.connect(self._on_anchor)
+        layout.addWidget(self.browser, 1)
+        self.stack.addWidget(page)
+        self.page = page
+
+    # --------------------------------------------------------------------------------------- public
+    def detail(self) -> ConversationDetail | None:
+        return self._detail
+
+    def conversation_id(self) -> int | None:
+        return self._detail.summary.id if self._detail is not None else None
+
+    def set_detail(self, detail: ConversationDetail | None, now: datetime | None = None) -> None:
+        """Show a conversation (None: the placeholder). Remote images start blocked for every message."""
+        same = (
+            detail is not None and self._detail is not None and detail.summary.id == self._detail.summary.id
+        )
+        if not same:
+            self._allowed_remote.clear()
+            self.browser.remote_images.clear()
+            self.browser.refused.clear()
+        self._detail = detail
+        if now is not None:
+            self._now = now
+        if detail is None:
+            self.stack.setCurrentWidget(self.placeholder)
+            self.browser.clear()
+            return
+        self.stack.setCurrentWidget(self.page)
+        self._render_header()
+        self.customer.set_detail(detail)
+        self._render_thread(keep_scroll=same)
+
+    def set_now(self, now: datetime) -> None:
+        """Advance the countdown in the header (the list's tick calls this)."""
+        self._now = now
+        if self._detail is not None:
+            self._render_deadline()
+
+    def set_plain_text(self, plain: bool) -> None:
+        if plain == self._plain:
+            return
+        self._plain = plain
+        self.plain_button.setChecked(plain)
+        if self._detail is not None:
+            self._render_thread(keep_scroll=True)
+
+    def is_plain_text(self) -> bool:
+        return self._plain
+
+    def allow_remote_images(self, message_id: int) -> None:
+        """Load remote images for this one message ("Show" on the blocked bar)."""
+        self._allowed_remote.add(message_id)
+        if self._detail is None:
+            return
+        self._render_thread(keep_scroll=True)
+        for message in self._detail.messages:
+            if message.id == message_id and message.html:
+                self._fetch_remote(self._allowed_html(message))
+
+    def blocked_image_count(self, message_id: int) -> int:
+        from inbox_app.channels.mail.html_sanitize import count_blocked_images
+
+        if self._detail is None or message_id in self._allowed_remote:
+            return 0
+        for message in self._detail.messages:
+            if message.id == message_id:
+                return count_blocked_images(message.html)
+        return 0
+
+    # --------------------------------------------------------------------------------------- header
+    def _render_header(self) -> None:
+        detail = self._detail
+        assert detail is not None
+        summary = detail.summary
+        self.title.setText(summary.subject or summary.snippet or _("(no subject)"))
+        label = CHANNEL_LABELS.get(summary.channel_kind)
+        channel = summary.channel_name or (_(label) if label else summary.channel_kind)
+        parts = [summary.customer_name or _("Unknown customer"), channel]
+        if detail.marketplace and detail.marketplace.casefold() not in channel.casefold():
+            parts.append(detail.marketplace)
+        if summary.order_id:
+            parts.append(_("Order {order}").format(order=summary.order_id))
+        if summary.status != Status.OPEN:
+            parts.append(_(STATUS_LABELS.get(summary.status, summary.status)))
+        self.meta.setText(" · ".join(parts))
+        self.meta.setToolTip(" · ".join(parts))
+        self.no_response_button.setVisible(bool(detail.no_response_url) and not detail.no_response_needed)
+        self._render_deadline()
+
+    def _render_deadline(self) -> None:
+        detail = self._detail
+        assert detail is not None
+        text, level = deadline_text(detail, self._now)
+        self.deadline.setText(text)
+        color = urgency_color(level)
+        self.deadline.setStyleSheet(f"color: {color.name()}; font-weight: bold;" if color is not None else "")
+        size = self.deadline.fontMetrics().height()
+        self.deadline_icon.setPixmap(icons.urgency_icon(level).pixmap(QSize(size, size)))
+
+    # --------------------------------------------------------------------------------------- thread
+    def _allowed_html(self, message: MessageView) -> str:
+        from inbox_app.channels.mail.html_sanitize import sanitize_html
+
+        return sanitize_html(message.html or "", allow_remote=True)
+
+    def _render_thread(self, *, keep_scroll: bool) -> None:
+        from inbox_app.channels.mail.html_sanitize import count_blocked_images
+
+        detail = self._detail
+        assert detail is not None
+        bar = self.browser.verticalScrollBar()
+        position = bar.value()
+        self.browser.cid_images = {
+            att.content_id.strip("<>"): att.path
+            for message in detail.messages
+            for att in message.attachments
+            if att.content_id and att.path
+        }
+        palette = self.palette()
+        base = palette.color(QPalette.ColorRole.Base)
+        dark = is_dark_palette(palette)
+        colors = {
+            "in": base.name(),
+            "out": _blend(base, palette.color(QPalette.ColorRole.Highlight), 0.14),
+            "note": _blend(base, QColor("#f4c20d"), 0.30 if dark else 0.22),
+            "warn": _blend(base, QColor("#e37400"), 0.30 if dark else 0.18),
+            "border": _blend(base, palette.color(QPalette.ColorRole.Text), 0.18),
+            "muted": _blend(base, palette.color(QPalette.ColorRole.Text), 0.6),
+            "text": palette.color(QPalette.ColorRole.Text).name(),
+        }
+        items: list[tuple[datetime, str]] = []
+        for message in detail.messages:
+            blocked = 0 if message.id in self._allowed_remote else count_blocked_images(message.html)
+            items.append((message.sent_at, self._message_html(message, blocked, colors)))
+        for note in detail.notes:
+            items.append((note.created_at, self._note_html(note, colors)))
+        items.sort(key=lambda pair: pair[0])
+        body = "".join(chunk for _when, chunk in items) or f"<p>{html.escape(_('No messages yet.'))}</p>"
+        self.browser.setHtml(f"<html><body style='color:{colors['text']}'>{body}</body></html>")
+        if keep_scroll:
+            bar.setValue(position)
+        else:
+            bar.setValue(bar.maximum())
+
+    def _message_html(self, message: MessageView, blocked: int, colors: dict[str, str]) -> str:
+        inbound = message.direction == Direction.IN
+        who = message.author_name or message.author_address or (_("Customer") if inbound else _("You"))
+        label = _("Customer wrote") if inbound else _("You replied")
+        when = format_datetime(message.sent_at, "short", tz=local_zone())
+        bg = colors["in"] if inbound else colors["out"]
+        margins = "margin-right:48px;" if inbound else "margin-left:48px;"
+        arrow = "⬅" if inbound else "➡"
+        rows = [
+            f"<tr><td><b>{html.escape(who)}</b>&nbsp;&nbsp;<span style='color:{colors['muted']}'>"
+            f"{arrow} {html.escape(label)} · {html.escape(when)}</span></td></tr>"
+        ]
+        if message.problems:
+            warn = _("This message could not be fully read; the original is kept.")
+            rows.append(f"<tr><td bgcolor='{colors['warn']}'>⚠ {html.escape(warn)}</td></tr>")
+        if blocked:
+            text = ngettext("{n} remote image blocked", "{n} remote images blocked", blocked).format(
+                n=blocked
+            )
+            rows.append(
+                f"<tr><td bgcolor='{colors['warn']}'>🛡 {html.escape(text)} — "
+                f"<a href='inbox:show-images/{message.id}'>{html.escape(_('Show'))}</a></td></tr>"
+            )
+        if message.html and not self._plain:
+            content = self._allowed_html(message) if message.id in self._allowed_remote else message.html
+        else:
+            content = f"<div style='white-space:pre-wrap'>{html.escape(message.text or '')}</div>"
+        rows.append(f"<tr><td>{content}</td></tr>")
+        files = [att for att in message.attachments if not att.inline]
+        if files:
+            links = []
+            for att in files:
+                action = (
+                    f" — <a href='inbox:save/{att.id}'>{html.escape(_('Save as…'))}</a>" if att.path else ""
+                )
+                links.append(f"📎 {html.escape(att.name)} ({html.escape(format_size(att.size))}){action}")
+            rows.append(f"<tr><td>{'<br>'.join(links)}</td></tr>")
+        return (
+            f"<table width='100%' cellspacing='0' cellpadding='6' border='1' "
+            f"style='border-color:{colors['border']};border-style:solid;{margins}margin-bottom:10px' "
+            f"bgcolor='{bg}'>{''.join(rows)}</table>"
+        )
+
+    def _note_html(self, note: NoteView, colors: dict[str, str]) -> str:
+        when = format_datetime(note.created_at, "short", tz=local_zone())
+        head = _("Internal note by {author} · {when}").format(author=note.author or _("you"), when=when)
+        return (
+            f"<table width='100%' cellspacing='0' cellpadding='6' style='margin-bottom:10px' "
+            f"bgcolor='{colors['note']}'><tr><td>🗒 <i>{html.escape(head)}</i><br>"
+            f"<div style='white-space:pre-wrap'>{html.escape(note.body)}</div></td></tr></table>"
+        )
+
+    # ---------------------------------------------------------------------------------- interaction
+    def _on_anchor(self, url: QUrl) -> None:
+        if url.scheme() == "inbox":
+            action, _sep, value = url.path().partition("/")
+            if action == "show-images" and value.isdigit():
+                self.allow_remote_images(int(value))
+            elif action == "save" and value.isdigit():
+                attachment = self._attachment(int(value))
+                if attachment is not None:
+                    self.save_attachment_requested.emit(attachment)
+            return
+        self.external_link_requested.emit(url)
+
+    def _attachment(self, attachment_id: int) -> AttachmentView | None:
+        if self._detail is None:
+            return None
+        for message in self._detail.messages:
+            for att in message.attachments:
+                if att.id == attachment_id:
+                    return att
+        return None
+
+    def _on_no_response(self) -> None:
+        if self._detail is not None and self._detail.no_response_url:
+            self.no_response_requested.emit(self._detail.summary.id, self._detail.no_response_url)
+
+    # ------------------------------------------------------------------------------ remote images
+    def _fetch_remote(self, allowed_html: str) -> None:
+        from PySide6.QtNetwork import QNetworkAccessManager, QNetworkRequest
+
+        if self._network is None:
+            self._network = QNetworkAccessManager(self)
+            self._network.finished.connect(self._on_fetched)
+        urls = [
+            u for u in dict.fromkeys(_IMG_SRC.findall(allowed_html)) if u not in self.browser.remote_images
+        ]
+        for url in urls[:MAX_REMOTE_IMAGES]:
+            if url in self._pending:
+                continue
+            self._pending.add(url)
+            request = QNetworkRequest(QUrl(url))
+            request.setAttribute(
+                QNetworkRequest.Attribute.RedirectPolicyAttribute,
+                QNetworkRequest.RedirectPolicy.NoLessSafeRedirectPolicy,
+            )
+            request.setTransferTimeout(15_000)
+            self._network.get(request)
+
+    def _on_fetched(self, reply: Any) -> None:
+        url = reply.request().url().toString()
+        self._pending.discard(url)
+        data: QByteArray = reply.read(MAX_REMOTE_IMAGE_BYTES)
+        reply.deleteLater()
+        image = QImage.fromData(data)
+        if not image.isNull():
+            self.browser.remote_images[url] = image
+        if not self._pending and self._detail is not None:
+            self._render_thread(keep_scroll=True)

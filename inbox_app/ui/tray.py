@@ -1,0 +1,162 @@
+"""The tray icon and deadline notifications: the one interruption the app allows itself.
+
+A seller can leave the window behind other work; the tray shows how many conversations are overdue and raises
+a desktop notification ``notify_before_minutes`` (Setting, default 30) before a deadline passes — once per
+conversation and deadline (the rule lives in :mod:`inbox_app.domain.notifications`). Nothing else notifies:
+quiet by default.
+
+Signals:
+    overdue_changed(int): the overdue count changed (the main window can show it in its status bar).
+    notified(list): conversation ids just notified (for the status bar, and for tests).
+    open_conversation(int): the user clicked a notification; the window should show that conversation.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtGui import QIcon
+from PySide6.QtWidgets import QApplication, QStyle, QSystemTrayIcon
+
+from inbox_app.domain.notifications import Notified, due_notifications, overdue_count, prune_notified
+from inbox_app.domain.views import View, ViewKind
+from inbox_app.i18n import _, format_duration, ngettext
+from inbox_app.store import conversations
+from inbox_app.store.models import Setting, utcnow
+
+log = logging.getLogger("inbox_app.ui")
+
+DEFAULT_NOTIFY_BEFORE = timedelta(minutes=30)
+CHECK_INTERVAL_MS = 60_000
+_CHUNK = 200
+
+
+def notify_before() -> timedelta:
+    """The Setting "notify_before_minutes" (default 30); a broken value falls back to the default."""
+    row = Setting.get_or_none(Setting.key == "notify_before_minutes")
+    if row is None:
+        return DEFAULT_NOTIFY_BEFORE
+    try:
+        minutes = float(row.value)
+    except (TypeError, ValueError):
+        log.warning("ignoring malformed notify_before_minutes setting: %r", row.value)
+        return DEFAULT_NOTIFY_BEFORE
+    return timedelta(minutes=max(minutes, 0))
+
+
+def upcoming_deadlines(horizon: datetime) -> dict[int, datetime]:
+    """Deadlines of conversations that still owe an answer, up to ``horizon`` (overdue ones included).
+
+    The repository returns ids in deadline order, so we read summaries chunk by chunk and stop at the first
+    deadline beyond the horizon: cheap even with a huge inbox.
+    """
+    found: dict[int, datetime] = {}
+    for kind in (ViewKind.OPEN, ViewKind.SNOOZED):
+        ids = conversations.conversation_ids(View(kind))
+        for start in range(0, len(ids), _CHUNK):
+            chunk = ids[start : start + _CHUNK]
+            rows = conversations.summaries(chunk)
+            stop = False
+            for conv_id in chunk:
+                row = rows.get(conv_id)
+                if row is None:
+                    continue
+                if row.deadline_at is None or row.deadline_at > horizon:
+                    stop = True
+                    break
+                found[conv_id] = row.deadline_at
+            if stop:
+                break
+    return found
+
+
+class DeadlineNotifier(QObject):
+    """Owns the tray icon (when the desktop has a tray) and decides when to notify. See module docstring."""
+
+    overdue_changed = Signal(int)
+    notified = Signal(list)
+    open_conversation = Signal(int)
+
+    def __init__(self, parent: QObject | None = None, *, icon: QIcon | None = None) -> None:
+        super().__init__(parent)
+        self._already: set[Notified] = set()
+        self._overdue = -1
+        self._last_notified: int | None = None
+        self.tray: QSystemTrayIcon | None = None
+        if QSystemTrayIcon.isSystemTrayAvailable():
+            app = QApplication.instance()
+            fallback = (
+                app.style().standardIcon(QStyle.StandardPixmap.SP_MessageBoxInformation)  # type: ignore[attr-defined]
+                if app is not None
+                else QIcon()
+            )
+            self.tray = QSystemTrayIcon(icon or fallback, self)
+            self.tray.setToolTip(_("Inbox"))
+            self.tray.messageClicked.connect(self._on_message_clicked)
+            self.tray.show()
+        self._timer = QTimer(self)
+        self._timer.setInterval(CHECK_INTERVAL_MS)
+        self._timer.timeout.connect(self.check)
+
+    @property
+    def overdue(self) -> int:
+        return max(self._overdue, 0)
+
+    def start(self) -> None:
+        """Check now and then every minute."""
+        self.check()
+        self._timer.start()
+
+    def stop(self) -> None:
+        self._timer.stop()
+        if self.tray is not None:
+            self.tray.hide()
+
+    def check(self, now: datetime | None = None) -> list[int]:
+        """Update the badge and notify what is due; returns the ids notified this time."""
+        moment = now or utcnow()
+        before = notify_before()
+        deadlines = upcoming_deadlines(moment + before)
+        self._already = prune_notified(self._already, deadlines)
+        self._set_overdue(overdue_count(deadlines, moment))
+        due = due_notifications(deadlines, self._already, moment, before)
+        if due:
+            self._already.update((conv_id, deadlines[conv_id]) for conv_id in due)
+            self._show(due, deadlines, moment)
+            self.notified.emit(due)
+        return due
+
+    def _set_overdue(self, count: int) -> None:
+        if count == self._overdue:
+            return
+        self._overdue = count
+        if self.tray is not None:
+            tip = (
+                ngettext("{n} conversation overdue", "{n} conversations overdue", count).format(n=count)
+                if count
+                else _("No conversation overdue")
+            )
+            self.tray.setToolTip(tip)
+        self.overdue_changed.emit(count)
+
+    def _show(self, due: list[int], deadlines: dict[int, datetime], now: datetime) -> None:
+        self._last_notified = due[0]
+        if self.tray is None:
+            return
+        rows = conversations.summaries(due)
+        first = rows.get(due[0])
+        left = format_duration(deadlines[due[0]] - now)
+        if len(due) == 1 and first is not None:
+            title = _("Reply due in {time}").format(time=left)
+            who = first.customer_name or first.subject
+            text = _("{customer} · {channel}").format(customer=who, channel=first.channel_name)
+        else:
+            title = ngettext("{n} reply due soon", "{n} replies due soon", len(due)).format(n=len(due))
+            text = _("The first is due in {time}").format(time=left)
+        self.tray.showMessage(title, text, QSystemTrayIcon.MessageIcon.Warning, 10_000)
+
+    def _on_message_clicked(self) -> None:
+        if self._last_notified is not None:
+            self.open_conversation.emit(self._last_notified)

@@ -1,0 +1,189 @@
+"""The local store: schema, derived fields, views, search, outbox states, drafts and the event log."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import peewee
+import pytest
+
+from inbox_app.domain.conversations import Direction, IncomingMessage, Status
+from inbox_app.domain.views import View, ViewKind
+from inbox_app.profile import Profile, open_profile
+from inbox_app.store import conversations, drafts, ingest, outbox, search
+from inbox_app.store.events import events_for
+from inbox_app.store.migrations import SCHEMA_VERSION, SchemaTooNewError, schema_version
+from inbox_app.store.models import Account, Conversation, DeadlinePolicyRow, Event, Message
+
+NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+
+
+def _conversation(
+    kind: str = "amazon", marketplace: str | None = "amazon.de", remote: str = "t1"
+) -> Conversation:
+    account, _ = Account.get_or_create(kind="imap", name="Shop mailbox")
+    channel = ingest.ensure_channel(account, kind, f"{kind} {marketplace}", marketplace)
+    customer = ingest.ensure_customer("email", f"{remote}@example.com", "Lucía Fernández", "es")
+    return ingest.create_conversation(
+        account,
+        channel,
+        remote_id=remote,
+        subject="¿Dónde está mi paquete?",
+        customer=customer,
+        order_id="404-3382716-1234567",
+    )
+
+
+def _inbound(
+    at: datetime, text: str = "Hola, mi pedido no ha llegado", remote: str | None = None
+) -> IncomingMessage:
+    return IncomingMessage(
+        direction=Direction.IN, sent_at=at, text=text, author_name="Lucía", remote_id=remote, is_read=False
+    )
+
+
+def test_new_profile_has_schema_presets_and_starter_library(profile: Profile) -> None:
+    assert schema_version(profile.db) == SCHEMA_VERSION
+    assert DeadlinePolicyRow.select().where(DeadlinePolicyRow.key == "amazon").exists()
+    from inbox_app.store import canned
+
+    assert len(canned.all_responses()) >= 5
+    mode = profile.db.execute_sql("PRAGMA journal_mode").fetchone()[0]
+    assert mode == "wal"
+    assert profile.db.execute_sql("PRAGMA foreign_keys").fetchone()[0] == 1
+
+
+def test_refuses_a_database_from_a_newer_version(tmp_path: Path) -> None:
+    prof = open_profile(tmp_path / "p")
+    prof.db.execute_sql(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    prof.close()
+    with pytest.raises(SchemaTooNewError, match=r"newer|update"):
+        open_profile(tmp_path / "p")
+
+
+def test_released_schema_fixture_opens_and_keeps_its_data(tmp_path: Path) -> None:
+    """One fixture database per released schema: each must open (migrating, with a backup) and keep its rows."""
+    fixtures = sorted((Path(__file__).parent.parent / "data" / "schemas").glob("schema_v*.sqlite3"))
+    assert fixtures, "no schema fixtures: tests/data/schemas/schema_v1.sqlite3 must exist"
+    for fixture in fixtures:
+        target = tmp_path / fixture.stem
+        target.mkdir()
+        (target / "inbox.sqlite3").write_bytes(fixture.read_bytes())
+        prof = open_profile(target)
+        try:
+            assert schema_version(prof.db) == SCHEMA_VERSION
+            assert Conversation.select().count() > 0
+            assert conversations.detail(Conversation.select().first().id) is not None
+        finally:
+            prof.close()
+        version = int(fixture.stem.removeprefix("schema_v"))
+        if version < SCHEMA_VERSION:
+            assert list((target / "backups").glob(f"inbox-v{version}-*.sqlite3"))
+
+
+def test_deadline_is_derived_from_messages_and_policy(profile: Profile) -> None:
+    conv = _conversation()
+    received = NOW - timedelta(hours=3)
+    ingest.add_message(conv, _inbound(received, remote="m1"))
+    conv = Conversation.get_by_id(conv.id)
+    assert conv.deadline_started_at == received
+    assert conv.deadline_at == received + timedelta(hours=24)  # Amazon: 24 h calendar
+    assert conv.unread and conv.message_count == 1 and conv.snippet.startswith("Hola")
+
+    ingest.add_message(
+        conv, IncomingMessage(direction=Direction.OUT, sent_at=NOW, text="Lo sentimos", remote_id="r1")
+    )
+    conv = Conversation.get_by_id(conv.id)
+    assert conv.deadline_at is None, "a reply stops the clock"
+
+    later = NOW + timedelta(hours=1)
+    ingest.add_message(conv, _inbound(later, "¿Alguna novedad?", remote="m2"))
+    conv = Conversation.get_by_id(conv.id)
+    assert conv.deadline_at == later + timedelta(hours=24), "a new inbound message starts a new clock"
+
+    ingest.set_status(conv, Status.PENDING)
+    assert Conversation.get_by_id(conv.id).deadline_at is None, "pending stops the clock"
+    ingest.set_status(conv, Status.SNOOZED)
+    assert Conversation.get_by_id(conv.id).deadline_at is not None, "snooze does not"
+    kinds = [e.kind for e in events_for(conv.id)]
+    assert kinds.count("received") == 2 and "replied" in kinds and kinds.count("status_changed") == 2
+
+
+def test_adding_the_same_remote_message_twice_is_a_no_op(profile: Profile) -> None:
+    conv = _conversation()
+    first = ingest.add_message(conv, _inbound(NOW, remote="<abc@x>"))
+    again = ingest.add_message(conv, _inbound(NOW, remote="<abc@x>"))
+    assert first.id == again.id
+    assert Message.select().count() == 1
+
+
+def test_views_and_counts(profile: Profile) -> None:
+    overdue = _conversation(remote="a")
+    ingest.add_message(overdue, _inbound(NOW - timedelta(hours=30), remote="a1"))
+    soon = _conversation(remote="b")
+    ingest.add_message(soon, _inbound(NOW - timedelta(hours=22), remote="b1"))
+    later = _conversation(remote="c")
+    ingest.add_message(later, _inbound(NOW - timedelta(hours=1), remote="c1"))
+    closed = _conversation(remote="d")
+    ingest.add_message(closed, _inbound(NOW - timedelta(hours=1), remote="d1"))
+    ingest.set_status(closed, Status.CLOSED)
+
+    assert conversations.conversation_ids(View(ViewKind.OVERDUE), NOW) == [overdue.id]
+    assert conversations.conversation_ids(View(ViewKind.DUE_SOON), NOW) == [soon.id]
+    assert conversations.conversation_ids(View(ViewKind.OPEN), NOW) == [overdue.id, soon.id, later.id]
+    assert conversations.conversation_ids(View(ViewKind.CLOSED), NOW) == [closed.id]
+    assert conversations.conversation_ids(View(ViewKind.CHANNEL, "amazon"), NOW) == [
+        overdue.id,
+        soon.id,
+        later.id,
+    ]
+    counts = conversations.view_counts([View(ViewKind.OVERDUE), View(ViewKind.OPEN)], NOW)
+    assert counts == {"overdue": 1, "open": 3}
+
+    rows = conversations.summaries([later.id, soon.id])
+    assert rows[soon.id].customer_name == "Lucía Fernández"
+    assert rows[soon.id].deadline_at == NOW + timedelta(hours=2)
+
+
+def test_search_is_safe_and_finds_words_prefixes_and_order_ids(profile: Profile) -> None:
+    conv = _conversation()
+    ingest.add_message(conv, _inbound(NOW, "La tetera llegó rota, envío foto por e-mail", remote="s1"))
+    other = _conversation(remote="z")
+    ingest.add_message(other, _inbound(NOW, "Wann kommt mein Paket?", remote="s2"))
+    assert search.search_conversation_ids("tetera") == [conv.id]
+    assert search.search_conversation_ids("tete") == [conv.id]  # prefix while typing
+    assert search.search_conversation_ids("llego") == [conv.id]  # accents folded
+    assert search.search_conversation_ids("paket") == [other.id]
+    for hostile in ("e-mail", "user@x", '"', "AND OR NOT", "*", "(", 'tetera"; DROP TABLE message'):
+        search.search_conversation_ids(hostile)  # never a syntax error
+    assert search.search_conversation_ids("e-mail") == [conv.id]
+    assert conv.id in search.search_conversation_ids("404-3382716-1234567")
+
+
+def test_outbox_lifecycle_and_draft(profile: Profile) -> None:
+    conv = _conversation()
+    ingest.add_message(conv, _inbound(NOW, remote="o1"))
+    drafts.save_draft(conv.id, "Hola Lucía,")
+    assert drafts.load_draft(conv.id).body == "Hola Lucía,"
+    item = outbox.queue_reply(conv, body="Hola Lucía, ya está en camino.", message_id="<x1@shop>")
+    assert drafts.load_draft(conv.id) is None, "queuing consumes the draft in the same transaction"
+    assert [i.id for i in outbox.due_items(NOW)] == [item.id]
+    outbox.mark_sending(item)
+    outbox.mark_retry(item, "451 try later", now=NOW)
+    assert outbox.due_items(NOW) == []
+    assert [i.id for i in outbox.due_items(NOW + timedelta(minutes=1))] == [item.id]
+    assert outbox.cancel(item.id)
+    assert not outbox.cancel(item.id), "a cancelled reply cannot be cancelled again"
+    with pytest.raises(peewee.IntegrityError):
+        outbox.queue_reply(conv, body="dup", message_id="<x1@shop>")
+
+
+def test_event_log_is_append_only(profile: Profile) -> None:
+    conv = _conversation()
+    ingest.add_message(conv, _inbound(NOW, remote="e1"))
+    with pytest.raises(peewee.IntegrityError, match="append-only"):
+        Event.update(kind="tampered").execute()
+    with pytest.raises(peewee.IntegrityError, match="append-only"):
+        Event.delete().execute()
+    assert Event.select().count() == 1

@@ -102,7 +102,7 @@ def setup(locale_name: str | None = None) -> Locale:
     return _locale_obj
 
 
-def format_duration(delta: timedelta, *, threshold: float = 0.85, granularity: str = "minute") -> str:
+def format_duration(delta: timedelta, *, threshold: float = 1.0) -> str:
     """A short duration ("3 h 20 min", "2 days 4 h") in the user's locale, two units at most.
 
     Babel's ``format_timedelta`` gives one unit; a seller needs "3 h 20 min" near a deadline, so we combine

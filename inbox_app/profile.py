@@ -17,6 +17,7 @@ from platformdirs import user_data_dir
 
 from inbox_app.store import db as store_db
 from inbox_app.store.blobs import BlobStore
+from inbox_app.store.ingest import clear_policy_cache
 from inbox_app.store.migrations import migrate
 
 log = logging.getLogger("inbox_app")
@@ -50,6 +51,7 @@ def open_profile(root: Path | None = None, *, seed: bool = True) -> Profile:
     folder = (root or default_profile_dir()).expanduser().resolve()
     folder.mkdir(parents=True, exist_ok=True)
     db_path = folder / "inbox.sqlite3"
+    clear_policy_cache()  # resolved policies belong to the previously opened profile
     database = store_db.open_database(db_path)
     previous = migrate(database, db_path, folder / "backups")
     profile = Profile(root=folder, db=database, blobs=BlobStore(folder / "attachments"))

@@ -17,6 +17,7 @@ import hashlib
 import logging
 import os
 import re
+import shutil
 import tempfile
 from pathlib import Path
 from typing import BinaryIO
@@ -149,7 +150,6 @@ class BlobStore:
         stem, dot, ext = name.rpartition(".")
         if not dot or not stem:
             stem, dot, ext = name, "", ""
-        data = source.read_bytes()
         for counter in range(10_000):
             candidate_name = name if counter == 0 else f"{stem} ({counter}){dot}{ext}"
             # The last component is not resolved: an existing symlink there must count as "taken",
@@ -169,8 +169,8 @@ class BlobStore:
                     raise DiskFullError(f"no space left to save {candidate_name!r}") from exc
                 raise
             try:
-                with os.fdopen(fd, "wb") as handle:
-                    handle.write(data)
+                with os.fdopen(fd, "wb") as handle, source.open("rb") as blob:
+                    shutil.copyfileobj(blob, handle, 1024 * 1024)
             except OSError as exc:
                 candidate.unlink(missing_ok=True)
                 if _is_disk_full(exc):

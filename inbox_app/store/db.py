@@ -26,6 +26,9 @@ PRAGMAS: dict[str, object] = {
 
 
 class BaseModel(peewee.Model):
+    # Declared for the type checker only: peewee's metaclass creates the ``id`` primary key at run time.
+    id: int
+
     class Meta:
         database = database_proxy
         legacy_table_names = False

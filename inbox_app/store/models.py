@@ -83,10 +83,12 @@ class Channel(BaseModel):
     """Where conversations come from: "Amazon.de" via a mailbox, "Carrefour" via Mirakl, a shop mailbox."""
 
     account = peewee.ForeignKeyField(Account, backref="channels", on_delete="CASCADE")
+    account_id: int
     kind = peewee.TextField()  # email, amazon, ebay, mirakl, kaufland, allegro
     name = peewee.TextField()  # display name: "Amazon.de", "Fnac Darty", "shop@example.com"
     marketplace = peewee.TextField(null=True)  # amazon.de, carrefour…
     policy = peewee.ForeignKeyField(DeadlinePolicyRow, null=True, on_delete="SET NULL")
+    policy_id: int | None
 
     class Meta:
         indexes = ((("account", "kind", "marketplace"), True),)
@@ -102,6 +104,7 @@ class CustomerIdentity(BaseModel):
     """One way to reach a customer (e-mail address, Amazon relay alias, eBay user, Mirakl customer id)."""
 
     customer = peewee.ForeignKeyField(Customer, backref="identities", on_delete="CASCADE")
+    customer_id: int
     kind = peewee.TextField()
     value = peewee.TextField()
     display_name = peewee.TextField(null=True)
@@ -113,7 +116,9 @@ class CustomerIdentity(BaseModel):
 
 class Conversation(BaseModel):
     channel = peewee.ForeignKeyField(Channel, backref="conversations", on_delete="CASCADE")
+    channel_id: int
     account = peewee.ForeignKeyField(Account, backref="conversations", on_delete="CASCADE")
+    account_id: int
     remote_id = peewee.TextField(null=True)  # the channel's thread id, when it has one
     subject = peewee.TextField(default="")
     snippet = peewee.TextField(default="")  # first line of the last message, for the list
@@ -121,6 +126,7 @@ class Conversation(BaseModel):
     snoozed_until = UtcDateTimeField(null=True)
     language = peewee.TextField(null=True)
     customer = peewee.ForeignKeyField(Customer, null=True, backref="conversations", on_delete="SET NULL")
+    customer_id: int | None
     customer_name = peewee.TextField(default="")  # denormalized for the list
     order_id = peewee.TextField(null=True, index=True)
     created_at = UtcDateTimeField(default=utcnow)
@@ -146,6 +152,7 @@ class Conversation(BaseModel):
 
 class Message(BaseModel):
     conversation = peewee.ForeignKeyField(Conversation, backref="messages", on_delete="CASCADE")
+    conversation_id: int
     direction = peewee.TextField()  # in, out
     remote_id = peewee.TextField(null=True)  # Message-ID or the API's message id
     author_name = peewee.TextField(default="")
@@ -171,6 +178,7 @@ class MessageSource(BaseModel):
     """The raw bytes as received (mail source), kept so nothing is lost even if parsing failed."""
 
     message = peewee.ForeignKeyField(Message, primary_key=True, backref="source", on_delete="CASCADE")
+    message_id: int
     # Shadows Model.raw (raw SQL), which is never used on this table; the column name says what it holds.
     raw = peewee.BlobField()  # type: ignore[assignment]
 
@@ -180,6 +188,7 @@ class MessageSource(BaseModel):
 
 class Attachment(BaseModel):
     message = peewee.ForeignKeyField(Message, backref="attachments", on_delete="CASCADE")
+    message_id: int
     filename = peewee.TextField()  # safe display name
     mime_type = peewee.TextField(default="application/octet-stream")
     size = peewee.IntegerField(default=0)
@@ -196,7 +205,9 @@ class Tag(BaseModel):
 
 class ConversationTag(BaseModel):
     conversation = peewee.ForeignKeyField(Conversation, backref="tag_links", on_delete="CASCADE")
+    conversation_id: int
     tag = peewee.ForeignKeyField(Tag, backref="conversation_links", on_delete="CASCADE")
+    tag_id: int
 
     class Meta:
         table_name = "conversation_tag"
@@ -207,6 +218,7 @@ class Note(BaseModel):
     """An internal note: seen by the team, never sent to the customer."""
 
     conversation = peewee.ForeignKeyField(Conversation, backref="notes", on_delete="CASCADE")
+    conversation_id: int
     author = peewee.TextField(default="")
     body = peewee.TextField()
     created_at = UtcDateTimeField(default=utcnow)
@@ -216,6 +228,7 @@ class Draft(BaseModel):
     """The reply being written; saved continuously so a crash or a switch loses nothing."""
 
     conversation = peewee.ForeignKeyField(Conversation, unique=True, backref="drafts", on_delete="CASCADE")
+    conversation_id: int
     body = peewee.TextField(default="")
     language = peewee.TextField(null=True)
     attachments = JsonField(default=list)  # [{name, sha256, size, mime_type}]
@@ -230,7 +243,9 @@ class OutboxItem(BaseModel):
     """
 
     conversation = peewee.ForeignKeyField(Conversation, backref="outbox", on_delete="CASCADE")
+    conversation_id: int
     account = peewee.ForeignKeyField(Account, on_delete="CASCADE")
+    account_id: int
     state = peewee.TextField(default="queued", index=True)
     body = peewee.TextField()
     subject = peewee.TextField(default="")
@@ -247,6 +262,7 @@ class OutboxItem(BaseModel):
     last_error = peewee.TextField(null=True)
     sent_at = UtcDateTimeField(null=True)
     sent_message = peewee.ForeignKeyField(Message, null=True, on_delete="SET NULL")
+    sent_message_id: int | None
 
     class Meta:
         table_name = "outbox_item"
@@ -266,6 +282,7 @@ class CannedResponse(BaseModel):
 
 class CannedVariant(BaseModel):
     response = peewee.ForeignKeyField(CannedResponse, backref="variants", on_delete="CASCADE")
+    response_id: int
     language = peewee.TextField()
     subject = peewee.TextField(null=True)
     body = peewee.TextField()
@@ -279,6 +296,7 @@ class SyncState(BaseModel):
     """Where an account's sync stands for one folder or stream (UIDVALIDITY, last UID, MODSEQ, cursors)."""
 
     account = peewee.ForeignKeyField(Account, backref="sync_states", on_delete="CASCADE")
+    account_id: int
     key = peewee.TextField()  # folder name or stream name
     uidvalidity = peewee.IntegerField(null=True)
     last_uid = peewee.IntegerField(default=0)
@@ -296,10 +314,12 @@ class MailLocation(BaseModel):
     """Where a stored message sits on an IMAP server: (account, folder, uidvalidity, uid) → message."""
 
     account = peewee.ForeignKeyField(Account, on_delete="CASCADE")
+    account_id: int
     folder = peewee.TextField()
     uidvalidity = peewee.IntegerField()
     uid = peewee.IntegerField()
     message = peewee.ForeignKeyField(Message, null=True, backref="locations", on_delete="CASCADE")
+    message_id: int | None
     flags = JsonField(default=list)
     body_fetched = peewee.BooleanField(default=False)
 

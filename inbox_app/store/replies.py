@@ -126,7 +126,7 @@ def queue_reply_for(
     if unfilled:
         names = ", ".join(sorted({"{" + span.name + "}" for span in unfilled}))
         raise ReplyError(_("The reply still has placeholders to fill in: {names}").format(names=names))
-    account: Account = Account.get_by_id(conversation.account_id)  # type: ignore[attr-defined]
+    account: Account = Account.get_by_id(conversation.account_id)
     settings = mail_settings(account)
     if not settings.from_address:
         raise ReplyError(_("The account “{name}” has no sender address.").format(name=account.name))

@@ -241,7 +241,7 @@ class MailAccountSync:
         blobs: BlobStore,
         bus: ChangeBus | None = None,
         password: str | None = None,
-        body_batch: int = BODY_BATCH,
+        body_batch: int | None = None,
     ) -> None:
         self.account = account
         self.account_id: int = account.id
@@ -249,7 +249,9 @@ class MailAccountSync:
         self.blobs = blobs
         self.bus = bus or ChangeBus()
         self._password = password
-        self.body_batch = body_batch
+        # Batch sizes can be tuned per account (settings "body_batch"/"header_batch"; the crash tests use small ones).
+        self.body_batch = int(body_batch or self.settings.extra.get("body_batch") or BODY_BATCH)
+        self.header_batch = int(self.settings.extra.get("header_batch") or HEADER_BATCH)
         self.index = StoreThreadIndex(self.account_id)
         self._conn: ImapConnection | None = None
         self._own = {canonical_address(a) for a in (self.settings.from_address, self.settings.imap.user) if a}
@@ -360,8 +362,8 @@ class MailAccountSync:
         }
         todo = [u for u in uids if u not in known]
         done = 0
-        for start in range(0, max(len(uids), 1), HEADER_BATCH):
-            batch = uids[start : start + HEADER_BATCH]
+        for start in range(0, max(len(uids), 1), self.header_batch):
+            batch = uids[start : start + self.header_batch]
             if not batch:
                 break
             wanted = [u for u in batch if u not in known]
@@ -880,7 +882,7 @@ class MailAccountSync:
         self, conn: ImapConnection, folder: str, status: FolderStatus, state: SyncState, report: SyncReport
     ) -> None:
         """The server lost its UID map: re-attach stored messages to their new UIDs, import nothing twice."""
-        log.warning(
+        log.info(
             "UIDVALIDITY of %s changed (%s -> %s): re-mapping stored messages",
             folder,
             state.uidvalidity,

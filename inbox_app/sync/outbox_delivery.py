@@ -171,7 +171,9 @@ async def _mark_answered(account: Account, imap: ImapConnection, item: OutboxIte
             await imap.add_flags([uid], ["\\Answered"])
         except mail_errors.FolderMissing:
             continue
-        MailLocation.update(flags=sorted({*(flags or []), "\\Answered"})).where(MailLocation.id == loc_id).execute()
+        MailLocation.update(flags=sorted({*(flags or []), "\\Answered"})).where(
+            MailLocation.id == loc_id
+        ).execute()
 
 
 def _requeue(item: OutboxItem, error: str) -> None:
@@ -198,7 +200,9 @@ async def deliver_due(
             # An earlier run claimed it and died: did the mail make it to Sent (so it was accepted)?
             found = await imap.search_header(sent_folder, "Message-ID", item.message_id)
             if found:
-                log.info("outbox item %s found in %s after a crash: recording, not resending", item.id, sent_folder)
+                log.info(
+                    "outbox item %s found in %s after a crash: recording, not resending", item.id, sent_folder
+                )
                 record_sent(item, account, None)
                 report.recovered.append(item.id)
                 report.conversations.add(item.conversation_id)  # type: ignore[attr-defined]
@@ -223,7 +227,9 @@ async def deliver_due(
                 report.retry.append(item.id)
                 continue
             else:
-                outbox.mark_failed(item, f"{exc.user_message} ({exc.detail})" if exc.detail else exc.user_message)
+                outbox.mark_failed(
+                    item, f"{exc.user_message} ({exc.detail})" if exc.detail else exc.user_message
+                )
                 report.failed.append(item.id)
                 report.conversations.add(item.conversation_id)  # type: ignore[attr-defined]
                 continue

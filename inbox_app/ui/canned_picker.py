@@ -26,13 +26,15 @@ from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelInde
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QListView, QTextBrowser, QVBoxLayout, QWidget
 from rapidfuzz import fuzz, process, utils
 
-from inbox_app.domain.canned_library import CannedResponseData
+from inbox_app.domain.canned_library import CATEGORIES, CannedResponseData
 from inbox_app.domain.conversations import ConversationDetail
 from inbox_app.domain.templates import Rendered, pick_variant, render, standard_values
 from inbox_app.i18n import _, format_date
 
 MAX_RESULTS = 30
-SCORE_CUTOFF = 70.0
+SCORE_CUTOFF = 80.0
+BODY_WEIGHT = 0.8
+BODY_MIN_QUERY = 4
 ModelIndex = QModelIndex | QPersistentModelIndex
 
 
@@ -42,31 +44,47 @@ def search_responses(
     usage: Mapping[str, int] | None = None,
     limit: int = MAX_RESULTS,
 ) -> list[CannedResponseData]:
-    """Responses matching ``query`` best first; an empty query lists the most used first."""
+    """Responses matching ``query`` best first; an empty query lists the most used first.
+
+    Two fuzzy passes (rapidfuzz ``process.extract``): over key + title + category, and over the bodies in
+    every language. A body-only match counts for less, because short queries ("del") occur inside many
+    texts ("del pedido") while the agent almost always means a shortcut or a title: bodies are searched for
+    the exact words only, from four letters on.
+    """
     counts = usage or {}
     q = query.strip().casefold()
     if not q:
         return sorted(responses, key=lambda r: (-counts.get(r.key, 0), r.title.casefold()))[:limit]
-    choices = {
-        i: " ".join((r.key, r.title, r.category, *r.variants.values())) for i, r in enumerate(responses)
-    }
-    found = process.extract(
-        q,
-        choices,
-        scorer=fuzz.partial_ratio,
-        processor=utils.default_process,
-        limit=None,
-        score_cutoff=SCORE_CUTOFF,
-    )
+    heads = {i: " ".join((r.key, r.title, r.category)) for i, r in enumerate(responses)}
+    bodies = {i: " ".join(r.variants.values()) for i, r in enumerate(responses)}
+    scores: dict[int, float] = {}
+    passes = [(heads, 1.0, SCORE_CUTOFF)]
+    if len(q) >= BODY_MIN_QUERY:
+        passes.append((bodies, BODY_WEIGHT, 100.0))  # bodies: the words must really be there
+    for choices, weight, cutoff in passes:
+        found = process.extract(
+            q,
+            choices,
+            scorer=fuzz.partial_ratio,
+            processor=utils.default_process,
+            limit=None,
+            score_cutoff=cutoff,
+        )
+        for _text, score, i in found:
+            scores[i] = max(scores.get(i, 0.0), score * weight)
     ranked: list[tuple[float, int, str, int]] = []
-    for _text, score, i in found:
+    for i, score in scores.items():
+        if score < SCORE_CUTOFF * BODY_WEIGHT:
+            continue
         item = responses[i]
         bonus = 0.0
         if item.key.casefold().startswith(q):
             bonus += 40
         elif any(word.startswith(q) for word in item.title.casefold().split()):
             bonus += 20
-        bonus += fuzz.partial_ratio(q, item.key.casefold()) / 10  # the key is what the agent types
+        elif item.category.casefold().startswith(q):
+            bonus += 10
+        bonus += min(bodies[i].casefold().count(q), 5)  # a refund text says "reembolso" more than others
         ranked.append((score + bonus, counts.get(item.key, 0), item.title.casefold(), i))
     ranked.sort(key=lambda t: (-t[0], -t[1], t[2]))
     return [responses[i] for *_rest, i in ranked[:limit]]
@@ -118,6 +136,10 @@ def render_response(
     return lang, render(body, values)
 
 
+def category_label(category: str) -> str:
+    return _(CATEGORIES[category]) if category in CATEGORIES else category
+
+
 class ResponseListModel(QAbstractListModel):
     """The filtered responses; the list view shows title and key."""
 
@@ -143,9 +165,9 @@ class ResponseListModel(QAbstractListModel):
         if item is None:
             return None
         if role == Qt.ItemDataRole.DisplayRole:
-            return f"{item.title}   /{item.key}"
+            return f"/{item.key} · {item.title}"
         if role == Qt.ItemDataRole.ToolTipRole:
-            return item.category
+            return f"{item.title}\n{category_label(item.category)}"
         if role == self.KeyRole:
             return item.key
         return None
@@ -159,7 +181,9 @@ class CannedPicker(QFrame):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self.setObjectName("cannedPicker")
         self.setFrameShape(QFrame.Shape.StyledPanel)
+        self.setStyleSheet("#cannedPicker { border: 1px solid palette(dark); background: palette(window); }")
         self.setAutoFillBackground(True)
         self.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self._responses: list[CannedResponseData] = []
@@ -197,14 +221,14 @@ class CannedPicker(QFrame):
         right.addWidget(self.preview, 1)
         body = QHBoxLayout()
         body.setContentsMargins(0, 0, 0, 0)
-        body.addWidget(self.view, 2)
-        body.addLayout(right, 3)
+        body.addWidget(self.view, 1)
+        body.addLayout(right, 1)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
         layout.addLayout(body, 1)
         layout.addWidget(self.empty)
         layout.addWidget(self.footer)
-        self.resize(620, 230)
+        self.resize(680, 240)
         self.hide()
 
     # ------------------------------------------------------------------------------------------- inputs

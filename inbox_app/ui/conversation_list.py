@@ -30,26 +30,46 @@ from PySide6.QtWidgets import (
 )
 
 from inbox_app.i18n import _
-from inbox_app.ui.conversation_model import Column, ConversationListModel
+from inbox_app.ui.conversation_model import Column, ConversationListModel, status_and_tags
 
 TICK_SECONDS = 30
 
 _DEFAULT_WIDTHS = {
-    Column.TIME_LEFT: 130,
-    Column.CHANNEL: 120,
-    Column.CUSTOMER: 150,
+    Column.TIME_LEFT: 142,
+    Column.CHANNEL: 122,
+    Column.CUSTOMER: 155,
     Column.ORDER: 150,
-    Column.STATUS: 100,
+    Column.STATUS: 110,
 }
+# The order id is the customer cell's second line and status/tags lead the subject's second line, so their
+# own columns start hidden (the header's context menu shows them).
+_HIDDEN_BY_DEFAULT = (Column.ORDER, Column.STATUS)
+TWO_LINE_COLUMNS = (Column.SUBJECT, Column.CUSTOMER)
+
+
+def _second_line(column: int, summary: Any) -> str:
+    if summary is None:
+        return ""
+    if column == Column.SUBJECT:
+        status = status_and_tags(summary)
+        return f"[{status}] {summary.snippet or ''}" if status else str(summary.snippet or "")
+    if column == Column.CUSTOMER:
+        return str(summary.order_id or "")
+    return ""
 
 
 class ConversationDelegate(QStyledItemDelegate):
-    """Draws the subject column as two lines (subject, then a muted snippet); other cells as usual."""
+    """Draws two-line cells: subject over a muted snippet, customer over the order id; others as usual."""
 
     def paint(
         self, painter: QPainter, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex
     ) -> None:
-        if index.column() != Column.SUBJECT:
+        self._paint(painter, option, index)
+
+    def _paint(
+        self, painter: QPainter, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex
+    ) -> None:
+        if index.column() not in TWO_LINE_COLUMNS:
             super().paint(painter, option, index)
             return
         opt = QStyleOptionViewItem(option)
@@ -62,8 +82,11 @@ class ConversationDelegate(QStyledItemDelegate):
             super().paint(painter, option, index)
             return
         style.drawControl(QStyle.ControlElement.CE_ItemViewItem, opt, painter, widget)
-        summary = index.data(ConversationListModel.SummaryRole)
-        snippet = getattr(summary, "snippet", "") or ""
+        model = index.model()
+        # Ask the Python model directly: PySide 6.12's QModelIndex.data() loses a reference to None
+        # whenever a role has no value (crashes the interpreter at exit after enough paints).
+        summary = model.summary_at(index.row()) if isinstance(model, ConversationListModel) else None
+        snippet = _second_line(index.column(), summary)
         if snippet == subject:
             snippet = ""
         rect: QRect = style.subElementRect(QStyle.SubElement.SE_ItemViewItemText, opt, widget)
@@ -136,6 +159,8 @@ class ConversationList(QTableView):
         hheader.setStretchLastSection(False)
         hheader.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
         hheader.setSectionsMovable(True)
+        hheader.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        hheader.customContextMenuRequested.connect(self._header_menu)
         self._context_actions: list[QAction | None] = []
         self._empty_text = _("No conversations here.")
         self._timer = QTimer(self)
@@ -149,7 +174,7 @@ class ConversationList(QTableView):
         model = self.model()
         return model if isinstance(model, ConversationListModel) else None
 
-    def setModel(self, model: Any) -> None:  # noqa: N802 - Qt override
+    def setModel(self, model: Any) -> None:
         super().setModel(model)
         hheader = self.horizontalHeader()
         if model is not None and model.columnCount() == len(Column):
@@ -157,6 +182,8 @@ class ConversationList(QTableView):
                 hheader.resizeSection(column, width)
                 hheader.setSectionResizeMode(column, QHeaderView.ResizeMode.Interactive)
             hheader.setSectionResizeMode(Column.SUBJECT, QHeaderView.ResizeMode.Stretch)
+            for column in _HIDDEN_BY_DEFAULT:
+                hheader.setSectionHidden(column, True)
         selection = self.selectionModel()
         if selection is not None:
             selection.currentRowChanged.connect(self._on_current_row_changed)
@@ -166,6 +193,21 @@ class ConversationList(QTableView):
             model.rowsRemoved.connect(self.update_visible_range)
             model.layoutChanged.connect(self.update_visible_range)
         self.update_visible_range()
+
+    def _header_menu(self, pos: Any) -> None:
+        """Show or hide columns (the time-left column always stays)."""
+        model = self.model()
+        if model is None:
+            return
+        header = self.horizontalHeader()
+        menu = QMenu(self)
+        for column in range(1, model.columnCount()):
+            title = model.headerData(column, Qt.Orientation.Horizontal, Qt.ItemDataRole.DisplayRole)
+            action = menu.addAction(str(title))
+            action.setCheckable(True)
+            action.setChecked(not header.isSectionHidden(column))
+            action.toggled.connect(lambda on, c=column: header.setSectionHidden(c, not on))
+        menu.exec(header.mapToGlobal(pos))
 
     def set_context_actions(self, actions: Iterable[QAction | None]) -> None:
         """The window's conversation actions, shown in the context menu (None: a separator)."""
@@ -190,8 +232,7 @@ class ConversationList(QTableView):
         index = self.currentIndex()
         if not index.isValid():
             return None
-        value = index.data(ConversationListModel.IdRole)
-        return int(value) if value is not None else None
+        return self._id_of(index)
 
     def select_row(self, row: int) -> bool:
         model = self.model()
@@ -215,17 +256,23 @@ class ConversationList(QTableView):
         row = current.row() + delta if current.isValid() else 0
         self.select_row(max(0, min(row, model.rowCount() - 1)))
 
+    def _id_of(self, index: QModelIndex | QPersistentModelIndex) -> int | None:
+        """The conversation id of a row, asked of the Python model (never through ``index.data``)."""
+        model = self.conversation_model()
+        if model is None or not index.isValid():
+            return None
+        return model.id_at(index.row())
+
     def _on_current_row_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
-        value = current.data(ConversationListModel.IdRole) if current.isValid() else None
-        self.current_conversation_changed.emit(int(value) if value is not None else None)
+        self.current_conversation_changed.emit(self._id_of(current))
 
     def _on_double_clicked(self, index: QModelIndex) -> None:
-        value = index.data(ConversationListModel.IdRole)
+        value = self._id_of(index)
         if value is not None:
-            self.open_requested.emit(int(value))
+            self.open_requested.emit(value)
 
     # ------------------------------------------------------------------------------------- keyboard
-    def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802 - Qt override
+    def keyPressEvent(self, event: QKeyEvent) -> None:
         key = event.key()
         plain = not (event.modifiers() & ~Qt.KeyboardModifier.KeypadModifier)
         if plain and key == Qt.Key.Key_J:
@@ -241,7 +288,7 @@ class ConversationList(QTableView):
             return
         super().keyPressEvent(event)
 
-    def contextMenuEvent(self, event: QContextMenuEvent) -> None:  # noqa: N802 - Qt override
+    def contextMenuEvent(self, event: QContextMenuEvent) -> None:
         index = self.indexAt(event.pos())
         if not index.isValid() or not self._context_actions:
             return
@@ -290,11 +337,11 @@ class ConversationList(QTableView):
         self._arm_timer()
 
     # ------------------------------------------------------------------------------------- painting
-    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 - Qt override
+    def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)
         self.update_visible_range()
 
-    def paintEvent(self, event: Any) -> None:  # noqa: N802 - Qt override
+    def paintEvent(self, event: Any) -> None:
         super().paintEvent(event)
         model = self.model()
         if model is not None and model.rowCount() == 0 and self._empty_text:

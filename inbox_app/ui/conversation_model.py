@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 from enum import IntEnum
 from typing import Any
 
@@ -102,8 +102,21 @@ def time_left_text(summary: ConversationSummary, now: datetime) -> str:
         return "—"
     delta = summary.deadline_at - now
     if delta.total_seconds() <= 0:
-        return _("overdue {duration}").format(duration=format_duration(-delta))
-    return format_duration(delta)
+        return _("overdue {duration}").format(duration=list_duration(-delta, precise=False, late=True))
+    return list_duration(delta, precise=delta <= DUE_SOON_WINDOW)
+
+
+def list_duration(delta: timedelta, *, precise: bool, late: bool = False) -> str:
+    """A duration short enough for the list: minutes only where they matter (close to the deadline).
+
+    "3 h 20 min" when due soon, "9 h" or "1 day 4 h" further out; once late, one unit ("overdue 5 h",
+    "overdue 2 days"): the tooltip and the reading pane give the exact figure.
+    """
+    if late and delta >= timedelta(days=1):
+        return format_duration(timedelta(days=delta.days), threshold=1.0)
+    if precise or delta >= timedelta(days=1) or delta < timedelta(hours=1):
+        return format_duration(delta, threshold=1.0)
+    return format_duration(timedelta(hours=int(delta.total_seconds() // 3600)), threshold=1.0)
 
 
 def deadline_tooltip(summary: ConversationSummary, now: datetime) -> str:
@@ -252,7 +265,7 @@ class ConversationListModel(QAbstractTableModel):
         for cid in added:
             self._cache.pop(cid, None)
         if self._ids != new_list:
-            self.layoutAboutToBeChanged.emit([], QAbstractTableModel.LayoutChangeHint.VerticalSortHint)
+            self.layoutAboutToBeChanged.emit()
             old_ids = self._ids
             self._ids = new_list
             self._rows = None
@@ -265,7 +278,7 @@ class ConversationListModel(QAbstractTableModel):
                 for p in persistent
             ]
             self.changePersistentIndexList(persistent, moved)
-            self.layoutChanged.emit([], QAbstractTableModel.LayoutChangeHint.VerticalSortHint)
+            self.layoutChanged.emit()
         # Rows that stayed may have changed (status, snippet): forget them and repaint.
         self._cache.clear()
         if self._ids:
@@ -431,11 +444,14 @@ class ConversationListModel(QAbstractTableModel):
             return summary.subject or summary.snippet or _("(no subject)")
         if column is Column.ORDER:
             return summary.order_id or ""
-        parts = (
-            [] if summary.status == Status.OPEN else [_(STATUS_LABELS.get(summary.status, summary.status))]
-        )
-        parts.extend(summary.tags)
-        return " · ".join(parts)
+        return status_and_tags(summary)
+
+
+def status_and_tags(summary: ConversationSummary) -> str:
+    """ "Pending · damaged": the status when it is not open, then the tags."""
+    parts = [] if summary.status == Status.OPEN else [_(STATUS_LABELS.get(summary.status, summary.status))]
+    parts.extend(summary.tags)
+    return " · ".join(parts)
 
 
 def _runs(rows: list[int]) -> list[tuple[int, int]]:

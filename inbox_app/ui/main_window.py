@@ -36,10 +36,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from inbox_app.domain.deadlines import Urgency
 from inbox_app.domain.views import STATUS_VIEWS, VIEW_LABELS, View
 from inbox_app.i18n import _, format_number, ngettext
 from inbox_app.ui import icons
 from inbox_app.ui.conversation_list import ConversationList
+from inbox_app.ui.conversation_model import urgency_color
 from inbox_app.ui.sidebar import Sidebar
 from inbox_app.ui.thread_view import ThreadView
 
@@ -73,7 +75,8 @@ class EmptyState(QFrame):
         )
         text.setWordWrap(True)
         text.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        text.setMaximumWidth(520)
+        text.setFixedWidth(480)  # a wrapped label under a centring layout needs a width to wrap at
+        text.setMinimumHeight(text.heightForWidth(480))
         buttons = QHBoxLayout()
         self.add_account_button = QPushButton(_("Add a mail account"), self)
         self.add_account_button.setDefault(True)
@@ -192,7 +195,13 @@ class MainWindow(QMainWindow):
             self.add_account_requested.connect(on_add_account)
 
     # ---------------------------------------------------------------------------------- actions
-    def _action(self, name: str, text: str, shortcut: str | QKeySequence | None = None, **kw: object) -> QAction:
+    def _action(
+        self,
+        name: str,
+        text: str,
+        shortcut: str | QKeySequence | QKeySequence.StandardKey | None = None,
+        **kw: object,
+    ) -> QAction:
         action = QAction(text, self)
         action.setObjectName(f"action_{name}")
         if shortcut:
@@ -240,7 +249,8 @@ class MainWindow(QMainWindow):
             action = self._action(f"view_{kind.value}", _(VIEW_LABELS[kind]), f"Ctrl+{number}")
             action.setData(View(kind).key)
             self.view_actions[View(kind).key] = action
-            action.triggered.connect(lambda _checked=False, v=View(kind): self.sidebar.select_view(v))
+            view = View(kind)
+            action.triggered.connect(lambda _checked=False, v=view: self.sidebar.select_view(v))
 
     def _build_menus(self) -> None:
         bar = self.menuBar()
@@ -341,8 +351,16 @@ class MainWindow(QMainWindow):
         if count == 0:
             self.overdue_label.setText(_("Nothing overdue"))
             return
-        text = ngettext("⏰ {n} overdue", "⏰ {n} overdue", count).format(n=format_number(count))
-        self.overdue_label.setText(f"<a href='overdue' style='color:#c5221f;font-weight:bold'>{text}</a>")
+        text = ngettext("{n} overdue", "{n} overdue", count).format(n=format_number(count))
+        icon = icons.icon_path("urgency/overdue.svg").as_uri()
+        size = self.overdue_label.fontMetrics().height() - 2
+        overdue_color = urgency_color(Urgency.OVERDUE)
+        color = overdue_color.name() if overdue_color is not None else "red"
+        self.overdue_label.setText(
+            f"<img src='{icon}' width='{size}' height='{size}'>&nbsp;"
+            f"<a href='overdue' style='color:{color};font-weight:bold;text-decoration:none'>{text}</a>"
+        )
+        self.overdue_label.setToolTip(_("Show the overdue conversations"))
 
     def overdue_text(self) -> str:
         return self.overdue_label.text()
@@ -353,7 +371,10 @@ class MainWindow(QMainWindow):
         dialog = QDialog(self)
         dialog.setWindowTitle(_("Keyboard shortcuts"))
         rows = [
-            (action.text().replace("&", ""), action.shortcut().toString(QKeySequence.SequenceFormat.NativeText))
+            (
+                action.text().replace("&", ""),
+                action.shortcut().toString(QKeySequence.SequenceFormat.NativeText),
+            )
             for action in self.actions_by_name.values()
             if not action.shortcut().isEmpty()
         ]
@@ -406,7 +427,7 @@ class MainWindow(QMainWindow):
         self.actions_by_name["sort_reverse"].setChecked(_to_bool(settings.value("list/reverse", False)))
         self.actions_by_name["plain_text"].setChecked(_to_bool(settings.value("thread/plain_text", False)))
 
-    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override
+    def closeEvent(self, event: QCloseEvent) -> None:
         self.closing.emit()
         super().closeEvent(event)
 

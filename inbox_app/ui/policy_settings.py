@@ -133,7 +133,7 @@ class PolicySettingsDialog(QDialog):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle(_("Response deadlines"))
-        self.resize(820, 520)
+        self.resize(900, 540)
         self._thread: RecomputeThread | None = None
         self._progress: QProgressDialog | None = None
 
@@ -191,8 +191,11 @@ class PolicySettingsDialog(QDialog):
         right.addStretch(1)
         right.addWidget(buttons)
         layout = QHBoxLayout(self)
-        layout.addWidget(self.list, 1)
-        layout.addLayout(right, 2)
+        self.list.setWordWrap(True)
+        self.list.setMinimumWidth(300)
+        self.save_button.setDefault(True)
+        layout.addWidget(self.list, 2)
+        layout.addLayout(right, 3)
         self.reload()
 
     # ----------------------------------------------------------------------------------------- loading

@@ -70,7 +70,7 @@ from inbox_app.ui.canned_picker import CannedPicker, conversation_values, render
 log = logging.getLogger("inbox_app.ui")
 
 DRAFT_DEBOUNCE_MS = 400
-PICKER_SIZE = (620, 230)
+PICKER_SIZE = (680, 240)
 #: Languages always offered in the reply-language combo (the conversation's own is added when missing).
 COMMON_LANGUAGES = ("en", "de", "fr", "es", "it", "pt", "nl", "pl", "sv")
 # "/" at the start of a line or after white space, then letters: the canned-response trigger.
@@ -593,6 +593,9 @@ class ReplyEditor(QWidget):
     def insert_response(self, key: str) -> bool:
         """Replace the "/query" (or insert at the cursor) with the response rendered for this conversation."""
         response = next((r for r in self._responses if r.key == key), None)
+        if response is None:  # inserted without the picker (a menu, a test): read the library now
+            self._responses = canned.all_responses()
+            response = next((r for r in self._responses if r.key == key), None)
         if response is None:
             return False
         values = self._values()
@@ -850,8 +853,13 @@ class ReplyEditor(QWidget):
         width = min(PICKER_SIZE[0], host.width() - 8)
         height = min(PICKER_SIZE[1], host.height() - 8)
         x = max(4, min(top_left.x(), host.width() - width - 4))
-        if top_left.y() - height - 2 >= 0:
-            y = top_left.y() - height - 2  # above the line: the thread above is the spare room
+        # Above the whole reply box (the thread is the spare room, the header stays visible), else above
+        # the cursor line, else below it.
+        box_top = self.mapTo(host, QPoint(0, 0)).y()
+        if box_top - height - 2 >= 0:
+            y = box_top - height - 2
+        elif top_left.y() - height - 2 >= 0:
+            y = top_left.y() - height - 2
         else:
             y = max(min(bottom_left.y() + 2, host.height() - height - 4), 0)
         picker.setGeometry(QRect(QPoint(x, y), QSize(width, height)))

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from PySide6.QtCore import QItemSelectionModel, QModelIndex, QSize, Qt, Signal
+from PySide6.QtCore import QItemSelectionModel, QModelIndex, QPersistentModelIndex, QSize, Qt, Signal
 from PySide6.QtGui import QFont, QIcon, QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTreeView, QWidget
 
@@ -117,8 +117,9 @@ class Sidebar(QTreeView):
         }
         for kind, header in self._sections.items():
             for row in range(header.rowCount()):
-                key = header.child(row, 0).data(VIEW_KEY_ROLE)
-                self._items.pop(key, None)
+                key = _key(header.child(row, 0).index())
+                if key is not None:
+                    self._items.pop(key, None)
             header.removeRows(0, header.rowCount())
             for view, label, icon in entries[kind]:
                 header.appendRow(self._row(view, label, icon))
@@ -147,7 +148,7 @@ class Sidebar(QTreeView):
     # ------------------------------------------------------------------------------------ selection
     def current_view(self) -> View | None:
         index = self.currentIndex()
-        key = index.data(VIEW_KEY_ROLE) if index.isValid() else None
+        key = _key(index)
         return View.parse(key) if key else None
 
     def select_view(self, view: View, *, emit: bool = True) -> bool:
@@ -166,6 +167,18 @@ class Sidebar(QTreeView):
         return True
 
     def _on_current_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
-        key = current.data(VIEW_KEY_ROLE) if current.isValid() else None
+        key = _key(current)
         if key and not self.signalsBlocked():
             self.view_selected.emit(View.parse(key))
+
+
+def _key(index: QModelIndex | QPersistentModelIndex) -> str | None:
+    """The view key of a row; section headers have none.
+
+    Only selectable items carry a key, and only those are asked: PySide 6.12's ``QModelIndex.data()`` loses a
+    reference to None when a role has no value, which crashes the interpreter at exit after enough calls.
+    """
+    if not index.isValid() or not index.flags() & Qt.ItemFlag.ItemIsSelectable:
+        return None
+    value = index.data(VIEW_KEY_ROLE)
+    return str(value) if value else None

@@ -59,6 +59,13 @@ MAX_REMOTE_IMAGES = 30
 MAX_REMOTE_IMAGE_BYTES = 5 * 1024 * 1024
 
 
+def blank_image() -> QImage:
+    """A 1×1 transparent image: what a blocked or missing image shows."""
+    image = QImage(1, 1, QImage.Format.Format_ARGB32)
+    image.fill(Qt.GlobalColor.transparent)
+    return image
+
+
 def _blend(base: QColor, other: QColor, amount: float) -> str:
     r = round(base.red() * (1 - amount) + other.red() * amount)
     g = round(base.green() * (1 - amount) + other.green() * amount)
@@ -81,9 +88,9 @@ def deadline_text(detail: ConversationDetail, now: datetime) -> tuple[str, Urgen
     delta = summary.deadline_at - now
     level = urgency(summary.deadline_at, now, DUE_SOON_WINDOW)
     if delta.total_seconds() <= 0:
-        text = _("Overdue by {duration}").format(duration=format_duration(-delta))
+        text = _("Overdue by {duration}").format(duration=format_duration(-delta, threshold=1.0))
     else:
-        text = _("Due in {duration}").format(duration=format_duration(delta))
+        text = _("Due in {duration}").format(duration=format_duration(delta, threshold=1.0))
     if rule:
         text = _("{deadline} ({rule})").format(deadline=text, rule=rule)
     return text, level
@@ -101,24 +108,30 @@ class MessageBrowser(QTextBrowser):
         self.remote_images: dict[str, QImage] = {}  # URL -> image fetched after "Show"
         self.refused: list[str] = []  # remote URLs the document asked for and did not get
 
-    def loadResource(self, kind: int, url: QUrl | str) -> Any:  # noqa: N802 - Qt override
+    def loadResource(self, kind: int, url: QUrl | str) -> Any:
         qurl = QUrl(url) if isinstance(url, str) else url
         scheme = qurl.scheme().lower()
+        is_image = kind == QTextDocument.ResourceType.ImageResource
         if scheme == "cid":
             path = self.cid_images.get(qurl.path()) or self.cid_images.get(qurl.toString()[4:])
-            if path:
-                image = QImage(path)
-                return image if not image.isNull() else None
-            return None
+            image = QImage(path) if path else QImage()
+            return image if not image.isNull() else self._refuse(None, is_image)
         if scheme == "data":
             return super().loadResource(kind, qurl)
         if scheme in _REMOTE_SCHEMES:
-            image = self.remote_images.get(qurl.toString())
-            if image is not None and kind == QTextDocument.ResourceType.ImageResource:
-                return image
-            self.refused.append(qurl.toString())
-            return None
-        return None
+            fetched = self.remote_images.get(qurl.toString())
+            if fetched is not None and is_image:
+                return fetched
+            return self._refuse(qurl.toString() or None, is_image)
+        return self._refuse(None, is_image)
+
+    def _refuse(self, url: str | None, is_image: bool) -> QImage | QByteArray:
+        """Record a refused URL; give images a blank pixel, because when a resource is missing Qt's image
+        handler falls back to reading the name as a local file path, which must never happen for mail."""
+        if url:
+            self.refused.append(url)
+        # Never None: PySide mis-counts a None returned through this QVariant override (crash at exit).
+        return blank_image() if is_image else QByteArray()
 
 
 class CustomerStrip(QFrame):
@@ -230,6 +243,7 @@ class ThreadView(QWidget):
         self.title.setObjectName("threadTitle")
         self.title.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.title.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.title.setWordWrap(True)
         font = self.title.font()
         font.setPointSizeF(font.pointSizeF() * 1.15)
         font.setBold(True)
@@ -242,6 +256,8 @@ class ThreadView(QWidget):
         self.deadline_icon = QLabel(page)
         self.deadline = QLabel(page)
         self.deadline.setObjectName("threadDeadline")
+        self.deadline.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.deadline.setWordWrap(True)
         deadline_row.addWidget(self.deadline_icon)
         deadline_row.addWidget(self.deadline, 1)
         titles.addWidget(self.title)
@@ -365,6 +381,7 @@ class ThreadView(QWidget):
         assert detail is not None
         text, level = deadline_text(detail, self._now)
         self.deadline.setText(text)
+        self.deadline.setToolTip(text)
         color = urgency_color(level)
         self.deadline.setStyleSheet(f"color: {color.name()}; font-weight: bold;" if color is not None else "")
         size = self.deadline.fontMetrics().height()
@@ -435,7 +452,7 @@ class ThreadView(QWidget):
                 n=blocked
             )
             rows.append(
-                f"<tr><td bgcolor='{colors['warn']}'>🛡 {html.escape(text)} — "
+                f"<tr><td bgcolor='{colors['warn']}'>⚠ {html.escape(text)} — "
                 f"<a href='inbox:show-images/{message.id}'>{html.escape(_('Show'))}</a></td></tr>"
             )
         if message.html and not self._plain:
@@ -450,7 +467,10 @@ class ThreadView(QWidget):
                 action = (
                     f" — <a href='inbox:save/{att.id}'>{html.escape(_('Save as…'))}</a>" if att.path else ""
                 )
-                links.append(f"📎 {html.escape(att.name)} ({html.escape(format_size(att.size))}){action}")
+                links.append(
+                    f"<b>{html.escape(_('Attachment'))}</b>: {html.escape(att.name)} "
+                    f"({html.escape(format_size(att.size))}){action}"
+                )
             rows.append(f"<tr><td>{'<br>'.join(links)}</td></tr>")
         return (
             f"<table width='100%' cellspacing='0' cellpadding='6' border='1' "
@@ -463,7 +483,7 @@ class ThreadView(QWidget):
         head = _("Internal note by {author} · {when}").format(author=note.author or _("you"), when=when)
         return (
             f"<table width='100%' cellspacing='0' cellpadding='6' style='margin-bottom:10px' "
-            f"bgcolor='{colors['note']}'><tr><td>🗒 <i>{html.escape(head)}</i><br>"
+            f"bgcolor='{colors['note']}'><tr><td>✎ <i>{html.escape(head)}</i><br>"
             f"<div style='white-space:pre-wrap'>{html.escape(note.body)}</div></td></tr></table>"
         )
 

@@ -26,7 +26,9 @@ from tests.servers.dovecot import DovecotServer
 pytestmark = pytest.mark.integration
 
 
-def make_mail(n: int, *, subject: str | None = None, extra_headers: str = "", body: str | None = None) -> bytes:
+def make_mail(
+    n: int, *, subject: str | None = None, extra_headers: str = "", body: str | None = None
+) -> bytes:
     subject = subject or f"Order question {n}"
     body = body or f"Hello, where is my parcel number {n}?\r\n"
     return (
@@ -156,13 +158,14 @@ def test_fetch_headers_decodes_envelope(
     user, password = mail_user
     raw = (
         b"From: =?utf-8?q?J=C3=BCrgen_M=C3=BCller?= <juergen@example.de>\r\n"
-        b"To: Shop <seller@shop.example>, \"Support, Team\" <support@shop.example>\r\n"
+        b'To: Shop <seller@shop.example>, "Support, Team" <support@shop.example>\r\n'
         b"Cc: boss@shop.example\r\n"
         b"Reply-To: relay-abc@marketplace.example\r\n"
         b"Subject: =?utf-8?b?V28gaXN0IG1laW5lIEJlc3RlbGx1bmc/IOKCrA==?=\r\n"
         b"Date: Tue, 24 Nov 2026 09:15:00 +0200\r\n"
         b"Message-ID: <order-42@example.de>\r\n"
         b"In-Reply-To: <earlier@shop.example>\r\n"
+        b"References: <root@shop.example>\r\n <earlier@shop.example>\r\n"
         b"\r\n"
         b"Wo ist meine Bestellung?\r\n"
     )
@@ -180,6 +183,7 @@ def test_fetch_headers_decodes_envelope(
             assert info.reply_to == (("", "relay-abc@marketplace.example"),)
             assert info.message_id == "<order-42@example.de>"
             assert info.in_reply_to == "<earlier@shop.example>"
+            assert info.references == ("<root@shop.example>", "<earlier@shop.example>")
             assert info.date == datetime(2026, 11, 24, 7, 15, tzinfo=UTC)
             assert info.internaldate.tzinfo is not None
             assert info.internaldate.utcoffset() == timedelta(0)
@@ -321,6 +325,22 @@ def test_idle_wait_wakes_when_another_client_appends(
     asyncio.run(scenario())
 
 
+def test_idle_wait_polls_with_noop_when_idle_is_not_offered(
+    dovecot: DovecotServer, mail_user: tuple[str, str], imap_settings: ImapSettings
+) -> None:
+    user, password = mail_user
+
+    async def scenario() -> None:
+        async with ImapConnection(imap_settings) as conn:
+            await conn.select("INBOX")
+            conn.capabilities = conn.capabilities - {"IDLE"}  # as a server without RFC 2177 would say
+            assert await conn.idle_wait(0.3, poll_interval=0.1) is False
+            await asyncio.to_thread(dovecot.append, user, password, "INBOX", make_mail(1))
+            assert await asyncio.wait_for(conn.idle_wait(10, poll_interval=0.1), timeout=5) is True
+
+    asyncio.run(scenario())
+
+
 def test_cancelled_idle_gives_the_connection_back(imap_settings: ImapSettings) -> None:
     async def scenario() -> None:
         async with ImapConnection(imap_settings) as conn:
@@ -330,8 +350,31 @@ def test_cancelled_idle_gives_the_connection_back(imap_settings: ImapSettings) -
             waiter.cancel()
             with pytest.raises(asyncio.CancelledError):
                 await waiter
+            # A new IDLE right away must not revive the cancelled one (which would then run its full 60 s).
+            assert await asyncio.wait_for(conn.idle_wait(0.2), timeout=5) is False
             # The next command queues behind the ending IDLE and then works.
             assert await asyncio.wait_for(conn.all_uids(), timeout=5) == []
+
+    asyncio.run(scenario())
+
+
+def test_server_going_away_during_idle_is_connection_lost(
+    dovecot: DovecotServer, imap_settings: ImapSettings
+) -> None:
+    async def scenario() -> None:
+        conn = await connected(imap_settings)
+        try:
+            await conn.select("INBOX")
+            waiter = asyncio.ensure_future(conn.idle_wait(60))
+            await asyncio.to_thread(dovecot.stop)  # kills the session, like a server restart
+            await asyncio.to_thread(dovecot.start)
+            with pytest.raises(ConnectionFailed) as info:
+                await asyncio.wait_for(waiter, timeout=15)
+            assert info.value.step == "connect"
+        finally:
+            await conn.close()
+        async with ImapConnection(imap_settings) as again:  # a new connection works
+            await again.select("INBOX")
 
     asyncio.run(scenario())
 

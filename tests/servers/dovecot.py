@@ -14,20 +14,26 @@ Needs root: Dovecot switches to the mail user's uid (5000) for mailbox access, a
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from types import TracebackType
 
 from tests.servers import free_port
 
+_PR_SET_CHILD_SUBREAPER = 36
+_PR_GET_CHILD_SUBREAPER = 37
 MAIL_UID = 5000
 MAIL_GID = 5000
 _START_TIMEOUT = 10.0
@@ -58,6 +64,12 @@ listen = 127.0.0.1
 ssl = no
 disable_plaintext_auth = no
 auth_failure_delay = 0
+# No growing login delay for 127.0.0.1 after the wrong-password tests (Dovecot's auth penalty).
+service anvil {{
+  unix_listener anvil-auth-penalty {{
+    mode = 0
+  }}
+}}
 auth_mechanisms = plain login
 mail_location = maildir:~/Maildir
 first_valid_uid = {uid}
@@ -168,6 +180,7 @@ class DovecotServer:
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
+            start_new_session=True,  # its own process group: stop() can end every process of the instance
         )
         deadline = time.monotonic() + _START_TIMEOUT
         while True:
@@ -183,16 +196,25 @@ class DovecotServer:
             time.sleep(0.02)  # polling for readiness of a process we just started
 
     def stop(self) -> None:
-        """Stop Dovecot and wait until its master process has exited (so the instance can start again)."""
+        """Stop Dovecot: the master and every process it started (imap sessions, log, stats, ...).
+
+        Dovecot's session processes outlive the master by up to ~10 s (an open IDLE session notices late);
+        left alone they would keep old connections open and could rewrite index files that
+        ``reset_uidvalidity`` just deleted. So the whole process group is killed and reaped here. While
+        stopping, this process is a child subreaper (Linux) so the orphans become our children and do not
+        stay as zombies under an init that does not reap (as in some containers).
+        """
         process, self._process = self._process, None
         if process is None:
             return
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
+        with _subreaper():
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout=10)
+            _kill_process_group(process.pid)
         if process.stderr:
             process.stderr.close()
         _wait_port_closed(self.host, self.port)
@@ -312,6 +334,38 @@ class DovecotServer:
             return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
         except OSError:
             return ""
+
+
+@contextlib.contextmanager
+def _subreaper() -> Iterator[None]:
+    """Make orphaned descendants re-parent to this process for the duration (Linux PR_SET_CHILD_SUBREAPER)."""
+    libc = None
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError):
+            libc = ctypes.CDLL(None, use_errno=True)
+    was_set = ctypes.c_int(0)
+    if libc is not None:
+        libc.prctl(_PR_GET_CHILD_SUBREAPER, ctypes.byref(was_set), 0, 0, 0)
+        libc.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+    try:
+        yield
+    finally:
+        if libc is not None and not was_set.value:
+            libc.prctl(_PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0)
+
+
+def _kill_process_group(pgid: int, timeout: float = 5.0) -> None:
+    """SIGKILL what is left of the group and reap those that are (now) our children."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, signal.SIGKILL)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            pid, _status = os.waitpid(-pgid, os.WNOHANG)
+        except ChildProcessError:
+            return  # none left that we could reap
+        if pid == 0:
+            time.sleep(0.01)  # killed processes still exiting
 
 
 def _make_traversable(path: Path) -> None:

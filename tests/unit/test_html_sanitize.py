@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import re
+import time
+from html.parser import HTMLParser
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from inbox_app.channels.mail.html_sanitize import count_blocked_images, html_to_text, sanitize_html
+from inbox_app.channels.mail.html_sanitize import (
+    count_blocked_images,
+    html_is_too_deep,
+    html_to_text,
+    sanitize_html,
+    sanitized_html_to_text,
+)
 
 
 @pytest.mark.parametrize(
@@ -123,3 +131,74 @@ def test_html_to_text_of_broken_html() -> None:
     assert html_to_text("<p>unclosed <b>bold <i>x") == "unclosed bold x"
     assert html_to_text("") == ""
     assert html_to_text("<<<>>>&&&") == "<<<>>>&&&"
+
+
+def test_text_from_sanitized_html_matches_html_to_text() -> None:
+    html = (
+        '<div><h1>Title</h1><p>One <a href="https://x.example">link</a></p><img src="cid:a" alt="Logo"></div>'
+    )
+    assert sanitized_html_to_text(sanitize_html(html)) == html_to_text(html) == "Title\n\nOne link\n\n[Logo]"
+
+
+def test_nesting_bomb_is_flattened_quickly() -> None:
+    bomb = "<div>" * 30000 + "deep <b>text</b>" + "</div>" * 30000
+    assert html_is_too_deep(bomb)
+    started = time.perf_counter()
+    assert sanitize_html(bomb) == "<p>deep text</p>"
+    assert html_to_text(bomb) == "deep text"
+    assert time.perf_counter() - started < 2
+    # Ordinary big documents and unclosed <p>/<li> (which never nest) are not affected.
+    assert not html_is_too_deep("<p>para " * 20000)
+    assert not html_is_too_deep("<ul>" + "<li>item " * 20000)
+
+
+_URLS = st.sampled_from(
+    [
+        "https://t.example/p.gif", "http://t.example/p.gif", "//t.example/p.gif", "HTTPS://T.EXAMPLE/x",
+        " https://t.example/space", "javascript:alert(1)", "JaVaScRiPt:alert(1)", "java&#x09;script:alert(1)",
+        "&#106;avascript:alert(1)", "data:text/html,<script>alert(1)</script>", "data:image/png;base64,AA==",
+        "cid:part1@x", "vbscript:x", "inbox-blocked:https://t.example/", "relative/path.png", "",
+        "https://t.example/a?b=1&c=2\"onerror=\"alert(1)",
+    ]
+)  # fmt: skip
+_TAG_NAMES = st.sampled_from(
+    ["img", "a", "p", "div", "td", "iframe", "script", "form", "input", "svg", "style"]
+)
+_ATTR_NAMES = st.sampled_from(["src", "href", "data-blocked-src", "onerror", "style", "srcset", "background"])
+
+
+@st.composite
+def _html_docs(draw: st.DrawFn) -> str:
+    parts = []
+    for _ in range(draw(st.integers(1, 6))):
+        tag = draw(_TAG_NAMES)
+        attrs = " ".join(f'{draw(_ATTR_NAMES)}="{draw(_URLS)}"' for _ in range(draw(st.integers(0, 3))))
+        parts.append(f"<{tag} {attrs}>{draw(st.text(max_size=10))}</{tag}>")
+    return "".join(parts)
+
+
+class _Inspector(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append((tag, dict(attrs)))
+
+
+@given(_html_docs(), st.booleans())
+def test_sanitized_output_invariants(html: str, allow_remote: bool) -> None:
+    inspector = _Inspector()
+    inspector.feed(sanitize_html(html, allow_remote=allow_remote))
+    for tag, attrs in inspector.tags:
+        assert tag not in ("script", "iframe", "form", "input", "style", "svg")
+        assert not any(name.startswith("on") for name in attrs)
+        assert "srcset" not in attrs and "background" not in attrs
+        for name in ("href", "src", "data-blocked-src"):
+            value = (attrs.get(name) or "").strip().lower()
+            assert not value.startswith(("javascript:", "vbscript:", "data:text", "inbox-blocked:"))
+        src = (attrs.get("src") or "").strip().lower()
+        if tag == "img" and not allow_remote:
+            assert not src.startswith(("http:", "https:", "//"))
+        blocked = (attrs.get("data-blocked-src") or "").strip().lower()
+        assert not blocked or blocked.startswith(("http:", "https:", "//"))

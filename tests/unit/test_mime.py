@@ -149,6 +149,31 @@ def test_latin1_label_with_windows_1252_quotes() -> None:
     assert decode_bytes(b"\x93hi\x94 \x80", "iso-8859-1") == "“hi” €"
 
 
+def test_html_charset_from_meta_when_mime_header_has_none() -> None:
+    raw = (
+        b"From: a@example.com\r\nContent-Type: text/html\r\n\r\n"
+        b'<html><head><meta http-equiv="Content-Type" content="text/html; charset=windows-1251"></head>'
+        b"<body><p>" + "Привет".encode("cp1251") + b"</p></body></html>"
+    )
+    mail = parse_message(raw)
+    assert mail.text_body == "Привет"
+    assert mail.html_body == "<p>Привет</p>"
+
+
+def test_html_nesting_bomb_is_flagged_not_stalled() -> None:
+    raw = (
+        b"From: a@example.com\r\nContent-Type: text/html\r\n\r\n"
+        + b"<div>" * 40000
+        + b"x"
+        + b"</div>" * 40000
+    )
+    started = time.perf_counter()
+    mail = parse_message(raw)
+    assert time.perf_counter() - started < 3
+    assert mail.text_body == "x"
+    assert any("nested" in p for p in mail.problems)
+
+
 def test_rfc2047_subject_and_filenames() -> None:
     mail = load("rfc2047_names.eml")
     assert mail.from_name == "Élodïe Clément"

@@ -79,12 +79,14 @@ _SUBJECT_TOPIC = (
     re.compile(r"^Demande (?:concernant|de|d')\s*(?P<topic>.+?)\s+du client Amazon", re.IGNORECASE),
 )
 _NO_RESPONSE_URL = re.compile(
-    r"https?://[^\s<>\"'\]]*/gp/communication-manager/no-response-needed\.html\?[^\s<>\"'\]]*msg=[^\s<>\"'\]]+"
+    r"https?://[^\s<>\"'\]/]{1,100}(?:/[^\s<>\"'\]/]{0,100}){0,3}?/gp/communication-manager/"
+    r"no-response-needed\.html\?[^\s<>\"'\]]{0,300}?msg=[^\s<>\"'\]]{1,500}"
 )
 _COMM_TOKEN = re.compile(r"\s*\[commMgrTok:[^\]]*\]\s*$")
 _ANY_COMM_TOKEN = re.compile(r"\[commMgrTok:[^\]]*\]")
 _ASIN = re.compile(r"\bASIN\s*:?\s*([A-Z0-9]{10})\b")
-_MARKER_LINE = re.compile(r"(?m)^[ \t]*-{5,}[ \t]*[^\n-][^\n]*?[ \t]*-{5,}[ \t]*$")
+# Bounded repetitions: these run on untrusted bodies and must stay linear on hostile input.
+_MARKER_LINE = re.compile(r"(?m)^[ \t]{0,20}-{5,80}[ \t]{0,20}[^\n-][^\n]{0,100}?[ \t]{0,20}-{5,80}[ \t]*$")
 
 
 @dataclass(frozen=True)

@@ -13,11 +13,16 @@ from __future__ import annotations
 
 import html as _html
 import re
-from collections.abc import Callable
 
 import nh3
 
-__all__ = ["count_blocked_images", "html_to_text", "sanitize_html", "sanitized_html_to_text"]
+__all__ = [
+    "count_blocked_images",
+    "html_is_too_deep",
+    "html_to_text",
+    "sanitize_html",
+    "sanitized_html_to_text",
+]
 
 _TAGS = frozenset(
     [
@@ -126,11 +131,21 @@ _STYLE_PROPERTIES = frozenset(
     }
 )  # fmt: skip
 _URL_SCHEMES = frozenset({"http", "https", "mailto", "tel", "cid", "data"})
-# A marker no input can carry: nh3 checks URL schemes *before* our attribute filter, and the "blocked"
-# scheme is not allowed, so only the filter below can produce it.
-_MARK = "inbox-blocked:"
+# nh3 output is normalized (lowercase names, values double-quoted with ``"`` and ``>`` escaped, ``<``
+# escaped in text), so these patterns see exactly the tags nh3 kept and nothing a sender wrote as text.
 _IMG_TAG = re.compile(r"<img((?:\s+[^\s=>]+(?:=\"[^\"]*\")?)*)\s*/?>")
 _ATTR = re.compile(r"([^\s=>]+)(?:=\"([^\"]*)\")?")
+# data: URLs only as inline images: a data: link could carry a whole HTML page.
+_DATA_URL_ATTR = re.compile(r"(<[a-z0-9]+\b[^>]*?)\s(?:href|cite)=\"\s*data:[^\"]*\"", re.IGNORECASE)
+_CLEANER = nh3.Cleaner(
+    tags=set(_TAGS),
+    clean_content_tags=set(_CLEAN_CONTENT_TAGS),
+    attributes={k: set(v) for k, v in _ATTRIBUTES.items()},
+    strip_comments=True,
+    link_rel="noopener noreferrer",
+    url_schemes=set(_URL_SCHEMES),
+    filter_style_properties=set(_STYLE_PROPERTIES),
+)
 
 
 def _is_remote(url: str) -> bool:
@@ -138,43 +153,31 @@ def _is_remote(url: str) -> bool:
     return low.startswith(("http:", "https:", "//"))
 
 
-def _make_filter(allow_remote: bool) -> Callable[[str, str, str], str | None]:
-    def attribute_filter(tag: str, attr: str, value: str) -> str | None:
-        if attr == "data-blocked-src":
-            if tag != "img" or not _is_remote(value):
-                return None
-            # Stored HTML re-sanitized with permission: the marker turns back into src below.
-            return _MARK + value if allow_remote else value
-        if attr in ("src", "href") and value.strip().lower().startswith("data:"):
-            # data: URLs only as inline images; a data: link could carry a whole HTML page.
-            return value if tag == "img" and value.strip().lower().startswith("data:image/") else None
-        if tag == "img" and attr == "src" and _is_remote(value) and not allow_remote:
-            return _MARK + value
-        return value
-
-    return attribute_filter
-
-
-def _rewrite_img(match: re.Match[str]) -> str:
-    attrs = [(m.group(1), m.group(2)) for m in _ATTR.finditer(match.group(1))]
+def _rewrite_img(match: re.Match[str], allow_remote: bool) -> str:
+    """Move a remote ``src`` to ``data-blocked-src`` (or back, when allowed); drop non-image data: URLs."""
     src: str | None = None
     blocked: str | None = None
     rest: list[str] = []
-    for name, value in attrs:
+    for attr in _ATTR.finditer(match.group(1)):
+        name, value = attr.group(1), attr.group(2)
         if name == "src":
             src = value
         elif name == "data-blocked-src":
-            blocked = value
+            blocked = value if value and _is_remote(value) else None  # anything else is forged
         else:
             rest.append(f'{name}="{value}"' if value is not None else name)
+    if (
+        src is not None
+        and src.strip().lower().startswith("data:")
+        and not (src.strip().lower().startswith("data:image/"))
+    ):
+        src = None
+    if src is not None and _is_remote(src) and not allow_remote:
+        src, blocked = "", src
+    elif allow_remote and blocked is not None and not src:
+        src, blocked = blocked, None
     out: list[str] = []
-    if src is not None and src.startswith(_MARK):
-        out.append('src=""')
-        blocked = src[len(_MARK) :]
-    elif blocked is not None and blocked.startswith(_MARK):
-        src, blocked = blocked[len(_MARK) :], None
-        out.append(f'src="{src}"')
-    elif src is not None:
+    if src is not None:
         out.append(f'src="{src}"')
     elif blocked is not None:
         out.append('src=""')
@@ -182,6 +185,47 @@ def _rewrite_img(match: re.Match[str]) -> str:
         out.append(f'data-blocked-src="{blocked}"')
     out.extend(rest)
     return "<img " + " ".join(out) + ">" if out else "<img>"
+
+
+def _block(match: re.Match[str]) -> str:
+    return _rewrite_img(match, allow_remote=False)
+
+
+def _allow(match: re.Match[str]) -> str:
+    return _rewrite_img(match, allow_remote=True)
+
+
+# html5ever (inside nh3) is quadratic in the nesting depth of block elements that close a <p> (50,000
+# nested <div>s take half a minute). No real mail nests that deep, so past a limit the HTML is shown as
+# escaped text instead. The scan only runs on big documents, so ordinary mail pays nothing.
+_DEEP_SCAN_MIN_TAGS = 4000
+_MAX_BLOCK_DEPTH = 1500
+# <p>, <li>, <dd>, <dt> and headings close their open sibling, so they never nest: not counted.
+_BLOCK_OPEN_CLOSE = re.compile(
+    r"<(/?)(?:div|ul|ol|dl|blockquote|section|center|article|aside|nav|header|footer|main|"
+    r"fieldset|figure|figcaption|details|summary|address|pre|form|dir|menu|listing|table)\b",
+    re.IGNORECASE,
+)
+_LOOSE_TAG = re.compile(r"<[^>]*>?")
+
+
+def html_is_too_deep(html: str) -> bool:
+    """True when the HTML nests block elements so deeply that parsing it would stall the import."""
+    if html.count("<") < _DEEP_SCAN_MIN_TAGS:
+        return False
+    depth = 0
+    for closing in _BLOCK_OPEN_CLOSE.findall(html):
+        if closing:
+            depth = depth - 1 if depth else 0
+        else:
+            depth += 1
+            if depth > _MAX_BLOCK_DEPTH:
+                return True
+    return False
+
+
+def _crude_text(html: str) -> str:
+    return _SPACES.sub(" ", _html.unescape(_LOOSE_TAG.sub(" ", html))).strip()
 
 
 def sanitize_html(html: str, *, allow_remote: bool = False) -> str:
@@ -192,20 +236,14 @@ def sanitize_html(html: str, *, allow_remote: bool = False) -> str:
     """
     if not html:
         return ""
-    cleaned = nh3.clean(
-        html,
-        tags=set(_TAGS),
-        clean_content_tags=set(_CLEAN_CONTENT_TAGS),
-        attributes={k: set(v) for k, v in _ATTRIBUTES.items()},
-        attribute_filter=_make_filter(allow_remote),
-        strip_comments=True,
-        link_rel="noopener noreferrer",
-        url_schemes=set(_URL_SCHEMES),
-        filter_style_properties=set(_STYLE_PROPERTIES),
-    )
+    if html_is_too_deep(html):
+        return f"<p>{_html.escape(_crude_text(html), quote=False)}</p>"
+    cleaned: str = _CLEANER.clean(html)
+    if "data:" in cleaned:
+        cleaned = _DATA_URL_ATTR.sub(r"\1", cleaned)
     if "<img" not in cleaned:
         return cleaned
-    return _IMG_TAG.sub(_rewrite_img, cleaned)
+    return _IMG_TAG.sub(_allow if allow_remote else _block, cleaned)
 
 
 _BLOCKED_ATTR = re.compile(r"<img\b[^>]*\sdata-blocked-src=\"[^\"]+\"")
@@ -229,57 +267,40 @@ _BLOCK_TAGS = frozenset(
 _SKIP_TAGS = frozenset({"script", "style", "title", "template", "noscript", "object"})
 _TEXT_SHAPING_TAGS = _BLOCK_TAGS | {"br", "td", "th", "img"}
 _SPACES = re.compile(r"[ \t\f\v\r\n\u00a0]+")
-_MANY_NEWLINES = re.compile(r"\n{3,}")
 
 
-_TOKEN = re.compile(r"<(/?)([a-z0-9]+)([^>]*)>|([^<]+)")
-_ALT = re.compile(r'\salt="([^"]*)"')
-_BLANK_AFTER = frozenset({"p", "table", "blockquote", "h1", "h2", "h3", "hr"})
+# Text extraction runs on nh3 output, which is normalized (lowercase tags, double-quoted attributes with
+# ``"``/``>`` escaped, ``<`` escaped in text), so regular expressions are exact here, and run at C speed.
+_LINE, _PARA, _SLOT = "\x01", "\x02", "\x03"
+_CONTROL_MARKS = re.compile("[\x01\x02\x03]")
+_PRE = re.compile(r"<pre\b[^>]*>(.*?)</pre>", re.DOTALL)
+_IMG_ALT = re.compile(r'<img\b[^>]*?\salt="([^"]*)"[^>]*>')
+_PARA_TAGS = re.compile(r"</?(?:p|table|blockquote|h[1-6]|hr)\b[^>]*>")
+_LI_TAG = re.compile(r"<li\b[^>]*>")
+_LINE_TAGS = re.compile(
+    r"<br\b[^>]*>|</?(?:address|article|aside|center|dd|details|div|dl|dt|fieldset|figcaption|figure|footer|"
+    r"form|header|li|main|nav|ol|section|summary|tr|ul)\b[^>]*>"
+)
+_CELL_TAGS = re.compile(r"<t[dh]\b[^>]*>")
+_ANY_TAG = re.compile(r"<[^>]*>")
+# Each pattern starts with a literal so the regex engine can skip ahead (a leading `` *`` is 5x slower).
+_LINES_BEFORE_PARA = re.compile("\x01+(?=\x02)")
+_PARA_RUN = re.compile("\x02[\x01\x02]*")
+_LINE_RUN = re.compile("\x01+")
+_SLOT_REF = re.compile("\x03(\\d+)\x03")
 
 
-class _TextBuilder:
-    """Collects text; block elements become line breaks, so paragraphs stay paragraphs."""
+def _pre_text(inner: str) -> str:
+    return _html.unescape(_ANY_TAG.sub("", _LINE_TAGS.sub("\n", inner))).strip("\n")
 
-    def __init__(self) -> None:
-        self.lines: list[str] = []
-        self._current: list[str] = []
-        self._pre = 0
 
-    def flush(self, blank: bool = False) -> None:
-        text = "".join(self._current)
-        if not self._pre:
-            text = _SPACES.sub(" ", text).strip()
-        self._current = []
-        if text:
-            self.lines.append(text)
-        if blank and self.lines and self.lines[-1] != "":
-            self.lines.append("")
-
-    def start(self, tag: str, attrs: str) -> None:
-        if tag == "br":
-            self.flush()
-        elif tag in _BLOCK_TAGS:
-            self.flush(blank=tag in _BLANK_AFTER)
-            if tag == "li":
-                self._current.append("• ")
-            elif tag == "pre":
-                self._pre += 1
-        elif tag in ("td", "th"):
-            self._current.append(" ")
-        elif tag == "img":
-            alt = _ALT.search(attrs)
-            if alt and alt.group(1).strip():
-                self._current.append(f"[{_html.unescape(alt.group(1))}]")
-
-    def end(self, tag: str) -> None:
-        if tag in _BLOCK_TAGS:
-            if tag == "pre":
-                self.flush()
-                self._pre = max(0, self._pre - 1)
-            self.flush(blank=tag in _BLANK_AFTER and tag != "hr")
-
-    def data(self, text: str) -> None:
-        self._current.append(_html.unescape(text))
+_TEXT_CLEANER = nh3.Cleaner(
+    tags=set(_TEXT_SHAPING_TAGS),
+    clean_content_tags=set(_SKIP_TAGS),
+    attributes={"img": {"alt"}},
+    strip_comments=True,
+    link_rel=None,
+)
 
 
 def html_to_text(html: str) -> str:
@@ -292,27 +313,39 @@ def html_to_text(html: str) -> str:
     """
     if not html:
         return ""
-    reduced = nh3.clean(
-        html,
-        tags=set(_TEXT_SHAPING_TAGS),
-        clean_content_tags=set(_SKIP_TAGS),
-        attributes={"img": {"alt"}},
-        strip_comments=True,
-        link_rel=None,
-    )
+    if html_is_too_deep(html):
+        return _crude_text(html)
+    reduced: str = _TEXT_CLEANER.clean(html)
     return sanitized_html_to_text(reduced)
 
 
 def sanitized_html_to_text(html: str) -> str:
     """:func:`html_to_text` for output of :func:`sanitize_html` (already normalized: no second nh3 pass)."""
-    builder = _TextBuilder()
-    for match in _TOKEN.finditer(html):
-        closing, tag, attrs, text = match.groups()
-        if text is not None:
-            builder.data(text)
-        elif closing:
-            builder.end(tag)
-        else:
-            builder.start(tag, attrs)
-    builder.flush()
-    return _MANY_NEWLINES.sub("\n\n", "\n".join(builder.lines).strip())
+    if not html:
+        return ""
+    text = _CONTROL_MARKS.sub("", html)
+    pre_blocks: list[str] = []
+    if "<pre" in text:
+
+        def keep_pre(match: re.Match[str]) -> str:
+            pre_blocks.append(_pre_text(match.group(1)))
+            return f"{_LINE}{_SLOT}{len(pre_blocks) - 1}{_SLOT}{_LINE}"
+
+        text = _PRE.sub(keep_pre, text)
+    if "<img" in text:
+        text = _IMG_ALT.sub(lambda m: f"[{m.group(1)}]" if m.group(1).strip() else "", text)
+    text = _PARA_TAGS.sub(_PARA, text)
+    text = _LI_TAG.sub(_LINE + "• ", text)
+    text = _LINE_TAGS.sub(_LINE, text)
+    text = _CELL_TAGS.sub(" ", text)
+    text = _ANY_TAG.sub("", text)
+    text = _SPACES.sub(" ", _html.unescape(text))
+    # After _SPACES at most one space sits next to a mark: plain replaces drop it.
+    for mark in (_LINE, _PARA):
+        text = text.replace(" " + mark, mark).replace(mark + " ", mark)
+    text = _LINES_BEFORE_PARA.sub("", text)
+    text = _PARA_RUN.sub("\n\n", text)
+    text = _LINE_RUN.sub("\n", text).strip()
+    if pre_blocks:
+        text = _SLOT_REF.sub(lambda m: pre_blocks[int(m.group(1))], text)
+    return text

@@ -45,7 +45,10 @@ T = TypeVar("T")
 BODY_BATCH = 500  # UIDs per BODY.PEEK[] FETCH (measured sweet spot for imapclient)
 HEADER_BATCH = 500
 FLAG_BATCH = 2000  # UIDs per FLAGS FETCH: about 14 kB of command line
-IDLE_SLICE = 1.0  # seconds per idle_check(): how fast a cancelled idle_wait gives the connection back
+IDLE_SLICE = 0.5  # seconds per idle_check(): how fast a cancelled idle_wait gives the connection back
+_REFERENCES_SECTION = "HEADER.FIELDS (REFERENCES)"
+_REFERENCES_KEY = f"BODY[{_REFERENCES_SECTION}]".encode()
+_MSGID_RE = re.compile(r"<[^<>\s]+>")
 _CHANGE_WORDS = frozenset({b"EXISTS", b"EXPUNGE", b"FETCH", b"VANISHED", b"RECENT"})
 _SENT_NAMES = (
     "sent",
@@ -96,6 +99,7 @@ class HeaderInfo:
     date: datetime | None  # the Date header, aware UTC; None if missing or unparseable
     cc: tuple[Addr, ...] = ()
     reply_to: tuple[Addr, ...] = ()
+    references: tuple[str, ...] = ()  # the References header (not part of ENVELOPE), oldest first
 
 
 @dataclass(frozen=True)
@@ -118,7 +122,7 @@ class ImapConnection:
         self._client: Any = None
         self._selected: tuple[str, bool] | None = None
         self._condstore = False
-        self._stop_idle = threading.Event()
+        self._stop_idle = threading.Event()  # of the latest idle_wait; each call gets a fresh one
         self._closed = False
         self.capabilities: frozenset[str] = frozenset()
 
@@ -145,7 +149,7 @@ class ImapConnection:
         except imap_exc.LoginError as exc:
             raise errors.login_refused(host, _text(exc)) from exc
         except imaplib.IMAP4.abort as exc:
-            self._client = None
+            self._drop_client()
             if connecting:
                 raise errors.cannot_connect(host, port, _text(exc)) from exc
             raise errors.connection_lost(host, _text(exc)) from exc
@@ -158,20 +162,28 @@ class ImapConnection:
         except ssl.SSLError as exc:
             if connecting:
                 raise errors.tls_failed(host, _text(exc)) from exc
-            self._client = None
+            self._drop_client()
             raise errors.connection_lost(host, _text(exc)) from exc
         except OSError as exc:
             if exc.errno in (errno.ENETUNREACH, errno.ENETDOWN, errno.EHOSTUNREACH):
-                self._client = None
+                self._drop_client()
                 raise errors.offline(host, _text(exc)) from exc
             if connecting:
                 raise errors.cannot_connect(host, port, _text(exc)) from exc
-            self._client = None
+            self._drop_client()
             raise errors.connection_lost(host, _text(exc)) from exc
         except imap_exc.IMAPClientError as exc:
             if connecting:  # not an IMAP server on that port, or it refused the greeting
                 raise errors.cannot_connect(host, port, _text(exc)) from exc
             raise
+
+    def _drop_client(self) -> None:
+        """Forget a broken session, closing its socket (the server side is already gone or confused)."""
+        client, self._client = self._client, None
+        self._selected = None
+        if client is not None:
+            with contextlib.suppress(Exception):
+                client.shutdown()
 
     def _require_client(self) -> Any:
         if self._client is None:
@@ -332,7 +344,7 @@ class ImapConnection:
 
     async def fetch_headers(self, uids: Sequence[int]) -> list[HeaderInfo]:
         """ENVELOPE, FLAGS, INTERNALDATE, RFC822.SIZE (+ MODSEQ) of ``uids``; vanished ones are left out."""
-        items = ["FLAGS", "INTERNALDATE", "RFC822.SIZE", "ENVELOPE"]
+        items = ["FLAGS", "INTERNALDATE", "RFC822.SIZE", "ENVELOPE", f"BODY.PEEK[{_REFERENCES_SECTION}]"]
         if self._condstore:
             items.append("MODSEQ")
         result: list[HeaderInfo] = []
@@ -464,16 +476,16 @@ class ImapConnection:
 
         Uses IDLE when offered (servers drop IDLE after 30 min: keep ``timeout`` under ~25 min), else NOOP
         every ``poll_interval`` s. Returns True when new, expunged or re-flagged messages were reported.
-        Cancelling the awaiting task ends IDLE within about a second.
+        Cancelling the awaiting task ends IDLE within about half a second.
         """
         self._require_selected()
         if "IDLE" in self.capabilities:
-            self._stop_idle.clear()
-            future = self._call(functools.partial(self._idle_sync, timeout))
+            # A fresh event per call: a cancelled IDLE still winding down must not be revived by the next call.
+            stop = self._stop_idle = threading.Event()
             try:
-                return await future
+                return await self._call(functools.partial(self._idle_sync, timeout, stop))
             except asyncio.CancelledError:
-                self._stop_idle.set()
+                stop.set()
                 raise
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
@@ -485,33 +497,33 @@ class ImapConnection:
                 return False
             await asyncio.sleep(min(poll_interval, remaining))
 
-    def _idle_sync(self, timeout: float) -> bool:
+    def _idle_sync(self, timeout: float, stop: threading.Event) -> bool:
         client = self._require_selected()
         deadline = time.monotonic() + timeout
         changed = False
         quick_empty = 0
         with self._errors():
             client.idle()
-            try:
-                while not changed and not self._stop_idle.is_set():
-                    remaining = deadline - time.monotonic()
-                    if remaining <= 0:
-                        break
-                    slice_ = min(IDLE_SLICE, remaining)
-                    started = time.monotonic()
-                    responses = client.idle_check(timeout=slice_)
-                    changed = _has_changes(responses)
-                    # imapclient swallows EOF in idle_check and returns []: a closed socket would spin here.
-                    if not responses and time.monotonic() - started < slice_ / 10:
-                        quick_empty += 1
-                        if quick_empty >= 3:
-                            raise imaplib.IMAP4.abort("connection closed by the server during IDLE")
-                    else:
-                        quick_empty = 0
-            finally:
-                if self._client is not None:
-                    _text_resp, responses = client.idle_done()
-                    changed = changed or _has_changes(responses)
+            while not changed and not stop.is_set():
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                slice_ = min(IDLE_SLICE, remaining)
+                started = time.monotonic()
+                responses = client.idle_check(timeout=slice_)
+                if any(isinstance(r, tuple) and r and r[0] == b"BYE" for r in responses):
+                    raise imaplib.IMAP4.abort("server said BYE during IDLE")
+                changed = _has_changes(responses)
+                # imapclient swallows EOF in idle_check and returns []: a closed socket would spin here.
+                if not responses and time.monotonic() - started < slice_ / 10:
+                    quick_empty += 1
+                    if quick_empty >= 3:
+                        raise imaplib.IMAP4.abort("connection closed by the server during IDLE")
+                else:
+                    quick_empty = 0
+            # Only reached when the connection is fine; on errors _errors() drops the session instead.
+            _text_resp, responses = client.idle_done()
+            changed = changed or _has_changes(responses)
         return changed
 
     def _noop_sync(self) -> bool:
@@ -631,4 +643,5 @@ def _header_info(uid: int, data: dict[bytes, Any]) -> HeaderInfo:
         date=_utc(envelope.date),
         cc=_addresses(envelope.cc),
         reply_to=_addresses(envelope.reply_to),
+        references=tuple(_MSGID_RE.findall(_text(data.get(_REFERENCES_KEY, b"")))),
     )

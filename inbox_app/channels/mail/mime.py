@@ -25,7 +25,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from email.policy import compat32
 
-from inbox_app.channels.mail.html_sanitize import sanitize_html, sanitized_html_to_text
+from inbox_app.channels.mail.html_sanitize import html_is_too_deep, sanitize_html, sanitized_html_to_text
 from inbox_app.domain.filenames import safe_filename
 
 __all__ = [
@@ -472,6 +472,17 @@ def _filename(part: email.message.Message, problems: list[str]) -> str | None:
     return decode_header_value(str(name), problems)
 
 
+_META_CHARSET = re.compile(
+    rb"""<meta[^>]{0,200}?charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]{1,40})""", re.IGNORECASE
+)
+
+
+def _meta_charset(data: bytes) -> str | None:
+    """The charset an HTML part declares in ``<meta>`` when the MIME header says none (shop systems do)."""
+    match = _META_CHARSET.search(data, 0, 2048)
+    return match.group(1).decode("ascii") if match else None
+
+
 def _payload_bytes(part: email.message.Message) -> bytes:
     """Decoded payload bytes; compat32 records base64 problems as defects on the part."""
     payload = part.get_payload(decode=True)
@@ -596,7 +607,10 @@ def _parse(raw: bytes, max_bytes: int, problems: list[str]) -> ParsedMail:
             charset = part.get_param("charset")
             if isinstance(charset, tuple):
                 charset = email.utils.collapse_rfc2231_value(charset)
-            text = _clean_text(decode_bytes(_payload_bytes(part), charset, problems))
+            data = _payload_bytes(part)
+            if not charset and mime_type == "text/html":
+                charset = _meta_charset(data)
+            text = _clean_text(decode_bytes(data, charset, problems))
             (plain if mime_type == "text/plain" else html).append(text)
         elif mime_type.startswith("multipart/") and not name:
             # A multipart without usable parts (no boundary...): show its bytes rather than lose them.
@@ -611,7 +625,10 @@ def _parse(raw: bytes, max_bytes: int, problems: list[str]) -> ParsedMail:
             )
         # Leaf defects (bad base64 padding...) appear while the payload is decoded, so collect them now.
         _collect_defects(part, problems)
-    html_body = sanitize_html("\n".join(html)) if html else None
+    joined_html = "\n".join(html) if html else None
+    if joined_html and html_is_too_deep(joined_html):
+        problems.append("The HTML body is nested absurdly deep; it is shown as plain text.")
+    html_body = sanitize_html(joined_html) if joined_html else None
     if plain:
         text_body = "\n\n".join(p.strip("\n") for p in plain)
     else:

@@ -1,0 +1,208 @@
+"""First sync of a 20,000-message mailbox: how soon the list is complete, how soon every body is cached, vs mbsync.
+
+Fills a throwaway Dovecot (tests/servers/dovecot.py, bulk Maildir loader) with 20,000 mails of 2–50 KB: plain
+UTF-8, Latin-1, multipart with attachments, and replies that thread into earlier mails. Then times
+
+  (a) headers phase done: every conversation is in the list (subject, sender, date, deadline);
+  (b) bodies phase done: every body parsed and stored (text, sanitized HTML, attachments, raw source);
+
+and, on the same mailbox, ``mbsync`` (isync) mirroring it to a local Maildir (its default FSync yes).
+Targets: (a) < 5 s, (b) <= mbsync. Needs root (Dovecot switches to the mail uid) and ``mbsync`` on PATH.
+
+Run: ``/tmp/venv0/bin/python benchmarks/mail_sync_20k.py [--messages N] [--profile-bodies]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import cProfile
+import os
+import pstats
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+WORDS = (
+    "order parcel delivery refund size colour thanks please where when tracking invoice return exchange "
+    "Bestellung Lieferung danke bitte Rücksendung pedido envío gracias commande livraison merci"
+).split()
+
+
+def make_corpus(seed: int) -> str:
+    rng = random.Random(seed)
+    lines = []
+    for _ in range(20000):
+        lines.append(" ".join(rng.choice(WORDS) for _ in range(rng.randint(6, 14))))
+    return "\n".join(lines)
+
+
+def make_mailbox(count: int, seed: int = 7) -> list[bytes]:
+    rng = random.Random(seed)
+    corpus = make_corpus(seed)
+    mails: list[bytes] = []
+    for n in range(1, count + 1):
+        size = rng.randint(2_000, 50_000)
+        start = rng.randint(0, len(corpus) - size - 1)
+        text = corpus[start : start + size]
+        buyer = rng.randint(1, count // 3)
+        subject = f"Question about order {n}"
+        extra = ""
+        if n > 10 and rng.random() < 0.15:
+            parent = rng.randint(1, n - 1)
+            subject = f"Re: Question about order {parent}"
+            extra = f"In-Reply-To: <m{parent}@bench.example>\r\nReferences: <m{parent}@bench.example>\r\n"
+        head = (
+            f"From: Buyer {buyer} <buyer{buyer}@example.net>\r\nTo: seller@shop.example\r\n"
+            f"Subject: {subject}\r\nDate: Mon, 2 Nov 2026 {n // 3600 % 24:02d}:{n // 60 % 60:02d}:{n % 60:02d} +0000\r\n"
+            f"Message-ID: <m{n}@bench.example>\r\n{extra}MIME-Version: 1.0\r\n"
+        )
+        kind = rng.random()
+        if kind < 0.2:  # multipart with an attachment
+            blob = base64.encodebytes(rng.randbytes(size // 2)).replace(b"\n", b"\r\n").decode()
+            body = (
+                'Content-Type: multipart/mixed; boundary="xx"\r\n\r\n--xx\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n'
+                f"{text[: size // 2]}\r\n--xx\r\nContent-Type: application/pdf\r\n"
+                f'Content-Disposition: attachment; filename="invoice{n}.pdf"\r\nContent-Transfer-Encoding: base64\r\n\r\n'
+                f"{blob}--xx--\r\n"
+            )
+            mails.append((head + body).encode())
+        elif kind < 0.3:  # not UTF-8
+            body = "Content-Type: text/plain; charset=iso-8859-1\r\nContent-Transfer-Encoding: 8bit\r\n\r\n" + text
+            mails.append((head + body).encode("latin-1", "replace"))
+        elif kind < 0.4:  # HTML alternative
+            html = "<html><body><p>" + text.replace("\n", "</p><p>") + "</p></body></html>"
+            body = (
+                'Content-Type: multipart/alternative; boundary="alt"\r\n\r\n--alt\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n'
+                f"{text}\r\n--alt\r\nContent-Type: text/html; charset=utf-8\r\n\r\n{html}\r\n--alt--\r\n"
+            )
+            mails.append((head + body).encode())
+        else:
+            body = "Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n" + text
+            mails.append((head + body).encode())
+    return mails
+
+
+async def run_ours(account, blobs, password: str, *, profile_bodies: bool) -> tuple[float, float, float]:
+    from inbox_app.sync.mail_sync import MailAccountSync, SyncProgress
+
+    marks: dict[str, float] = {}
+    sync = MailAccountSync(account, blobs=blobs, password=password)
+    profiler = cProfile.Profile() if profile_bodies else None
+
+    def progress(p: SyncProgress) -> None:
+        if p.folder != "INBOX":
+            return
+        if p.phase == "headers" and p.done >= p.total:
+            marks.setdefault("headers", time.perf_counter())
+        if p.phase == "bodies" and profiler is not None and "bodies_started" not in marks:
+            marks["bodies_started"] = time.perf_counter()
+            profiler.enable()
+        if p.phase == "bodies" and p.done >= p.total:
+            marks.setdefault("bodies", time.perf_counter())
+            if profiler is not None:
+                profiler.disable()
+
+    start = time.perf_counter()
+    try:
+        await sync.sync_once(progress)
+    finally:
+        await sync.close()
+    end = time.perf_counter()
+    if profiler is not None:
+        pstats.Stats(profiler).sort_stats("cumulative").print_stats(25)
+    return marks["headers"] - start, marks["bodies"] - start, end - start
+
+
+def run_mbsync(host: str, port: int, user: str, password: str, workdir: Path) -> float:
+    mail = workdir / "mbsync-mail"
+    mail.mkdir()
+    config = workdir / "mbsyncrc"
+    config.write_text(
+        f"IMAPAccount bench\nHost {host}\nPort {port}\nUser {user}\nPass {password}\nSSLType None\n"
+        "AuthMechs LOGIN\n\nIMAPStore bench-remote\nAccount bench\n\n"
+        f"MaildirStore bench-local\nPath {mail}/\nInbox {mail}/INBOX\n\n"
+        "Channel bench\nFar :bench-remote:\nNear :bench-local:\nPatterns INBOX\nSync Pull\nCreate Near\n"
+        "Expunge None\nSyncState *\n"
+    )
+    start = time.perf_counter()
+    subprocess.run(["mbsync", "-q", "-c", str(config), "bench"], check=True)
+    elapsed = time.perf_counter() - start
+    count = sum(1 for _ in (mail / "INBOX" / "cur").iterdir()) + sum(1 for _ in (mail / "INBOX" / "new").iterdir())
+    print(f"mbsync mirrored {count} messages")
+    return elapsed
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--messages", type=int, default=20_000)
+    parser.add_argument("--profile-bodies", action="store_true", help="cProfile the bodies phase")
+    parser.add_argument("--skip-mbsync", action="store_true")
+    args = parser.parse_args()
+
+    workdir = Path(tempfile.mkdtemp(prefix="bench-mail-"))
+    os.environ["PYTHON_KEYRING_BACKEND"] = "keyrings.alt.file.PlaintextKeyring"
+    os.environ["XDG_DATA_HOME"] = str(workdir / "xdg")
+
+    from imapclient import IMAPClient
+
+    from inbox_app.profile import open_profile
+    from inbox_app.store.accounts import MailAccountSettings, ServerSettings, create_mail_account
+    from inbox_app.store.models import Conversation, Message
+    from tests.servers.dovecot import DovecotServer
+
+    t0 = time.perf_counter()
+    mails = make_mailbox(args.messages)
+    total_bytes = sum(len(m) for m in mails)
+    print(f"generated {len(mails)} messages, {total_bytes / 1e6:.0f} MB in {time.perf_counter() - t0:.1f} s")
+    try:
+        with DovecotServer() as dovecot:
+            user, password = dovecot.new_user("bench")
+            dovecot.bulk_load(user, mails)
+            del mails
+            # Let Dovecot assign UIDs and build its index once, so neither client pays for it.
+            with IMAPClient(dovecot.host, dovecot.port, ssl=False, timeout=120) as client:
+                client.login(user, password)
+                client.select_folder("INBOX")
+                assert len(client.search("ALL")) == args.messages
+
+            profile = open_profile(workdir / "profile")
+            account = create_mail_account(
+                "bench",
+                MailAccountSettings(
+                    imap=ServerSettings(dovecot.host, dovecot.port, "none", user),
+                    smtp=ServerSettings("127.0.0.1", 25, "none", ""),
+                    from_address="seller@shop.example",
+                ),
+            )
+            headers_s, bodies_s, total_s = asyncio.run(
+                run_ours(account, profile.blobs, password, profile_bodies=args.profile_bodies)
+            )
+            messages = Message.select().count()
+            conversations = Conversation.select().count()
+            profile.close()
+            print(f"inbox_app: {messages} messages in {conversations} conversations")
+            print(f"(a) list complete (headers phase): {headers_s:6.2f} s  {messages / headers_s:8.0f} msg/s  target < 5 s")
+            print(f"(b) every body cached:             {bodies_s:6.2f} s  {messages / bodies_s:8.0f} msg/s")
+            print(f"    whole sync_once (flags, expunge check): {total_s:.2f} s")
+            if not args.skip_mbsync and shutil.which("mbsync"):
+                mbsync_s = run_mbsync(dovecot.host, dovecot.port, user, password, workdir)
+                print(f"mbsync (FSync yes):                {mbsync_s:6.2f} s  {args.messages / mbsync_s:8.0f} msg/s")
+                print(f"ratio bodies / mbsync: {bodies_s / mbsync_s:.2f}  (target <= 1.0)")
+            elif not args.skip_mbsync:
+                print("mbsync not installed (apt-get install -y isync): no comparison")
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

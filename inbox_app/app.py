@@ -1,0 +1,114 @@
+"""Wiring for the window: builds the object graph once, then runs Qt and asyncio on one qasync loop.
+
+Nothing here holds logic of its own: the profile (store), the sync engine, the change bus and the main
+controller are created and connected, and the engine's continuous loops run on the same event loop as the UI
+(network I/O is async; SQLite writes of the sync happen in short transactions). Quitting the window sets the
+stop event; the engine closes its connections before the process exits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from pathlib import Path
+
+log = logging.getLogger("inbox_app")
+
+
+def _install_qt_translator(app: object, locale_name: str) -> object | None:
+    """Qt's own catalog, so standard dialogs (file pickers, message boxes) speak the user's language."""
+    from PySide6.QtCore import QLibraryInfo, QTranslator
+
+    translator = QTranslator()
+    path = QLibraryInfo.path(QLibraryInfo.LibraryPath.TranslationsPath)
+    if translator.load(f"qtbase_{locale_name}", path):
+        app.installTranslator(translator)  # type: ignore[attr-defined]
+        return translator
+    return None
+
+
+def run_gui(profile_dir: Path | None, lang: str | None) -> int:
+    """Open the main window on the profile at ``profile_dir`` (default profile when None)."""
+    import qasync
+    from PySide6.QtCore import Qt
+    from PySide6.QtGui import QGuiApplication
+    from PySide6.QtWidgets import QApplication, QMessageBox
+
+    from inbox_app import i18n
+    from inbox_app.i18n import _
+    from inbox_app.profile import APP_ID, open_profile
+    from inbox_app.store.migrations import SchemaTooNewError
+
+    locale = i18n.setup(lang)
+    QGuiApplication.setHighDpiScaleFactorRoundingPolicy(Qt.HighDpiScaleFactorRoundingPolicy.PassThrough)
+    existing = QApplication.instance()
+    app = existing if isinstance(existing, QApplication) else QApplication(sys.argv)
+    app.setApplicationName("inbox-app")
+    app.setApplicationDisplayName(_("Inbox App"))
+    QGuiApplication.setDesktopFileName(APP_ID)
+    translator = _install_qt_translator(app, str(locale))  # noqa: F841  (kept alive for the app's lifetime)
+
+    try:
+        profile = open_profile(profile_dir)
+    except (SchemaTooNewError, OSError) as exc:
+        QMessageBox.critical(
+            None, _("Inbox App"), _("The profile cannot be opened: {error}").format(error=exc)
+        )
+        return 2
+
+    from inbox_app.sync.engine import SyncEngine
+    from inbox_app.sync.events import ChangeBus
+    from inbox_app.ui.icons import app_icon
+    from inbox_app.ui.main_window import MainWindow
+
+    app.setWindowIcon(app_icon())
+    bus = ChangeBus()
+    engine = SyncEngine(profile.blobs, bus)
+    window = MainWindow()
+    stop = asyncio.Event()
+    restart_engine = asyncio.Event()
+
+    def try_demo() -> None:
+        from inbox_app.ui.demo_runner import fill_demo
+
+        fill_demo(window, profile, on_done=controller.reload)
+
+    def add_account() -> None:
+        from inbox_app.sync.account_setup import save_account, test_account
+        from inbox_app.ui.account_dialog import AccountDialog
+
+        dialog = AccountDialog(window, test_connection=test_account, save=save_account)
+        if dialog.exec():
+            restart_engine.set()
+            controller.reload()
+
+    from inbox_app.ui.controller import MainController
+
+    controller = MainController(profile, window=window, on_try_demo=try_demo, on_add_account=add_account)
+    bus.subscribe(controller.handle_change_event)
+    reply_editor = controller.reply_widget
+    if reply_editor is not None and hasattr(reply_editor, "reply_queued"):
+        reply_editor.reply_queued.connect(lambda *_args: engine.wake_outbox())
+    controller.start()
+    window.show()
+
+    async def main() -> None:
+        app.aboutToQuit.connect(stop.set)
+        while not stop.is_set():
+            restart_engine.clear()
+            engine_stop = asyncio.Event()
+            runner = asyncio.ensure_future(engine.run_forever(engine_stop))
+            waiters = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(restart_engine.wait())]
+            await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+            for waiter in waiters:
+                waiter.cancel()
+            engine_stop.set()
+            await runner
+        controller.shutdown()
+
+    try:
+        qasync.run(main())
+    finally:
+        profile.close()
+    return 0

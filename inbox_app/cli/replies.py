@@ -1,0 +1,123 @@
+"""``inbox-app reply ID --body-file F [--close]`` and ``outbox list|cancel``: answer from a terminal.
+
+``reply`` only queues (the row is durable the moment it returns); ``sync --once`` delivers. That split is what
+makes scripted replies safe: a crash or a dead network never loses a queued reply, and it is never sent twice.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from inbox_app.cli import CliError, profile_from_args
+from inbox_app.i18n import _
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    reply = sub.add_parser("reply", help=_("queue a reply to a conversation (sent by the next sync)"))
+    reply.add_argument("conversation_id", type=int, metavar="ID")
+    reply.add_argument(
+        "--body-file", required=True, type=Path, help=_("file with the reply text ('-' for stdin)")
+    )
+    reply.add_argument(
+        "--close", action="store_true", help=_("close the conversation once the reply is sent")
+    )
+    reply.set_defaults(func=cmd_reply)
+
+    box = sub.add_parser("outbox", help=_("replies waiting to be sent"))
+    box_sub = box.add_subparsers(dest="outbox_command", metavar="ACTION", required=True)
+    lst = box_sub.add_parser("list", help=_("list queued, failed and sent replies"))
+    lst.add_argument("--json", action="store_true", help=_("machine-readable output"))
+    lst.add_argument("--all", action="store_true", help=_("include sent and cancelled replies"))
+    lst.set_defaults(func=cmd_outbox_list)
+    cancel = box_sub.add_parser("cancel", help=_("cancel a reply that has not started sending"))
+    cancel.add_argument("item_id", type=int, metavar="ID")
+    cancel.set_defaults(func=cmd_outbox_cancel)
+
+
+def _read_body(path: Path) -> str:
+    import sys
+
+    if str(path) == "-":
+        return sys.stdin.read()
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise CliError(_("Cannot read {path}: {error}").format(path=path, error=exc.strerror or exc)) from exc
+    except UnicodeDecodeError as exc:
+        raise CliError(_("{path} is not UTF-8 text.").format(path=path)) from exc
+
+
+def cmd_reply(args: argparse.Namespace) -> int:
+    from inbox_app.store.replies import ReplyError, queue_reply_for
+
+    body = _read_body(args.body_file)
+    profile = profile_from_args(args)
+    try:
+        item = queue_reply_for(args.conversation_id, body, close_after_send=args.close, actor="cli")
+        print(item.id)
+    except ReplyError as exc:
+        raise CliError(exc.user_message) from exc
+    finally:
+        profile.close()
+    return 0
+
+
+def _item_info(item: Any) -> dict[str, Any]:
+    return {
+        "id": item.id,
+        "conversation_id": item.conversation_id,
+        "account_id": item.account_id,
+        "state": item.state,
+        "subject": item.subject,
+        "recipients": list(item.recipients or []),
+        "message_id": item.message_id,
+        "attempts": item.attempts,
+        "last_error": item.last_error,
+        "created_at": item.created_at.isoformat() if item.created_at else None,
+        "scheduled_at": item.scheduled_at.isoformat() if item.scheduled_at else None,
+        "next_attempt_at": item.next_attempt_at.isoformat() if item.next_attempt_at else None,
+        "sent_at": item.sent_at.isoformat() if item.sent_at else None,
+        "close_after_send": bool(item.close_after_send),
+    }
+
+
+def cmd_outbox_list(args: argparse.Namespace) -> int:
+    from inbox_app.store.models import OutboxItem
+
+    profile = profile_from_args(args)
+    try:
+        query = OutboxItem.select().order_by(OutboxItem.created_at, OutboxItem.id)
+        if not args.all:
+            query = query.where(OutboxItem.state.in_(["queued", "sending", "failed"]))
+        infos = [_item_info(i) for i in query]
+    finally:
+        profile.close()
+    if args.json:
+        print(json.dumps(infos, ensure_ascii=False, indent=2))
+    else:
+        for info in infos:
+            print(f"{info['id']}\t{info['state']}\t{', '.join(info['recipients'])}\t{info['subject']}")
+    return 0
+
+
+def cmd_outbox_cancel(args: argparse.Namespace) -> int:
+    from inbox_app.store import outbox
+    from inbox_app.store.models import OutboxItem
+
+    profile = profile_from_args(args)
+    try:
+        if OutboxItem.get_or_none(OutboxItem.id == args.item_id) is None:
+            raise CliError(_("There is no outbox item {id}.").format(id=args.item_id))
+        if not outbox.cancel(args.item_id, actor="cli"):
+            raise CliError(
+                _("Outbox item {id} is already being sent or done; it cannot be cancelled.").format(
+                    id=args.item_id
+                )
+            )
+    finally:
+        profile.close()
+    print(_("Cancelled."))
+    return 0

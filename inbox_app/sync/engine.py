@@ -1,0 +1,232 @@
+"""The sync engine: every mail account's sync and outbox delivery, online/offline, errors in one place.
+
+Headless (``inbox-app sync --once``): :meth:`SyncEngine.run_once` syncs each account once and delivers its due
+outbox rows, on ``asyncio.run``. In the window: :meth:`SyncEngine.run_forever` keeps one IDLE loop per account
+plus a delivery loop (woken by :meth:`wake_outbox` when a reply is queued, else every 30 s), on the qasync loop.
+
+Errors are sorted here, once: environment problems (``MailError``: offline, wrong password, missing folder;
+``NoKeyringError``) become a user message on the bus and in the report; anything else is a bug and is logged
+with its traceback. When every account fails to connect the engine says "offline" and keeps retrying with a
+backoff, so it catches up by itself when the network returns.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass, field
+
+from inbox_app.channels.mail import errors as mail_errors
+from inbox_app.channels.mail.errors import MailError
+from inbox_app.channels.mail.imap import ImapConnection
+from inbox_app.channels.mail.security import Security
+from inbox_app.channels.mail.smtp import SmtpSettings
+from inbox_app.i18n import _
+from inbox_app.secrets import NoKeyringError
+from inbox_app.store.accounts import MAIL_KIND, list_accounts, mail_settings
+from inbox_app.store.blobs import BlobStore
+from inbox_app.store.models import Account
+from inbox_app.sync.events import ChangeBus, ChangeEvent
+from inbox_app.sync.mail_sync import (
+    MailAccountSync,
+    Progress,
+    SyncReport,
+    account_password,
+    imap_settings_for,
+)
+from inbox_app.sync.outbox_delivery import DeliveryReport, deliver_due
+
+log = logging.getLogger("inbox_app.sync")
+
+OUTBOX_INTERVAL = 30.0
+MAX_BACKOFF = 300.0
+
+
+@dataclass(frozen=True)
+class AccountProblem:
+    account_id: int
+    account_name: str
+    message: str  # for the user (translated)
+    offline: bool  # the server could not be reached at all
+    bug: bool = False
+
+
+@dataclass
+class EngineReport:
+    syncs: dict[int, SyncReport] = field(default_factory=dict)
+    deliveries: dict[int, DeliveryReport] = field(default_factory=dict)
+    problems: list[AccountProblem] = field(default_factory=list)
+    accounts: int = 0
+
+    @property
+    def offline(self) -> bool:
+        """True when no account could reach its server (or there was nothing that could)."""
+        return self.accounts > 0 and sum(1 for p in self.problems if p.offline) >= self.accounts
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def smtp_settings_for(account: Account) -> SmtpSettings:
+    s = mail_settings(account).smtp
+    password = account_password(account.id, "smtp") if s.user else ""
+    return SmtpSettings(
+        host=s.host, port=s.port, security=Security(s.security), user=s.user, password=password
+    )
+
+
+class SyncEngine:
+    """Owns the per-account syncs; see the module docstring. Publishes ChangeEvents on ``bus``."""
+
+    def __init__(self, blobs: BlobStore, bus: ChangeBus | None = None) -> None:
+        self.blobs = blobs
+        self.bus = bus or ChangeBus()
+        self._syncs: dict[int, MailAccountSync] = {}
+        self._outbox_wake = asyncio.Event()
+        self.online: bool | None = None
+
+    def accounts(self) -> list[Account]:
+        return list_accounts(MAIL_KIND, enabled_only=True)
+
+    def sync_for(self, account: Account) -> MailAccountSync:
+        sync = self._syncs.get(account.id)
+        if sync is None:
+            sync = MailAccountSync(account, blobs=self.blobs, bus=self.bus)
+            self._syncs[account.id] = sync
+        return sync
+
+    def _problem(self, account: Account, exc: BaseException) -> AccountProblem:
+        if isinstance(exc, MailError):
+            log.info("account %s: %s", account.id, exc)
+            return AccountProblem(
+                account.id,
+                account.name,
+                exc.user_message,
+                offline=isinstance(exc, mail_errors.ConnectionFailed),
+            )
+        if isinstance(exc, NoKeyringError):
+            return AccountProblem(account.id, account.name, exc.user_message, offline=False)
+        log.error("bug while syncing account %s", account.id, exc_info=exc)
+        return AccountProblem(
+            account.id,
+            account.name,
+            _("An internal error stopped the sync of “{name}”; details are in the log.").format(
+                name=account.name
+            ),
+            offline=False,
+            bug=True,
+        )
+
+    def _set_online(self, online: bool, message: str = "") -> None:
+        if self.online is online:
+            return
+        self.online = online
+        self.bus.publish(ChangeEvent("online" if online else "offline", frozenset(), None, message))
+
+    async def run_once(self, progress: Progress | None = None) -> EngineReport:
+        """Sync every account once and deliver its due outbox rows."""
+        report = EngineReport()
+        accounts = self.accounts()
+        report.accounts = len(accounts)
+        self.bus.publish(ChangeEvent("sync_started"))
+        for account in accounts:
+            sync = self.sync_for(account)
+            try:
+                report.syncs[account.id] = await sync.sync_once(progress)
+                conn = await sync.connection()
+                report.deliveries[account.id] = await deliver_due(
+                    account, conn, smtp_settings_for(account), blobs=self.blobs, bus=self.bus
+                )
+                if report.deliveries[account.id].offline:
+                    report.problems.append(
+                        AccountProblem(
+                            account.id,
+                            account.name,
+                            _("The outgoing mail server of “{name}” could not be reached.").format(
+                                name=account.name
+                            ),
+                            offline=True,
+                        )
+                    )
+            except Exception as exc:
+                problem = self._problem(account, exc)
+                report.problems.append(problem)
+                self.bus.publish(ChangeEvent("error", frozenset(), account.id, problem.message))
+                with contextlib.suppress(Exception):
+                    await sync.close()
+        if report.accounts:
+            offline_msgs = [p.message for p in report.problems if p.offline]
+            self._set_online(not report.offline, offline_msgs[0] if offline_msgs else "")
+        self.bus.publish(ChangeEvent("sync_finished"))
+        return report
+
+    def wake_outbox(self) -> None:
+        """Deliver now (call after queueing a reply)."""
+        self._outbox_wake.set()
+
+    async def _delivery_loop(self, stop_event: asyncio.Event) -> None:
+        backoff = 1.0
+        while not stop_event.is_set():
+            delivered_ok = True
+            for account in self.accounts():
+                conn = ImapConnection(
+                    imap_settings_for(mail_settings(account), account_password(account.id, "imap"))
+                )
+                try:
+                    await conn.connect()
+                    result = await deliver_due(
+                        account, conn, smtp_settings_for(account), blobs=self.blobs, bus=self.bus
+                    )
+                    delivered_ok = delivered_ok and not result.offline
+                except Exception as exc:
+                    problem = self._problem(account, exc)
+                    delivered_ok = False
+                    self.bus.publish(ChangeEvent("error", frozenset(), account.id, problem.message))
+                finally:
+                    await conn.close()
+            wait = OUTBOX_INTERVAL if delivered_ok else backoff
+            backoff = 1.0 if delivered_ok else min(backoff * 2, MAX_BACKOFF)
+            self._outbox_wake.clear()
+            waker = asyncio.ensure_future(self._outbox_wake.wait())
+            stopper = asyncio.ensure_future(stop_event.wait())
+            try:
+                await asyncio.wait({waker, stopper}, timeout=wait, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                waker.cancel()
+                stopper.cancel()
+
+    def _track(self, event: ChangeEvent) -> None:
+        if event.kind == "offline" and event.account_id is not None:
+            self._offline_accounts.add(event.account_id)
+        elif event.kind == "online" and event.account_id is not None:
+            self._offline_accounts.discard(event.account_id)
+        else:
+            return
+        count = len(self.accounts())
+        if count:
+            self._set_online(len(self._offline_accounts) < count, event.message)
+
+    async def run_forever(self, stop_event: asyncio.Event) -> None:
+        """Continuous mode for the window: IDLE per account plus the delivery loop, until ``stop_event``."""
+        self._offline_accounts: set[int] = set()
+        unsubscribe = self.bus.subscribe(self._track)
+        tasks = [asyncio.ensure_future(self.sync_for(a).idle_loop(stop_event)) for a in self.accounts()]
+        tasks.append(asyncio.ensure_future(self._delivery_loop(stop_event)))
+        try:
+            await stop_event.wait()
+        finally:
+            unsubscribe()
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+            await self.close()
+
+    async def close(self) -> None:
+        for sync in self._syncs.values():
+            with contextlib.suppress(Exception):
+                await sync.close()
+        self._syncs.clear()

@@ -1,0 +1,668 @@
+"""The main window's logic: what happens when the seller picks a view, searches, reads, closes or undoes.
+
+The window and its widgets are layout; this object connects their signals, calls the store and decides what
+to refresh. Store work that can take more than a few milliseconds on a big profile (a view's ids, a search,
+the sidebar counts) runs on one worker thread (:class:`BackgroundRunner`): one worker keeps SQLite access
+serialized, and results come back to the UI thread through a queued Qt signal. Each kind of work has a "key";
+only the latest request per key is delivered ("latest wins", which is what search-as-you-type needs).
+
+Status changes are quick single-row writes done on the UI thread, pushed on a ``QUndoStack`` so Ctrl+Z brings
+a closed conversation back (the event log records both the change and the undo).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime, time, timedelta
+from pathlib import Path
+from typing import Any
+
+import shiboken6
+from PySide6.QtCore import QObject, QSettings, QTimer, QUrl, Signal
+from PySide6.QtGui import QDesktopServices, QUndoCommand, QUndoStack
+from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
+
+from inbox_app.domain.conversations import AttachmentView, Status
+from inbox_app.domain.views import View, ViewKind
+from inbox_app.i18n import _, format_time
+from inbox_app.profile import Profile
+from inbox_app.ui.conversation_model import ConversationListModel, local_zone
+from inbox_app.ui.main_window import MainWindow
+
+log = logging.getLogger("inbox_app.ui")
+
+SEARCH_DEBOUNCE_MS = 150
+OUTBOX_KEY = "outbox"  # extra entry in the counts dict: replies waiting in the outbox
+DEFAULT_VIEW = View(ViewKind.OPEN)
+
+Confirm = Callable[[str, str], bool]
+
+
+class BackgroundRunner(QObject):
+    """Runs callables on a single worker thread and delivers results on the UI thread, latest per key."""
+
+    _finished = Signal(object)
+
+    def __init__(self, executor: ThreadPoolExecutor | None = None, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._executor = executor or ThreadPoolExecutor(max_workers=1, thread_name_prefix="inbox-ui-store")
+        self._generation: dict[str, int] = {}
+        self._futures: dict[str, Future[Any]] = {}
+        self._busy = 0
+        self._stopped = False
+        self._finished.connect(self._deliver)
+
+    def run(
+        self,
+        key: str,
+        work: Callable[[], Any],
+        on_done: Callable[[Any], None],
+        on_error: Callable[[BaseException], None] | None = None,
+    ) -> None:
+        if self._stopped:
+            return
+        generation = self._generation.get(key, 0) + 1
+        self._generation[key] = generation
+        previous = self._futures.pop(key, None)
+        if previous is not None and previous.cancel():
+            self._busy -= 1
+        self._busy += 1
+        future = self._executor.submit(work)
+        self._futures[key] = future
+        future.add_done_callback(
+            lambda f: (
+                self._finished.emit((key, generation, f, on_done, on_error)) if not f.cancelled() else None
+            )
+        )
+
+    def busy(self) -> bool:
+        """Whether some work has not been delivered yet (tests wait on this)."""
+        return self._busy > 0
+
+    def _deliver(self, payload: tuple[str, int, Future[Any], Callable[[Any], None], Any]) -> None:
+        key, generation, future, on_done, on_error = payload
+        self._busy -= 1
+        if self._futures.get(key) is future:
+            del self._futures[key]
+        if self._generation.get(key) != generation:
+            return  # a newer request of the same kind superseded this one
+        try:
+            result = future.result()
+        except Exception as exc:  # one place that reports background failures
+            log.exception("background work %s failed", key)
+            if on_error is not None:
+                on_error(exc)
+            return
+        on_done(result)
+
+    def shutdown(self, final: Callable[[], object] | None = None) -> None:
+        """Stop the worker; ``final`` runs last on it (e.g. to close its database connection). Idempotent."""
+        if self._stopped:
+            return
+        self._stopped = True
+        if final is not None:
+            self._executor.submit(final)
+        self._executor.shutdown(wait=True, cancel_futures=False)
+
+
+@dataclass(frozen=True)
+class _StatusChange:
+    conversation_id: int
+    old_status: str
+    old_snoozed_until: datetime | None
+    new_status: Status
+    new_snoozed_until: datetime | None
+
+
+class StatusCommand(QUndoCommand):
+    """One status change (close, pending, snooze, reopen) that Ctrl+Z can revert."""
+
+    def __init__(self, controller: MainController, change: _StatusChange, text: str) -> None:
+        super().__init__(text)
+        self._controller = controller
+        self._change = change
+
+    def redo(self) -> None:
+        self._controller.write_status(
+            self._change.conversation_id,
+            self._change.new_status,
+            self._change.new_snoozed_until,
+            actor="user",
+        )
+
+    def undo(self) -> None:
+        self._controller.write_status(
+            self._change.conversation_id,
+            Status(self._change.old_status),
+            self._change.old_snoozed_until,
+            actor="undo",
+        )
+
+
+def snooze_choices(now_local: datetime) -> list[tuple[str, datetime]]:
+    """Snooze targets in local time: later today, tomorrow morning, next Monday morning."""
+    morning = time(9, 0)
+    tomorrow = datetime.combine(now_local.date() + timedelta(days=1), morning, now_local.tzinfo)
+    days_to_monday = (7 - now_local.weekday()) % 7 or 7
+    monday = datetime.combine(now_local.date() + timedelta(days=days_to_monday), morning, now_local.tzinfo)
+    return [
+        (_("For 3 hours"), now_local + timedelta(hours=3)),
+        (_("Until tomorrow morning"), tomorrow),
+        (_("Until next Monday"), monday),
+    ]
+
+
+class MainController(QObject):
+    """Owns the main window's behaviour (see the module docstring).
+
+    Signals:
+        conversation_shown(object): the id now in the reading pane, or None.
+        counts_updated(dict): view key -> count, after each refresh of the sidebar counts.
+        ids_loaded(): the list finished loading a view or a search result.
+    """
+
+    conversation_shown = Signal(object)
+    counts_updated = Signal(dict)
+    ids_loaded = Signal()
+    _change_event = Signal(object)  # queued hop from the sync engine's thread to the UI thread
+
+    def __init__(
+        self,
+        profile: Profile,
+        *,
+        window: MainWindow | None = None,
+        now_fn: Callable[[], datetime] | None = None,
+        on_try_demo: Callable[[], object] | None = None,
+        on_add_account: Callable[[], object] | None = None,
+        confirm: Confirm | None = None,
+        executor: ThreadPoolExecutor | None = None,
+        reply_widget: QWidget | None = None,
+    ) -> None:
+        super().__init__()
+        self.profile = profile
+        self.now_fn: Callable[[], datetime] = now_fn or (lambda: datetime.now(UTC))
+        self.window = window or MainWindow()
+        self.settings = QSettings(str(profile.root / "ui.ini"), QSettings.Format.IniFormat)
+        self.runner = BackgroundRunner(executor, self)
+        self.undo_stack = QUndoStack(self.window)  # dies with the window and its actions
+        self.confirm: Confirm = confirm or self._ask
+        self.model = ConversationListModel(now_fn=self.now_fn, parent=self)
+        self.window.conversation_list.setModel(self.model)
+        self._current_id: int | None = None
+        self._online = True
+        self._sync_texts: dict[int | None, str] = {}
+        self._account_names: dict[int, str] = {}
+        self._has_conversations = False
+        self._pending_select_row: int | None = None
+        self._search_timer = QTimer(self)
+        self._search_timer.setSingleShot(True)
+        self._search_timer.setInterval(SEARCH_DEBOUNCE_MS)
+        self._search_timer.timeout.connect(self._run_search)
+        if on_try_demo is not None:
+            self.window.try_demo_requested.connect(on_try_demo)
+        if on_add_account is not None:
+            self.window.add_account_requested.connect(on_add_account)
+        self.reply_widget = reply_widget if reply_widget is not None else self._make_reply_widget()
+        self.window.set_reply_widget(self.reply_widget)
+        self._connect()
+
+    # ---------------------------------------------------------------------------------------- set-up
+    def _make_reply_widget(self) -> QWidget | None:
+        """The reply editor from ``ui.reply_editor`` when that module is available; nothing otherwise."""
+        try:
+            from inbox_app.ui.reply_editor import ReplyEditor
+        except ImportError:
+            log.info("reply editor not available; the reply slot stays empty")
+            return None
+        editor: QWidget = ReplyEditor(blobs=self.profile.blobs)
+        return editor
+
+    def _connect(self) -> None:
+        w = self.window
+        by = w.actions_by_name
+        w.sidebar.view_selected.connect(self.switch_view)
+        w.search_text_changed.connect(self._on_search_text)
+        w.conversation_list.current_conversation_changed.connect(self.show_conversation)
+        w.conversation_list.open_requested.connect(self._on_open_requested)
+        w.conversation_list.ticked.connect(self._on_tick)
+        w.thread_view.conversation_requested.connect(self.open_conversation)
+        w.thread_view.no_response_requested.connect(self.no_response_needed)
+        w.thread_view.save_attachment_requested.connect(self.save_attachment)
+        w.thread_view.external_link_requested.connect(self.open_external_link)
+        w.overdue_link_activated.connect(lambda: w.sidebar.select_view(View(ViewKind.OVERDUE)))
+        w.closing.connect(self.save_settings)
+        self._change_event.connect(self._apply_change_event)
+        by["close"].triggered.connect(lambda: self.change_status(Status.CLOSED))
+        by["pending"].triggered.connect(lambda: self.change_status(Status.PENDING))
+        by["reopen"].triggered.connect(lambda: self.change_status(Status.OPEN))
+        by["snooze"].triggered.connect(self._popup_snooze)
+        by["mark_unread"].triggered.connect(self.mark_unread)
+        by["undo"].triggered.connect(self.undo_stack.undo)
+        by["undo"].setEnabled(False)
+        self.undo_stack.canUndoChanged.connect(by["undo"].setEnabled)
+        self.undo_stack.undoTextChanged.connect(self._on_undo_text)
+        by["refresh"].triggered.connect(self.reload)
+        by["sort_reverse"].toggled.connect(self.model.set_reverse)
+        by["reply"].triggered.connect(self.focus_reply)
+        by["no_response"].triggered.connect(self._no_response_from_menu)
+        by["about"].triggered.connect(self._about)
+        w.snooze_menu.aboutToShow.connect(self._fill_snooze_menu)
+        reply_queued = getattr(self.reply_widget, "reply_queued", None)
+        if reply_queued is not None:
+            reply_queued.connect(lambda cid, _oid, _closed: self.conversations_changed([cid]))
+        status_message = getattr(self.reply_widget, "status_message", None)
+        if status_message is not None:
+            status_message.connect(lambda text: w.statusBar().showMessage(text, 6000))
+
+    def _on_undo_text(self, text: str) -> None:
+        action = self.window.actions_by_name["undo"]
+        if shiboken6.isValid(action):  # the stack still talks while the window is being destroyed
+            action.setText(_("&Undo {action}").format(action=text) if text else _("&Undo"))
+
+    def start(self) -> None:
+        """Restore the layout and the last view, load the sidebar, show the window's content."""
+        self.window.restore_settings(self.settings)
+        self.model.set_reverse(self.window.actions_by_name["sort_reverse"].isChecked())
+        self.reload_sidebar()
+        key = self.settings.value("list/last_view", DEFAULT_VIEW.key)
+        try:
+            view = View.parse(str(key))
+        except ValueError:
+            view = DEFAULT_VIEW
+        if not self.window.sidebar.select_view(view, emit=False):
+            view = DEFAULT_VIEW
+            self.window.sidebar.select_view(view, emit=False)
+        self.switch_view(view)
+        self.window.conversation_list.start_countdown()
+
+    def save_settings(self) -> None:
+        self.window.save_settings(self.settings)
+        self.settings.setValue("list/last_view", self.model.view.key)
+        self.settings.sync()
+        flush = getattr(self.reply_widget, "flush_draft", None)
+        if callable(flush):
+            flush()
+
+    def shutdown(self) -> None:
+        """Stop the countdown and the worker thread (closing the worker's own database connection)."""
+        self.window.conversation_list.stop_countdown()
+        database = self.profile.db
+
+        def close_worker_connection() -> None:
+            if not database.is_closed():  # peewee keeps one connection per thread
+                database.close()
+
+        self.runner.shutdown(close_worker_connection)
+
+    # -------------------------------------------------------------------------------------- loading
+    def reload(self) -> None:
+        """Everything may have changed (demo filled, sync finished): sidebar, counts, list, thread."""
+        self.reload_sidebar()
+        self.refresh_list()
+
+    def reload_sidebar(self) -> None:
+        self.runner.run("sources", _sidebar_sources, self._on_sources)
+        self.refresh_counts()
+
+    def _on_sources(self, sources: tuple[list[tuple[int, str]], list[str], list[str]]) -> None:
+        accounts, channels, tags = sources
+        self._account_names = dict(accounts)
+        self.window.sidebar.set_sources(accounts, channels, tags)
+        self.refresh_counts()
+
+    def refresh_counts(self) -> None:
+        views = [*self.window.sidebar.views(), View(ViewKind.ALL)]
+        now = self.now_fn()
+
+        def work() -> dict[str, int]:
+            from inbox_app.store.conversations import view_counts
+            from inbox_app.store.outbox import pending_items
+
+            counts = view_counts(views, now)
+            counts[OUTBOX_KEY] = len(pending_items())
+            return counts
+
+        self.runner.run("counts", work, self._on_counts)
+
+    def _on_counts(self, counts: dict[str, int]) -> None:
+        self.window.sidebar.set_counts(counts)
+        self.window.set_overdue_count(counts.get(ViewKind.OVERDUE.value, 0))
+        self.window.set_outbox_count(counts.get(OUTBOX_KEY, 0), offline=not self._online)
+        self._has_conversations = counts.get(ViewKind.ALL.value, 0) > 0
+        self.window.show_empty_state(not self._has_conversations)
+        self.counts_updated.emit(counts)
+
+    def switch_view(self, view: View) -> None:
+        """Show a view: ids are fetched on the worker, the list resets when they arrive."""
+        if self.window.search.text():
+            self.window.search.blockSignals(True)
+            self.window.search.clear()
+            self.window.search.blockSignals(False)
+        self._search_timer.stop()
+        self.window.conversation_list.set_empty_text(_empty_text(view))
+        self.runner.run(
+            "ids", lambda: self.model.fetch_ids(view, ""), lambda ids: self._on_view_ids(view, ids)
+        )
+
+    def _on_view_ids(self, view: View, ids: list[int]) -> None:
+        self.model.set_ids(ids, view=view, search="")
+        self._after_reset()
+
+    def refresh_list(self) -> None:
+        """Reload the ids of the current view or search, keeping the selection (after a change)."""
+        current_row = self.window.conversation_list.currentIndex().row()
+        self._pending_select_row = current_row if current_row >= 0 else None
+        view, search = self.model.view, self.model.search_text
+        self.runner.run("ids", lambda: self.model.fetch_ids(view, search), self._on_refreshed_ids)
+
+    def _on_refreshed_ids(self, ids: list[int]) -> None:
+        self.model.apply_ids(ids)
+        listing = self.window.conversation_list
+        if not listing.currentIndex().isValid() and self.model.rowCount() > 0:
+            row = self._pending_select_row if self._pending_select_row is not None else 0
+            listing.select_row(min(row, self.model.rowCount() - 1))
+        elif self.model.rowCount() == 0:
+            self.show_conversation(None)
+        self._pending_select_row = None
+        self.ids_loaded.emit()
+
+    def _after_reset(self) -> None:
+        listing = self.window.conversation_list
+        if self._current_id is not None and listing.select_conversation(self._current_id):
+            pass
+        elif self.model.rowCount() > 0:
+            listing.select_row(0)
+        else:
+            self.show_conversation(None)
+        self.ids_loaded.emit()
+
+    # ---------------------------------------------------------------------------------- sync events
+    def handle_change_event(self, event: Any) -> None:
+        """Subscribe this to the sync engine's ``ChangeBus``; safe to call from any thread.
+
+        The event is a ``sync.events.ChangeEvent`` (read by its fields only, so the UI does not import the
+        sync layer): what changed, for which conversations or account.
+        """
+        self._change_event.emit(event)
+
+    def _apply_change_event(self, event: Any) -> None:
+        kind = str(getattr(event, "kind", ""))
+        ids = sorted(getattr(event, "conversation_ids", ()) or ())
+        account_id = getattr(event, "account_id", None)
+        message = str(getattr(event, "message", "") or "")
+        if kind in ("conversations", "flags", "expunged"):
+            self.conversations_changed(list(ids))
+            if kind == "conversations":
+                self.reload_sidebar()
+        elif kind == "outbox":
+            self.refresh_counts()
+        elif kind in ("online", "offline"):
+            self.set_online(kind == "online")
+        elif kind == "sync_started":
+            self._set_sync_text(account_id, _("syncing…"))
+        elif kind == "sync_finished":
+            when = format_time(self.now_fn(), tz=local_zone())
+            self._set_sync_text(account_id, _("up to date ({time})").format(time=when))
+        elif kind == "error":
+            self._set_sync_text(account_id, message or _("failed"))
+            if message:
+                self.window.statusBar().showMessage(message, 10_000)
+
+    def set_online(self, online: bool) -> None:
+        self._online = online
+        self.window.set_online(online)
+        set_online = getattr(self.reply_widget, "set_online", None)
+        if callable(set_online):
+            set_online(online)
+        self.refresh_counts()
+
+    def _set_sync_text(self, account_id: int | None, text: str) -> None:
+        self._sync_texts[account_id] = text
+        named = {
+            (self._account_names.get(aid, _("Account {id}").format(id=aid)) if aid else _("All")): value
+            for aid, value in self._sync_texts.items()
+        }
+        self.window.set_sync_status(named)
+
+    # --------------------------------------------------------------------------------------- search
+    def _on_search_text(self, _text: str) -> None:
+        self._search_timer.start()
+
+    def _run_search(self) -> None:
+        text = self.window.search.text().strip()
+        view = self.model.view
+        self.window.conversation_list.set_empty_text(
+            _("No conversation matches “{text}”.").format(text=text) if text else _empty_text(view)
+        )
+        self.runner.run(
+            "ids",
+            lambda: self.model.fetch_ids(view, text),
+            lambda ids: self._on_search_ids(text, ids),
+        )
+
+    def _on_search_ids(self, text: str, ids: list[int]) -> None:
+        self.model.set_ids(ids, search=text)
+        self._after_reset()
+
+    # -------------------------------------------------------------------------------------- reading
+    def show_conversation(self, conversation_id: int | None) -> None:
+        """Show a conversation in the reading pane and mark it read."""
+        from inbox_app.store import conversations
+
+        self._current_id = conversation_id
+        detail = conversations.detail(conversation_id, self.profile.blobs) if conversation_id else None
+        self.window.thread_view.set_detail(detail, self.now_fn())
+        set_conversation = getattr(self.reply_widget, "set_conversation", None)
+        if callable(set_conversation):
+            set_conversation(detail)
+        self.window.actions_by_name["no_response"].setEnabled(
+            detail is not None and bool(detail.no_response_url) and not detail.no_response_needed
+        )
+        if detail is not None and detail.summary.unread:
+            conversations.mark_read(detail.summary.id)
+            self.model.refresh_ids([detail.summary.id])
+            self.refresh_counts()
+        self.conversation_shown.emit(conversation_id)
+
+    def open_conversation(self, conversation_id: int) -> None:
+        """Open a conversation from elsewhere (the customer strip): select it when listed, else just show it."""
+        if not self.window.conversation_list.select_conversation(conversation_id):
+            self.window.conversation_list.clearSelection()
+            self.show_conversation(conversation_id)
+
+    def _on_open_requested(self, _conversation_id: int) -> None:
+        self.focus_reply()
+
+    def focus_reply(self) -> None:
+        if self.reply_widget is not None and self.reply_widget.isEnabled():
+            self.reply_widget.setFocus()
+        else:
+            self.window.thread_view.browser.setFocus()
+
+    def _on_tick(self) -> None:
+        self.window.thread_view.set_now(self.model.now)
+        self.refresh_counts()
+
+    # -------------------------------------------------------------------------------------- changes
+    def current_id(self) -> int | None:
+        return self._current_id
+
+    def change_status(self, status: Status, snoozed_until: datetime | None = None) -> bool:
+        """Change the current conversation's status (undoable). Returns False when nothing is selected."""
+        from inbox_app.store.models import Conversation
+
+        cid = self._current_id
+        if cid is None:
+            return False
+        conv = Conversation.get_or_none(id=cid)
+        if conv is None:
+            return False
+        if conv.status == status.value and snoozed_until is None:
+            return False
+        change = _StatusChange(cid, conv.status, conv.snoozed_until, status, snoozed_until)
+        labels = {
+            Status.CLOSED: _("close"),
+            Status.PENDING: _("set pending"),
+            Status.SNOOZED: _("snooze"),
+            Status.OPEN: _("reopen"),
+        }
+        self.undo_stack.push(StatusCommand(self, change, labels[status]))
+        return True
+
+    def write_status(
+        self, conversation_id: int, status: Status, snoozed_until: datetime | None, *, actor: str
+    ) -> None:
+        """Apply a status in the store (logged as an event), then refresh what shows it."""
+        from inbox_app.store.ingest import set_status
+        from inbox_app.store.models import Conversation
+
+        conv = Conversation.get_or_none(id=conversation_id)
+        if conv is None:
+            return
+        if status is Status.SNOOZED:
+            conv.snoozed_until = snoozed_until
+        set_status(conv, status, actor=actor)
+        if status is Status.SNOOZED:
+            conv.save()
+        self.conversations_changed([conversation_id])
+
+    def conversations_changed(self, ids: list[int]) -> None:
+        """Something changed these conversations (status, new message, reply): repaint and re-query."""
+        self.model.refresh_ids(ids)
+        if self._current_id in ids:
+            from inbox_app.store import conversations
+
+            detail = conversations.detail(self._current_id, self.profile.blobs)
+            self.window.thread_view.set_detail(detail, self.now_fn())
+        self.refresh_list()
+        self.refresh_counts()
+
+    def mark_unread(self) -> None:
+        from inbox_app.store.models import Conversation, Message
+
+        cid = self._current_id
+        if cid is None:
+            return
+        # TODO(lead): move into store.conversations.mark_unread (the store has mark_read only).
+        last_in = (
+            Message.select()
+            .where((Message.conversation == cid) & (Message.direction == "in"))
+            .order_by(Message.sent_at.desc())
+            .first()
+        )
+        if last_in is not None:
+            last_in.is_read = False
+            last_in.save()
+        conv = Conversation.get_or_none(id=cid)
+        if conv is not None:
+            conv.unread = True
+            conv.save()
+        self.model.refresh_ids([cid])
+        self.refresh_counts()
+
+    def _fill_snooze_menu(self) -> None:
+        menu = self.window.snooze_menu
+        menu.clear()
+        now_local = self.now_fn().astimezone()
+        for label, until in snooze_choices(now_local):
+            action = menu.addAction(label)
+            action.triggered.connect(
+                lambda _checked=False, u=until: self.change_status(Status.SNOOZED, u.astimezone(UTC))
+            )
+
+    def _popup_snooze(self) -> None:
+        listing = self.window.conversation_list
+        index = listing.currentIndex()
+        if not index.isValid():
+            return
+        rect = listing.visualRect(index)
+        self.window.snooze_menu.popup(listing.viewport().mapToGlobal(rect.bottomLeft()))
+
+    # --------------------------------------------------------------------------- marketplace, files
+    def _no_response_from_menu(self) -> None:
+        detail = self.window.thread_view.detail()
+        if detail is not None and detail.no_response_url:
+            self.no_response_needed(detail.summary.id, detail.no_response_url)
+
+    def no_response_needed(self, conversation_id: int, url: str) -> None:
+        """Amazon's "No response needed": open its page (after asking) and stop our clock too."""
+        from inbox_app.store.ingest import mark_no_response_needed
+        from inbox_app.store.models import Conversation
+
+        if not self.confirm(
+            _("No response needed"),
+            _("Open the marketplace page to mark this message as needing no response?\n\n{url}").format(
+                url=url
+            ),
+        ):
+            return
+        QDesktopServices.openUrl(QUrl(url))
+        conv = Conversation.get_or_none(id=conversation_id)
+        if conv is not None:
+            mark_no_response_needed(conv, actor="user")
+            self.conversations_changed([conversation_id])
+
+    def open_external_link(self, url: QUrl) -> None:
+        if url.scheme().lower() not in ("http", "https", "mailto", "tel"):
+            return
+        if self.confirm(
+            _("Open link"), _("Open this link in your browser?\n\n{url}").format(url=url.toString())
+        ):
+            QDesktopServices.openUrl(url)
+
+    def save_attachment(self, attachment: AttachmentView) -> Path | None:
+        if not attachment.path:
+            return None
+        chosen, _filter = QFileDialog.getSaveFileName(
+            self.window, _("Save attachment"), str(Path.home() / attachment.name)
+        )
+        if not chosen:
+            return None
+        target = Path(chosen)
+        try:
+            saved = self.profile.blobs.export(Path(attachment.path).name, target.parent, target.name)
+        except OSError as exc:
+            QMessageBox.warning(
+                self.window, _("Save attachment"), _("Could not save: {error}").format(error=exc)
+            )
+            return None
+        self.window.statusBar().showMessage(_("Saved {path}").format(path=str(saved)), 6000)
+        return saved
+
+    # ---------------------------------------------------------------------------------------- misc
+    def _ask(self, title: str, text: str) -> bool:
+        answer = QMessageBox.question(self.window, title, text)
+        return answer == QMessageBox.StandardButton.Yes
+
+    def _about(self) -> None:
+        QMessageBox.about(
+            self.window,
+            _("About Inbox"),
+            _("A unified inbox for e-commerce sellers, with response-deadline countdowns."),
+        )
+
+
+def _empty_text(view: View) -> str:
+    if view.kind is ViewKind.OVERDUE:
+        return _("Nothing overdue. Well done!")
+    if view.kind is ViewKind.DUE_SOON:
+        return _("Nothing due in the next hours.")
+    if view.kind is ViewKind.OPEN:
+        return _("No open conversations: inbox zero.")
+    return _("No conversations here.")
+
+
+def _sidebar_sources() -> tuple[list[tuple[int, str]], list[str], list[str]]:
+    """Accounts, channel kinds and tags for the sidebar (runs on the worker thread)."""
+    # TODO(lead): a store function for this would keep the queries out of the UI layer.
+    from inbox_app.store.accounts import account_info, list_accounts
+    from inbox_app.store.models import Channel, Tag
+
+    infos = [account_info(account) for account in list_accounts()]
+    accounts = sorted(((int(i["id"]), str(i["name"])) for i in infos), key=lambda pair: pair[1].casefold())
+    channels = sorted({str(c.kind) for c in Channel.select(Channel.kind)})
+    tags = [str(t.name) for t in Tag.select(Tag.name).order_by(Tag.name)]
+    return accounts, channels, tags

@@ -1,0 +1,362 @@
+"""MailAccountSync against a real Dovecot: headers then bodies, flags both ways, UIDVALIDITY, expunge, poison mail,
+threading and Amazon relay mail.
+
+The helpers at the top (``mail_account``, ``make_mail``, ``run``) are also used by the outbox and crash tests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import os
+from collections.abc import Coroutine
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+from imapclient import IMAPClient
+
+from inbox_app.store.accounts import MailAccountSettings, ServerSettings, create_mail_account
+from inbox_app.store.events import events_for
+from inbox_app.store.models import (
+    Account,
+    Attachment,
+    Channel,
+    Conversation,
+    CustomerIdentity,
+    MailLocation,
+    Message,
+    MessageSource,
+)
+from inbox_app.sync.events import ChangeBus, ChangeEvent
+from inbox_app.sync.mail_sync import MailAccountSync, SyncProgress
+from tests.servers.dovecot import DovecotServer
+
+pytestmark = pytest.mark.integration
+
+DATA = Path(__file__).resolve().parents[1] / "data" / "mail"
+SELLER = "seller@shop.example"
+T = TypeVar("T")
+
+
+def run(coro: Coroutine[Any, Any, T]) -> T:
+    return asyncio.run(coro)
+
+
+def mail_account(
+    dovecot: DovecotServer,
+    user: str,
+    password: str,
+    *,
+    smtp_port: int = 25,
+    smtp_user: str = "",
+    smtp_password: str | None = None,
+    name: str = "Shop",
+) -> Account:
+    """A mail account in the current profile pointing at the test servers, password in the test keyring."""
+    from inbox_app.secrets import set_secret
+
+    account = create_mail_account(
+        name,
+        MailAccountSettings(
+            imap=ServerSettings(dovecot.host, dovecot.port, "none", user),
+            smtp=ServerSettings("127.0.0.1", smtp_port, "none", smtp_user),
+            from_address=SELLER,
+            from_name="Beispiel Shop",
+        ),
+    )
+    set_secret(account.id, "imap", password)
+    set_secret(account.id, "smtp", smtp_password if smtp_password is not None else password)
+    return account
+
+
+def make_mail(
+    n: int,
+    *,
+    subject: str | None = None,
+    sender: str | None = None,
+    to: str = SELLER,
+    in_reply_to: str | None = None,
+    body: str | None = None,
+    date: datetime | None = None,
+) -> bytes:
+    when = (date or datetime(2026, 11, 20, 9, 0, tzinfo=UTC) + timedelta(minutes=n)).strftime(
+        "%a, %d %b %Y %H:%M:%S +0000"
+    )
+    headers = [
+        f"From: {sender or f'Buyer {n} <buyer{n}@example.net>'}",
+        f"To: {to}",
+        f"Subject: {subject or f'Question about order {n}'}",
+        f"Date: {when}",
+        f"Message-ID: <msg{n}@example.net>",
+    ]
+    if in_reply_to:
+        headers += [f"In-Reply-To: {in_reply_to}", f"References: {in_reply_to}"]
+    headers += [
+        "MIME-Version: 1.0",
+        "Content-Type: text/plain; charset=utf-8",
+        "Content-Transfer-Encoding: 8bit",
+    ]
+    text = body or f"Hello, where is my parcel number {n}? I ordered it last week and it has not arrived."
+    return ("\r\n".join(headers) + "\r\n\r\n" + text + "\r\n").encode()
+
+
+def imap_client(dovecot: DovecotServer, user: str, password: str) -> IMAPClient:
+    """Another mail client (the seller's phone), straight imapclient."""
+    client = IMAPClient(dovecot.host, dovecot.port, ssl=False, timeout=10)
+    client.login(user, password)
+    return client
+
+
+def message_ids(account: Account) -> list[str]:
+    return sorted(
+        m.remote_id or ""
+        for m in Message.select().join(Conversation).where(Conversation.account == account.id)
+    )
+
+
+@pytest.fixture
+def account(profile: Any, dovecot: DovecotServer, mail_user: tuple[str, str]) -> Account:
+    return mail_account(dovecot, *mail_user)
+
+
+def syncer(account: Account, profile: Any, bus: ChangeBus | None = None) -> MailAccountSync:
+    return MailAccountSync(account, blobs=profile.blobs, bus=bus)
+
+
+async def _sync(sync: MailAccountSync, progress: Any = None) -> Any:
+    try:
+        return await sync.sync_once(progress)
+    finally:
+        await sync.close()
+
+
+def test_first_sync_headers_first_then_bodies_then_incremental(
+    profile: Any, dovecot: DovecotServer, mail_user: tuple[str, str], account: Account
+) -> None:
+    user, password = mail_user
+    for n in range(1, 4):
+        dovecot.append(user, password, "INBOX", make_mail(n))
+    # A reply from buyer 1 to the seller's answer (threaded by In-Reply-To on the buyer's first mail).
+    dovecot.append(
+        user,
+        password,
+        "INBOX",
+        make_mail(
+            4,
+            sender="Buyer 1 <buyer1@example.net>",
+            subject="Re: Question about order 1",
+            in_reply_to="<msg1@example.net>",
+        ),
+    )
+    seen_during_headers: list[tuple[int, int]] = []
+    events: list[ChangeEvent] = []
+    bus = ChangeBus()
+    bus.subscribe(events.append)
+
+    def progress(p: SyncProgress) -> None:
+        if p.phase == "headers" and p.folder == "INBOX":
+            pending = MailLocation.select().where(MailLocation.body_fetched == False).count()  # noqa: E712
+            placeholder = Message.select().where(Message.text_body == "…").count()
+            seen_during_headers.append((pending, placeholder))
+
+    report = run(_sync(syncer(account, profile, bus), progress))
+    assert report.new_messages == 4 and report.bodies == 4
+    # The list was complete before any body arrived.
+    assert seen_during_headers and seen_during_headers[0] == (4, 4)
+    assert Conversation.select().count() == 3
+    reply = Message.get(Message.remote_id == "<msg4@example.net>")
+    first = Message.get(Message.remote_id == "<msg1@example.net>")
+    assert reply.conversation_id == first.conversation_id
+    assert "parcel number 4" in reply.text_body and reply.references == ["<msg1@example.net>"]
+    assert MessageSource.get_by_id(reply.id).raw.startswith(b"From: Buyer 1")
+    conv = Conversation.get_by_id(first.conversation_id)
+    assert conv.message_count == 2 and conv.unread and conv.deadline_at is not None
+    assert conv.channel.kind == "email" and conv.customer.identities[0].value == "buyer1@example.net"
+    assert any(e.kind == "conversations" and conv.id in e.conversation_ids for e in events)
+
+    # Incremental: only the new mail is fetched.
+    dovecot.append(user, password, "INBOX", make_mail(5))
+    report = run(_sync(syncer(account, profile)))
+    assert report.new_messages == 1 and report.bodies == 1
+    assert message_ids(account) == sorted(f"<msg{n}@example.net>" for n in range(1, 6))
+    # Nothing new: nothing fetched.
+    report = run(_sync(syncer(account, profile)))
+    assert report.new_messages == 0 and report.bodies == 0
+
+
+def test_flags_both_ways(
+    profile: Any, dovecot: DovecotServer, mail_user: tuple[str, str], account: Account
+) -> None:
+    from inbox_app.store.conversations import mark_read
+
+    user, password = mail_user
+    uid1 = dovecot.append(user, password, "INBOX", make_mail(1))
+    uid2 = dovecot.append(user, password, "INBOX", make_mail(2))
+    run(_sync(syncer(account, profile)))
+    m1 = Message.get(Message.remote_id == "<msg1@example.net>")
+    m2 = Message.get(Message.remote_id == "<msg2@example.net>")
+    assert not m1.is_read and not m2.is_read
+
+    # Another client reads mail 1.
+    with imap_client(dovecot, user, password) as other:
+        other.select_folder("INBOX")
+        other.add_flags([uid1], [b"\\Seen"])
+    report = run(_sync(syncer(account, profile)))
+    assert report.flag_changes >= 1
+    assert Message.get_by_id(m1.id).is_read
+    assert not Conversation.get_by_id(m1.conversation_id).unread
+
+    # The seller reads mail 2 here: \Seen appears on the server.
+    mark_read(m2.conversation_id)
+    report = run(_sync(syncer(account, profile)))
+    assert report.flags_pushed == 1
+    with imap_client(dovecot, user, password) as other:
+        other.select_folder("INBOX", readonly=True)
+        flags = other.get_flags([uid2])[uid2]
+    assert b"\\Seen" in flags
+
+    # Another client marks mail 1 unread again.
+    with imap_client(dovecot, user, password) as other:
+        other.select_folder("INBOX")
+        other.remove_flags([uid1], [b"\\Seen"])
+    run(_sync(syncer(account, profile)))
+    assert not Message.get_by_id(m1.id).is_read
+    with imap_client(dovecot, user, password) as other:  # and our sync did not push it back to read
+        other.select_folder("INBOX", readonly=True)
+        assert b"\\Seen" not in other.get_flags([uid1])[uid1]
+
+
+def test_uidvalidity_reset_keeps_everything_once(
+    profile: Any, dovecot: DovecotServer, mail_user: tuple[str, str], account: Account
+) -> None:
+    user, password = mail_user
+    for n in range(1, 4):
+        dovecot.append(user, password, "INBOX", make_mail(n))
+    no_id = make_mail(9).replace(b"Message-ID: <msg9@example.net>\r\n", b"")
+    dovecot.append(user, password, "INBOX", no_id)
+    run(_sync(syncer(account, profile)))
+    before = dovecot.uidvalidity(user)
+    assert Message.select().count() == 4
+
+    dovecot.reset_uidvalidity(user)
+    dovecot.append(user, password, "INBOX", make_mail(5))
+    assert dovecot.uidvalidity(user) != before
+    report = run(_sync(syncer(account, profile)))
+    assert report.remapped == 4 and report.new_messages == 1 and report.expunged == 0
+    assert Message.select().count() == 5
+    assert message_ids(account).count("<msg1@example.net>") == 1
+    validities = {loc.uidvalidity for loc in MailLocation.select().where(MailLocation.folder == "INBOX")}
+    assert validities == {dovecot.uidvalidity(user)}
+    assert MailLocation.select().where(MailLocation.folder == "INBOX").count() == 5
+    assert all(loc.body_fetched for loc in MailLocation.select())
+
+
+def test_expunged_mail_is_kept_locally_and_marked(
+    profile: Any, dovecot: DovecotServer, mail_user: tuple[str, str], account: Account
+) -> None:
+    user, password = mail_user
+    uid1 = dovecot.append(user, password, "INBOX", make_mail(1))
+    dovecot.append(user, password, "INBOX", make_mail(2))
+    run(_sync(syncer(account, profile)))
+    with imap_client(dovecot, user, password) as other:
+        other.select_folder("INBOX")
+        other.delete_messages([uid1])
+        other.expunge()
+    report = run(_sync(syncer(account, profile)))
+    assert report.expunged == 1
+    m1 = Message.get(Message.remote_id == "<msg1@example.net>")
+    assert "parcel number 1" in m1.text_body and m1.extra["expunged"] is True
+    assert not MailLocation.select().where(MailLocation.message == m1.id).exists()
+    assert [e.kind for e in events_for(m1.conversation_id)].count("expunged") == 1
+
+
+def _big_attachment_mail(size: int) -> bytes:
+    data = os.urandom(size)
+    encoded = base64.encodebytes(data).replace(b"\n", b"\r\n")
+    return (
+        b"From: Big <big@example.net>\r\nTo: seller@shop.example\r\nSubject: Huge photo\r\n"
+        b"Date: Fri, 20 Nov 2026 08:00:00 +0000\r\nMessage-ID: <big@example.net>\r\nMIME-Version: 1.0\r\n"
+        b'Content-Type: multipart/mixed; boundary="b1"\r\n\r\n--b1\r\nContent-Type: text/plain\r\n\r\n'
+        b"See the attached photo of the damage.\r\n--b1\r\nContent-Type: image/jpeg\r\n"
+        b'Content-Disposition: attachment; filename="damage.jpg"\r\nContent-Transfer-Encoding: base64\r\n\r\n'
+        + encoded
+        + b"--b1--\r\n"
+    )
+
+
+def test_poison_messages_are_stored_raw_and_flagged(
+    profile: Any, dovecot: DovecotServer, mail_user: tuple[str, str], account: Account
+) -> None:
+    user, _password = mail_user
+    broken = (DATA / "broken_boundary.eml").read_bytes()
+    unknown = (DATA / "unknown_charset.eml").read_bytes()
+    huge = _big_attachment_mail(50 * 1024 * 1024 + 4096)  # above the 50 MiB attachment limit
+    dovecot.bulk_load(user, [make_mail(1), broken, unknown, huge, make_mail(2)])
+    report = run(_sync(syncer(account, profile)))
+    assert report.new_messages == 5 and report.bodies == 5
+    assert report.problems >= 2
+    # The good mails synced in full.
+    assert "parcel number 2" in Message.get(Message.remote_id == "<msg2@example.net>").text_body
+    odd = Message.get(Message.remote_id == "<odd@example.com>")
+    assert odd.problems and "Köln" in odd.text_body
+    big = Message.get(Message.remote_id == "<big@example.net>")
+    assert big.problems and "photo of the damage" in big.text_body
+    assert len(MessageSource.get_by_id(big.id).raw) == len(huge)
+    attachment = Attachment.get(Attachment.message == big.id)
+    assert attachment.size >= 50 * 1024 * 1024 and attachment.sha256 is None
+    broken_msg = Message.get(Message.subject == "Broken MIME")
+    assert broken_msg.problems and broken_msg.remote_id is None
+    # Dovecot stores the bytes as given (the file was LF-only); the raw source is kept byte for byte.
+    assert MessageSource.get_by_id(broken_msg.id).raw == broken
+    assert "never declared" in broken_msg.text_body
+
+
+def test_amazon_relay_mail_becomes_an_amazon_conversation(
+    profile: Any, dovecot: DovecotServer, mail_user: tuple[str, str], account: Account
+) -> None:
+    user, password = mail_user
+    raw = (DATA / "amazon_inquiry_de.eml").read_bytes()
+    dovecot.append(user, password, "INBOX", raw)
+    run(_sync(syncer(account, profile)))
+    conv = Conversation.get()
+    channel: Channel = conv.channel
+    assert (channel.kind, channel.name, channel.marketplace) == ("amazon", "Amazon.de", "amazon.de")
+    assert conv.order_id == "302-1234567-7654321"
+    assert conv.customer_name == "Max Müller"
+    assert conv.language == "de"
+    assert conv.no_response_url and "no-response-needed" in conv.no_response_url
+    message = Message.get()
+    received = datetime(2026, 11, 17, 9, 2, 44, tzinfo=UTC)
+    assert message.sent_at == received
+    assert conv.deadline_at == received + timedelta(hours=24)
+    identity = CustomerIdentity.get(CustomerIdentity.customer == conv.customer)
+    assert (identity.kind, identity.value) == ("amazon_alias", "q7w2e9r4t1y6u3i@marketplace.amazon.de")
+
+
+def test_plain_mail_language_and_seller_copy_in_sent(
+    profile: Any, dovecot: DovecotServer, mail_user: tuple[str, str], account: Account
+) -> None:
+    user, password = mail_user
+    dovecot.append(
+        user,
+        password,
+        "INBOX",
+        make_mail(
+            1, body="Bonjour, je n'ai toujours pas reçu ma commande. Pouvez-vous me dire où elle se trouve ?"
+        ),
+    )
+    # The seller answered from the phone: the copy in Sent is an outbound message of the same conversation.
+    answer = (
+        f"From: Beispiel Shop <{SELLER}>\r\nTo: buyer1@example.net\r\nSubject: Re: Question about order 1\r\n"
+        "Date: Fri, 20 Nov 2026 12:00:00 +0000\r\nMessage-ID: <answer1@shop.example>\r\n"
+        "In-Reply-To: <msg1@example.net>\r\n\r\nIt ships today.\r\n"
+    ).encode()
+    dovecot.append(user, password, "Sent", answer, flags=["\\Seen"])
+    run(_sync(syncer(account, profile)))
+    conv = Conversation.get()
+    assert conv.language == "fr"
+    out = Message.get(Message.remote_id == "<answer1@shop.example>")
+    assert out.direction == "out" and out.conversation_id == conv.id
+    assert conv.deadline_at is None  # answered

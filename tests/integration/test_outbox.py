@@ -1,0 +1,221 @@
+"""Outbox delivery against real Dovecot + aiosmtpd: exactly one delivery, Sent copy, \\Answered, deadline cleared,
+ambiguous drops not resent, cancel, offline and catch-up."""
+
+from __future__ import annotations
+
+import email
+import os
+import subprocess
+import sys
+from email.policy import default as default_policy
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from inbox_app.store import outbox
+from inbox_app.store.models import Account, Conversation, Message, OutboxItem
+from inbox_app.store.replies import queue_reply_for
+from inbox_app.sync.engine import EngineReport, SyncEngine
+from tests.integration.conftest import SMTP_PASSWORD, SMTP_USER
+from tests.integration.test_mail_sync import SELLER, imap_client, mail_account, make_mail, run
+from tests.servers.dovecot import DovecotServer
+from tests.servers.smtp import SmtpServer
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def account(
+    profile: Any, dovecot: DovecotServer, mail_user: tuple[str, str], smtp_server: SmtpServer
+) -> Account:
+    return mail_account(
+        dovecot, *mail_user, smtp_port=smtp_server.port, smtp_user=SMTP_USER, smtp_password=SMTP_PASSWORD
+    )
+
+
+def engine_once(profile: Any) -> EngineReport:
+    async def go() -> EngineReport:
+        engine = SyncEngine(profile.blobs)
+        try:
+            return await engine.run_once()
+        finally:
+            await engine.close()
+
+    return run(go())
+
+
+def _conversation_with_mail(
+    profile: Any, dovecot: DovecotServer, mail_user: tuple[str, str]
+) -> tuple[int, int]:
+    user, password = mail_user
+    uid = dovecot.append(user, password, "INBOX", make_mail(1))
+    engine_once(profile)
+    return Message.get(Message.remote_id == "<msg1@example.net>").conversation_id, uid
+
+
+def test_reply_is_delivered_once_with_threading_headers_and_sent_copy(
+    profile: Any,
+    dovecot: DovecotServer,
+    mail_user: tuple[str, str],
+    smtp_server: SmtpServer,
+    account: Account,
+) -> None:
+    conv_id, uid = _conversation_with_mail(profile, dovecot, mail_user)
+    assert Conversation.get_by_id(conv_id).deadline_at is not None
+    item = queue_reply_for(conv_id, "Your parcel left our warehouse today.\n", close_after_send=True)
+    report = engine_once(profile)
+    assert report.ok and report.deliveries[account.id].sent == [item.id]
+
+    assert len(smtp_server.messages) == 1
+    received = smtp_server.messages[0]
+    assert received.rcpt_tos == ("buyer1@example.net",) and received.mail_from == SELLER
+    parsed = email.message_from_bytes(received.raw, policy=default_policy)
+    assert parsed["To"] == "buyer1@example.net"
+    assert SELLER in parsed["From"]
+    assert parsed["Subject"] == "Re: Question about order 1"
+    assert parsed["In-Reply-To"] == "<msg1@example.net>"
+    assert parsed["References"] == "<msg1@example.net>"
+    assert parsed["Message-ID"] == item.message_id
+
+    item = OutboxItem.get_by_id(item.id)
+    assert item.state == "sent" and item.sent_message is not None
+    conv = Conversation.get_by_id(conv_id)
+    assert conv.deadline_at is None and conv.status == "closed"
+    user, password = mail_user
+    with imap_client(dovecot, user, password) as other:
+        other.select_folder("Sent", readonly=True)
+        copies = other.search(["HEADER", "Message-ID", item.message_id])
+        assert len(copies) == 1 and b"\\Seen" in other.get_flags(copies)[copies[0]]
+        other.select_folder("INBOX", readonly=True)
+        assert b"\\Answered" in other.get_flags([uid])[uid]
+
+    # The next sync sees the Sent copy and links it: still one outbound message, nothing sent again.
+    report = engine_once(profile)
+    assert report.ok and len(smtp_server.messages) == 1
+    assert Message.select().where(Message.remote_id == item.message_id).count() == 1
+
+
+def test_dropped_connection_after_data_is_not_resent(
+    profile: Any,
+    dovecot: DovecotServer,
+    mail_user: tuple[str, str],
+    smtp_server: SmtpServer,
+    account: Account,
+) -> None:
+    conv_id, _uid = _conversation_with_mail(profile, dovecot, mail_user)
+    item = queue_reply_for(conv_id, "Thanks, we will check.\n")
+    smtp_server.drop_after_data = True
+    report = engine_once(profile)
+    assert report.deliveries[account.id].unconfirmed == [item.id]
+    smtp_server.drop_after_data = False
+    item = OutboxItem.get_by_id(item.id)
+    assert item.state == "sent" and item.last_error and "probably delivered" in item.last_error
+    engine_once(profile)
+    engine_once(profile)
+    assert len(smtp_server.messages) == 1
+
+
+def test_temporary_refusal_is_retried_later(
+    profile: Any,
+    dovecot: DovecotServer,
+    mail_user: tuple[str, str],
+    smtp_server: SmtpServer,
+    account: Account,
+) -> None:
+    conv_id, _uid = _conversation_with_mail(profile, dovecot, mail_user)
+    item = queue_reply_for(conv_id, "We are on it.\n")
+    smtp_server.fail_with, smtp_server.fail_at = 451, "rcpt"
+    report = engine_once(profile)
+    assert report.deliveries[account.id].retry == [item.id]
+    item = OutboxItem.get_by_id(item.id)
+    assert item.state == "queued" and item.next_attempt_at is not None and item.last_error
+    smtp_server.fail_with = None
+    engine_once(profile)  # not due yet (backoff)
+    assert smtp_server.messages == []
+    outbox.retry_now(item.id)
+    engine_once(profile)
+    assert len(smtp_server.messages) == 1 and OutboxItem.get_by_id(item.id).state == "sent"
+
+
+def test_permanent_refusal_fails_with_the_servers_words(
+    profile: Any,
+    dovecot: DovecotServer,
+    mail_user: tuple[str, str],
+    smtp_server: SmtpServer,
+    account: Account,
+) -> None:
+    conv_id, _uid = _conversation_with_mail(profile, dovecot, mail_user)
+    item = queue_reply_for(conv_id, "Hello.\n")
+    smtp_server.fail_with, smtp_server.fail_at = 550, "data"
+    engine_once(profile)
+    item = OutboxItem.get_by_id(item.id)
+    assert item.state == "failed" and "550" in (item.last_error or "")
+    assert smtp_server.messages == []
+
+
+def test_cancel_while_queued(
+    profile: Any,
+    dovecot: DovecotServer,
+    mail_user: tuple[str, str],
+    smtp_server: SmtpServer,
+    account: Account,
+) -> None:
+    conv_id, _uid = _conversation_with_mail(profile, dovecot, mail_user)
+    item = queue_reply_for(conv_id, "Oops, wrong text.\n")
+    assert outbox.cancel(item.id)
+    engine_once(profile)
+    assert smtp_server.messages == [] and OutboxItem.get_by_id(item.id).state == "cancelled"
+    assert not outbox.cancel(item.id)
+
+
+def _cli(profile: Any, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "inbox_app", "--profile", str(profile.root), *args],
+        cwd=ROOT,
+        env=dict(os.environ),
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_offline_stays_queued_then_catches_up(
+    profile: Any,
+    dovecot: DovecotServer,
+    mail_user: tuple[str, str],
+    smtp_server: SmtpServer,
+    account: Account,
+) -> None:
+    conv_id, _uid = _conversation_with_mail(profile, dovecot, mail_user)
+    reply = _cli(profile, "reply", str(conv_id), "--body-file", "-")
+    assert reply.returncode != 0  # empty stdin: nothing queued
+    body = profile.root / "body.txt"
+    body.write_text("It will arrive tomorrow.\n", encoding="utf-8")
+    queued = _cli(profile, "reply", str(conv_id), "--body-file", str(body))
+    assert queued.returncode == 0, queued.stderr
+    item_id = int(queued.stdout.strip())
+
+    smtp_server.stop()
+    dovecot.stop()
+    try:
+        offline = _cli(profile, "sync", "--once")
+        assert offline.returncode == 3, offline.stdout + offline.stderr
+        assert "offline" in offline.stderr.lower()
+        assert OutboxItem.get_by_id(item_id).state == "queued"
+    finally:
+        dovecot.start()
+        smtp_server.start()
+    settings = dict(account.settings)
+    settings["smtp"] = {**settings["smtp"], "port": smtp_server.port}  # the test server came back elsewhere
+    Account.update(settings=settings).where(Account.id == account.id).execute()
+
+    back = _cli(profile, "sync", "--once")
+    assert back.returncode == 0, back.stdout + back.stderr
+    assert OutboxItem.get_by_id(item_id).state == "sent"
+    assert len(smtp_server.messages) == 1
+    listing = _cli(profile, "outbox", "list", "--json", "--all")
+    assert '"state": "sent"' in listing.stdout

@@ -50,7 +50,7 @@ def make_mailbox(count: int, seed: int = 7) -> list[bytes]:
     corpus = make_corpus(seed)
     mails: list[bytes] = []
     for n in range(1, count + 1):
-        size = rng.randint(2_000, 50_000)
+        size = int(2_000 * 25 ** rng.random())  # log-uniform 2–50 KB: mean ≈ 15 KB, like a real mailbox
         start = rng.randint(0, len(corpus) - size - 1)
         text = corpus[start : start + size]
         buyer = rng.randint(1, count // 3)

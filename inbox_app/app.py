@@ -91,6 +91,7 @@ def run_gui(profile_dir: Path | None, lang: str | None) -> int:
     if reply_editor is not None and hasattr(reply_editor, "reply_queued"):
         reply_editor.reply_queued.connect(lambda *_args: engine.wake_outbox())
     controller.start()
+    controller.start_notifier()
     window.show()
 
     async def main() -> None:

@@ -249,6 +249,8 @@ class MainController(QObject):
         by["reply"].triggered.connect(self.focus_reply)
         by["no_response"].triggered.connect(self._no_response_from_menu)
         by["about"].triggered.connect(self._about)
+        by["canned_manager"].triggered.connect(self.open_canned_manager)
+        by["policies"].triggered.connect(self.open_policy_settings)
         w.snooze_menu.aboutToShow.connect(self._fill_snooze_menu)
         reply_queued = getattr(self.reply_widget, "reply_queued", None)
         if reply_queued is not None:
@@ -256,6 +258,32 @@ class MainController(QObject):
         status_message = getattr(self.reply_widget, "status_message", None)
         if status_message is not None:
             status_message.connect(lambda text: w.statusBar().showMessage(text, 6000))
+
+    def open_canned_manager(self) -> None:
+        from inbox_app.ui.canned_manager import CannedManagerDialog
+
+        CannedManagerDialog(self.window).exec()
+
+    def open_policy_settings(self) -> None:
+        from inbox_app.ui.policy_settings import PolicySettingsDialog
+
+        dialog = PolicySettingsDialog(self.window)
+        dialog.policies_changed.connect(self.reload)
+        dialog.exec()
+
+    def start_notifier(self) -> None:
+        """Tray badge and a notification shortly before a deadline passes (quiet otherwise)."""
+        from inbox_app.ui.icons import app_icon
+        from inbox_app.ui.tray import DeadlineNotifier
+
+        self.notifier = DeadlineNotifier(self, icon=app_icon())
+        self.notifier.open_conversation.connect(self._open_from_notification)
+        self.notifier.start()
+
+    def _open_from_notification(self, conversation_id: int) -> None:
+        self.window.showNormal()
+        self.window.activateWindow()
+        self.open_conversation(conversation_id)
 
     def _on_undo_text(self, text: str) -> None:
         action = self.window.actions_by_name["undo"]

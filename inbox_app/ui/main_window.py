@@ -234,6 +234,8 @@ class MainWindow(QMainWindow):
         a("reopen", _("Re&open"), "O")
         a("mark_unread", _("Mark &unread"), "U")
         a("no_response", _("&No response needed"))
+        a("canned_manager", _("Canned &responses…"))
+        a("policies", _("Response &deadlines…"))
         a("shortcuts", _("&Keyboard shortcuts"), "?")
         a("about", _("&About"))
         self.actions_by_name["add_account"].triggered.connect(self.add_account_requested)
@@ -277,6 +279,8 @@ class MainWindow(QMainWindow):
         conv_menu.addActions([by["reopen"], by["mark_unread"]])
         conv_menu.addSeparator()
         conv_menu.addAction(by["no_response"])
+        tools_menu = bar.addMenu(_("&Tools"))
+        tools_menu.addActions([by["canned_manager"], by["policies"]])
         help_menu = bar.addMenu(_("&Help"))
         help_menu.addActions([by["shortcuts"], by["about"]])
 

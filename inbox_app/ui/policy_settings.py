@@ -37,7 +37,7 @@ from PySide6.QtWidgets import (
 
 from inbox_app.domain.deadlines import END_OF_DAY, Clock, DeadlinePolicy
 from inbox_app.domain.views import View, ViewKind
-from inbox_app.i18n import _, current_locale
+from inbox_app.i18n import _, current_locale, format_number
 from inbox_app.store import conversations, ingest
 from inbox_app.store.db import database_proxy
 from inbox_app.store.models import Conversation, DeadlinePolicyRow
@@ -107,10 +107,10 @@ class RecomputeThread(QThread):
                 if self.cancelled:
                     break
                 with db.atomic():
-                    for conv in Conversation.select().where(
-                        Conversation.id.in_(self._ids[start : start + 100])  # type: ignore[attr-defined]
-                    ):
-                        ingest.refresh_conversation(conv)
+                    for conv_id in self._ids[start : start + 100]:
+                        conv = Conversation.get_or_none(id=conv_id)  # a primary-key read: microseconds
+                        if conv is not None:
+                            ingest.refresh_conversation(conv)
                 self.progress.emit(min(start + 100, total), total)
         except Exception as exc:  # a bug, not an environment problem: log it loudly, tell the user briefly
             log.exception("recomputing deadlines failed")
@@ -204,7 +204,7 @@ class PolicySettingsDialog(QDialog):
         self.list.clear()
         for row in DeadlinePolicyRow.select().order_by(DeadlinePolicyRow.name):
             item = QListWidgetItem(_(row.name))
-            item.setData(256, row.id)  # type: ignore[attr-defined]  # peewee's implicit id  # Qt.UserRole
+            item.setData(256, row.id)
             self.list.addItem(item)
         if self.list.count():
             self.list.setCurrentRow(0)
@@ -308,7 +308,9 @@ class PolicySettingsDialog(QDialog):
     def _on_progress(self, done: int, total: int) -> None:
         if self._progress is not None:
             self._progress.setLabelText(
-                _("Recomputing deadlines: {done} of {total}").format(done=done, total=total)
+                _("Recomputing deadlines: {done} of {total}").format(
+                    done=format_number(done), total=format_number(total)
+                )
             )
             self._progress.setValue(done)
 

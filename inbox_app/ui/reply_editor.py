@@ -389,7 +389,14 @@ class ReplyEditor(QWidget):
         self._online = online
 
     def set_conversation(self, detail: ConversationDetail | None) -> None:
-        """Show ``detail``'s draft (saving the previous conversation's first); ``None`` empties the box."""
+        """Show ``detail``'s draft (saving the previous conversation's first); ``None`` empties the box.
+
+        The same conversation again (the thread was refreshed by a sync) keeps the text, cursor and undo
+        history as they are: only the data used for variables is updated.
+        """
+        if detail is not None and self._detail is not None and detail.summary.id == self._detail.summary.id:
+            self._detail = detail
+            return
         self.flush_draft()
         self._close_picker()
         self._detail = detail
@@ -468,7 +475,7 @@ class ReplyEditor(QWidget):
             if conv.status != Status.CLOSED.value:
                 previous_status = conv.status
                 ingest.set_status(conv, Status.CLOSED)
-        outbox_id: int = item.id  # type: ignore[attr-defined]  # peewee adds "id" at runtime
+        outbox_id: int = item.id
         self._last = _LastReply(
             conv_id, outbox_id, body, self.language(), list(self._attachments), previous_status
         )
@@ -682,8 +689,6 @@ class ReplyEditor(QWidget):
             self.attach_button,
         ):
             widget.setEnabled(enabled)
-        if self._detail is not None:
-            self.send_close_button.setVisible(True)
 
     def _load(self, body: str, language: str, attachments: list[AttachmentRef]) -> None:
         self._loading = True

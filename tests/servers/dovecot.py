@@ -9,14 +9,18 @@ folder, its own ``instance_name`` and a random free port on 127.0.0.1, so severa
 touches the system Dovecot. It runs in the foreground (``-F``) as our child process, so ``stop()`` can wait
 for it to really exit (stopping takes about 1 s: Dovecot's master winds its services down).
 
-Needs root: Dovecot switches to the mail user's uid (5000) for mailbox access, as on a real server.
+As root (the usual CI case) Dovecot runs as on a real server: mail processes switch to uid 5000, the auth
+process runs as the 'dovecot' user. As any other user it runs "rootless": every service as that user, no
+chroot, mail owned by that user.
 """
 
 from __future__ import annotations
 
 import contextlib
 import ctypes
+import grp
 import os
+import pwd
 import re
 import shutil
 import signal
@@ -117,6 +121,25 @@ namespace inbox {{
 }}
 """
 
+# Running as an ordinary user: every service as that user, no chroot (Dovecot "rootless" install).
+_ROOTLESS_CONFIG = """\
+default_internal_user = {user}
+default_internal_group = {group}
+default_login_user = {user}
+service imap-login {{
+  chroot =
+}}
+service anvil {{
+  chroot =
+}}
+service auth {{
+  user = {user}
+}}
+service auth-worker {{
+  user = {user}
+}}
+"""
+
 
 class DovecotServer:
     """One Dovecot instance in a temporary folder; ``with DovecotServer() as server:`` starts and stops it.
@@ -133,10 +156,9 @@ class DovecotServer:
                 "The 'dovecot' binary is not installed (package dovecot-imapd). Run the test command "
                 "from the README, which installs it with apt-get."
             )
-        if os.geteuid() != 0:
-            raise PermissionError(
-                "The Dovecot test server must run as root (it switches to the mail uid 5000)."
-            )
+        self._rootless = os.geteuid() != 0
+        self.mail_uid = os.getuid() if self._rootless else MAIL_UID
+        self.mail_gid = os.getgid() if self._rootless else MAIL_GID
         self._binary = binary
         self._own_root = root is None
         self.root = Path(tempfile.mkdtemp(prefix="inbox-dovecot-")) if root is None else root
@@ -150,7 +172,8 @@ class DovecotServer:
         for folder in (self.root, self._run_dir, self._state_dir, self._home_root):
             folder.mkdir(parents=True, exist_ok=True)
         # The auth process runs as the 'dovecot' user: every parent of the passwd file must be traversable.
-        _make_traversable(self.root)
+        if not self._rootless:
+            _make_traversable(self.root)
         self._passwd.mkdir(exist_ok=True)
         self._passwd.chmod(0o755)
         self._users: dict[str, str] = {}
@@ -164,15 +187,18 @@ class DovecotServer:
             raise RuntimeError("Dovecot is already running")
         if not self.port:
             self.port = free_port()
+        config = _CONFIG + (_ROOTLESS_CONFIG if self._rootless else "")
         self.config_path.write_text(
-            _CONFIG.format(
+            config.format(
                 run=self._run_dir,
                 state=self._state_dir,
                 log=self.log_path,
                 instance=self._instance,
                 passwd=self._passwd,
                 port=self.port,
-                uid=MAIL_UID,
+                uid=self.mail_uid,
+                user=pwd.getpwuid(os.getuid()).pw_name,
+                group=grp.getgrgid(os.getgid()).gr_name,
             )
         )
         self._process = subprocess.Popen(
@@ -249,10 +275,10 @@ class DovecotServer:
         (home / "Maildir").mkdir(parents=True, exist_ok=True)
         for sub in ("cur", "new", "tmp"):
             (home / "Maildir" / sub).mkdir(exist_ok=True)
-        _chown_tree(home)
+        self._chown_tree(home)
         self._users[name] = password
         entry = self._passwd / name
-        entry.write_text(f"{name}:{{PLAIN}}{password}:{MAIL_UID}:{MAIL_GID}::{home}\n")
+        entry.write_text(f"{name}:{{PLAIN}}{password}:{self.mail_uid}:{self.mail_gid}::{home}\n")
         entry.chmod(0o644)
 
     def new_user(self, prefix: str = "user") -> tuple[str, str]:
@@ -325,9 +351,18 @@ class DovecotServer:
             # ",S=<size>" lets Dovecot skip a stat() per file.
             path = new_dir / f"{stamp}.M{count}P{prefix}.inbox-test,S={len(raw)}"
             path.write_bytes(raw)
-            os.chown(path, MAIL_UID, MAIL_GID)
-        _chown_tree(folder_dir, files=False)
+            if not self._rootless:
+                os.chown(path, MAIL_UID, MAIL_GID)
+        self._chown_tree(folder_dir, files=False)
         return count
+
+    def _chown_tree(self, top: Path, *, files: bool = True) -> None:
+        if self._rootless:
+            return  # already ours, and Dovecot runs as us
+        os.chown(top, MAIL_UID, MAIL_GID)
+        for dirpath, dirnames, filenames in os.walk(top):
+            for name in dirnames + (filenames if files else []):
+                os.chown(os.path.join(dirpath, name), MAIL_UID, MAIL_GID)
 
     def _log_tail(self, lines: int = 20) -> str:
         try:
@@ -373,13 +408,6 @@ def _make_traversable(path: Path) -> None:
         mode = folder.stat().st_mode
         if mode & 0o055 != 0o055:
             folder.chmod(mode | 0o755)
-
-
-def _chown_tree(top: Path, *, files: bool = True) -> None:
-    os.chown(top, MAIL_UID, MAIL_GID)
-    for dirpath, dirnames, filenames in os.walk(top):
-        for name in dirnames + (filenames if files else []):
-            os.chown(os.path.join(dirpath, name), MAIL_UID, MAIL_GID)
 
 
 def _accepts_connections(host: str, port: int) -> bool:

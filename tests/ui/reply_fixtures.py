@@ -84,7 +84,7 @@ def make_conversation(
             extra={"relay_address": address} if kind == "amazon" else {},
         ),
     )
-    return int(conv.id)  # type: ignore[attr-defined]  # peewee's implicit primary key
+    return int(conv.id)
 
 
 def detail_of(conversation_id: int) -> ConversationDetail:

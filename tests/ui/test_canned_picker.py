@@ -1,5 +1,3 @@
-# mypy: disable-error-code="no-untyped-call"
-# (pytest-qt's QtBot.keyClick/keyClicks carry no annotations.)
 """The "/" picker: fuzzy search, preview in the buyer's language, keyboard-only from open to sent."""
 
 from __future__ import annotations

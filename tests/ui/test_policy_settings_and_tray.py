@@ -1,5 +1,3 @@
-# mypy: disable-error-code="no-untyped-call"
-# (peewee's Model.get_id carries no annotation.)
 """Deadline policy settings (save → recompute open conversations on a worker) and the deadline notifier."""
 
 from __future__ import annotations
@@ -51,7 +49,7 @@ def test_saving_a_policy_recomputes_open_conversations(qtbot: QtBot, dialog: Pol
     conv_id = make_conversation(kind="amazon")
     conv = Conversation.get_by_id(conv_id)
     amazon = DeadlinePolicyRow.get(DeadlinePolicyRow.key == "amazon")
-    Channel.update(policy=amazon).where(Channel.id == conv.channel.get_id()).execute()  # type: ignore[attr-defined]
+    Channel.update(policy=amazon).where(Channel.id == conv.channel.get_id()).execute()
     before = Conversation.get_by_id(conv_id).deadline_at
     select(dialog, "amazon")
     assert dialog.target.value() == 24
@@ -86,7 +84,7 @@ def test_notifier_counts_overdue_and_notifies_once(qtbot: QtBot, reply_profile: 
         (late, now - timedelta(minutes=5)),
         (far, now + timedelta(hours=20)),
     ):
-        Conversation.update(deadline_at=deadline).where(Conversation.id == conv_id).execute()  # type: ignore[attr-defined]
+        Conversation.update(deadline_at=deadline).where(Conversation.id == conv_id).execute()
     notifier = DeadlineNotifier()
     with qtbot.waitSignal(notifier.notified) as blocker:
         assert notifier.check(now) == [soon]

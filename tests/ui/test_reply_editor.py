@@ -1,5 +1,3 @@
-# mypy: disable-error-code="no-untyped-call"
-# (pytest-qt's QtBot.keyClick/keyClicks carry no annotations.)
 """The reply editor: language, canned insert, placeholders blocking send, outbox, drafts (even after a kill)."""
 
 from __future__ import annotations
@@ -285,3 +283,17 @@ def test_dropped_file_is_attached_and_kept_in_the_draft(
     (row,) = outbox_rows(conv)
     assert row.attachments == [attached]
     assert editor.attachments() == []
+
+
+def test_refreshing_the_same_conversation_keeps_the_text(qtbot: QtBot, editor: ReplyEditor) -> None:
+    conv = make_conversation()
+    editor.set_conversation(detail_of(conv))
+    editor.text_edit.setFocus()
+    qtbot.keyClicks(editor.text_edit, "Escribiendo")
+    cursor = editor.text_edit.textCursor()
+    cursor.setPosition(3)
+    editor.text_edit.setTextCursor(cursor)
+    editor.set_conversation(detail_of(conv))  # a sync refreshed the thread
+    assert editor.body() == "Escribiendo"
+    assert editor.text_edit.textCursor().position() == 3
+    assert editor.text_edit.document().isUndoAvailable()

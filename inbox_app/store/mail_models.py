@@ -28,7 +28,7 @@ import peewee
 
 from inbox_app.domain import deadlines
 from inbox_app.store.db import BaseModel, database_proxy
-from inbox_app.store.ingest import SNIPPET_LENGTH, ensure_channel, ensure_customer, policy_for_channel
+from inbox_app.store.ingest import SNIPPET_LENGTH, ensure_channel, policy_for_channel
 from inbox_app.store.models import Account, Channel, Conversation, UtcDateTimeField, to_db_time, utcnow
 
 
@@ -88,6 +88,17 @@ class BodyTarget:
     conversation_language: str | None
 
 
+@dataclass(frozen=True)
+class LocationState:
+    location_id: int
+    uid: int
+    flags: frozenset[str]  # as last seen on the server
+    is_read: bool  # local state
+    direction: str
+    message_id: int
+    conversation_id: int
+
+
 def _marks(values: Sequence[object]) -> str:
     return ",".join("?" * len(values))
 
@@ -144,6 +155,46 @@ class MailStore:
         ).fetchall()
         return {int(r[0]) for r in rows}
 
+    def location_states(self, folder: str, uidvalidity: int) -> list[LocationState]:
+        """Every stored location of the folder with its last-known server flags and the local read state."""
+        rows = self._sql(
+            "SELECT l.id, l.uid, l.flags, m.is_read, m.direction, m.id, m.conversation_id FROM mail_location l "
+            "JOIN message m ON m.id = l.message_id WHERE l.account_id = ? AND l.folder = ? AND l.uidvalidity = ?",
+            [self.account_id, folder, uidvalidity],
+        ).fetchall()
+        return [
+            LocationState(
+                int(r[0]),
+                int(r[1]),
+                frozenset(json.loads(r[2] or "[]")),
+                bool(r[3]),
+                str(r[4]),
+                int(r[5]),
+                int(r[6]),
+            )
+            for r in rows
+        ]
+
+    def locations_of(self, remote_id: str) -> list[tuple[int, str, int, frozenset[str]]]:
+        """(location id, folder, uid, flags) of every copy of a message (by Message-ID) in this account."""
+        rows = self._sql(
+            "SELECT l.id, l.folder, l.uid, l.flags FROM mail_location l JOIN message m ON m.id = l.message_id "
+            "WHERE l.account_id = ? AND m.remote_id = ?",
+            [self.account_id, remote_id],
+        ).fetchall()
+        return [(int(r[0]), str(r[1]), int(r[2]), frozenset(json.loads(r[3] or "[]"))) for r in rows]
+
+    def set_location_flags(self, location_id: int, flags: Iterable[str]) -> None:
+        self._sql("UPDATE mail_location SET flags = ? WHERE id = ?", [_json(sorted(flags)), location_id])
+
+    def delete_locations(self, location_ids: Sequence[int]) -> None:
+        for start in range(0, len(location_ids), 500):
+            chunk = list(location_ids[start : start + 500])
+            self._sql(f"DELETE FROM mail_location WHERE id IN ({_marks(chunk)})", chunk)
+
+    def set_read(self, message_id: int, is_read: bool) -> None:
+        self._sql("UPDATE message SET is_read = ? WHERE id = ?", [int(is_read), message_id])
+
     # ------------------------------------------------------------------ header phase writes
     def channel_id(self, account: Account, kind: str, name: str, marketplace: str | None) -> int:
         key = (kind, marketplace)
@@ -152,10 +203,38 @@ class MailStore:
         return self._channels[key]
 
     def customer(self, kind: str, value: str, name: str | None, language: str | None) -> tuple[int, str]:
-        key = (kind, value.strip().lower() if kind == "email" else value.strip())
-        if key not in self._customers:
-            customer = ensure_customer(kind, value, name, language)
-            self._customers[key] = (int(customer.id), str(customer.name or ""))
+        """``ingest.ensure_customer`` in plain SQL (a first sync meets thousands of customers): (id, name)."""
+        value = value.strip().lower() if kind == "email" else value.strip()
+        key = (kind, value)
+        cached = self._customers.get(key)
+        if cached is not None:
+            return cached
+        row = self._sql(
+            "SELECT c.id, c.name, c.language FROM customer_identity i JOIN customer c ON c.id = i.customer_id "
+            "WHERE i.kind = ? AND i.value = ?",
+            [kind, value],
+        ).fetchone()
+        if row is not None:
+            customer_id, current, current_language = int(row[0]), str(row[1] or ""), row[2]
+            if (name and not current) or (language and not current_language):
+                current = current or (name or "")
+                self._sql(
+                    "UPDATE customer SET name = ?, language = COALESCE(language, ?) WHERE id = ?",
+                    [current, language, customer_id],
+                )
+        else:
+            current = name or ""
+            customer_id = int(
+                self._sql(
+                    "INSERT INTO customer (name, language, created_at) VALUES (?, ?, ?)",
+                    [current, language, to_db_time(utcnow())],
+                ).lastrowid
+            )
+            self._sql(
+                "INSERT INTO customer_identity (customer_id, kind, value, display_name) VALUES (?, ?, ?, ?)",
+                [customer_id, kind, value, name],
+            )
+        self._customers[key] = (customer_id, current)
         return self._customers[key]
 
     def create_conversation(
@@ -237,7 +316,9 @@ class MailStore:
         )
         return message_id
 
-    def add_thread_keys(self, conversation_id: int, subject: str, participants: Iterable[str], at: datetime) -> None:
+    def add_thread_keys(
+        self, conversation_id: int, subject: str, participants: Iterable[str], at: datetime
+    ) -> None:
         rows = [(self.account_id, conversation_id, subject, p, to_db_time(at)) for p in sorted(participants)]
         if rows:
             self.db.cursor().executemany(
@@ -246,12 +327,17 @@ class MailStore:
                 rows,
             )
 
-    def add_locations(self, folder: str, uidvalidity: int, rows: Iterable[tuple[int, int, list[str], bool]]) -> None:
+    def add_locations(
+        self, folder: str, uidvalidity: int, rows: Iterable[tuple[int, int, list[str], bool]]
+    ) -> None:
         """(uid, message id, flags, body_fetched) rows; a (folder, UIDVALIDITY, UID) already stored is kept."""
         self.db.cursor().executemany(
             "INSERT OR IGNORE INTO mail_location (account_id, folder, uidvalidity, uid, message_id, flags, "
             "body_fetched) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [(self.account_id, folder, uidvalidity, uid, mid, _json(sorted(flags)), int(done)) for uid, mid, flags, done in rows],
+            [
+                (self.account_id, folder, uidvalidity, uid, mid, _json(sorted(flags)), int(done))
+                for uid, mid, flags, done in rows
+            ],
         )
 
     # ------------------------------------------------------------------ body phase
@@ -268,7 +354,14 @@ class MailStore:
         ).fetchall()
         return {
             int(r[1]): BodyTarget(
-                int(r[0]), int(r[1]), int(r[2]), int(r[3]), str(r[4]), json.loads(r[5] or "{}"), str(r[6]), r[7]
+                int(r[0]),
+                int(r[1]),
+                int(r[2]),
+                int(r[3]),
+                str(r[4]),
+                json.loads(r[5] or "{}"),
+                str(r[6]),
+                r[7],
             )
             for r in rows
         }
@@ -314,7 +407,8 @@ class MailStore:
     def mark_fetched(self, location_ids: Sequence[int]) -> None:
         if location_ids:
             self._sql(
-                f"UPDATE mail_location SET body_fetched = 1 WHERE id IN ({_marks(location_ids)})", list(location_ids)
+                f"UPDATE mail_location SET body_fetched = 1 WHERE id IN ({_marks(location_ids)})",
+                list(location_ids),
             )
 
     def set_message_extra(self, message_id: int, extra: dict[str, Any]) -> None:
@@ -322,7 +416,8 @@ class MailStore:
 
     def set_conversation_language(self, conversation_id: int, language: str) -> None:
         self._sql(
-            "UPDATE conversation SET language = ? WHERE id = ? AND language IS NULL", [language, conversation_id]
+            "UPDATE conversation SET language = ? WHERE id = ? AND language IS NULL",
+            [language, conversation_id],
         )
 
     # ------------------------------------------------------------------ derived fields
@@ -344,7 +439,8 @@ class MailStore:
             return
         messages: dict[int, list[tuple[str, str, int, str, int]]] = {i: [] for i in ids}
         for conv_id, direction, sent_at, auto, text, is_read in self._sql(
-            "SELECT conversation_id, direction, sent_at, is_auto_reply, text_body, is_read FROM message "
+            # The snippet is the first unquoted line of the last message: 4,000 characters are plenty.
+            "SELECT conversation_id, direction, sent_at, is_auto_reply, substr(text_body, 1, 4000), is_read FROM message "
             f"WHERE conversation_id IN ({_marks(ids)}) ORDER BY conversation_id, sent_at, id",
             ids,
         ):

@@ -41,6 +41,7 @@ log = logging.getLogger("inbox_app.sync")
 
 OUTBOX_INTERVAL = 30.0
 MAX_BACKOFF = 300.0
+STOP_GRACE = 10.0  # s to let the loops finish their current step and log out
 
 
 @dataclass(frozen=True)
@@ -217,12 +218,16 @@ class SyncEngine:
         try:
             await stop_event.wait()
         finally:
-            unsubscribe()
-            for task in tasks:
+            stop_event.set()
+            # The loops watch stop_event and close their connections themselves (an IDLE slice ends within
+            # about a second); cancelling them mid-close would leak sockets, so cancel only stragglers.
+            _done, late = await asyncio.wait(tasks, timeout=STOP_GRACE)
+            for task in late:
                 task.cancel()
             for task in tasks:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
+            unsubscribe()
             await self.close()
 
     async def close(self) -> None:

@@ -28,7 +28,8 @@ import dataclasses
 import logging
 import multiprocessing
 import os
-import sys
+import threading
+import time
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -41,7 +42,7 @@ from typing import Any
 from inbox_app.channels.mail import errors as mail_errors
 from inbox_app.channels.mail.amazon_relay import ORDER_ID_RE, marketplace_for_address, parse_amazon
 from inbox_app.channels.mail.errors import MailError
-from inbox_app.channels.mail.imap import FolderStatus, HeaderInfo, ImapConnection, ImapSettings
+from inbox_app.channels.mail.imap import FlagChange, FolderStatus, HeaderInfo, ImapConnection, ImapSettings
 from inbox_app.channels.mail.mime import ParsedMail, parse_message
 from inbox_app.channels.mail.security import Security
 from inbox_app.domain.conversations import Direction
@@ -58,10 +59,7 @@ from inbox_app.store.accounts import MailAccountSettings, mail_settings
 from inbox_app.store.blobs import BlobStore
 from inbox_app.store.db import database_proxy
 from inbox_app.store.events import EventKind, log_event
-from inbox_app.store.ingest import (
-    refresh_conversation,
-)
-from inbox_app.store.mail_models import BodyTarget, KnownMessage, MailStore, create_mail_tables
+from inbox_app.store.mail_models import BodyTarget, KnownMessage, LocationState, MailStore, create_mail_tables
 from inbox_app.store.models import (
     Account,
     Conversation,
@@ -229,17 +227,33 @@ _pool: ProcessPoolExecutor | None = None
 def _parse_pool() -> ProcessPoolExecutor | None:
     """Worker processes for MIME parsing (pure-Python CPU work that would otherwise hold the GIL).
 
-    ``forkserver``/``spawn``, never ``fork``: forking a process that runs Qt and I/O threads is unsafe.
-    Disabled with ``INBOX_APP_PARSE_WORKERS=0``.
+    ``spawn``, never ``fork``: forking a process that runs Qt and I/O threads is unsafe. Each worker watches
+    its parent and exits when it is gone, so a sync killed with SIGKILL leaves no orphans behind.
+    Disabled with ``INBOX_APP_PARSE_WORKERS=0`` (or 1).
     """
     global _pool
     workers = int(os.environ.get("INBOX_APP_PARSE_WORKERS", PARSE_WORKERS))
     if workers <= 1:
         return None
     if _pool is None:
-        method = "forkserver" if sys.platform.startswith("linux") else "spawn"
-        _pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context(method))
+        _pool = ProcessPoolExecutor(
+            max_workers=workers,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_watch_parent,
+            initargs=(os.getpid(),),
+        )
     return _pool
+
+
+def _watch_parent(parent_pid: int) -> None:
+    """(In a worker) exit as soon as the process that started us has died."""
+
+    def watch() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(0.5)  # a daemon thread in a worker process; nothing to wait on but the parent's death
+        os._exit(0)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
 def _reset_parse_pool() -> None:
@@ -576,7 +590,7 @@ class MailAccountSync:
             )
         else:
             counterpart = (header.from_name, header.from_address)
-        customer = (
+        email_customer: tuple[int, str] | None = (
             self.store.customer("email", counterpart[1], counterpart[0] or None, None)
             if counterpart[1]
             else None
@@ -584,7 +598,7 @@ class MailAccountSync:
         return self.store.create_conversation(
             channel_id=channel_id,
             subject=header.subject,
-            customer=customer,
+            customer=email_customer,
             order_id=None,
             language=None,
             created_at=sent_at,
@@ -834,86 +848,50 @@ class MailAccountSync:
     async def _push_flags(
         self, conn: ImapConnection, folder: str, uidvalidity: int, report: SyncReport
     ) -> None:
-        rows = (
-            MailLocation.select(
-                MailLocation.id, MailLocation.uid, MailLocation.flags, Message.is_read, Message.direction
-            )
-            .join(Message)
-            .where(
-                (MailLocation.account == self.account_id)
-                & (MailLocation.folder == folder)
-                & (MailLocation.uidvalidity == uidvalidity)
-            )
-            .tuples()
-        )
-        add: list[tuple[int, int, list[str]]] = []
-        remove: list[tuple[int, int, list[str]]] = []
-        for loc_id, uid, flags, is_read, direction in rows:
-            seen = SEEN in (flags or [])
-            if is_read and not seen:
-                add.append((loc_id, uid, list(flags or [])))
-            elif not is_read and seen and direction == Direction.IN.value:
-                remove.append((loc_id, uid, list(flags or [])))
+        add: list[LocationState] = []
+        remove: list[LocationState] = []
+        for loc in self.store.location_states(folder, uidvalidity):
+            seen = SEEN in loc.flags
+            if loc.is_read and not seen:
+                add.append(loc)
+            elif not loc.is_read and seen and loc.direction == Direction.IN.value:
+                remove.append(loc)
         if add:
-            await conn.add_flags([uid for _i, uid, _f in add], [SEEN])
+            await conn.add_flags([loc.uid for loc in add], [SEEN])
         if remove:
-            await conn.remove_flags([uid for _i, uid, _f in remove], [SEEN])
+            await conn.remove_flags([loc.uid for loc in remove], [SEEN])
         if add or remove:
             with database_proxy.obj.atomic():
-                for loc_id, _uid, flags in add:
-                    MailLocation.update(flags=sorted({*flags, SEEN})).where(
-                        MailLocation.id == loc_id
-                    ).execute()
-                for loc_id, _uid, flags in remove:
-                    MailLocation.update(flags=sorted(set(flags) - {SEEN})).where(
-                        MailLocation.id == loc_id
-                    ).execute()
+                for loc in add:
+                    self.store.set_location_flags(loc.location_id, loc.flags | {SEEN})
+                for loc in remove:
+                    self.store.set_location_flags(loc.location_id, loc.flags - {SEEN})
             report.flags_pushed += len(add) + len(remove)
 
     def _apply_flag_changes(
-        self, folder: str, uidvalidity: int, changes: Sequence[Any], report: SyncReport
+        self, folder: str, uidvalidity: int, changes: Sequence[FlagChange], report: SyncReport
     ) -> set[int]:
         if not changes:
             return set()
         by_uid = {c.uid: c for c in changes}
         touched: set[int] = set()
         with database_proxy.obj.atomic():
-            rows = (
-                MailLocation.select(
-                    MailLocation.id,
-                    MailLocation.uid,
-                    MailLocation.flags,
-                    Message.id,
-                    Message.is_read,
-                    Message.direction,
-                    Message.conversation,
-                )
-                .join(Message)
-                .where(
-                    (MailLocation.account == self.account_id)
-                    & (MailLocation.folder == folder)
-                    & (MailLocation.uidvalidity == uidvalidity)
-                )
-                .tuples()
-            )
-            for loc_id, uid, flags, msg_id, is_read, direction, conv_id in rows:
-                change = by_uid.get(uid)
+            for loc in self.store.location_states(folder, uidvalidity):
+                change = by_uid.get(loc.uid)
                 if change is None:
                     continue
-                new_flags = sorted(change.flags - {"\\Recent"})
-                if new_flags == sorted(set(flags or []) - {"\\Recent"}):
+                new_flags = change.flags - {"\\Recent"}
+                if new_flags == loc.flags - {"\\Recent"}:
                     continue
-                MailLocation.update(flags=new_flags).where(MailLocation.id == loc_id).execute()
-                seen = SEEN in change.flags
-                if direction == Direction.IN.value and bool(is_read) != seen:
-                    Message.update(is_read=seen).where(Message.id == msg_id).execute()
-                    touched.add(conv_id)
-                extra_answered = ANSWERED in change.flags
-                if extra_answered != (ANSWERED in (flags or [])):
-                    touched.add(conv_id)
+                self.store.set_location_flags(loc.location_id, new_flags)
+                seen = SEEN in new_flags
+                if loc.direction == Direction.IN.value and loc.is_read != seen:
+                    self.store.set_read(loc.message_id, seen)
+                    touched.add(loc.conversation_id)
+                if (ANSWERED in new_flags) != (ANSWERED in loc.flags):
+                    touched.add(loc.conversation_id)
                 report.flag_changes += 1
-            for conv in Conversation.select().where(Conversation.id.in_(sorted(touched))):
-                refresh_conversation(conv)
+            self.store.refresh(touched)
         report.conversations |= touched
         return touched
 
@@ -922,16 +900,11 @@ class MailAccountSync:
         self, conn: ImapConnection, folder: str, status: FolderStatus, report: SyncReport
     ) -> None:
         server = set(await conn.all_uids())
-        rows = list(
-            MailLocation.select(MailLocation.id, MailLocation.uid, MailLocation.message)
-            .where(
-                (MailLocation.account == self.account_id)
-                & (MailLocation.folder == folder)
-                & (MailLocation.uidvalidity == status.uidvalidity)
-            )
-            .tuples()
-        )
-        gone = [(loc_id, msg_id) for loc_id, uid, msg_id in rows if uid not in server]
+        gone: list[tuple[int, int | None]] = [
+            (loc.location_id, loc.message_id)
+            for loc in self.store.location_states(folder, status.uidvalidity)
+            if loc.uid not in server
+        ]
         if not gone:
             return
         with database_proxy.obj.atomic():
@@ -943,7 +916,7 @@ class MailAccountSync:
     def _forget_locations(self, gone: Sequence[tuple[int, int | None]], folder: str, reason: str) -> set[int]:
         """Delete locations; a message left without any location is kept and marked, never deleted."""
         touched: set[int] = set()
-        MailLocation.delete().where(MailLocation.id.in_([loc_id for loc_id, _m in gone])).execute()
+        self.store.delete_locations([loc_id for loc_id, _m in gone])
         for _loc_id, msg_id in gone:
             if msg_id is None:
                 continue
@@ -958,7 +931,7 @@ class MailAccountSync:
             extra["expunged"] = True
             extra["expunged_from"] = folder
             Message.update(extra=extra).where(Message.id == msg_id).execute()
-            conv_id = message.conversation_id  # type: ignore[attr-defined]
+            conv_id = message.conversation_id
             log_event(
                 EventKind.EXPUNGED,
                 conversation=conv_id,
@@ -994,6 +967,8 @@ class MailAccountSync:
         by_fallback: dict[tuple[str, int], list[MailLocation]] = {}
         for loc in old:
             message = loc.message
+            if message is None:
+                continue
             if message.remote_id:
                 by_id.setdefault(message.remote_id, []).append(loc)
             else:
@@ -1017,13 +992,15 @@ class MailAccountSync:
                     folder=folder,
                     uidvalidity=status.uidvalidity,
                     uid=header.uid,
-                    message=loc.message.id,
+                    message=loc.message_id,
                     flags=sorted(header.flags),
                     body_fetched=loc.body_fetched,
                 ).on_conflict_ignore().execute()
                 report.remapped += 1
-            unmatched = [(loc.id, loc.message.id) for loc in old if loc.id not in matched]
-            MailLocation.delete().where(MailLocation.id.in_(sorted(matched))).execute()
+            unmatched: list[tuple[int, int | None]] = [
+                (loc.id, loc.message_id) for loc in old if loc.id not in matched
+            ]
+            self.store.delete_locations(sorted(matched))
             touched = self._forget_locations(unmatched, folder, "uidvalidity") if unmatched else set()
             # Headers of unmatched new UIDs are imported by the normal header phase (known UIDs are skipped).
             SyncState.update(uidvalidity=status.uidvalidity, last_uid=0, highest_modseq=None).where(
@@ -1038,26 +1015,40 @@ class MailAccountSync:
         """Sync, then wait for changes (IDLE, else poll every 60 s); reconnect with backoff; report state."""
         backoff = 1.0
         online: bool | None = None
-        while not stop_event.is_set():
-            try:
-                await self.sync_once()
-                if online is not True:
-                    online = True
-                    self.bus.publish(ChangeEvent("online", frozenset(), self.account_id))
-                backoff = 1.0
-                conn = await self.connection()
-                await conn.select(self.settings.folders[0] if self.settings.folders else "INBOX")
-                timeout = IDLE_TIMEOUT if "IDLE" in conn.capabilities else POLL_INTERVAL
-                await _until_stopped(conn.idle_wait(timeout, poll_interval=POLL_INTERVAL), stop_event)
-            except MailError as exc:
-                await self._drop_connection()
-                if online is not False:
-                    online = False
-                    self.bus.publish(ChangeEvent("offline", frozenset(), self.account_id, exc.user_message))
-                log.info("mail sync of account %s failed: %s; retry in %.0f s", self.account_id, exc, backoff)
-                await _wait_or_stop(stop_event, backoff)
-                backoff = min(backoff * 2, MAX_BACKOFF)
-        await self._drop_connection()
+        try:
+            while not stop_event.is_set():
+                try:
+                    await self.sync_once()
+                    if online is not True:
+                        online = True
+                        self.bus.publish(ChangeEvent("online", frozenset(), self.account_id))
+                    backoff = 1.0
+                    conn = await self.connection()
+                    await conn.select(self.settings.folders[0] if self.settings.folders else "INBOX")
+                    timeout = IDLE_TIMEOUT if "IDLE" in conn.capabilities else POLL_INTERVAL
+                    await _until_stopped(conn.idle_wait(timeout, poll_interval=POLL_INTERVAL), stop_event)
+                except MailError as exc:
+                    await self._drop_connection()
+                    if online is not False:
+                        online = False
+                        self.bus.publish(
+                            ChangeEvent("offline", frozenset(), self.account_id, exc.user_message)
+                        )
+                    log.info(
+                        "mail sync of account %s failed: %s; retry in %.0f s", self.account_id, exc, backoff
+                    )
+                    await _wait_or_stop(stop_event, backoff)
+                    backoff = min(backoff * 2, MAX_BACKOFF)
+                except Exception as exc:  # a bug (or no keyring): say so loudly, keep the loop alive
+                    log.exception("mail sync of account %s failed unexpectedly", self.account_id)
+                    await self._drop_connection()
+                    message = getattr(exc, "user_message", "") or _(
+                        "An internal error stopped the mail sync; details are in the log."
+                    )
+                    self.bus.publish(ChangeEvent("error", frozenset(), self.account_id, message))
+                    await _wait_or_stop(stop_event, MAX_BACKOFF)
+        finally:
+            await self._drop_connection()
 
 
 async def _until_stopped(coro: Any, stop_event: asyncio.Event) -> None:

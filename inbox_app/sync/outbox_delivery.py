@@ -42,7 +42,8 @@ from inbox_app.store.blobs import BlobStore
 from inbox_app.store.db import database_proxy
 from inbox_app.store.events import EventKind, log_event
 from inbox_app.store.ingest import add_message, set_status
-from inbox_app.store.models import Account, Conversation, MailLocation, Message, OutboxItem, SyncState
+from inbox_app.store.mail_models import MailStore
+from inbox_app.store.models import Account, Conversation, Message, OutboxItem, SyncState
 from inbox_app.sync.events import ChangeBus, ChangeEvent
 
 log = logging.getLogger("inbox_app.sync")
@@ -119,7 +120,7 @@ def record_sent(
     db = database_proxy.obj
     now = datetime.now(UTC)
     with db.atomic():
-        conversation = Conversation.get_by_id(item.conversation_id)  # type: ignore[attr-defined]
+        conversation = Conversation.get_by_id(item.conversation_id)
         message = add_message(
             conversation,
             IncomingMessage(
@@ -157,23 +158,16 @@ async def _mark_answered(account: Account, imap: ImapConnection, item: OutboxIte
     """Set ``\\Answered`` on the mail we replied to (best effort: the reply itself is already recorded)."""
     if not item.in_reply_to:
         return
-    rows = (
-        MailLocation.select(MailLocation.id, MailLocation.folder, MailLocation.uid, MailLocation.flags)
-        .join(Message)
-        .where((MailLocation.account == account.id) & (Message.remote_id == item.in_reply_to))
-        .tuples()
-    )
-    for loc_id, folder, uid, flags in rows:
-        if "\\Answered" in (flags or []):
+    store = MailStore(account.id)
+    for loc_id, folder, uid, flags in store.locations_of(item.in_reply_to):
+        if "\\Answered" in flags:
             continue
         try:
             await imap.select(folder)
             await imap.add_flags([uid], ["\\Answered"])
         except mail_errors.FolderMissing:
             continue
-        MailLocation.update(flags=sorted({*(flags or []), "\\Answered"})).where(
-            MailLocation.id == loc_id
-        ).execute()
+        store.set_location_flags(loc_id, flags | {"\\Answered"})
 
 
 def _requeue(item: OutboxItem, error: str) -> None:
@@ -205,7 +199,7 @@ async def deliver_due(
                 )
                 record_sent(item, account, None)
                 report.recovered.append(item.id)
-                report.conversations.add(item.conversation_id)  # type: ignore[attr-defined]
+                report.conversations.add(item.conversation_id)
                 await _mark_answered(account, imap, item)
                 continue
         outbox.mark_sending(item)
@@ -231,7 +225,7 @@ async def deliver_due(
                     item, f"{exc.user_message} ({exc.detail})" if exc.detail else exc.user_message
                 )
                 report.failed.append(item.id)
-                report.conversations.add(item.conversation_id)  # type: ignore[attr-defined]
+                report.conversations.add(item.conversation_id)
                 continue
         except (mail_errors.ConnectionFailed, mail_errors.TlsFailed, mail_errors.LoginFailed) as exc:
             _requeue(item, exc.user_message)
@@ -249,7 +243,7 @@ async def deliver_due(
         _test_crash("after_append")
         record_sent(item, account, raw, unconfirmed=unconfirmed)
         (report.unconfirmed if unconfirmed else report.sent).append(item.id)
-        report.conversations.add(item.conversation_id)  # type: ignore[attr-defined]
+        report.conversations.add(item.conversation_id)
         try:
             await _mark_answered(account, imap, item)
         except MailError as exc:

@@ -77,15 +77,14 @@ STEP_LABELS = {
     "folder": N_("Folders"),
 }
 # What the user should look at after a failure at this step.
+# What to look at next, beyond what the error itself says (no hint where the message already says it all).
 STEP_HINTS = {
-    "dns": N_("Check the server name under Advanced settings."),
-    "connect": N_("Check the server name and port, or whether a firewall blocks the connection."),
-    "tls": N_("Check the security setting (SSL/TLS or STARTTLS) and the port."),
+    "connect": N_("A firewall or antivirus program can also block the connection."),
+    "tls": N_("The server name must be the one on the server's certificate (ask your provider)."),
     "login": N_(
-        "Check the user name and password. Some providers (Gmail, iCloud, Yahoo, Outlook) need an app "
-        "password instead of your usual one."
+        "Some providers (Gmail, iCloud, Yahoo, Outlook) need an app password instead of your usual one."
     ),
-    "folder": N_("Check the folder names under Advanced settings (separate them with commas)."),
+    "folder": N_("Separate several folders with commas."),
 }
 STEP_STATE_LABELS = {
     "pending": N_("not tested yet"),
@@ -135,6 +134,11 @@ class _BackgroundTest:
 
     def start(self) -> None:
         self._thread.start()
+
+    def join(self, timeout: float | None = None) -> bool:
+        """Wait for the worker thread (tests, shutdown); True when it has ended."""
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
 
     def cancel(self) -> None:
         """Stop the test; no result will be delivered."""
@@ -343,6 +347,7 @@ class AccountDialog(QDialog):
                 lambda _i, s=server: self._security_changed(s)
             )
             self.user_edits[server].textEdited.connect(self._server_edited)
+        self.user_edits["imap"].textChanged.connect(self._update_placeholders)
         edits = (
             self.email_edit,
             self.password_edit,
@@ -421,11 +426,13 @@ class AccountDialog(QDialog):
         finally:
             self._filling = False
 
-    def _update_placeholders(self) -> None:
+    def _update_placeholders(self, *_args: object) -> None:
+        """Empty fields show what will be used (see ``AccountForm.effective_*``)."""
         email = self.email_edit.text().strip()
         self.name_edit.setPlaceholderText(email or _("shown in the sidebar"))
-        for server in SERVERS:
-            self.user_edits[server].setPlaceholderText(email or _("your e-mail address"))
+        imap_user = self.user_edits["imap"].text().strip() or email
+        self.user_edits["imap"].setPlaceholderText(email or _("your e-mail address"))
+        self.user_edits["smtp"].setPlaceholderText(imap_user or _("same as incoming mail"))
 
     def _server_edited(self, *_args: object) -> None:
         if not self._filling:
@@ -546,7 +553,8 @@ class AccountDialog(QDialog):
     def _show_success(self, folders: list[str]) -> None:
         self._passed, self._failed = True, False
         self._clear_highlights()
-        self.found_folders = folders
+        self.found_folders = sorted(folders, key=lambda f: (f.upper() != "INBOX", f.casefold()))
+        folders = self.found_folders
         for server in SERVERS:
             for step in STEPS[server]:
                 self._step_states[(server, step)] = self._passed_state(server, step)

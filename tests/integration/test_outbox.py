@@ -219,3 +219,98 @@ def test_offline_stays_queued_then_catches_up(
     assert len(smtp_server.messages) == 1
     listing = _cli(profile, "outbox", "list", "--json", "--all")
     assert '"state": "sent"' in listing.stdout
+
+
+def test_account_add_tests_the_connection_and_keeps_the_password_in_the_keyring(
+    profile: Any, dovecot: DovecotServer, mail_user: tuple[str, str], smtp_server: SmtpServer
+) -> None:
+    user, password = mail_user
+    common = [
+        "account", "add", "imap", "--name", "Shop", "--imap-host", dovecot.host, "--imap-port", str(dovecot.port),
+        "--imap-security", "none", "--user", user, "--password-env", "SHOP_PW", "--smtp-host", smtp_server.host,
+        "--smtp-port", str(smtp_server.port), "--smtp-security", "none", "--smtp-user", SMTP_USER, "--from", SELLER,
+    ]  # fmt: skip
+    os.environ["SHOP_PW"] = "wrong-password"
+    try:
+        wrong = _cli(profile, *common)
+        assert wrong.returncode == 1 and "login" in wrong.stderr and "refused" in wrong.stderr
+        missing = _cli(profile, *common, "--folders", "INBOX,Nope")
+        assert missing.returncode == 1  # login fails first: still a clear message
+        os.environ["SHOP_PW"] = password
+        no_folder = _cli(profile, *common, "--folders", "INBOX,Nope")
+        assert no_folder.returncode == 1 and "Nope" in no_folder.stderr
+        # SMTP uses its own password here, so the SMTP check fails at "login" with the IMAP password.
+        smtp_wrong = _cli(profile, *common)
+        assert smtp_wrong.returncode == 1 and smtp_wrong.stderr.startswith("inbox-app: SMTP")
+        added = _cli(profile, *[a if a != SMTP_USER else "" for a in common], "--no-test")
+        assert added.returncode == 0, added.stderr
+        account_id = int(added.stdout.strip())
+        insecure = _cli(
+            profile, *[a if a != dovecot.host else "imap.example.com" for a in common], "--no-test"
+        )
+        assert insecure.returncode == 1 and "Unencrypted" in insecure.stderr
+    finally:
+        del os.environ["SHOP_PW"]
+    listing = _cli(profile, "account", "list", "--json")
+    assert listing.returncode == 0 and password not in listing.stdout
+    assert f'"id": {account_id}' in listing.stdout
+    from inbox_app.secrets import get_secret
+
+    assert get_secret(account_id, "imap") == password
+    assert password.encode() not in profile.db_path.read_bytes()
+
+
+def test_continuous_mode_gets_new_mail_by_idle_and_sends_on_wake(
+    profile: Any,
+    dovecot: DovecotServer,
+    mail_user: tuple[str, str],
+    smtp_server: SmtpServer,
+    account: Account,
+) -> None:
+    import asyncio
+
+    from inbox_app.sync.events import ChangeBus, ChangeEvent
+
+    user, password = mail_user
+    dovecot.append(user, password, "INBOX", make_mail(1))
+
+    async def scenario() -> None:
+        bus = ChangeBus()
+        seen: list[ChangeEvent] = []
+        changed = asyncio.Event()
+
+        def on_event(event: ChangeEvent) -> None:
+            seen.append(event)
+            changed.set()
+
+        bus.subscribe(on_event)
+        engine = SyncEngine(profile.blobs, bus)
+        stop = asyncio.Event()
+        runner = asyncio.ensure_future(engine.run_forever(stop))
+
+        async def until(predicate: Any) -> None:
+            async def loop() -> None:
+                while not predicate():
+                    changed.clear()
+                    await changed.wait()
+
+            await asyncio.wait_for(loop(), timeout=20)
+
+        try:
+            await until(lambda: engine.online is True and Message.select().count() == 1)
+            # New mail arrives while we idle: IDLE reports it, no poll interval to wait for.
+            await asyncio.get_running_loop().run_in_executor(
+                None, dovecot.append, user, password, "INBOX", make_mail(2)
+            )
+            await until(lambda: Message.select().where(Message.remote_id == "<msg2@example.net>").exists())
+            conv_id = Message.get(Message.remote_id == "<msg2@example.net>").conversation_id
+            item = queue_reply_for(conv_id, "On its way.\n")
+            engine.wake_outbox()
+            await until(lambda: OutboxItem.get_by_id(item.id).state == "sent")
+            assert len(smtp_server.messages) == 1
+            assert any(e.kind == "outbox" and conv_id in e.conversation_ids for e in seen)
+        finally:
+            stop.set()
+            await asyncio.wait_for(runner, timeout=20)
+
+    run(scenario())

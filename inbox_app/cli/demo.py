@@ -1,0 +1,80 @@
+"""``inbox-app demo``: fill a profile with the demo workspace (see :mod:`inbox_app.demo.generator`).
+
+It refuses a profile that already holds real accounts, so demo conversations never get mixed into someone's
+working inbox by a slip of the folder name; ``--force`` is the deliberate way to do it anyway.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+from inbox_app.cli import CliError, profile_from_args
+from inbox_app.i18n import _, format_number
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = sub.add_parser("demo", help=_("fill the profile with realistic demo conversations"))
+    parser.add_argument("--count", type=int, default=300, help=_("how many conversations (default 300)"))
+    parser.add_argument(
+        "--seed", type=int, default=1, help=_("random seed: the same seed gives the same demo")
+    )
+    parser.add_argument(
+        "--force", action="store_true", help=_("add the demo even if the profile holds real accounts")
+    )
+    parser.set_defaults(func=run_demo)
+
+
+def run_demo(args: argparse.Namespace) -> int:
+    if args.count < 1:
+        raise CliError(_("--count must be at least 1."))
+    profile = profile_from_args(args)
+    from inbox_app.demo.generator import DEMO_ACCOUNT_KIND, generate
+    from inbox_app.domain.views import View, ViewKind
+    from inbox_app.store.accounts import list_accounts
+    from inbox_app.store.conversations import view_counts
+
+    real = [a for a in list_accounts() if a.kind != DEMO_ACCOUNT_KIND]
+    if real and not args.force:
+        raise CliError(
+            _(
+                "This profile already holds {count} real account(s) ({names}); the demo would mix invented "
+                "conversations into them. Use another --profile folder, or add --force to do it anyway."
+            ).format(count=len(real), names=", ".join(a.name for a in real)),
+            exit_code=2,
+        )
+
+    interactive = sys.stderr.isatty()
+    step = max(1, args.count // 10)
+    next_report = [step]
+
+    def progress(done: int, total: int) -> None:
+        if not interactive and done < next_report[0] and done != total:
+            return
+        next_report[0] = done + step
+        line = _("Creating demo conversations: {done} of {total}").format(
+            done=format_number(done), total=format_number(total)
+        )
+        sys.stderr.write(("\r" + line) if interactive else line + "\n")
+        sys.stderr.flush()
+
+    started = time.monotonic()
+    created = generate(profile, count=args.count, seed=args.seed, progress=progress)
+    if interactive:
+        sys.stderr.write("\n")
+    elapsed = time.monotonic() - started
+    counts = view_counts([View(ViewKind.OVERDUE), View(ViewKind.DUE_SOON), View(ViewKind.OPEN)])
+    print(
+        _("Created {count} demo conversations in {seconds} s in {folder}.").format(
+            count=format_number(created), seconds=format_number(round(elapsed, 1)), folder=profile.root
+        )
+    )
+    print(
+        _("Overdue: {overdue} · Due soon: {due_soon} · Open: {open}").format(
+            overdue=format_number(counts["overdue"]),
+            due_soon=format_number(counts["due_soon"]),
+            open=format_number(counts["open"]),
+        )
+    )
+    return 0

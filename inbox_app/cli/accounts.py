@@ -12,19 +12,10 @@ import argparse
 import asyncio
 import json
 import os
-from typing import Any
 
 from inbox_app.cli import CliError, profile_from_args
-from inbox_app.i18n import _
-
-STEP_LABELS = {
-    "dns": "server name",
-    "connect": "connection",
-    "tls": "encryption (TLS)",
-    "login": "login",
-    "folder": "folder",
-    "send": "sending",
-}
+from inbox_app.domain.account_form import AccountSetupError
+from inbox_app.i18n import N_, _
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -60,91 +51,58 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     lst.set_defaults(func=cmd_list)
 
 
-def _default_port(kind: str, security: str) -> int:
-    if kind == "imap":
-        return 993 if security == "tls" else 143
-    return 465 if security == "tls" else 587
+STEP_NAMES = {
+    "dns": N_("server name"),
+    "connect": N_("connection"),
+    "tls": N_("encryption (TLS)"),
+    "login": N_("login"),
+    "folder": N_("folder"),
+    "send": N_("sending"),
+}
 
 
-def _mail_error_text(server: str, exc: Any) -> str:
-    step = STEP_LABELS.get(getattr(exc, "step", ""), getattr(exc, "step", ""))
-    return _("{server} check failed at step “{step}”: {message}").format(
-        server=server, step=step, message=exc.user_message
-    )
-
-
-async def _test(imap_settings: Any, smtp_settings: Any, folders: list[str]) -> None:
-    from inbox_app.channels.mail.errors import MailError
-    from inbox_app.channels.mail.imap import test_connection
-    from inbox_app.channels.mail.smtp import test_smtp
-
-    try:
-        found = await test_connection(imap_settings)
-    except MailError as exc:
-        raise CliError(_mail_error_text("IMAP", exc)) from exc
-    missing = [f for f in folders if f not in found and f.upper() != "INBOX"]
-    if missing:
-        raise CliError(
-            _(
-                "IMAP check failed at step “folder”: the folder “{folder}” does not exist on the server."
-            ).format(folder=missing[0])
+def _setup_error_text(exc: AccountSetupError) -> str:
+    """ "IMAP check failed at step “login”: …" so the user knows which setting to fix."""
+    server = {"imap": "IMAP", "smtp": "SMTP"}.get(exc.server)
+    step = STEP_NAMES.get(exc.step)
+    if server and step:
+        return _("{server} check failed at step “{step}”: {message}").format(
+            server=server, step=_(step), message=exc.user_message
         )
-    try:
-        await test_smtp(smtp_settings)
-    except MailError as exc:
-        raise CliError(_mail_error_text("SMTP", exc)) from exc
+    return exc.user_message
 
 
 def cmd_add_imap(args: argparse.Namespace) -> int:
-    from inbox_app.channels.mail.errors import MailError
-    from inbox_app.channels.mail.imap import ImapSettings
-    from inbox_app.channels.mail.security import Security, check_security_allowed
-    from inbox_app.channels.mail.smtp import SmtpSettings
-    from inbox_app.secrets import NoKeyringError, check_keyring, set_secret
-    from inbox_app.store.accounts import MailAccountSettings, ServerSettings, create_mail_account
+    """Test (unless --no-test) then store the account; the same code path as the account dialog."""
+    from inbox_app.domain.account_form import AccountForm, default_port
+    from inbox_app.sync.account_setup import save_account, test_account
 
     password = os.environ.get(args.password_env)
     if password is None:
         raise CliError(_("The environment variable {var} is not set.").format(var=args.password_env))
-    imap_port = args.imap_port or _default_port("imap", args.imap_security)
-    smtp_port = args.smtp_port or _default_port("smtp", args.smtp_security)
-    smtp_user = args.user if args.smtp_user is None else args.smtp_user
-    try:
-        check_security_allowed(args.imap_host, Security(args.imap_security))
-        check_security_allowed(args.smtp_host, Security(args.smtp_security))
-    except MailError as exc:
-        raise CliError(exc.user_message) from exc
-    try:
-        check_keyring()
-    except NoKeyringError as exc:
-        raise CliError(exc.user_message) from exc
-    folders = [f.strip() for f in args.folders.split(",") if f.strip()] or ["INBOX"]
-    if not args.no_test:
-        asyncio.run(
-            _test(
-                ImapSettings(args.imap_host, imap_port, Security(args.imap_security), args.user, password),
-                SmtpSettings(args.smtp_host, smtp_port, Security(args.smtp_security), smtp_user, password),
-                folders,
-            )
-        )
-    settings = MailAccountSettings(
-        imap=ServerSettings(args.imap_host, imap_port, args.imap_security, args.user),
-        smtp=ServerSettings(args.smtp_host, smtp_port, args.smtp_security, smtp_user),
-        from_address=args.from_address,
+    form = AccountForm(
+        email=args.from_address,
+        password=password,
         from_name=args.from_name,
-        folders=tuple(folders),
+        name=args.name,
+        imap_host=args.imap_host,
+        imap_port=args.imap_port or default_port("imap", args.imap_security),
+        imap_security=args.imap_security,
+        imap_user=args.user,
+        smtp_host=args.smtp_host,
+        smtp_port=args.smtp_port or default_port("smtp", args.smtp_security),
+        smtp_security=args.smtp_security,
+        smtp_user=args.user if args.smtp_user is None else args.smtp_user,
+        folders=tuple(f.strip() for f in args.folders.split(",") if f.strip()) or ("INBOX",),
         amazon_sender=args.amazon_sender,
     )
     profile = profile_from_args(args)
     try:
-        with profile.db.atomic():
-            account = create_mail_account(args.name, settings)
-            try:
-                set_secret(account.id, "imap", password)
-                set_secret(account.id, "smtp", password)
-            except NoKeyringError as exc:
-                raise CliError(exc.user_message) from exc
-        print(account.id)
+        if not args.no_test:
+            asyncio.run(test_account(form))
+        print(save_account(form))
+    except AccountSetupError as exc:
+        raise CliError(_setup_error_text(exc)) from exc
     finally:
         profile.close()
     return 0

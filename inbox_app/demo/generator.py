@@ -1656,6 +1656,9 @@ def generate(
         raise ValueError("count must not be negative")
     moment = (now or datetime.now(UTC)).astimezone(UTC)
     db = profile.db
+    # The policy cache is keyed by channel id: a process that opened another profile before (tests, the CLI
+    # run in-process) could otherwise hand this profile's channels another profile's rules.
+    ingest.clear_policy_cache()
     with db.atomic():
         account = _demo_account()
         channels = [

@@ -110,6 +110,7 @@ class AccountForm:
     smtp_user: str = ""
     smtp_password: str = field(default="", repr=False)
     folders: tuple[str, ...] = ("INBOX",)
+    amazon_sender: bool = False  # this address is registered with Amazon for buyer-seller messaging
 
     # ------------------------------------------------------------------ derived values
     @property

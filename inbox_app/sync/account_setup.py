@@ -112,6 +112,7 @@ def account_settings(form: AccountForm) -> MailAccountSettings:
         from_address=form.email.strip(),
         from_name=form.from_name.strip(),
         folders=form.effective_folders,
+        amazon_sender=form.amazon_sender,
     )
 
 

@@ -242,7 +242,9 @@ def test_account_add_tests_the_connection_and_keeps_the_password_in_the_keyring(
         # SMTP uses its own password here, so the SMTP check fails at "login" with the IMAP password.
         smtp_wrong = _cli(profile, *common)
         assert smtp_wrong.returncode == 1 and smtp_wrong.stderr.startswith("inbox-app: SMTP")
-        added = _cli(profile, *[a if a != SMTP_USER else "" for a in common], "--no-test")
+        smtp_user_at = common.index("--smtp-user") + 1
+        same_login = [*common[:smtp_user_at], user, *common[smtp_user_at + 1 :]]
+        added = _cli(profile, *same_login, "--no-test")
         assert added.returncode == 0, added.stderr
         account_id = int(added.stdout.strip())
         insecure = _cli(

@@ -8,11 +8,11 @@ certificate" switch.
 
 from __future__ import annotations
 
-import ipaddress
 import ssl
 from enum import StrEnum
 
 from inbox_app.channels.mail.errors import InsecureConnectionRefused
+from inbox_app.domain.account_form import is_loopback_host
 from inbox_app.i18n import _
 
 __all__ = ["InsecureConnectionRefused", "Security", "check_security_allowed", "is_loopback", "tls_context"]
@@ -25,16 +25,8 @@ class Security(StrEnum):
 
 
 def is_loopback(host: str) -> bool:
-    """True for 127.0.0.0/8, ::1 and "localhost" (the name itself, not what DNS says about it)."""
-    name = host.strip().rstrip(".").lower()
-    if name.startswith("[") and name.endswith("]"):
-        name = name[1:-1]
-    if name == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(name).is_loopback
-    except ValueError:
-        return False
+    """True for 127.0.0.0/8, ::1 and "localhost" (one rule shared with the account form)."""
+    return is_loopback_host(host)
 
 
 def check_security_allowed(host: str, security: Security) -> None:

@@ -144,6 +144,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from PySide6.QtWidgets import QApplication
+
     app = QApplication.instance() or QApplication(["inbox-screenshot"])
     from inbox_app.domain.views import View, ViewKind
     from inbox_app.profile import open_profile

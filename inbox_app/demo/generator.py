@@ -76,19 +76,22 @@ class LanguageTexts:
     sizes: tuple[str, ...]
     carriers: tuple[str, ...]
     promo_codes: tuple[str, ...]
+    postcode_format: str
     vat_format: str
     currency: str  # "{} €" or "£{}"
     decimal: str
     subjects: dict[str, tuple[str, ...]]
     bodies: dict[str, tuple[str, ...]]
-    follow_ups: tuple[str, ...]
-    infos: tuple[str, ...]
+    reminders: tuple[str, ...]  # the customer writes again before any answer
+    follow_ups: tuple[str, ...]  # the customer answers our answer
+    infos: dict[str, str]  # the customer answers our question (keyed like ``questions``)
     thanks: tuple[str, ...]
     seller_hello: str
     seller_bye: str
     agents: tuple[str, ...]
     answers: dict[str, str]
-    questions: tuple[str, ...]
+    questions: dict[str, str]  # photo, details, presale
+    escalation: str  # a second answer in the same thread
     amazon_subject: str
     amazon_subject_no_order: str
     amazon_topics: dict[str, str]
@@ -126,6 +129,7 @@ ES = LanguageTexts(
     sizes=("36", "37", "38", "39", "40", "41", "42", "43", "44", "45", "46"),
     carriers=("Correos", "SEUR", "MRW", "GLS"),
     promo_codes=("BIENVENIDA10", "VERANO20", "BLACKFRIDAY", "ENVIOGRATIS", "REBAJAS15"),
+    postcode_format="35###",
     vat_format="B########",
     currency="{} €",
     decimal=",",
@@ -213,22 +217,22 @@ ES = LanguageTexts(
             "vienen.",
         ),
     },
-    follow_ups=(
+    reminders=(
         "¿Alguna novedad? Sigo esperando.",
         "Perdonen la insistencia, pero todavía no he recibido respuesta. ¿Me pueden contestar, por favor?",
-        "Gracias por la respuesta, pero sigue sin solucionarse. ¿Qué hago ahora?",
         "Vuelvo a escribir porque me gustaría dejar esto resuelto esta semana.",
     ),
-    infos=(
-        "Les adjunto la foto que me pidieron.",
-        "La dirección es la del pedido y mi teléfono es el 6{phone}.",
-        "Sí, es correcto. Quedo a la espera.",
+    follow_ups=(
+        "Gracias por la respuesta, pero sigue sin solucionarse. ¿Qué hago ahora?",
+        "Gracias, pero no me queda claro. ¿Me lo pueden explicar otra vez?",
+        "Vale, pero ¿cuánto tardará más o menos?",
     ),
-    thanks=(
-        "¡Recibido, muchas gracias!",
-        "Perfecto, ya me ha llegado. Gracias por la rapidez.",
-        "Todo correcto, gracias.",
-    ),
+    infos={
+        "photo": "Les adjunto la foto que me pidieron.",
+        "details": "Está a nombre de {full}, pedido {order}.",
+        "presale": "Sería al {postcode}. Gracias.",
+    },
+    thanks=("¡Perfecto, muchas gracias!", "Entendido, gracias por la rapidez.", "Todo claro, gracias."),
     seller_hello="Hola, {first}:",
     seller_bye="Un saludo,\n{agent}\nAtención al cliente · Demo shop",
     agents=("Laura", "Javier"),
@@ -252,10 +256,12 @@ ES = LanguageTexts(
         "pre_sale": "¡Gracias por su interés! El artículo tiene 2 años de garantía y se envía en 24 h desde "
         "nuestro almacén. Hemos añadido las medidas exactas a la ficha del producto.",
     },
-    questions=(
-        "Para poder ayudarle, ¿nos podría enviar una foto del artículo y de la etiqueta del paquete?",
-        "¿Nos confirma la dirección de entrega y un teléfono de contacto? Así lo gestionamos con la agencia.",
-    ),
+    escalation="Lo hemos pasado a nuestro responsable de logística. Le escribiremos como muy tarde mañana con una solución; disculpe las molestias.",
+    questions={
+        "photo": "Para poder ayudarle, ¿nos podría enviar una foto del artículo y de la etiqueta del paquete?",
+        "details": "¿Nos podría indicar el número de pedido y el nombre con el que hizo la compra? Así lo localizamos enseguida.",
+        "presale": "¿A qué código postal lo enviaríamos? Así le confirmamos el plazo y los gastos exactos.",
+    },
     amazon_subject="{topic} del cliente de Amazon {full} (Pedido: {order})",
     amazon_subject_no_order="{topic} del cliente de Amazon {full}",
     amazon_topics={
@@ -298,6 +304,7 @@ FR = LanguageTexts(
     sizes=("36", "37", "38", "39", "40", "41", "42", "43", "44", "45", "46"),
     carriers=("Colissimo", "Chronopost", "Mondial Relay", "DPD"),
     promo_codes=("BIENVENUE10", "NOEL15", "SOLDES20", "LIVRAISONOFFERTE", "BLACKFRIDAY"),
+    postcode_format="20###",
     vat_format="FR###########",
     currency="{} €",
     decimal=",",
@@ -392,22 +399,25 @@ FR = LanguageTexts(
             "Elles ne figurent pas dans l'annonce.",
         ),
     },
-    follow_ups=(
+    reminders=(
         "Des nouvelles ? J'attends toujours.",
-        "Désolé d'insister, mais je n'ai toujours pas de réponse. Pouvez-vous revenir vers moi, s'il vous "
-        "plaît ?",
-        "Merci pour votre réponse, mais le problème n'est toujours pas réglé. Que dois-je faire ?",
+        "Désolé d'insister, mais je n'ai toujours pas de réponse. Pouvez-vous revenir vers moi, s'il vous plaît ?",
         "Je vous relance car j'aimerais régler cela cette semaine.",
     ),
-    infos=(
-        "Voici la photo que vous m'avez demandée.",
-        "L'adresse est celle de la commande et mon numéro est le 06{phone}.",
-        "Oui, c'est bien ça. J'attends votre retour.",
+    follow_ups=(
+        "Merci pour votre réponse, mais le problème n'est toujours pas réglé. Que dois-je faire ?",
+        "Merci, mais ce n'est pas très clair pour moi. Pouvez-vous m'expliquer à nouveau ?",
+        "D'accord, mais combien de temps cela va-t-il prendre environ ?",
     ),
+    infos={
+        "photo": "Voici la photo que vous m'avez demandée.",
+        "details": "C'est au nom de {full}, commande {order}.",
+        "presale": "C'est le {postcode}. Merci.",
+    },
     thanks=(
-        "Bien reçu, merci beaucoup !",
-        "Parfait, c'est arrivé. Merci pour votre réactivité.",
-        "Tout est en ordre, merci.",
+        "Parfait, merci beaucoup !",
+        "C'est noté, merci pour votre réactivité.",
+        "Tout est clair, merci.",
     ),
     seller_hello="Bonjour {first},",
     seller_bye="Bien cordialement,\n{agent}\nService client · Demo shop",
@@ -433,11 +443,12 @@ FR = LanguageTexts(
         "pre_sale": "Merci pour votre intérêt ! L'article est garanti 2 ans et expédié sous 24 h depuis notre "
         "entrepôt. Nous avons ajouté les dimensions exactes à la fiche produit.",
     },
-    questions=(
-        "Pour pouvoir vous aider, pourriez-vous nous envoyer une photo de l'article et de l'étiquette du colis ?",
-        "Pouvez-vous nous confirmer l'adresse de livraison et un numéro de téléphone ? Nous pourrons ainsi "
-        "voir avec le transporteur.",
-    ),
+    escalation="Nous avons transmis votre dossier à notre responsable logistique. Nous revenons vers vous au plus tard demain avec une solution ; toutes nos excuses pour la gêne occasionnée.",
+    questions={
+        "photo": "Pour pouvoir vous aider, pourriez-vous nous envoyer une photo de l'article et de l'étiquette du colis ?",
+        "details": "Pourriez-vous nous indiquer le numéro de commande et le nom utilisé pour l'achat ? Nous la retrouverons tout de suite.",
+        "presale": "Quel est votre code postal ? Nous vous confirmerons le délai et les frais exacts.",
+    },
     amazon_subject="{topic} du client Amazon {full} (Commande : {order})",
     amazon_subject_no_order="{topic} du client Amazon {full}",
     amazon_topics={
@@ -479,6 +490,7 @@ DE = LanguageTexts(
     sizes=("36", "37", "38", "39", "40", "41", "42", "43", "44", "45", "46"),
     carriers=("DHL", "DPD", "Hermes", "GLS"),
     promo_codes=("WILLKOMMEN10", "SOMMER20", "BLACKFRIDAY", "GRATISVERSAND", "WINTER15"),
+    postcode_format="####",
     vat_format="DE#########",
     currency="{} €",
     decimal=",",
@@ -573,22 +585,25 @@ DE = LanguageTexts(
             "Vor dem Kauf: Können Sie mir die genauen Maße von „{product}“ nennen? Im Angebot stehen sie nicht.",
         ),
     },
-    follow_ups=(
+    reminders=(
         "Gibt es etwas Neues? Ich warte immer noch.",
-        "Entschuldigen Sie, dass ich nachhake, aber ich habe noch keine Antwort bekommen. Können Sie sich "
-        "bitte melden?",
-        "Danke für die Antwort, aber das Problem ist noch nicht gelöst. Was soll ich jetzt tun?",
+        "Entschuldigen Sie, dass ich nachhake, aber ich habe noch keine Antwort bekommen. Können Sie sich bitte melden?",
         "Ich melde mich noch einmal – ich möchte das gern diese Woche klären.",
     ),
-    infos=(
-        "Anbei das Foto, um das Sie gebeten haben.",
-        "Die Adresse ist die aus der Bestellung, meine Telefonnummer ist 0171 {phone}.",
-        "Ja, das stimmt so. Ich warte auf Ihre Rückmeldung.",
+    follow_ups=(
+        "Danke für die Antwort, aber das Problem ist noch nicht gelöst. Was soll ich jetzt tun?",
+        "Danke, aber das ist mir noch nicht ganz klar. Können Sie es bitte noch einmal erklären?",
+        "Okay, aber wie lange dauert das ungefähr?",
     ),
+    infos={
+        "photo": "Anbei das Foto, um das Sie gebeten haben.",
+        "details": "Die Bestellung läuft auf {full}, Nummer {order}.",
+        "presale": "Die PLZ ist {postcode}. Danke!",
+    },
     thanks=(
-        "Angekommen, vielen Dank!",
-        "Perfekt, ist heute gekommen. Danke für die schnelle Hilfe.",
-        "Alles in Ordnung, danke.",
+        "Perfekt, vielen Dank!",
+        "Alles klar, danke für die schnelle Antwort.",
+        "Damit ist alles geklärt, danke.",
     ),
     seller_hello="Guten Tag {full},",
     seller_bye="Freundliche Grüße\n{agent}\nKundenservice · Demo shop",
@@ -614,11 +629,12 @@ DE = LanguageTexts(
         "pre_sale": "Danke für Ihr Interesse! Der Artikel hat 2 Jahre Garantie und wird innerhalb von 24 "
         "Stunden aus unserem Lager versendet. Die genauen Maße haben wir im Angebot ergänzt.",
     },
-    questions=(
-        "Damit wir Ihnen helfen können: Schicken Sie uns bitte ein Foto des Artikels und des Paketaufklebers?",
-        "Können Sie uns bitte die Lieferadresse und eine Telefonnummer bestätigen? Dann klären wir das mit dem "
-        "Versanddienstleister.",
-    ),
+    escalation="Wir haben Ihr Anliegen an unsere Logistikleitung weitergegeben und melden uns spätestens morgen mit einer Lösung. Entschuldigen Sie die Unannehmlichkeiten.",
+    questions={
+        "photo": "Damit wir Ihnen helfen können: Schicken Sie uns bitte ein Foto des Artikels und des Paketaufklebers?",
+        "details": "Können Sie uns bitte die Bestellnummer und den Namen nennen, unter dem Sie bestellt haben? Dann finden wir die Bestellung sofort.",
+        "presale": "Wie lautet Ihre Postleitzahl? Dann nennen wir Ihnen Lieferzeit und Versandkosten genau.",
+    },
     amazon_subject="{topic} von Amazon-Kunde {full} (Bestellung: {order})",
     amazon_subject_no_order="{topic} von Amazon-Kunde {full}",
     amazon_topics={
@@ -661,6 +677,7 @@ IT = LanguageTexts(
     sizes=("36", "37", "38", "39", "40", "41", "42", "43", "44", "45", "46"),
     carriers=("BRT", "Poste Italiane", "SDA", "GLS"),
     promo_codes=("BENVENUTO10", "ESTATE20", "BLACKFRIDAY", "SPEDIZIONEGRATIS", "SALDI15"),
+    postcode_format="09###",
     vat_format="IT###########",
     currency="{} €",
     decimal=",",
@@ -752,22 +769,22 @@ IT = LanguageTexts(
             "non ci sono.",
         ),
     },
-    follow_ups=(
+    reminders=(
         "Novità? Sto ancora aspettando.",
         "Scusate se insisto, ma non ho ancora ricevuto risposta. Potete rispondermi, per favore?",
-        "Grazie della risposta, ma il problema non è ancora risolto. Cosa devo fare?",
         "Vi riscrivo perché vorrei risolvere entro questa settimana.",
     ),
-    infos=(
-        "Vi allego la foto che mi avete chiesto.",
-        "L'indirizzo è quello dell'ordine e il mio numero è 347 {phone}.",
-        "Sì, è corretto. Attendo vostre notizie.",
+    follow_ups=(
+        "Grazie della risposta, ma il problema non è ancora risolto. Cosa devo fare?",
+        "Grazie, ma non mi è chiaro. Me lo potete rispiegare?",
+        "Va bene, ma più o meno quanto ci vorrà?",
     ),
-    thanks=(
-        "Ricevuto, grazie mille!",
-        "Perfetto, è arrivato. Grazie per la rapidità.",
-        "Tutto a posto, grazie.",
-    ),
+    infos={
+        "photo": "Vi allego la foto che mi avete chiesto.",
+        "details": "L'ordine è a nome di {full}, numero {order}.",
+        "presale": "Il CAP è {postcode}. Grazie.",
+    },
+    thanks=("Perfetto, grazie mille!", "Capito, grazie per la rapidità.", "Tutto chiaro, grazie."),
     seller_hello="Gentile {full},",
     seller_bye="Cordiali saluti,\n{agent}\nAssistenza clienti · Demo shop",
     agents=("Giulia", "Marco"),
@@ -791,10 +808,12 @@ IT = LanguageTexts(
         "pre_sale": "Grazie per l'interesse! L'articolo ha 2 anni di garanzia e viene spedito entro 24 ore dal "
         "nostro magazzino. Abbiamo aggiunto le misure esatte nella scheda prodotto.",
     },
-    questions=(
-        "Per poterla aiutare, ci può inviare una foto dell'articolo e dell'etichetta del pacco?",
-        "Ci conferma l'indirizzo di consegna e un numero di telefono? Così verifichiamo con il corriere.",
-    ),
+    escalation="Abbiamo inoltrato la sua richiesta al nostro responsabile logistico. Le scriveremo al più tardi domani con una soluzione; ci scusiamo per il disagio.",
+    questions={
+        "photo": "Per poterla aiutare, ci può inviare una foto dell'articolo e dell'etichetta del pacco?",
+        "details": "Ci può indicare il numero d'ordine e il nome con cui ha effettuato l'acquisto? Così lo troviamo subito.",
+        "presale": "Qual è il suo CAP? Così le confermiamo tempi e costi di spedizione esatti.",
+    },
     amazon_subject="{topic} dal cliente Amazon {full} (Ordine: {order})",
     amazon_subject_no_order="{topic} dal cliente Amazon {full}",
     amazon_topics={
@@ -836,6 +855,7 @@ EN = LanguageTexts(
     sizes=("5", "6", "7", "8", "9", "10", "11", "12"),
     carriers=("Royal Mail", "Evri", "DPD", "UPS"),
     promo_codes=("WELCOME10", "SUMMER20", "BLACKFRIDAY", "FREEDELIVERY", "XMAS15"),
+    postcode_format="BT# #@@",
     vat_format="GB#########",
     currency="£{}",
     decimal=".",
@@ -924,22 +944,22 @@ EN = LanguageTexts(
             "listing.",
         ),
     },
-    follow_ups=(
+    reminders=(
         "Any news? I'm still waiting.",
         "Sorry to chase, but I haven't had a reply yet. Could you get back to me please?",
-        "Thanks for your reply, but it still isn't sorted. What should I do now?",
         "Just checking in again – I'd really like to get this resolved this week.",
     ),
-    infos=(
-        "Here's the photo you asked for.",
-        "The address is the one on the order and my number is 07700 {phone}.",
-        "Yes, that's right. Looking forward to hearing from you.",
+    follow_ups=(
+        "Thanks for your reply, but it still isn't sorted. What should I do now?",
+        "Thanks, but I'm not quite clear on that. Could you explain again?",
+        "OK, but roughly how long will that take?",
     ),
-    thanks=(
-        "Got it, thanks very much!",
-        "Perfect, it arrived today. Thanks for the quick help.",
-        "All sorted, thank you.",
-    ),
+    infos={
+        "photo": "Here's the photo you asked for.",
+        "details": "It's under {full}, order {order}.",
+        "presale": "It's {postcode}. Thanks.",
+    },
+    thanks=("Perfect, thanks very much!", "Got it, thanks for the quick reply.", "All clear, thank you."),
     seller_hello="Hi {first},",
     seller_bye="Kind regards,\n{agent}\nCustomer service · Demo shop",
     agents=("Emma", "Oliver"),
@@ -962,10 +982,12 @@ EN = LanguageTexts(
         "pre_sale": "Thanks for your interest! It comes with a 2-year warranty and ships within 24 hours from "
         "our warehouse. We've added the exact dimensions to the listing.",
     },
-    questions=(
-        "So we can help, could you send us a photo of the item and of the parcel label?",
-        "Could you confirm the delivery address and a phone number? Then we'll chase it with the courier.",
-    ),
+    escalation="We've passed this to our logistics manager and will get back to you by tomorrow at the latest with a solution. Sorry for the trouble.",
+    questions={
+        "photo": "So we can help, could you send us a photo of the item and of the parcel label?",
+        "details": "Could you tell us the order number and the name you ordered under? Then we can find it straight away.",
+        "presale": "What's your postcode? Then we can confirm the exact delivery time and cost.",
+    },
     amazon_subject="{topic} inquiry from Amazon customer {full} (Order: {order})",
     amazon_subject_no_order="{topic} inquiry from Amazon customer {full}",
     amazon_topics={
@@ -1399,7 +1421,7 @@ def _slots(rng: random.Random, lang: LanguageTexts, order: str | None) -> dict[s
         "code": rng.choice(lang.promo_codes),
         "amount": _amount(rng, lang),
         "vat": _fill_pattern(rng, lang.vat_format),
-        "phone": _fill_pattern(rng, "## ### ###"),
+        "postcode": _fill_pattern(rng, lang.postcode_format),
     }
 
 
@@ -1544,12 +1566,14 @@ def _one_conversation(ctx: _Context, number: int) -> None:
     )
     mail_like = spec.kind in ("amazon", "email")
     previous_ids: list[str] = []
+    said: set[str] = set()
     last_out = max((i for i, k in enumerate(shape) if k not in INBOUND_KINDS), default=-1)
     for i, (kind, sent_at) in enumerate(zip(shape, times, strict=True)):
         inbound = kind in INBOUND_KINDS
-        text = _message_text(rng, lang, kind, problem, slots, agent)
+        text = _message_text(rng, lang, kind, problem, slots, agent, said)
         attachments: tuple[tuple[str, str, bytes], ...] = ()
-        if kind == "first" and problem == "damaged" and rng.random() < 0.5:
+        photo_asked = kind == "info" and problem in ("damaged", "wrong_size")
+        if (kind == "first" and problem == "damaged") or photo_asked:
             attachments = ((lang.photo_name, "image/png", rng.choice(ctx.photos)),)
         elif kind == "answer" and problem == "invoice" and order:
             attachments = ((f"{lang.invoice_name}_{order}.pdf", "application/pdf", ctx.invoice_pdf),)
@@ -1612,8 +1636,15 @@ def _one_conversation(ctx: _Context, number: int) -> None:
 
 
 def _message_text(
-    rng: random.Random, lang: LanguageTexts, kind: str, problem: str, slots: dict[str, str], agent: str
+    rng: random.Random,
+    lang: LanguageTexts,
+    kind: str,
+    problem: str,
+    slots: dict[str, str],
+    agent: str,
+    used: set[str],
 ) -> str:
+    """The text of one message; ``used`` holds what this thread already said, so nothing is said twice."""
     if kind == "first":
         parts = [
             rng.choice(lang.greetings),
@@ -1621,16 +1652,22 @@ def _message_text(
             rng.choice(lang.closings).format(**slots),
         ]
         return "\n\n".join(p for p in parts if p)
-    if kind in ("reminder", "follow", "info", "thanks"):
-        pool = {
-            "reminder": lang.follow_ups,
-            "follow": lang.follow_ups,
-            "info": lang.infos,
-            "thanks": lang.thanks,
-        }
-        line = rng.choice(pool[kind]).format(**slots)
-        return f"{line}\n\n{slots['first']}"
-    body = lang.answers[problem] if kind == "answer" else rng.choice(lang.questions)
+    ask = (
+        "presale" if problem == "pre_sale" else "photo" if problem in ("damaged", "wrong_size") else "details"
+    )
+    if kind == "info":
+        return f"{lang.infos[ask].format(**slots)}\n\n{slots['first']}"
+    if kind in ("reminder", "follow", "thanks"):
+        pool = {"reminder": lang.reminders, "follow": lang.follow_ups, "thanks": lang.thanks}[kind]
+        fresh = [line for line in pool if line not in used] or list(pool)
+        line = rng.choice(fresh)
+        used.add(line)
+        return f"{line.format(**slots)}\n\n{slots['first']}"
+    if kind == "answer":
+        body = lang.escalation if "answer" in used else lang.answers[problem]
+        used.add("answer")
+    else:
+        body = lang.questions[ask]
     return "\n\n".join(
         (
             lang.seller_hello.format(**slots),

@@ -176,6 +176,8 @@ def test_messages_are_real_text_in_order_and_in_the_past(demo: Profile) -> None:
         times = [m.sent_at for m in msgs]
         assert times == sorted(times) and len(set(times)) == len(times)
         assert times[-1] <= NOW
+        texts = [m.text_body for m in msgs]
+        assert len(set(texts)) == len(texts), "a thread never says the same thing twice"
         for m in msgs:
             assert len(m.text_body.strip()) > 10
             assert "{" not in m.text_body and "}" not in m.text_body, m.text_body  # every slot filled
@@ -221,3 +223,12 @@ def test_rejects_a_negative_count(profile: Profile) -> None:
     with pytest.raises(ValueError, match="negative"):
         generate(profile, count=-1)
     assert generate(profile, count=0) == 0
+
+
+def test_without_now_the_deadlines_spread_around_the_current_time(profile: Profile) -> None:
+    before = datetime.now(UTC)
+    generate(profile, count=60, seed=2)
+    running = [c.deadline_at for c in Conversation.select() if c.deadline_at is not None]
+    assert any(d <= before for d in running)
+    assert any(d > before for d in running)
+    assert all(before - timedelta(days=5) < d < before + timedelta(days=4) for d in running)

@@ -35,7 +35,9 @@ def test_translations_keep_placeholders_and_compile(po_path: Path) -> None:
         for text in strings:
             if text:
                 translated += 1
-                assert set(PLACEHOLDER.findall(text)) == expected, f"{po_path.parts[-3]}: {ids[0]!r} → {text!r}"
+                assert set(PLACEHOLDER.findall(text)) == expected, (
+                    f"{po_path.parts[-3]}: {ids[0]!r} → {text!r}"
+                )
     assert translated > 0
     write_mo(BytesIO(), catalog)
 

@@ -29,6 +29,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.header import decode_header, make_header
+from email.utils import getaddresses, parsedate_to_datetime
 from typing import Any, TypeVar
 
 from imapclient import IMAPClient
@@ -49,6 +50,10 @@ IDLE_SLICE = 0.5  # seconds per idle_check(): how fast a cancelled idle_wait giv
 _REFERENCES_SECTION = "HEADER.FIELDS (REFERENCES)"
 _REFERENCES_KEY = f"BODY[{_REFERENCES_SECTION}]".encode()
 _MSGID_RE = re.compile(r"<[^<>\s]+>")
+_HEADER_FIELDS = "FROM TO CC DATE SUBJECT MESSAGE-ID IN-REPLY-TO REFERENCES REPLY-TO"
+_FIELDS_SECTION = f"HEADER.FIELDS ({_HEADER_FIELDS})"
+_FIELDS_KEY = f"BODY[{_FIELDS_SECTION}]".encode()
+_SIMPLE_ADDRESS_RE = re.compile(r"([^<>@]*?)\s*<([^<>\s]+@[^<>\s]+)>|([^<>\s]+@[^<>\s]+)")
 _CHANGE_WORDS = frozenset({b"EXISTS", b"EXPUNGE", b"FETCH", b"VANISHED", b"RECENT"})
 _SENT_NAMES = (
     "sent",
@@ -354,6 +359,26 @@ class ImapConnection:
         result.sort(key=lambda h: h.uid)
         return result
 
+    async def fetch_header_fields(self, uids: Sequence[int]) -> list[HeaderInfo]:
+        """Same result as ``fetch_headers``, about twice as fast for big first syncs.
+
+        ENVELOPE arrives as a deeply nested parenthesized list that imapclient tokenizes in pure Python
+        (≈ 2.7 s for 20,000 mails here); the raw header lines come as one literal each and are parsed below
+        with a fast path for the usual ``Name <addr>`` forms (``email.utils`` for the rest). Like ENVELOPE
+        (RFC 3501), a missing or empty Reply-To falls back to From.
+        """
+        items = ["FLAGS", "INTERNALDATE", "RFC822.SIZE", f"BODY.PEEK[{_FIELDS_SECTION}]"]
+        if self._condstore:
+            items.append("MODSEQ")
+        result: list[HeaderInfo] = []
+        for batch in _batches(uids, HEADER_BATCH):
+            rows = await self._call(functools.partial(self._fetch_sync, batch, items))
+            result.extend(
+                _header_info_from_fields(uid, data) for uid, data in rows.items() if _FIELDS_KEY in data
+            )
+        result.sort(key=lambda h: h.uid)
+        return result
+
     async def fetch_bodies(self, uids: Sequence[int]) -> list[tuple[int, bytes]]:
         """Full raw messages via ``BODY.PEEK[]`` (does not set ``\\Seen``), ascending by UID."""
         result: list[tuple[int, bytes]] = []
@@ -644,4 +669,81 @@ def _header_info(uid: int, data: dict[bytes, Any]) -> HeaderInfo:
         cc=_addresses(envelope.cc),
         reply_to=_addresses(envelope.reply_to),
         references=tuple(_MSGID_RE.findall(_text(data.get(_REFERENCES_KEY, b"")))),
+    )
+
+
+def _header_fields(raw: bytes) -> dict[str, str]:
+    """Unfolded header lines (first occurrence wins, as for ENVELOPE); bytes decoded as UTF-8 like ENVELOPE's."""
+    fields: dict[str, str] = {}
+    name = ""
+    values: list[str] = []
+    for line in raw.decode("utf-8", errors="replace").splitlines():
+        if line[:1] in (" ", "\t"):
+            if name:
+                values.append(line)
+            continue
+        if name and name not in fields:
+            fields[name] = " ".join(v.strip() for v in values)
+        key, sep, value = line.partition(":")
+        name, values = (key.strip().lower(), [value]) if sep else ("", [])
+    if name and name not in fields:
+        fields[name] = " ".join(v.strip() for v in values)
+    return fields
+
+
+def _parse_addresses(value: str | None) -> tuple[Addr, ...]:
+    """Addresses of one header as ENVELOPE gives them: (decoded display name, mailbox@host); groups skipped."""
+    if not value:
+        return ()
+    if not any(c in value for c in '"()\\:;[]') and "=?" not in value:
+        fast: list[Addr] = []
+        for part in value.split(","):
+            part = part.strip()
+            if not part:
+                continue
+            match = _SIMPLE_ADDRESS_RE.fullmatch(part)
+            if match is None:
+                break
+            name, address, bare = match.groups()
+            fast.append(("", bare) if bare else (" ".join(name.split()), address))
+        else:
+            return tuple(fast)
+    result: list[Addr] = []
+    for name, address in getaddresses([value]):
+        if "@" not in address:  # group markers, empty or broken entries (ENVELOPE leaves them out too)
+            continue
+        result.append((decode_words(name), address))
+    return tuple(result)
+
+
+def _header_date(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        return _utc(parsedate_to_datetime(value))
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+
+
+def _header_info_from_fields(uid: int, data: dict[bytes, Any]) -> HeaderInfo:
+    fields = _header_fields(bytes(data.get(_FIELDS_KEY) or b""))
+    sender = _parse_addresses(fields.get("from"))
+    from_name, from_address = sender[0] if sender else ("", "")
+    internaldate = _utc(data.get(b"INTERNALDATE")) or datetime.fromtimestamp(0, UTC)
+    return HeaderInfo(
+        uid=uid,
+        flags=_flags(data.get(b"FLAGS", ())),
+        internaldate=internaldate,
+        size=int(data.get(b"RFC822.SIZE", 0)),
+        modseq=_modseq(data),
+        message_id=_msgid(fields.get("message-id")),
+        in_reply_to=_msgid(fields.get("in-reply-to")),
+        subject=decode_words(fields.get("subject")),
+        from_name=from_name,
+        from_address=from_address,
+        to=_parse_addresses(fields.get("to")),
+        date=_header_date(fields.get("date")),
+        cc=_parse_addresses(fields.get("cc")),
+        reply_to=_parse_addresses(fields.get("reply-to")) or sender,
+        references=tuple(_MSGID_RE.findall(fields.get("references", ""))),
     )

@@ -13,13 +13,11 @@ import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
-
-from inbox_app.demo.generator import generate  # noqa: E402
-from inbox_app.profile import open_profile  # noqa: E402
-from inbox_app.store import drafts, outbox  # noqa: E402
-from inbox_app.store.migrations import SCHEMA_VERSION  # noqa: E402
-from inbox_app.store.models import Conversation  # noqa: E402
+from inbox_app.demo.generator import generate
+from inbox_app.profile import open_profile
+from inbox_app.store import drafts, outbox
+from inbox_app.store.migrations import SCHEMA_VERSION
+from inbox_app.store.models import Conversation
 
 
 def main() -> int:

@@ -166,12 +166,17 @@ def add_message(
     return message
 
 
+def _is_salutation(line: str) -> bool:
+    """"Buenos días,", "Hallo Herr Weber," — a short opening line that says nothing about the problem."""
+    return len(line) <= 40 and line.endswith((",", ":", "!"))
+
+
 def _snippet(text: str) -> str:
-    for line in text.splitlines():
-        line = line.strip()
-        if line and not line.startswith(">"):
-            return line[:SNIPPET_LENGTH]
-    return ""
+    """The first informative line of a message (quotes and a leading salutation skipped)."""
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip() and not ln.strip().startswith(">")]
+    if len(lines) > 1 and _is_salutation(lines[0]):
+        lines = lines[1:]
+    return lines[0][:SNIPPET_LENGTH] if lines else ""
 
 
 def refresh_conversation(conversation: Conversation, *, save: bool = True) -> Conversation:

@@ -14,6 +14,7 @@ from inbox_app.store.models import Conversation
 _WORD_RE = re.compile(r"\w+", re.UNICODE)
 _ORDER_ID_RE = re.compile(r"^\s*(\d{3}-\d{7}-\d{7}|[A-Z0-9][A-Z0-9-]{5,})\s*$", re.IGNORECASE)
 MAX_RESULTS = 500
+RANK_WINDOW = 5000
 
 
 def fts_query(text: str) -> str | None:
@@ -39,12 +40,15 @@ def search_conversation_ids(text: str, limit: int = MAX_RESULTS) -> list[int]:
     if query is None:
         return ids
     db = database_proxy.obj
-    # Rank messages, then keep the best message per conversation. LIMIT on the FTS side keeps common words cheap.
+    # bm25 is computed for every row it sorts: a word found in half of 300,000 messages costs ~170 ms to rank
+    # whole. Rank only the newest RANK_WINDOW matches (rowid follows arrival), which answers common words in
+    # ~20 ms and leaves rarer words, whose matches all fit in the window, ranked exactly.
     sql = (
-        "SELECT m.conversation_id FROM message_fts f JOIN message m ON m.id = f.rowid "
-        "WHERE message_fts MATCH ? ORDER BY f.rank LIMIT ?"
+        "SELECT m.conversation_id FROM ("
+        "  SELECT rowid AS id, rank FROM message_fts WHERE message_fts MATCH ? ORDER BY rowid DESC LIMIT ?"
+        ") f JOIN message m ON m.id = f.id ORDER BY f.rank LIMIT ?"
     )
-    for (cid,) in db.execute_sql(sql, (query, limit * 4)).fetchall():
+    for (cid,) in db.execute_sql(sql, (query, RANK_WINDOW, limit * 4)).fetchall():
         if cid not in seen:
             seen.add(cid)
             ids.append(cid)

@@ -442,7 +442,7 @@ class MailAccountSync:
 
         async def fetch(batch: list[int]) -> list[HeaderInfo]:
             wanted = [u for u in batch if u not in known]
-            return await conn.fetch_headers(wanted) if wanted else []
+            return await conn.fetch_header_fields(wanted) if wanted else []
 
         # Pipeline: the next FETCH runs in the connection's thread while this batch is written.
         pending = asyncio.ensure_future(fetch(batches[0])) if batches else None
@@ -476,11 +476,13 @@ class MailAccountSync:
         report: SyncReport,
     ) -> set[int]:
         touched: set[int] = set()
-        db = database_proxy.obj
-        with db.atomic():
+        with self.store.bulk_transaction():
             ids = [norm_id(h.message_id) for h in headers]
             known = self.store.known_messages(i for i in ids if i)
-            self.index.prefetch([*ids, *(h.in_reply_to for h in headers)])
+            for mid in ids:  # the lookup above answers the thread index too: one query instead of two
+                if mid:
+                    self.index.cache[mid] = known[mid].conversation_id if mid in known else None
+            self.index.prefetch([h.in_reply_to for h in headers])
             locations: list[tuple[int, int, list[str], bool]] = []
             for header, msg_id in zip(headers, ids, strict=True):
                 existing = known.get(msg_id) if msg_id else None
@@ -694,8 +696,7 @@ class MailAccountSync:
         report: SyncReport,
     ) -> set[int]:
         touched: set[int] = set()
-        db = database_proxy.obj
-        with db.atomic():
+        with self.store.bulk_transaction():
             targets = self.store.body_targets(folder, uidvalidity, [r[0] for r in rows])
             fetched: list[int] = []
             stored: set[int] = set()

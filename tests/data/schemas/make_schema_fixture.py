@@ -1,5 +1,6 @@
 """Write ``schema_v<N>.sqlite3`` for the current schema version: run once when a schema version is released.
 
+Run from the repository root with the project installed (`.venv/bin/python tests/data/schemas/make_schema_fixture.py`).
 The fixture is a small profile database (a few demo conversations with messages, a draft, an outbox row and
 events); ``tests/unit/test_store.py`` opens every fixture with the current code, so each released schema
 keeps migrating. Never regenerate an old version's file.

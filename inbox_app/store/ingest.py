@@ -167,7 +167,7 @@ def add_message(
 
 
 def _is_salutation(line: str) -> bool:
-    """"Buenos días,", "Hallo Herr Weber," — a short opening line that says nothing about the problem."""
+    """A short opening line ("Buenos días,", "Hallo Herr Weber,") that says nothing about the problem."""
     return len(line) <= 40 and line.endswith((",", ":", "!"))
 
 

@@ -17,19 +17,11 @@ from typing import Any
 from inbox_app.cli import CliError, profile_from_args
 from inbox_app.domain.conversations import ConversationDetail, ConversationSummary
 from inbox_app.domain.deadlines import urgency
-from inbox_app.domain.views import View, ViewKind
+from inbox_app.domain.views import STATUS_VIEWS, View, ViewKind
 from inbox_app.i18n import _, format_datetime, format_duration
 
 #: Views the CLI accepts (the sidebar's fixed views).
-CLI_VIEWS: tuple[ViewKind, ...] = (
-    ViewKind.OVERDUE,
-    ViewKind.DUE_SOON,
-    ViewKind.OPEN,
-    ViewKind.PENDING,
-    ViewKind.SNOOZED,
-    ViewKind.CLOSED,
-    ViewKind.ALL,
-)
+CLI_VIEWS: tuple[ViewKind, ...] = (*STATUS_VIEWS, ViewKind.ALL)
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from PySide6.QtCore import QByteArray, QSettings, QSize, Qt, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
@@ -417,6 +417,8 @@ class MainWindow(QMainWindow):
 
         if (geometry := blob("window/geometry")) is not None:
             self.restoreGeometry(geometry)
+        else:
+            self._fit_first_run_size()
         if (state := blob("window/state")) is not None:
             self.restoreState(state, SETTINGS_VERSION)
         for key, splitter in (
@@ -430,6 +432,19 @@ class MainWindow(QMainWindow):
             self.conversation_list.horizontalHeader().restoreState(header)
         self.actions_by_name["sort_reverse"].setChecked(_to_bool(settings.value("list/reverse", False)))
         self.actions_by_name["plain_text"].setChecked(_to_bool(settings.value("thread/plain_text", False)))
+
+    def _fit_first_run_size(self) -> None:
+        """First start: fill a laptop screen (1366×768) and stay comfortable on a large one."""
+        screen = self.screen() or QGuiApplication.primaryScreen()
+        if screen is None:
+            return
+        available = screen.availableGeometry()
+        width = min(max(1280, int(available.width() * 0.85)), available.width())
+        height = min(max(760, int(available.height() * 0.85)), available.height() - 40)  # room for the frame
+        self.resize(width, height)
+        self.move(available.center().x() - width // 2, available.center().y() - height // 2)
+        self.main_splitter.setSizes([190, width - 190])
+        self.content_splitter.setSizes([int((width - 190) * 0.52), int((width - 190) * 0.48)])
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.closing.emit()

@@ -477,6 +477,7 @@ class MailAccountSync:
     ) -> set[int]:
         touched: set[int] = set()
         with self.store.bulk_transaction():
+            self.store.discard_events()  # anything left by a batch that was rolled back is not ours to write
             ids = [norm_id(h.message_id) for h in headers]
             known = self.store.known_messages(i for i in ids if i)
             for mid in ids:  # the lookup above answers the thread index too: one query instead of two
@@ -498,6 +499,7 @@ class MailAccountSync:
                 locations.append((header.uid, message_id, sorted(header.flags), body_fetched))
                 touched.add(conv_id)
             self.store.add_locations(folder, uidvalidity, locations)
+            self.store.flush_events()
             SyncState.update(last_uid=last_uid, uidvalidity=uidvalidity).where(
                 (SyncState.account == self.account_id)
                 & (SyncState.key == folder)
@@ -697,6 +699,7 @@ class MailAccountSync:
     ) -> set[int]:
         touched: set[int] = set()
         with self.store.bulk_transaction():
+            self.store.discard_bodies()  # anything left by a batch that was rolled back is not ours to write
             targets = self.store.body_targets(folder, uidvalidity, [r[0] for r in rows])
             fetched: list[int] = []
             stored: set[int] = set()
@@ -719,6 +722,7 @@ class MailAccountSync:
                     report.bodies += 1
                 fetched.append(target.location_id)
                 touched.add(target.conversation_id)
+            self.store.flush_bodies()  # queued by store_body: one executemany per table
             self.store.mark_fetched(fetched)
             self.store.refresh(touched)
         report.conversations |= touched
@@ -773,6 +777,10 @@ class MailAccountSync:
                 sha = self.blobs.put(att.data)
             size = att.size or (0 if sha and att.data.startswith(_STORED) else len(att.data))
             attachments.append((att.filename, att.mime_type, size, sha, att.content_id, att.inline))
+        inbound = target.direction == Direction.IN.value
+        if inbound and target.channel_kind == "amazon":
+            # Before store_body: it adds relay/body fields to ``extra``, and the row is queued with its final form.
+            self._apply_amazon(target.conversation_id, parsed, extra)
         self.store.store_body(
             target.message_id,
             text=parsed.text_body,
@@ -785,12 +793,8 @@ class MailAccountSync:
             raw=raw,
             attachments=attachments,
         )
-        if target.direction == Direction.IN.value:
-            if target.channel_kind == "amazon":
-                self._apply_amazon(target.conversation_id, parsed, extra)
-                self.store.set_message_extra(target.message_id, extra)
-            elif not target.conversation_language and language:
-                self.store.set_conversation_language(target.conversation_id, language)
+        if inbound and target.channel_kind != "amazon" and not target.conversation_language and language:
+            self.store.set_conversation_language(target.conversation_id, language)
         return list(parsed.problems)
 
     def _apply_amazon(self, conversation_id: int, parsed: ParsedMail, extra: dict[str, Any]) -> None:

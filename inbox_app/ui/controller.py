@@ -519,7 +519,11 @@ class MainController(QObject):
         return self._current_id
 
     def change_status(self, status: Status, snoozed_until: datetime | None = None) -> bool:
-        """Change the current conversation's status (undoable). Returns False when nothing is selected."""
+        """Change the current conversation's status (undoable). False when nothing changed.
+
+        Closing an unanswered marketplace conversation asks first (see :meth:`_confirm_closing`); declining
+        leaves everything as it was.
+        """
         from inbox_app.store.models import Conversation
 
         cid = self._current_id
@@ -530,6 +534,8 @@ class MainController(QObject):
             return False
         if conv.status == status.value and snoozed_until is None:
             return False
+        if status is Status.CLOSED and not self._confirm_closing(conv):
+            return False
         change = _StatusChange(cid, conv.status, conv.snoozed_until, status, snoozed_until)
         labels = {
             Status.CLOSED: _("close"),
@@ -539,6 +545,27 @@ class MainController(QObject):
         }
         self.undo_stack.push(StatusCommand(self, change, labels[status]))
         return True
+
+    def _confirm_closing(self, conv: Any) -> bool:
+        """Ask before closing an unanswered marketplace conversation: its clock keeps running over there.
+
+        "Send & close" never comes here (the reply answers the customer); e-mail closes without a question.
+        """
+        from inbox_app.domain.conversations import CHANNEL_LABELS
+        from inbox_app.domain.deadlines import DeadlineState, closing_warning_needed
+
+        kind = str(conv.channel.kind)
+        state = DeadlineState(conv.deadline_started_at, conv.deadline_at)
+        if not closing_warning_needed(kind, state):
+            return True
+        channel = _(CHANNEL_LABELS[kind]) if kind in CHANNEL_LABELS else str(conv.channel.name)
+        return self.confirm(
+            _("Close unanswered conversation"),
+            _(
+                "This {channel} conversation is still unanswered. {channel} keeps counting it against your "
+                "response time until you reply or mark it 'No response needed'. Close anyway?"
+            ).format(channel=channel),
+        )
 
     def write_status(
         self, conversation_id: int, status: Status, snoozed_until: datetime | None, *, actor: str

@@ -5,8 +5,13 @@ Bavarian holidays") is its own. Policies are stored as ``DeadlinePolicy.to_dict(
 after a save the policy cache is cleared and the deadlines of every open conversation are recomputed on a
 worker thread with a progress dialog (thousands of conversations must not freeze the window).
 
+A second tab, "Channels", says which policy each channel follows (its preset by default): one combo per
+channel, and "Apply to all channels of this account" for the per-account case. Saving it stores the
+assignments through ``store.policies`` and recomputes only the affected channels' running conversations.
+
 Signals (``PolicySettingsDialog``):
-    policies_changed(): a policy was saved and the open conversations' deadlines were recomputed.
+    policies_changed(): a policy or a channel's assignment was saved and the affected open conversations'
+        deadlines were recomputed.
 """
 
 from __future__ import annotations
@@ -31,6 +36,9 @@ from PySide6.QtWidgets import (
     QPlainTextEdit,
     QProgressDialog,
     QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
@@ -38,7 +46,7 @@ from PySide6.QtWidgets import (
 from inbox_app.domain.deadlines import END_OF_DAY, Clock, DeadlinePolicy
 from inbox_app.domain.views import View, ViewKind
 from inbox_app.i18n import _, current_locale, format_number
-from inbox_app.store import conversations, ingest
+from inbox_app.store import conversations, ingest, policies
 from inbox_app.store.db import database_proxy
 from inbox_app.store.models import Conversation, DeadlinePolicyRow
 
@@ -125,6 +133,119 @@ def open_conversation_ids() -> list[int]:
     return ids + conversations.conversation_ids(View(ViewKind.SNOOZED))
 
 
+_DEFAULT = ""  # combo data of "Default for this channel" (a stored policy key is never empty)
+
+
+class ChannelPoliciesPage(QWidget):
+    """The "Channels" tab: account · channel · marketplace, and a combo of policies per channel.
+
+    Choices stay on the page until "Save" (``save_requested``); the dialog stores them.
+
+    Signals:
+        save_requested(): the user asked to store the choices.
+    """
+
+    save_requested = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.table = QTableWidget(0, 4)
+        self.table.setHorizontalHeaderLabels([_("Account"), _("Channel"), _("Marketplace"), _("Policy")])
+        self.table.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QTableWidget.SelectionMode.SingleSelection)
+        self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        self.table.verticalHeader().hide()
+        self.table.horizontalHeader().setStretchLastSection(True)
+        self._rows: list[policies.ChannelPolicy] = []
+        hint = QLabel(
+            _(
+                "Which response deadline each channel counts with. “Default” follows the marketplace's "
+                "own rule; pick another policy when your marketplace grants you more (or less) time."
+            )
+        )
+        hint.setWordWrap(True)
+        self.apply_account_button = QPushButton(_("Apply to all channels of this account"))
+        self.apply_account_button.setToolTip(
+            _("Give every channel of the selected channel's account the policy chosen for it")
+        )
+        self.apply_account_button.clicked.connect(self.apply_to_account)
+        self.save_button = QPushButton(_("Save channel policies"))
+        self.save_button.clicked.connect(self.save_requested)
+        row = QHBoxLayout()
+        row.addWidget(self.apply_account_button)
+        row.addStretch(1)
+        row.addWidget(self.save_button)
+        layout = QVBoxLayout(self)
+        layout.addWidget(hint)
+        layout.addWidget(self.table, 1)
+        layout.addLayout(row)
+
+    def reload(self, *, keep_choices: bool = False) -> None:
+        """Read the channels and their assignments again (after a save or a policy rename).
+
+        ``keep_choices`` keeps what the user picked but has not saved yet (a policy renamed meanwhile).
+        """
+        pending = self.choices() if keep_choices else {}
+        choices = policies.policy_choices()
+        self._rows = policies.channel_policy_rows()
+        self.table.setRowCount(len(self._rows))
+        for index, info in enumerate(self._rows):
+            self.table.setItem(index, 0, QTableWidgetItem(info.account_name))
+            self.table.setItem(index, 1, QTableWidgetItem(info.channel_name))
+            self.table.setItem(index, 2, QTableWidgetItem(info.marketplace or ""))
+            combo = QComboBox()
+            default = _("Default for this channel")
+            if info.default_name:
+                default = _("Default for this channel ({policy})").format(policy=_(info.default_name))
+            combo.addItem(default, _DEFAULT)
+            for choice in choices:
+                combo.addItem(_(choice.name), choice.key)
+            chosen = pending.get(info.channel_id, info.policy_key)
+            combo.setCurrentIndex(max(combo.findData(chosen or _DEFAULT), 0))
+            self.table.setCellWidget(index, 3, combo)
+        self.table.resizeColumnsToContents()
+        self.apply_account_button.setEnabled(bool(self._rows))
+        if self._rows and self.table.currentRow() < 0:
+            self.table.selectRow(0)
+
+    def row_of(self, channel_id: int) -> int:
+        for index, info in enumerate(self._rows):
+            if info.channel_id == channel_id:
+                return index
+        raise KeyError(channel_id)
+
+    def combo(self, channel_id: int) -> QComboBox:
+        """The policy combo of a channel (tests pick a policy through it, as a user would)."""
+        widget = self.table.cellWidget(self.row_of(channel_id), 3)
+        assert isinstance(widget, QComboBox)
+        return widget
+
+    def choices(self) -> dict[int, str | None]:
+        """Channel id -> chosen policy key (``None``: the channel's default)."""
+        result: dict[int, str | None] = {}
+        for info in self._rows:
+            key = self.combo(info.channel_id).currentData()
+            result[info.channel_id] = str(key) if key else None
+        return result
+
+    def apply_to_account(self) -> int:
+        """Copy the selected channel's choice to the other channels of its account; returns how many changed."""
+        row = self.table.currentRow()
+        if not 0 <= row < len(self._rows):
+            return 0
+        source = self._rows[row]
+        key = self.combo(source.channel_id).currentData()
+        changed = 0
+        for info in self._rows:
+            if info.account_id == source.account_id and info.channel_id != source.channel_id:
+                combo = self.combo(info.channel_id)
+                index = combo.findData(key)
+                if index >= 0 and index != combo.currentIndex():
+                    combo.setCurrentIndex(index)
+                    changed += 1
+        return changed
+
+
 class PolicySettingsDialog(QDialog):
     """List of policies on the left, the selected one's form on the right. See module docstring."""
 
@@ -189,18 +310,33 @@ class PolicySettingsDialog(QDialog):
         right = QVBoxLayout()
         right.addLayout(form)
         right.addStretch(1)
-        right.addWidget(buttons)
-        layout = QHBoxLayout(self)
+        policies_page = QWidget()
+        layout = QHBoxLayout(policies_page)
         self.list.setWordWrap(True)
         self.list.setMinimumWidth(300)
         self.save_button.setDefault(True)
         layout.addWidget(self.list, 2)
         layout.addLayout(right, 3)
+
+        self.channels = ChannelPoliciesPage()
+        self.channels.save_requested.connect(self.save_channels)
+        self.tabs = QTabWidget()
+        self.tabs.addTab(policies_page, _("Policies"))
+        self.tabs.addTab(self.channels, _("Channels"))
+        outer = QVBoxLayout(self)
+        outer.addWidget(self.tabs)
+        outer.addWidget(buttons)
+        self.tabs.currentChanged.connect(self._on_tab)
         self.reload()
 
     # ----------------------------------------------------------------------------------------- loading
 
+    def _on_tab(self, index: int) -> None:
+        # "Save" belongs to the policy form; the channels page has its own button.
+        self.save_button.setVisible(self.tabs.widget(index) is not self.channels)
+
     def reload(self) -> None:
+        self.channels.reload()
         self.list.clear()
         for row in DeadlinePolicyRow.select().order_by(DeadlinePolicyRow.name):
             item = QListWidgetItem(_(row.name))
@@ -288,12 +424,30 @@ class PolicySettingsDialog(QDialog):
         row.save()
         self.list.currentItem().setText(_(policy.name))
         ingest.clear_policy_cache()
+        self.channels.reload(keep_choices=True)  # the combos show policy names
         self.recompute()
         return True
 
-    def recompute(self) -> None:
-        ids = open_conversation_ids()
+    def save_channels(self) -> bool:
+        """Store the channels page's choices, then recompute the affected conversations. False when busy."""
+        if self.busy:
+            return False
+        changed = [
+            channel_id
+            for channel_id, key in self.channels.choices().items()
+            if policies.assign_policy(channel_id, key)
+        ]
+        ingest.clear_policy_cache()
+        self.channels.reload()
+        self.recompute(policies.running_conversation_ids(changed))
+        return True
+
+    def recompute(self, ids: list[int] | None = None) -> None:
+        """Recompute the deadlines of ``ids`` (default: every open and snoozed conversation) on a worker."""
+        if ids is None:
+            ids = open_conversation_ids()
         self.save_button.setEnabled(False)
+        self.channels.save_button.setEnabled(False)
         self._progress = QProgressDialog(_("Recomputing deadlines…"), _("Stop"), 0, max(len(ids), 1), self)
         self._progress.setMinimumDuration(300)
         self._progress.setValue(0)
@@ -330,6 +484,7 @@ class PolicySettingsDialog(QDialog):
             self._thread.deleteLater()
             self._thread = None
         self.save_button.setEnabled(True)
+        self.channels.save_button.setEnabled(True)
         self.policies_changed.emit()
 
     @property

@@ -155,7 +155,8 @@ def test_close_with_e_then_undo_brings_it_back(
     qtbot: QtBot, profile: Profile, seed: Seed, make_controller: MakeController
 ) -> None:
     seed.many(4)
-    controller = make_controller(profile)
+    # The user confirms the "still unanswered" warning (see test_closing_warning.py).
+    controller = make_controller(profile, confirm=lambda _title, _text: True)
     window = controller.window
     listing = window.conversation_list
     qtbot.waitUntil(lambda: controller.model.rowCount() == 4 and listing.currentIndex().isValid())

@@ -87,6 +87,7 @@ def run_gui(profile_dir: Path | None, lang: str | None) -> int:
 
     controller = MainController(profile, window=window, on_try_demo=try_demo, on_add_account=add_account)
     bus.subscribe(controller.handle_change_event)
+    controller.wake_outbox_requested.connect(engine.wake_outbox)
     reply_editor = controller.reply_widget
     if reply_editor is not None and hasattr(reply_editor, "reply_queued"):
         reply_editor.reply_queued.connect(lambda *_args: engine.wake_outbox())

@@ -24,7 +24,7 @@ import json
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 import peewee
 
@@ -458,10 +458,40 @@ class MailStore:
         self._sources.append((message_id, raw))
         self._attachments.extend((message_id, *a) for a in attachments)
 
-    def flush_bodies(self) -> None:
-        """Write what :meth:`store_body` queued (inside the caller's transaction)."""
+    def flush_bodies(self) -> list[int]:
+        """Write what :meth:`store_body` queued (inside the caller's transaction).
+
+        Returns the ids of messages whose rows could not be written (say, a value SQLite refuses to bind);
+        nothing of those was written, and the caller stores them raw-only, so one bad mail never fails its
+        batch (which would block the sync on every retry). Only then are rows written one message at a time.
+        """
         bodies, sources, attachments = self._bodies, self._sources, self._attachments
         self._bodies, self._sources, self._attachments = [], [], []
+        try:
+            with self.db.atomic():
+                self._write_bodies(bodies, sources, attachments)
+            return []
+        except Exception:  # isolated below, per message
+            pass
+        failed: list[int] = []
+        for message_id in dict.fromkeys(cast(int, row[-1]) for row in bodies):
+            try:
+                with self.db.atomic():
+                    self._write_bodies(
+                        [r for r in bodies if r[-1] == message_id],
+                        [r for r in sources if r[0] == message_id],
+                        [r for r in attachments if r[0] == message_id],
+                    )
+            except Exception:  # reported to the caller, which keeps the raw source instead
+                failed.append(message_id)
+        return failed
+
+    def _write_bodies(
+        self,
+        bodies: Sequence[tuple[object, ...]],
+        sources: Sequence[tuple[int, bytes]],
+        attachments: Sequence[tuple[object, ...]],
+    ) -> None:
         cursor = self.db.cursor()
         if bodies:
             cursor.executemany(

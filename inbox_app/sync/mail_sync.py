@@ -2,8 +2,12 @@
 
 Why this shape:
 
-* **Headers first.** ENVELOPE/FLAGS/INTERNALDATE of 20,000 mails is ~13 MB against ~300 MB of bodies, so the
-  conversation list is complete (subjects, senders, dates, deadlines) long before the bodies arrive.
+* **Headers first.** The address/subject/date/id header lines plus FLAGS/INTERNALDATE of 20,000 mails are
+  ~13 MB against ~300 MB of bodies, so the conversation list is complete (subjects, senders, dates, deadlines)
+  long before the bodies arrive. They are fetched as raw header fields, not ENVELOPE, whose pure-Python parsing
+  in imapclient was half of the phase (``ImapConnection.fetch_header_fields``).
+* **Batches commit with synchronous=NORMAL** (``MailStore.bulk_transaction``): everything here can be fetched
+  again and the resume cursor commits with the rows, so only the outbox and drafts pay for FULL.
 * **Kill anywhere, resume exactly.** Every batch is one transaction, and the cursor that says "done up to here"
   moves *inside* that transaction: header rows and ``SyncState.last_uid`` together; bodies and
   ``MailLocation.body_fetched`` together. A crash loses at most one uncommitted batch, which the next run
@@ -263,7 +267,7 @@ def _reset_parse_pool() -> None:
         pool.shutdown(wait=False, cancel_futures=True)
 
 
-def _chunks(items: list[bytes], count: int) -> list[list[bytes]]:
+def _chunks(items: list[Any], count: int) -> list[list[Any]]:
     size = max(1, -(-len(items) // count))
     return [items[i : i + size] for i in range(0, len(items), size)]
 
@@ -271,8 +275,13 @@ def _chunks(items: list[bytes], count: int) -> list[list[bytes]]:
 Parsed = tuple[ParsedMail | None, str | None, str | None]  # (mail, error text, guessed language)
 
 
-def _parse_many(raws: list[bytes], blob_root: str | None = None) -> list[Parsed]:
+def _parse_many(
+    raws: list[bytes], blob_root: str | None = None, languages: list[bool] | None = None
+) -> list[Parsed]:
     """Parse, guess the language and store attachments: all CPU or disk bound, so all happen in the worker.
+
+    ``languages`` says per mail whether its language is wanted (None: for all). Guessing is a fifth of the
+    parse time, and only an inbound mail of a conversation without a language uses it.
 
     With ``blob_root`` the attachment bytes are written to the blob store here (content-addressed, so a
     redo after a crash writes the same file); their ``data`` comes back as a marker holding the SHA-256
@@ -280,7 +289,7 @@ def _parse_many(raws: list[bytes], blob_root: str | None = None) -> list[Parsed]
     """
     blobs = BlobStore(Path(blob_root)) if blob_root else None
     result: list[Parsed] = []
-    for raw in raws:
+    for index, raw in enumerate(raws):
         parsed, error = _parse_safely(raw)
         if parsed is not None and blobs is not None and parsed.attachments:
             parsed = dataclasses.replace(
@@ -294,7 +303,10 @@ def _parse_many(raws: list[bytes], blob_root: str | None = None) -> list[Parsed]
                     for a in parsed.attachments
                 ),
             )
-        result.append((parsed, error, guess_language(parsed.text_body) if parsed is not None else None))
+        wanted = languages is None or languages[index]
+        result.append(
+            (parsed, error, guess_language(parsed.text_body) if parsed is not None and wanted else None)
+        )
     return result
 
 
@@ -312,6 +324,20 @@ def _parse_safely(raw: bytes) -> tuple[ParsedMail | None, str | None]:
     except Exception as exc:  # parse_message promises not to raise; a bug must still not stop the batch
         log.exception("parse_message raised")
         return None, f"The message could not be read ({type(exc).__name__}); its raw source is kept."
+
+
+def _wants_language(target: BodyTarget | None) -> bool:
+    """Whether ``_apply_body`` may use the guessed language of this mail (see ``_parse_many``).
+
+    Asked before parsing; a conversation that gets its language from an earlier mail in the meantime only
+    makes the guess unused (the write keeps ``language IS NULL`` as its condition).
+    """
+    return (
+        target is not None
+        and target.direction == Direction.IN.value
+        and target.channel_kind != "amazon"
+        and not target.conversation_language
+    )
 
 
 # --------------------------------------------------------------------------------------------- the sync
@@ -649,8 +675,10 @@ class MailAccountSync:
 
         async def fetch_and_parse(batch: list[int]) -> list[tuple[int, bytes, Any, Any, Any]]:
             rows = await conn.fetch_bodies(batch)
+            targets = self.store.body_targets(folder, status.uidvalidity, [uid for uid, _r in rows])
+            languages = [_wants_language(targets.get(uid)) for uid, _r in rows]
             # Parsing is pure CPU: in worker processes, off the event loop, so the window stays responsive.
-            parsed = await self._parse_all(loop, [raw for _u, raw in rows])
+            parsed = await self._parse_all(loop, [raw for _u, raw in rows], languages)
             return [(uid, raw, *p) for (uid, raw), p in zip(rows, parsed, strict=True)]
 
         # Pipeline of BODY_PIPELINE batches: FETCH (the connection's thread), parse (worker processes) and the
@@ -675,19 +703,26 @@ class MailAccountSync:
                 with contextlib.suppress(BaseException):
                     await future
 
-    async def _parse_all(self, loop: asyncio.AbstractEventLoop, raws: Sequence[bytes]) -> list[Parsed]:
+    async def _parse_all(
+        self, loop: asyncio.AbstractEventLoop, raws: Sequence[bytes], languages: list[bool] | None = None
+    ) -> list[Parsed]:
         pool = _parse_pool()
         if pool is None or len(raws) < 8:
-            return await loop.run_in_executor(None, _parse_many, list(raws))
-        chunks = _chunks(list(raws), PARSE_WORKERS * 2)
+            return await loop.run_in_executor(None, _parse_many, list(raws), None, languages)
+        count = PARSE_WORKERS * 2
+        chunks = _chunks(list(raws), count)
+        wanted = _chunks(languages, count) if languages is not None else [None] * len(chunks)
         try:
             root = str(self.blobs.root)
             results = await asyncio.gather(
-                *(loop.run_in_executor(pool, _parse_many, c, root) for c in chunks)
+                *(
+                    loop.run_in_executor(pool, _parse_many, c, root, w)
+                    for c, w in zip(chunks, wanted, strict=True)
+                )
             )
         except BrokenProcessPool:
             _reset_parse_pool()
-            return await loop.run_in_executor(None, _parse_many, list(raws))
+            return await loop.run_in_executor(None, _parse_many, list(raws), None, languages)
         return [r for chunk in results for r in chunk]
 
     def _store_bodies(
@@ -702,7 +737,9 @@ class MailAccountSync:
             self.store.discard_bodies()  # anything left by a batch that was rolled back is not ours to write
             targets = self.store.body_targets(folder, uidvalidity, [r[0] for r in rows])
             fetched: list[int] = []
-            stored: set[int] = set()
+            stored: dict[
+                int, tuple[BodyTarget, bytes, bool]
+            ] = {}  # message id -> (target, raw, had problems)
             for uid, raw, parsed, error, language in rows:
                 target = targets.get(uid)
                 if target is None:
@@ -716,13 +753,22 @@ class MailAccountSync:
                         log.exception("storing the body of UID %s in %s failed", uid, folder)
                         problems = [f"The message could not be stored ({type(exc).__name__})."]
                         self._store_raw_only(target, raw, problems[0])
-                    stored.add(target.message_id)
+                    stored[target.message_id] = (target, raw, bool(problems))
                     if problems:
                         report.problems += 1
                     report.bodies += 1
                 fetched.append(target.location_id)
                 touched.add(target.conversation_id)
-            self.store.flush_bodies()  # queued by store_body: one executemany per table
+            # Queued by store_body: one executemany per table. Rows SQLite refuses are kept raw-only instead.
+            for message_id in self.store.flush_bodies():
+                target, raw, had_problems = stored[message_id]
+                log.error("the body of message %s could not be written; keeping its raw source", message_id)
+                self._store_raw_only(target, raw, "The message could not be stored (database refused it).")
+                report.problems += 0 if had_problems else 1
+            if self.store.flush_bodies():
+                raise RuntimeError(
+                    "raw-only rows could not be written"
+                )  # the batch is rolled back and retried
             self.store.mark_fetched(fetched)
             self.store.refresh(touched)
         report.conversations |= touched

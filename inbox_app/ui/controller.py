@@ -18,7 +18,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import shiboken6
 from PySide6.QtCore import QObject, QSettings, QTimer, QUrl, Signal
@@ -32,10 +32,14 @@ from inbox_app.profile import Profile
 from inbox_app.ui.conversation_model import ConversationListModel, local_zone
 from inbox_app.ui.main_window import MainWindow
 
+if TYPE_CHECKING:
+    from inbox_app.ui.outbox_dialog import OutboxDialog
+
 log = logging.getLogger("inbox_app.ui")
 
 SEARCH_DEBOUNCE_MS = 150
 OUTBOX_KEY = "outbox"  # extra entry in the counts dict: replies waiting in the outbox
+OUTBOX_FAILED_KEY = "outbox_failed"  # extra entry in the counts dict: replies that failed for good
 DEFAULT_VIEW = View(ViewKind.OPEN)
 
 Confirm = Callable[[str, str], bool]
@@ -162,11 +166,14 @@ class MainController(QObject):
         conversation_shown(object): the id now in the reading pane, or None.
         counts_updated(dict): view key -> count, after each refresh of the sidebar counts.
         ids_loaded(): the list finished loading a view or a search result.
+        wake_outbox_requested(): a reply was put back in the queue ("Retry now"); the app connects this to
+            the sync engine's ``wake_outbox`` so it is delivered at once.
     """
 
     conversation_shown = Signal(object)
     counts_updated = Signal(dict)
     ids_loaded = Signal()
+    wake_outbox_requested = Signal()
     _change_event = Signal(object)  # queued hop from the sync engine's thread to the UI thread
 
     def __init__(
@@ -197,6 +204,7 @@ class MainController(QObject):
         self._account_names: dict[int, str] = {}
         self._has_conversations = False
         self._pending_select_row: int | None = None
+        self._outbox_dialog: OutboxDialog | None = None
         self._search_timer = QTimer(self)
         self._search_timer.setSingleShot(True)
         self._search_timer.setInterval(SEARCH_DEBOUNCE_MS)
@@ -232,6 +240,9 @@ class MainController(QObject):
         w.thread_view.no_response_requested.connect(self.no_response_needed)
         w.thread_view.save_attachment_requested.connect(self.save_attachment)
         w.thread_view.external_link_requested.connect(self.open_external_link)
+        w.thread_view.cancel_reply_requested.connect(self.cancel_reply)
+        w.thread_view.retry_reply_requested.connect(self.retry_reply)
+        w.outbox_link_activated.connect(self.open_outbox)
         w.overdue_link_activated.connect(lambda: w.sidebar.select_view(View(ViewKind.OVERDUE)))
         w.closing.connect(self.save_settings)
         self._change_event.connect(self._apply_change_event)
@@ -255,6 +266,7 @@ class MainController(QObject):
         reply_queued = getattr(self.reply_widget, "reply_queued", None)
         if reply_queued is not None:
             reply_queued.connect(lambda cid, _oid, _closed: self.conversations_changed([cid]))
+            reply_queued.connect(lambda *_args: self._reload_outbox_if_open())
         status_message = getattr(self.reply_widget, "status_message", None)
         if status_message is not None:
             status_message.connect(lambda text: w.statusBar().showMessage(text, 6000))
@@ -263,6 +275,87 @@ class MainController(QObject):
         from inbox_app.ui.canned_manager import CannedManagerDialog
 
         CannedManagerDialog(self.window).exec()
+
+    # ---------------------------------------------------------------------------------------- outbox
+    def open_outbox(self) -> OutboxDialog:
+        """Show the outbox window (one per main window, not modal: the seller can keep reading)."""
+        from inbox_app.ui.outbox_dialog import OutboxDialog
+
+        if self._outbox_dialog is None:
+            made = OutboxDialog(self.window, now_fn=self.now_fn, confirm=self.confirm)
+            made.open_conversation.connect(self._open_from_outbox)
+            made.retry_requested.connect(self.wake_outbox_requested)
+            made.outbox_changed.connect(self._on_outbox_changed)
+            self._outbox_dialog = made
+        dialog = self._outbox_dialog
+        dialog.set_online(self._online)
+        dialog.reload()
+        if dialog.isVisible():  # already open behind the main window: bring it forward
+            dialog.raise_()
+            dialog.activateWindow()
+        else:
+            dialog.show()
+        return dialog
+
+    def outbox_dialog(self) -> OutboxDialog | None:
+        return self._outbox_dialog
+
+    def _open_from_outbox(self, conversation_id: int) -> None:
+        self.window.activateWindow()
+        self.open_conversation(conversation_id)
+
+    def cancel_reply(self, item_id: int) -> bool:
+        """ "Cancel" under a queued reply in the thread: ask, cancel in the store, show what happened."""
+        from inbox_app.store import outbox
+        from inbox_app.store.models import OutboxItem
+
+        item = OutboxItem.get_or_none(id=item_id)
+        if item is None:
+            return False
+        if not self.confirm(_("Cancel reply"), _("Cancel this reply? It will not be sent.")):
+            return False
+        done = outbox.cancel(item_id, actor="user")
+        self.window.statusBar().showMessage(
+            _("Reply cancelled: it will not be sent.")
+            if done
+            else _("Too late to cancel: the reply is already on its way."),
+            6000,
+        )
+        self._on_outbox_changed([item.conversation_id])
+        return done
+
+    def retry_reply(self, item_id: int) -> None:
+        """ "Retry now" under a failed or waiting reply: back in the queue, and wake the delivery loop."""
+        from inbox_app.store import outbox
+        from inbox_app.store.models import OutboxItem
+
+        item = OutboxItem.get_or_none(id=item_id)
+        if item is None:
+            return
+        outbox.retry_now(item_id)
+        self.wake_outbox_requested.emit()
+        self._on_outbox_changed([item.conversation_id])
+
+    def _on_outbox_changed(self, conversation_ids: list[int]) -> None:
+        """A reply was cancelled or re-queued: the counts, the open outbox and the thread's bubbles follow."""
+        self.refresh_counts()
+        if self._current_id in conversation_ids:
+            self._redraw_thread()
+        self._reload_outbox_if_open()
+
+    def _reload_outbox_if_open(self) -> None:
+        if self._outbox_dialog is not None and self._outbox_dialog.isVisible():
+            self._outbox_dialog.reload()
+
+    def _redraw_thread(self) -> None:
+        """Read the shown conversation again (messages and replies still in the outbox) and redraw it."""
+        from inbox_app.store import conversations
+        from inbox_app.store.outbox_view import outbox_rows_for
+
+        cid = self._current_id
+        detail = conversations.detail(cid, self.profile.blobs) if cid is not None else None
+        pending = outbox_rows_for(cid) if cid is not None else []
+        self.window.thread_view.set_detail(detail, self.now_fn(), pending)
 
     def open_policy_settings(self) -> None:
         from inbox_app.ui.policy_settings import PolicySettingsDialog
@@ -347,10 +440,11 @@ class MainController(QObject):
 
         def work() -> dict[str, int]:
             from inbox_app.store.conversations import view_counts
-            from inbox_app.store.outbox import pending_items
+            from inbox_app.store.outbox_view import failed_count, pending_count
 
             counts = view_counts(views, now)
-            counts[OUTBOX_KEY] = len(pending_items())
+            counts[OUTBOX_KEY] = pending_count()
+            counts[OUTBOX_FAILED_KEY] = failed_count()
             return counts
 
         self.runner.run("counts", work, self._on_counts)
@@ -358,7 +452,9 @@ class MainController(QObject):
     def _on_counts(self, counts: dict[str, int]) -> None:
         self.window.sidebar.set_counts(counts)
         self.window.set_overdue_count(counts.get(ViewKind.OVERDUE.value, 0))
-        self.window.set_outbox_count(counts.get(OUTBOX_KEY, 0), offline=not self._online)
+        self.window.set_outbox_count(
+            counts.get(OUTBOX_KEY, 0), offline=not self._online, failed=counts.get(OUTBOX_FAILED_KEY, 0)
+        )
         self._has_conversations = counts.get(ViewKind.ALL.value, 0) > 0
         self.window.show_empty_state(not self._has_conversations)
         self.counts_updated.emit(counts)
@@ -426,7 +522,14 @@ class MainController(QObject):
             if kind == "conversations":
                 self.reload_sidebar()
         elif kind == "outbox":
-            self.refresh_counts()
+            # Delivered replies are messages now (list row, deadline); retried ones changed state only.
+            if ids:
+                self.conversations_changed(list(ids))
+            else:
+                self.refresh_counts()
+                if self._current_id is not None:
+                    self._redraw_thread()
+            self._reload_outbox_if_open()
         elif kind in ("online", "offline"):
             self.set_online(kind == "online")
         elif kind == "sync_started":
@@ -442,6 +545,8 @@ class MainController(QObject):
     def set_online(self, online: bool) -> None:
         self._online = online
         self.window.set_online(online)
+        if self._outbox_dialog is not None:
+            self._outbox_dialog.set_online(online)
         set_online = getattr(self.reply_widget, "set_online", None)
         if callable(set_online):
             set_online(online)
@@ -479,10 +584,12 @@ class MainController(QObject):
     def show_conversation(self, conversation_id: int | None) -> None:
         """Show a conversation in the reading pane and mark it read."""
         from inbox_app.store import conversations
+        from inbox_app.store.outbox_view import outbox_rows_for
 
         self._current_id = conversation_id
         detail = conversations.detail(conversation_id, self.profile.blobs) if conversation_id else None
-        self.window.thread_view.set_detail(detail, self.now_fn())
+        pending = outbox_rows_for(conversation_id) if detail is not None and conversation_id else []
+        self.window.thread_view.set_detail(detail, self.now_fn(), pending)
         set_conversation = getattr(self.reply_widget, "set_conversation", None)
         if callable(set_conversation):
             set_conversation(detail)
@@ -588,10 +695,7 @@ class MainController(QObject):
         """Something changed these conversations (status, new message, reply): repaint and re-query."""
         self.model.refresh_ids(ids)
         if self._current_id in ids:
-            from inbox_app.store import conversations
-
-            detail = conversations.detail(self._current_id, self.profile.blobs)
-            self.window.thread_view.set_detail(detail, self.now_fn())
+            self._redraw_thread()
         self.refresh_list()
         self.refresh_counts()
 

@@ -9,15 +9,17 @@ Signals:
     add_account_requested(): "Add a mail account" (menu or empty-state button).
     search_text_changed(str): every edit of the search field (the controller debounces).
     overdue_link_activated(): the "⏰ N overdue" status bar label was clicked.
+    outbox_link_activated(): the "Outbox …" status bar label was clicked (or Conversation ▸ Outbox…).
     closing(): the window is about to close (save state now).
 """
 
 from __future__ import annotations
 
+import html
 from collections.abc import Callable
 
 from PySide6.QtCore import QByteArray, QSettings, QSize, Qt, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QKeySequence
+from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QKeySequence, QTextDocumentFragment
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
@@ -101,6 +103,7 @@ class MainWindow(QMainWindow):
     add_account_requested = Signal()
     search_text_changed = Signal(str)
     overdue_link_activated = Signal()
+    outbox_link_activated = Signal()
     closing = Signal()
 
     def __init__(
@@ -228,6 +231,7 @@ class MainWindow(QMainWindow):
         a("next", _("&Next conversation"), "J")
         a("previous", _("&Previous conversation"), "K")
         a("reply", _("&Reply"), "R")
+        a("outbox", _("&Outbox…"), "Ctrl+Shift+O", tip=_("Replies waiting to be sent, sent and failed"))
         a("close", _("&Close"), "E", tip=_("Done: remove it from the open list"))
         a("pending", _("&Pending"), "P", tip=_("Waiting on the customer: stops the clock"))
         a("snooze", _("&Snooze…"), "S")
@@ -247,6 +251,7 @@ class MainWindow(QMainWindow):
         self.actions_by_name["plain_text"].toggled.connect(self.thread_view.set_plain_text)
         self.thread_view.plain_button.toggled.connect(self.actions_by_name["plain_text"].setChecked)
         self.actions_by_name["shortcuts"].triggered.connect(self.show_shortcuts)
+        self.actions_by_name["outbox"].triggered.connect(self.outbox_link_activated)
         for number, kind in enumerate(STATUS_VIEWS, start=1):
             action = self._action(f"view_{kind.value}", _(VIEW_LABELS[kind]), f"Ctrl+{number}")
             action.setData(View(kind).key)
@@ -270,7 +275,7 @@ class MainWindow(QMainWindow):
         view_menu.addSeparator()
         view_menu.addActions([by["sort_reverse"], by["plain_text"], by["refresh"]])
         conv_menu = bar.addMenu(_("&Conversation"))
-        conv_menu.addActions([by["next"], by["previous"], by["reply"]])
+        conv_menu.addActions([by["next"], by["previous"], by["reply"], by["outbox"]])
         conv_menu.addSeparator()
         conv_menu.addActions([by["close"], by["pending"]])
         self.snooze_menu = QMenu(_("&Snooze"), self)
@@ -292,6 +297,9 @@ class MainWindow(QMainWindow):
         self.sync_label.setObjectName("syncLabel")
         self.outbox_label = QLabel(self)
         self.outbox_label.setObjectName("outboxLabel")
+        self.outbox_label.setTextFormat(Qt.TextFormat.RichText)
+        self.outbox_label.setToolTip(_("Show the outbox"))
+        self.outbox_label.linkActivated.connect(lambda _link: self.outbox_link_activated.emit())
         self.overdue_label = QLabel(self)
         self.overdue_label.setObjectName("overdueLabel")
         self.overdue_label.setTextFormat(Qt.TextFormat.RichText)
@@ -344,12 +352,27 @@ class MainWindow(QMainWindow):
         parts = [f"{name}: {text}" for name, text in per_account.items()]
         self.sync_label.setText(_("Sync") + " — " + " · ".join(parts))
 
-    def set_outbox_count(self, count: int, *, offline: bool = False) -> None:
+    def set_outbox_count(self, count: int, *, offline: bool = False, failed: int = 0) -> None:
+        """ "Outbox 2 queued (offline) · 1 failed" as a link that opens the outbox; failures in red."""
         if count == 0:
-            self.outbox_label.setText(_("Outbox empty"))
-            return
-        text = ngettext("Outbox {n} queued", "Outbox {n} queued", count).format(n=format_number(count))
-        self.outbox_label.setText(text + (" " + _("(offline)") if offline else ""))
+            text = _("Outbox empty")
+        else:
+            text = ngettext("Outbox {n} queued", "Outbox {n} queued", count).format(n=format_number(count))
+            text += (" " + _("(offline)")) if offline else ""
+        link = f"<a href='outbox' style='text-decoration:none'>{html.escape(text)}</a>"
+        if failed:
+            failed_text = ngettext("{n} failed", "{n} failed", failed).format(n=format_number(failed))
+            overdue_color = urgency_color(Urgency.OVERDUE)
+            color = overdue_color.name() if overdue_color is not None else "red"
+            link += (
+                f" · <a href='outbox' style='color:{color};font-weight:bold;text-decoration:none'>"
+                f"{html.escape(failed_text)}</a>"
+            )
+        self.outbox_label.setText(link)
+
+    def outbox_text(self) -> str:
+        """The outbox label as plain text (what a screen reader says)."""
+        return QTextDocumentFragment.fromHtml(self.outbox_label.text()).toPlainText()
 
     def set_overdue_count(self, count: int) -> None:
         if count == 0:

@@ -12,12 +12,19 @@ Signals of :class:`ThreadView`:
     no_response_requested(int, str): "No response needed" (conversation id, the marketplace's URL).
     save_attachment_requested(object): "Save as…" on an :class:`AttachmentView`.
     external_link_requested(QUrl): a link in a message was clicked.
+    cancel_reply_requested(int): "Cancel" on a reply still queued in the outbox (the outbox item's id).
+    retry_reply_requested(int): "Retry now" on a failed or waiting reply (the outbox item's id).
+
+Replies of the shown conversation that are still in the outbox (queued, scheduled, sending, failed) are drawn
+under the thread as outbound bubbles with a dashed border and their state, so the seller sees at once that an
+answer exists but has not reached the customer yet.
 """
 
 from __future__ import annotations
 
 import html
 import re
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -50,8 +57,10 @@ from inbox_app.domain.conversations import (
 from inbox_app.domain.deadlines import Urgency, urgency
 from inbox_app.domain.views import DUE_SOON_WINDOW
 from inbox_app.i18n import _, format_datetime, format_duration, format_size, ngettext
+from inbox_app.store.outbox_view import OutboxPhase, OutboxRow
 from inbox_app.ui import icons
 from inbox_app.ui.conversation_model import STATUS_LABELS, is_dark_palette, local_zone, urgency_color
+from inbox_app.ui.outbox_dialog import phase_color, status_line, when_text
 
 _REMOTE_SCHEMES = frozenset({"http", "https", "ftp", "file", ""})
 _IMG_SRC = re.compile(r"<img\b[^>]*?\ssrc=\"(https?://[^\"]+)\"", re.IGNORECASE)
@@ -211,6 +220,8 @@ class ThreadView(QWidget):
     no_response_requested = Signal(int, str)
     save_attachment_requested = Signal(object)
     external_link_requested = Signal(QUrl)
+    cancel_reply_requested = Signal(int)
+    retry_reply_requested = Signal(int)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -220,7 +231,9 @@ class ThreadView(QWidget):
         self._plain = False
         self._allowed_remote: set[int] = set()
         self._network: Any = None
-        self._pending: set[str] = set()
+        self._pending: set[str] = set()  # remote image URLs being fetched
+        self._outbox_rows: list[OutboxRow] = []  # this conversation's replies still in the outbox
+        self._outbox_lines: list[str] = []  # their status lines as last drawn (the tick redraws on change)
 
         self.stack = QStackedWidget(self)
         outer = QVBoxLayout(self)
@@ -298,8 +311,17 @@ class ThreadView(QWidget):
     def conversation_id(self) -> int | None:
         return self._detail.summary.id if self._detail is not None else None
 
-    def set_detail(self, detail: ConversationDetail | None, now: datetime | None = None) -> None:
-        """Show a conversation (None: the placeholder). Remote images start blocked for every message."""
+    def set_detail(
+        self,
+        detail: ConversationDetail | None,
+        now: datetime | None = None,
+        pending: Sequence[OutboxRow] = (),
+    ) -> None:
+        """Show a conversation (None: the placeholder). Remote images start blocked for every message.
+
+        ``pending``: the conversation's replies still in the outbox (``store.outbox_view.outbox_rows_for``),
+        drawn under the messages with their state.
+        """
         same = (
             detail is not None and self._detail is not None and detail.summary.id == self._detail.summary.id
         )
@@ -308,6 +330,7 @@ class ThreadView(QWidget):
             self.browser.remote_images.clear()
             self.browser.refused.clear()
         self._detail = detail
+        self._outbox_rows = list(pending) if detail is not None else []
         if now is not None:
             self._now = now
         if detail is None:
@@ -324,6 +347,8 @@ class ThreadView(QWidget):
         self._now = now
         if self._detail is not None:
             self._render_deadline()
+            if self._outbox_rows and self._outbox_status_lines() != self._outbox_lines:
+                self._render_thread(keep_scroll=True)  # "retrying in 2 min" became "1 min", or it is due
 
     def set_plain_text(self, plain: bool) -> None:
         if plain == self._plain:
@@ -332,6 +357,10 @@ class ThreadView(QWidget):
         self.plain_button.setChecked(plain)
         if self._detail is not None:
             self._render_thread(keep_scroll=True)
+
+    def outbox_rows(self) -> list[OutboxRow]:
+        """The replies in the outbox drawn under the thread."""
+        return list(self._outbox_rows)
 
     def is_plain_text(self) -> bool:
         return self._plain
@@ -426,6 +455,8 @@ class ThreadView(QWidget):
             items.append((note.created_at, self._note_html(note, colors)))
         items.sort(key=lambda pair: pair[0])
         body = "".join(chunk for _when, chunk in items) or f"<p>{html.escape(_('No messages yet.'))}</p>"
+        self._outbox_lines = self._outbox_status_lines()
+        body += "".join(self._outbox_html(row, colors) for row in self._outbox_rows)
         self.browser.setHtml(f"<html><body style='color:{colors['text']}'>{body}</body></html>")
         if keep_scroll:
             bar.setValue(position)
@@ -478,6 +509,32 @@ class ThreadView(QWidget):
             f"bgcolor='{bg}'>{''.join(rows)}</table>"
         )
 
+    def _outbox_status_lines(self) -> list[str]:
+        return [status_line(row, self._now) for row in self._outbox_rows]
+
+    def _outbox_html(self, row: OutboxRow, colors: dict[str, str]) -> str:
+        """A reply not delivered yet: an outbound bubble with a dashed border, its state and what to do."""
+        phase = row.phase(self._now)
+        color = phase_color(phase, is_dark_palette(self.palette())).name()
+        head = _("Reply in the outbox · written {time}").format(time=when_text(row.created_at, self._now))
+        links = []
+        if row.can_cancel:
+            links.append(f"<a href='inbox:cancel-reply/{row.id}'>{html.escape(_('Cancel'))}</a>")
+        if row.can_retry(self._now):
+            links.append(f"<a href='inbox:retry-reply/{row.id}'>{html.escape(_('Retry now'))}</a>")
+        actions = ("&nbsp;&nbsp;" + " · ".join(links)) if links else ""
+        weight = "bold" if phase is OutboxPhase.FAILED else "normal"
+        return (
+            f"<table width='100%' cellspacing='0' cellpadding='6' border='1' "
+            f"style='border-color:{color};border-style:dashed;margin-left:48px;margin-bottom:10px' "
+            f"bgcolor='{colors['out']}'>"
+            f"<tr><td><b>{html.escape(_('You'))}</b>&nbsp;&nbsp;<span style='color:{colors['muted']}'>"
+            f"➡ {html.escape(head)}</span></td></tr>"
+            f"<tr><td><span style='color:{color};font-weight:{weight}'>{html.escape(status_line(row, self._now))}"
+            f"</span>{actions}</td></tr>"
+            f"<tr><td><div style='white-space:pre-wrap'>{html.escape(row.body)}</div></td></tr></table>"
+        )
+
     def _note_html(self, note: NoteView, colors: dict[str, str]) -> str:
         when = format_datetime(note.created_at, "short", tz=local_zone())
         head = _("Internal note by {author} · {when}").format(author=note.author or _("you"), when=when)
@@ -497,6 +554,10 @@ class ThreadView(QWidget):
                 attachment = self._attachment(int(value))
                 if attachment is not None:
                     self.save_attachment_requested.emit(attachment)
+            elif action == "cancel-reply" and value.isdigit():
+                self.cancel_reply_requested.emit(int(value))
+            elif action == "retry-reply" and value.isdigit():
+                self.retry_reply_requested.emit(int(value))
             return
         self.external_link_requested.emit(url)
 

@@ -198,6 +198,8 @@ def main() -> int:
     mails = make_mailbox(args.messages)
     total_bytes = sum(len(m) for m in mails)
     print(f"generated {len(mails)} messages, {total_bytes / 1e6:.0f} MB in {time.perf_counter() - t0:.1f} s")
+    # Other work on the machine moves these figures by ±30 %: print the load so runs can be compared.
+    print("load average (1, 5, 15 min): {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
     try:
         with DovecotServer() as dovecot:
             user, password = dovecot.new_user("bench")

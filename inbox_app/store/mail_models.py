@@ -141,9 +141,9 @@ class MailStore:
 
         Why not FULL, as everywhere else (see ``store.db``): every row written here is a copy of what the
         server holds, and the sync's cursor (``SyncState.last_uid``, ``MailLocation.body_fetched``) moves in
-        the same transaction. In WAL mode NORMAL stays consistent after a crash of the app or the OS; only
-        a power cut may lose the last commits, and then the cursor is lost with them, so the next sync simply
-        fetches those mails again. Outbox rows and drafts keep FULL: the pragma is set on this thread's
+        the same transaction. In WAL mode NORMAL stays consistent after any crash and loses nothing when only
+        the app dies; a power cut or an OS crash may lose the last commits, but then the cursor is lost with
+        them, so the next sync simply fetches those mails again. Outbox rows and drafts keep FULL: the pragma is set on this thread's
         connection before BEGIN (SQLite ignores changes inside a transaction) and put back right after
         COMMIT, and the next FULL commit's fsync of the WAL also makes these earlier frames durable.
         Nested in an outer transaction it is a plain savepoint and leaves the pragma alone.

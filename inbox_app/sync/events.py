@@ -23,6 +23,8 @@ class ChangeEvent:
     conversation_ids: frozenset[int] = frozenset()
     account_id: int | None = None
     message: str = ""
+    # Long work in progress ("headers", 1240, 20000): the window shows "1,240 of 20,000 messages".
+    progress: tuple[str, int, int] | None = None
 
 
 Subscriber = Callable[[ChangeEvent], None]

@@ -90,6 +90,7 @@ LANGUAGE_MIN_CONFIDENCE = 0.9
 LANGUAGE_MIN_CHARS = 25
 
 Progress = Callable[["SyncProgress"], None]
+PROGRESS_MIN_TOTAL = 200  # smaller batches finish before a progress line could be read
 
 
 @dataclass(frozen=True)
@@ -1061,6 +1062,17 @@ class MailAccountSync:
         report.expunged += len(unmatched)
         report.conversations |= touched
 
+    def _publish_progress(self, progress: SyncProgress) -> None:
+        """Tell the window how far a long sync has come (only when there is something long to show)."""
+        if progress.total >= PROGRESS_MIN_TOTAL and progress.phase in ("headers", "bodies"):
+            self.bus.publish(
+                ChangeEvent(
+                    "progress",
+                    account_id=self.account_id,
+                    progress=(progress.phase, progress.done, progress.total),
+                )
+            )
+
     # ------------------------------------------------------------------ continuous mode (GUI)
     async def idle_loop(self, stop_event: asyncio.Event) -> None:
         """Sync, then wait for changes (IDLE, else poll every 60 s); reconnect with backoff; report state."""
@@ -1069,7 +1081,7 @@ class MailAccountSync:
         try:
             while not stop_event.is_set():
                 try:
-                    await self.sync_once()
+                    await self.sync_once(self._publish_progress)
                     if online is not True:
                         online = True
                         self.bus.publish(ChangeEvent("online", frozenset(), self.account_id))

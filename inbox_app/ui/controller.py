@@ -27,7 +27,7 @@ from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 
 from inbox_app.domain.conversations import AttachmentView, Status
 from inbox_app.domain.views import View, ViewKind
-from inbox_app.i18n import _, format_time
+from inbox_app.i18n import _, format_number, format_time
 from inbox_app.profile import Profile
 from inbox_app.ui.conversation_model import ConversationListModel, local_zone
 from inbox_app.ui.main_window import MainWindow
@@ -532,6 +532,15 @@ class MainController(QObject):
             self._reload_outbox_if_open()
         elif kind in ("online", "offline"):
             self.set_online(kind == "online")
+        elif kind == "progress":
+            phase, done, total = getattr(event, "progress", None) or ("", 0, 0)
+            template = (
+                _("fetching messages: {done} of {total}")
+                if phase == "headers"
+                else _("downloading message bodies: {done} of {total}")
+            )
+            text = template.format(done=format_number(done), total=format_number(total))
+            self._set_sync_text(account_id, text if done < total else _("up to date"))
         elif kind == "sync_started":
             self._set_sync_text(account_id, _("syncing…"))
         elif kind == "sync_finished":

@@ -152,9 +152,11 @@ def test_select_status_and_uid_searches(
     asyncio.run(scenario())
 
 
+@pytest.mark.parametrize("method", ["fetch_headers", "fetch_header_fields"])
 def test_fetch_headers_decodes_envelope(
-    dovecot: DovecotServer, mail_user: tuple[str, str], imap_settings: ImapSettings
+    dovecot: DovecotServer, mail_user: tuple[str, str], imap_settings: ImapSettings, method: str
 ) -> None:
+    """ENVELOPE (used to re-map after a UIDVALIDITY change) and header lines (first sync) agree."""
     user, password = mail_user
     raw = (
         b"From: =?utf-8?q?J=C3=BCrgen_M=C3=BCller?= <juergen@example.de>\r\n"
@@ -174,7 +176,8 @@ def test_fetch_headers_decodes_envelope(
     async def scenario() -> None:
         async with ImapConnection(imap_settings) as conn:
             await conn.select("INBOX", readonly=True)
-            [info] = await conn.fetch_headers([uid, 999])  # 999 does not exist: left out
+            fetch = getattr(conn, method)
+            [info] = await fetch([uid, 999])  # 999 does not exist: left out
             assert info.uid == uid
             assert info.subject == "Wo ist meine Bestellung? €"
             assert (info.from_name, info.from_address) == ("Jürgen Müller", "juergen@example.de")

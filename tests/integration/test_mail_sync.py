@@ -361,3 +361,24 @@ def test_plain_mail_language_and_seller_copy_in_sent(
     out = Message.get(Message.remote_id == "<answer1@shop.example>")
     assert out.direction == "out" and out.conversation_id == conv.id
     assert conv.deadline_at is None  # answered
+
+
+def test_continuous_sync_publishes_progress_of_a_long_first_sync(
+    profile: Any, dovecot: DovecotServer, mail_user: tuple[str, str], account: Account
+) -> None:
+    """The window's "1,240 of 20,000 messages": the sync reports progress on the bus for long work."""
+    from inbox_app.sync.mail_sync import PROGRESS_MIN_TOTAL
+
+    user, _password = mail_user
+    count = PROGRESS_MIN_TOTAL + 50
+    dovecot.bulk_load(user, (make_mail(n) for n in range(1, count + 1)))
+    events: list[ChangeEvent] = []
+    bus = ChangeBus()
+    bus.subscribe(events.append)
+    sync = syncer(account, profile, bus)
+    run(_sync(sync, sync._publish_progress))
+    progress = [e.progress for e in events if e.kind == "progress" and e.progress is not None]
+    phases = {phase for phase, _done, _total in progress}
+    assert phases == {"headers", "bodies"}
+    assert all(total == count for _phase, _done, total in progress)
+    assert ("bodies", count, count) in progress

@@ -404,6 +404,22 @@ def test_sync_events_from_another_thread_update_list_and_status_bar(
     assert "Offline" in controller.window.online_label.text()
 
 
+def test_long_sync_shows_its_progress_in_the_status_bar(
+    qtbot: QtBot, profile: Profile, seed: Seed, make_controller: MakeController
+) -> None:
+    seed.many(1)
+    controller = make_controller(profile)
+    account_id = seed.account.id if seed.account is not None else None
+    controller.handle_change_event(
+        ChangeEvent("progress", account_id=account_id, progress=("headers", 1240, 20000))
+    )
+    qtbot.waitUntil(lambda: "1,240 of 20,000" in controller.window.sync_label.text())
+    controller.handle_change_event(
+        ChangeEvent("progress", account_id=account_id, progress=("bodies", 20000, 20000))
+    )
+    qtbot.waitUntil(lambda: "up to date" in controller.window.sync_label.text())
+
+
 def test_background_runner_delivers_only_the_latest_result_per_key(qtbot: QtBot) -> None:
     runner = BackgroundRunner()
     release = threading.Event()

@@ -37,7 +37,11 @@ class BaseModel(peewee.Model):
 def open_database(path: Path) -> peewee.SqliteDatabase:
     """Open (creating if needed) the profile database and bind every model to it."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    db = peewee.SqliteDatabase(str(path), pragmas=PRAGMAS, thread_safe=True, check_same_thread=False)
+    # IMMEDIATE: a transaction takes the write lock when it begins, so a read-then-write transaction on the UI
+    # thread cannot fail with "database is locked" because a sync batch committed in between.
+    db = peewee.SqliteDatabase(
+        str(path), pragmas=PRAGMAS, thread_safe=True, check_same_thread=False, lock_type="IMMEDIATE"
+    )
     db.connect(reuse_if_open=True)
     database_proxy.initialize(db)
     return db

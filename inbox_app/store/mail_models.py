@@ -156,7 +156,10 @@ class MailStore:
         previous = db.execute_sql("PRAGMA synchronous").fetchone()[0]
         db.execute_sql("PRAGMA synchronous = NORMAL")
         try:
-            with db.atomic():
+            # IMMEDIATE: the batch reads before it writes, and the sync runs on its own connection (the DB
+            # worker) next to the UI's; a deferred BEGIN could then fail with SQLITE_BUSY on its first write
+            # when another connection committed since its read. IMMEDIATE waits for the lock (busy_timeout).
+            with db.atomic("IMMEDIATE"):
                 yield
         finally:
             db.execute_sql(f"PRAGMA synchronous = {int(previous)}")

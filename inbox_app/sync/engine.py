@@ -27,6 +27,7 @@ from inbox_app.secrets import NoKeyringError
 from inbox_app.store.accounts import MAIL_KIND, list_accounts, mail_settings
 from inbox_app.store.blobs import BlobStore
 from inbox_app.store.models import Account
+from inbox_app.sync.db_worker import close_db_connection
 from inbox_app.sync.events import ChangeBus, ChangeEvent
 from inbox_app.sync.mail_sync import (
     MailAccountSync,
@@ -231,7 +232,9 @@ class SyncEngine:
             await self.close()
 
     async def close(self) -> None:
+        """Close every account's connection and the database worker's connection (see ``db_worker``)."""
         for sync in self._syncs.values():
             with contextlib.suppress(Exception):
                 await sync.close()
         self._syncs.clear()
+        await close_db_connection()

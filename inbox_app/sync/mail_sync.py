@@ -8,6 +8,9 @@ Why this shape:
   in imapclient was half of the phase (``ImapConnection.fetch_header_fields``).
 * **Batches commit with synchronous=NORMAL** (``MailStore.bulk_transaction``): everything here can be fetched
   again and the resume cursor commits with the rows, so only the outbox and drafts pay for FULL.
+* **The UI thread never waits on SQLite.** Batch transactions and heavy reads are plain synchronous methods
+  (marked "(DB worker)") run with ``await run_db(...)`` on the single "inbox-db" thread (``sync.db_worker``);
+  the loop thread (in the window: the Qt UI thread) only does network, publishing and progress.
 * **Kill anywhere, resume exactly.** Every batch is one transaction, and the cursor that says "done up to here"
   moves *inside* that transaction: header rows and ``SyncState.last_uid`` together; bodies and
   ``MailLocation.body_fetched`` together. A crash loses at most one uncommitted batch, which the next run
@@ -72,6 +75,7 @@ from inbox_app.store.models import (
     SyncState,
     to_db_time,
 )
+from inbox_app.sync.db_worker import close_db_connection, run_db
 from inbox_app.sync.events import ChangeBus, ChangeEvent
 
 log = logging.getLogger("inbox_app.sync")
@@ -391,9 +395,13 @@ class MailAccountSync:
         return self._conn
 
     async def close(self) -> None:
+        """Log out and close the database worker's connection (queued behind its running work)."""
         conn, self._conn = self._conn, None
-        if conn is not None:
-            await conn.close()
+        try:
+            if conn is not None:
+                await conn.close()
+        finally:
+            await close_db_connection()
 
     async def _drop_connection(self) -> None:
         with contextlib.suppress(Exception):
@@ -427,7 +435,7 @@ class MailAccountSync:
     ) -> SyncReport:
         report = SyncReport()
         status = await conn.select(folder)
-        state, _created = SyncState.get_or_create(account=self.account_id, key=folder)
+        state = await run_db(self._load_state, folder)
         if state.uidvalidity is not None and state.uidvalidity != status.uidvalidity:
             await self._remap(conn, folder, status, state, report)
         first_sync = state.last_uid == 0 and state.highest_modseq is None
@@ -435,10 +443,20 @@ class MailAccountSync:
         await self._bodies_phase(conn, folder, status, report, progress)
         await self._flags_phase(conn, folder, status, state, first_sync, report, progress)
         await self._expunge_phase(conn, folder, status, report)
-        SyncState.update(last_success_at=datetime.now(UTC), last_error=None).where(
-            SyncState.id == state.id
-        ).execute()
+        await run_db(self._mark_success, state.id)
         return report
+
+    def _load_state(self, folder: str) -> SyncState:
+        """(DB worker) The folder's sync cursor, created on its first sync."""
+        state: SyncState = SyncState.get_or_create(account=self.account_id, key=folder)[0]
+        return state
+
+    @staticmethod
+    def _mark_success(state_id: int) -> None:
+        """(DB worker)"""
+        SyncState.update(last_success_at=datetime.now(UTC), last_error=None).where(
+            SyncState.id == state_id
+        ).execute()
 
     def _publish(self, kind: str, conversations: Iterable[int]) -> None:
         ids = frozenset(conversations)
@@ -458,11 +476,11 @@ class MailAccountSync:
     ) -> None:
         if state.uidvalidity is None:
             state.uidvalidity = status.uidvalidity
-            state.save()
+            await run_db(state.save)
         if status.uidnext and state.last_uid >= status.uidnext - 1 and state.last_uid > 0:
             return
         uids = await conn.search_uids(state.last_uid + 1)
-        known = self.store.known_uids(folder, status.uidvalidity, state.last_uid + 1)
+        known = await run_db(self.store.known_uids, folder, status.uidvalidity, state.last_uid + 1)
         todo = [u for u in uids if u not in known]
         batches = [uids[i : i + self.header_batch] for i in range(0, len(uids), self.header_batch)]
         done = 0
@@ -480,8 +498,9 @@ class MailAccountSync:
                 pending = (
                     asyncio.ensure_future(fetch(batches[index + 1])) if index + 1 < len(batches) else None
                 )
-                touched = self._store_headers(
-                    folder, status.uidvalidity, headers, max(batch), is_sent, report
+                # The write runs on the DB worker while the next FETCH is in flight (see ``db_worker``).
+                touched = await run_db(
+                    self._store_headers, folder, status.uidvalidity, headers, max(batch), is_sent, report
                 )
                 done += len([u for u in batch if u not in known])
                 self._publish("conversations", touched)
@@ -502,6 +521,7 @@ class MailAccountSync:
         is_sent: bool,
         report: SyncReport,
     ) -> set[int]:
+        """(DB worker) One header batch and the folder's cursor, in one transaction."""
         touched: set[int] = set()
         with self.store.bulk_transaction():
             self.store.discard_events()  # anything left by a batch that was rolled back is not ours to write
@@ -637,7 +657,7 @@ class MailAccountSync:
 
     # ------------------------------------------------------------------ bodies
     def _pending_bodies(self, folder: str, uidvalidity: int) -> list[tuple[int, int]]:
-        """(uid, size) of locations in ``folder`` whose body has not been stored yet, by UID."""
+        """(DB worker) (uid, size) of locations in ``folder`` whose body has not been stored yet, by UID."""
         rows = database_proxy.obj.execute_sql(
             "SELECT l.uid, json_extract(m.extra, '$.size') FROM mail_location l JOIN message m ON m.id = l.message_id "
             "WHERE l.account_id = ? AND l.folder = ? AND l.uidvalidity = ? AND l.body_fetched = 0 ORDER BY l.uid",
@@ -667,7 +687,7 @@ class MailAccountSync:
         report: SyncReport,
         progress: Progress | None,
     ) -> None:
-        pending = self._pending_bodies(folder, status.uidvalidity)
+        pending = await run_db(self._pending_bodies, folder, status.uidvalidity)
         if not pending:
             return
         loop = asyncio.get_running_loop()
@@ -676,14 +696,16 @@ class MailAccountSync:
 
         async def fetch_and_parse(batch: list[int]) -> list[tuple[int, bytes, Any, Any, Any]]:
             rows = await conn.fetch_bodies(batch)
-            targets = self.store.body_targets(folder, status.uidvalidity, [uid for uid, _r in rows])
+            targets = await run_db(
+                self.store.body_targets, folder, status.uidvalidity, [uid for uid, _r in rows]
+            )
             languages = [_wants_language(targets.get(uid)) for uid, _r in rows]
             # Parsing is pure CPU: in worker processes, off the event loop, so the window stays responsive.
             parsed = await self._parse_all(loop, [raw for _u, raw in rows], languages)
             return [(uid, raw, *p) for (uid, raw), p in zip(rows, parsed, strict=True)]
 
         # Pipeline of BODY_PIPELINE batches: FETCH (the connection's thread), parse (worker processes) and the
-        # database write (this thread) of different batches overlap. Writes stay in UID order.
+        # database write (the DB worker) of different batches overlap. Writes stay in UID order.
         in_flight: deque[asyncio.Future[list[tuple[int, bytes, Any, Any, Any]]]] = deque()
         queue = deque(batches)
         try:
@@ -691,7 +713,7 @@ class MailAccountSync:
                 while queue and len(in_flight) < BODY_PIPELINE:
                     in_flight.append(asyncio.ensure_future(fetch_and_parse(queue.popleft())))
                 rows = await in_flight.popleft()
-                touched = self._store_bodies(folder, status.uidvalidity, rows, report)
+                touched = await run_db(self._store_bodies, folder, status.uidvalidity, rows, report)
                 # UIDs that vanished between SEARCH and FETCH stay pending; the expunge phase removes them.
                 done += len(rows)
                 self._publish("conversations", touched)
@@ -733,6 +755,7 @@ class MailAccountSync:
         rows: Sequence[tuple[int, bytes, ParsedMail | None, str | None, str | None]],
         report: SyncReport,
     ) -> set[int]:
+        """(DB worker) One body batch and its ``body_fetched`` marks, in one transaction."""
         touched: set[int] = set()
         with self.store.bulk_transaction():
             self.store.discard_bodies()  # anything left by a batch that was rolled back is not ours to write
@@ -884,25 +907,38 @@ class MailAccountSync:
         progress: Progress | None,
     ) -> None:
         await self._push_flags(conn, folder, status.uidvalidity, report)
-        base = SyncState.get_by_id(state.id).highest_modseq
+        base = await run_db(self._stored_modseq, state.id)
         if base is None and first_sync and status.highestmodseq is not None:
             base = status.highestmodseq  # headers were fetched after SELECT: only later changes are missing
         if conn.condstore and base is not None:
             changes = await conn.changed_since(base)
         else:
             changes = await conn.all_flags()
-        touched = self._apply_flag_changes(folder, status.uidvalidity, changes, report)
-        SyncState.update(highest_modseq=status.highestmodseq).where(SyncState.id == state.id).execute()
+        touched = await run_db(
+            self._apply_flag_changes,
+            folder,
+            status.uidvalidity,
+            changes,
+            report,
+            state.id,
+            status.highestmodseq,
+        )
         self._publish("flags", touched)
         if progress:
             progress(SyncProgress(folder, "flags", len(changes), len(changes)))
+
+    @staticmethod
+    def _stored_modseq(state_id: int) -> int | None:
+        """(DB worker)"""
+        modseq: int | None = SyncState.get_by_id(state_id).highest_modseq
+        return modseq
 
     async def _push_flags(
         self, conn: ImapConnection, folder: str, uidvalidity: int, report: SyncReport
     ) -> None:
         add: list[LocationState] = []
         remove: list[LocationState] = []
-        for loc in self.store.location_states(folder, uidvalidity):
+        for loc in await run_db(self.store.location_states, folder, uidvalidity):
             seen = SEEN in loc.flags
             if loc.is_read and not seen:
                 add.append(loc)
@@ -913,21 +949,39 @@ class MailAccountSync:
         if remove:
             await conn.remove_flags([loc.uid for loc in remove], [SEEN])
         if add or remove:
-            with database_proxy.obj.atomic():
-                for loc in add:
-                    self.store.set_location_flags(loc.location_id, loc.flags | {SEEN})
-                for loc in remove:
-                    self.store.set_location_flags(loc.location_id, loc.flags - {SEEN})
+            await run_db(self._record_pushed, add, remove)
             report.flags_pushed += len(add) + len(remove)
 
+    def _record_pushed(self, add: Sequence[LocationState], remove: Sequence[LocationState]) -> None:
+        """(DB worker) The server now holds the local read state: remember it as the last seen flags."""
+        with database_proxy.obj.atomic("IMMEDIATE"):  # see MailStore.bulk_transaction
+            for loc in add:
+                self.store.set_location_flags(loc.location_id, loc.flags | {SEEN})
+            for loc in remove:
+                self.store.set_location_flags(loc.location_id, loc.flags - {SEEN})
+
     def _apply_flag_changes(
+        self,
+        folder: str,
+        uidvalidity: int,
+        changes: Sequence[FlagChange],
+        report: SyncReport,
+        state_id: int,
+        highest_modseq: int | None,
+    ) -> set[int]:
+        """(DB worker) Pull the server's flag changes, then move the CONDSTORE cursor."""
+        touched = self._write_flag_changes(folder, uidvalidity, changes, report)
+        SyncState.update(highest_modseq=highest_modseq).where(SyncState.id == state_id).execute()
+        return touched
+
+    def _write_flag_changes(
         self, folder: str, uidvalidity: int, changes: Sequence[FlagChange], report: SyncReport
     ) -> set[int]:
         if not changes:
             return set()
         by_uid = {c.uid: c for c in changes}
         touched: set[int] = set()
-        with database_proxy.obj.atomic():
+        with database_proxy.obj.atomic("IMMEDIATE"):  # see MailStore.bulk_transaction
             for loc in self.store.location_states(folder, uidvalidity):
                 change = by_uid.get(loc.uid)
                 if change is None:
@@ -952,18 +1006,25 @@ class MailAccountSync:
         self, conn: ImapConnection, folder: str, status: FolderStatus, report: SyncReport
     ) -> None:
         server = set(await conn.all_uids())
+        touched = await run_db(self._forget_expunged, folder, status.uidvalidity, server, report)
+        self._publish("expunged", touched)
+
+    def _forget_expunged(
+        self, folder: str, uidvalidity: int, server: set[int], report: SyncReport
+    ) -> set[int]:
+        """(DB worker) Drop the locations of mails no longer on the server; returns touched conversations."""
         gone: list[tuple[int, int | None]] = [
             (loc.location_id, loc.message_id)
-            for loc in self.store.location_states(folder, status.uidvalidity)
+            for loc in self.store.location_states(folder, uidvalidity)
             if loc.uid not in server
         ]
         if not gone:
-            return
-        with database_proxy.obj.atomic():
+            return set()
+        with database_proxy.obj.atomic("IMMEDIATE"):  # see MailStore.bulk_transaction
             touched = self._forget_locations(gone, folder, "expunged")
         report.expunged += len(gone)
         report.conversations |= touched
-        self._publish("expunged", touched)
+        return touched
 
     def _forget_locations(self, gone: Sequence[tuple[int, int | None]], folder: str, reason: str) -> set[int]:
         """Delete locations; a message left without any location is kept and marked, never deleted."""
@@ -1006,6 +1067,17 @@ class MailAccountSync:
             status.uidvalidity,
         )
         headers = await conn.fetch_headers(await conn.all_uids())
+        await run_db(self._remap_locations, folder, status, state, headers, report)
+
+    def _remap_locations(
+        self,
+        folder: str,
+        status: FolderStatus,
+        state: SyncState,
+        headers: Sequence[HeaderInfo],
+        report: SyncReport,
+    ) -> None:
+        """(DB worker) Re-attach, forget the unmatched and reset the cursor, in one transaction."""
         old = list(
             MailLocation.select(MailLocation, Message)
             .join(Message)
@@ -1027,7 +1099,7 @@ class MailAccountSync:
                 key = (to_db_time(message.sent_at), int(dict(message.extra or {}).get("size", 0) or 0))
                 by_fallback.setdefault(key, []).append(loc)
         matched: set[int] = set()
-        with database_proxy.obj.atomic():
+        with database_proxy.obj.atomic("IMMEDIATE"):  # see MailStore.bulk_transaction
             for header in headers:
                 msg_id = norm_id(header.message_id)
                 candidates = (

@@ -119,7 +119,9 @@ def record_sent(
     settings = mail_settings(account)
     db = database_proxy.obj
     now = datetime.now(UTC)
-    with db.atomic():
+    # IMMEDIATE: the mail sync writes from its own connection (``sync.db_worker``); a DEFERRED transaction that
+    # reads first would fail with SQLITE_BUSY if a sync batch committed before this one's first write.
+    with db.atomic("IMMEDIATE"):
         conversation = Conversation.get_by_id(item.conversation_id)
         message = add_message(
             conversation,

@@ -466,8 +466,6 @@ class MainWindow(QMainWindow):
         height = min(max(760, int(available.height() * 0.85)), available.height() - 40)  # room for the frame
         self.resize(width, height)
         self.move(available.center().x() - width // 2, available.center().y() - height // 2)
-        self.main_splitter.setSizes([190, width - 190])
-        self.content_splitter.setSizes([int((width - 190) * 0.52), int((width - 190) * 0.48)])
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.closing.emit()

@@ -18,9 +18,7 @@ from enum import IntEnum
 from typing import Any
 
 from PySide6.QtCore import (
-    QAbstractTableModel,
     QModelIndex,
-    QPersistentModelIndex,
     Qt,
 )
 from PySide6.QtGui import QBrush, QColor, QFont, QGuiApplication, QPalette
@@ -30,8 +28,10 @@ from inbox_app.domain.deadlines import Urgency, urgency
 from inbox_app.domain.views import DUE_SOON_WINDOW, View, ViewKind
 from inbox_app.i18n import N_, _, format_datetime, format_duration
 from inbox_app.ui import icons
-
-ModelIndex = QModelIndex | QPersistentModelIndex
+from inbox_app.ui.table_model import (
+    FlatTableModel,
+    ModelIndex,
+)
 
 IdsFn = Callable[[View, datetime], list[int]]
 SummariesFn = Callable[[Sequence[int]], dict[int, ConversationSummary]]
@@ -127,13 +127,15 @@ def deadline_tooltip(summary: ConversationSummary, now: datetime) -> str:
     return _("{state} — reply by {when}").format(state=_(URGENCY_WORDS[level]), when=when)
 
 
-class ConversationListModel(QAbstractTableModel):
+class ConversationListModel(FlatTableModel):
     """Ids of one view (or one search) with lazily loaded rows.
 
     The store functions default to the real repositories (``store.conversations`` / ``store.search``); they
     are parameters so the controller can call the same code on its worker thread and hand the ids in with
     :meth:`set_ids` / :meth:`apply_ids`.
     """
+
+    column_titles = COLUMN_TITLES
 
     IdRole = int(Qt.ItemDataRole.UserRole) + 1
     UrgencyRole = int(Qt.ItemDataRole.UserRole) + 2
@@ -364,25 +366,8 @@ class ConversationListModel(QAbstractTableModel):
             self._cache.popitem(last=False)
 
     # ---------------------------------------------------------------------------------------- Qt model
-    def rowCount(self, parent: ModelIndex = QModelIndex()) -> int:  # noqa: B008 - Qt's signature
-        return 0 if parent.isValid() else len(self._ids)
-
-    def columnCount(self, parent: ModelIndex = QModelIndex()) -> int:  # noqa: B008 - Qt's signature
-        return 0 if parent.isValid() else len(Column)
-
-    def flags(self, index: ModelIndex) -> Qt.ItemFlag:
-        if not index.isValid():
-            return Qt.ItemFlag.NoItemFlags
-        return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemNeverHasChildren
-
-    def headerData(
-        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
-    ) -> Any:
-        if orientation != Qt.Orientation.Horizontal or not 0 <= section < len(Column):
-            return None
-        if role == Qt.ItemDataRole.DisplayRole:
-            return _(COLUMN_TITLES[Column(section)])
-        return None
+    def row_count(self) -> int:
+        return len(self._ids)
 
     def data(self, index: ModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid() or not 0 <= index.row() < len(self._ids):

@@ -24,9 +24,7 @@ from typing import Any
 
 from babel import dates as babel_dates
 from PySide6.QtCore import (
-    QAbstractTableModel,
     QModelIndex,
-    QPersistentModelIndex,
     QPointF,
     QRectF,
     Qt,
@@ -63,8 +61,11 @@ from PySide6.QtWidgets import (
 from inbox_app.i18n import N_, _, current_locale, format_datetime, format_duration, format_time, ngettext
 from inbox_app.store.outbox_view import OutboxPhase, OutboxRow
 from inbox_app.ui.conversation_model import is_dark_palette, local_zone
+from inbox_app.ui.table_model import (
+    FlatTableModel,
+    ModelIndex,
+)
 
-ModelIndex = QModelIndex | QPersistentModelIndex
 RowsFn = Callable[[], Sequence[OutboxRow]]
 Confirm = Callable[[str, str], bool]
 
@@ -251,8 +252,10 @@ COLUMN_TITLES: dict[Column, str] = {
 }
 
 
-class OutboxTableModel(QAbstractTableModel):
+class OutboxTableModel(FlatTableModel):
     """The outbox rows as a table. Holds plain :class:`OutboxRow` values; never queries anything itself."""
+
+    column_titles = COLUMN_TITLES
 
     IdRole = Qt.ItemDataRole.UserRole + 1
     RowRole = Qt.ItemDataRole.UserRole + 2
@@ -292,25 +295,8 @@ class OutboxTableModel(QAbstractTableModel):
         return None
 
     # ------------------------------------------------------------------------------------ Qt model
-    def rowCount(self, parent: ModelIndex = QModelIndex()) -> int:  # noqa: B008 - Qt's signature
-        return 0 if parent.isValid() else len(self._rows)
-
-    def columnCount(self, parent: ModelIndex = QModelIndex()) -> int:  # noqa: B008 - Qt's signature
-        return 0 if parent.isValid() else len(Column)
-
-    def flags(self, index: ModelIndex) -> Qt.ItemFlag:
-        if not index.isValid():
-            return Qt.ItemFlag.NoItemFlags
-        return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemNeverHasChildren
-
-    def headerData(
-        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
-    ) -> Any:
-        if orientation != Qt.Orientation.Horizontal or not 0 <= section < len(Column):
-            return None
-        if role == Qt.ItemDataRole.DisplayRole:
-            return _(COLUMN_TITLES[Column(section)])
-        return None
+    def row_count(self) -> int:
+        return len(self._rows)
 
     def data(self, index: ModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid() or not 0 <= index.row() < len(self._rows):

@@ -248,6 +248,30 @@ def detail(conversation_id: int, blobs: BlobStore | None = None) -> Conversation
     )
 
 
+def mark_unread(conversation_id: int) -> None:
+    """Flag the conversation unread again (its last inbound message, so the mail sync pushes \\Seen off)."""
+    last_in = (
+        Message.select(Message.id)
+        .where((Message.conversation == conversation_id) & (Message.direction == "in"))
+        .order_by(Message.sent_at.desc())
+        .first()
+    )
+    if last_in is not None:
+        Message.update(is_read=False).where(Message.id == last_in.id).execute()
+    Conversation.update(unread=True).where(Conversation.id == conversation_id).execute()
+
+
+def sidebar_sources() -> tuple[list[tuple[int, str]], list[str], list[str]]:
+    """Accounts (id, name), channel kinds and tag names the sidebar lists."""
+    accounts = sorted(
+        ((int(a.id), str(a.name)) for a in Account.select(Account.id, Account.name)),
+        key=lambda pair: pair[1].casefold(),
+    )
+    channels = sorted({str(c.kind) for c in Channel.select(Channel.kind)})
+    tags = [str(t.name) for t in Tag.select(Tag.name).order_by(Tag.name)]
+    return accounts, channels, tags
+
+
 def mark_read(conversation_id: int) -> None:
     Message.update(is_read=True).where(
         (Message.conversation == conversation_id) & (Message.is_read == False)  # noqa: E712

@@ -29,6 +29,7 @@ from inbox_app.domain.conversations import AttachmentView, Status
 from inbox_app.domain.views import View, ViewKind
 from inbox_app.i18n import _, format_number, format_time
 from inbox_app.profile import Profile
+from inbox_app.store.conversations import sidebar_sources
 from inbox_app.ui.conversation_model import ConversationListModel, local_zone
 from inbox_app.ui.main_window import MainWindow
 
@@ -425,7 +426,7 @@ class MainController(QObject):
         self.refresh_list()
 
     def reload_sidebar(self) -> None:
-        self.runner.run("sources", _sidebar_sources, self._on_sources)
+        self.runner.run("sources", sidebar_sources, self._on_sources)
         self.refresh_counts()
 
     def _on_sources(self, sources: tuple[list[tuple[int, str]], list[str], list[str]]) -> None:
@@ -709,25 +710,12 @@ class MainController(QObject):
         self.refresh_counts()
 
     def mark_unread(self) -> None:
-        from inbox_app.store.models import Conversation, Message
+        from inbox_app.store import conversations
 
         cid = self._current_id
         if cid is None:
             return
-        # TODO(lead): move into store.conversations.mark_unread (the store has mark_read only).
-        last_in = (
-            Message.select()
-            .where((Message.conversation == cid) & (Message.direction == "in"))
-            .order_by(Message.sent_at.desc())
-            .first()
-        )
-        if last_in is not None:
-            last_in.is_read = False
-            last_in.save()
-        conv = Conversation.get_or_none(id=cid)
-        if conv is not None:
-            conv.unread = True
-            conv.save()
+        conversations.mark_unread(cid)
         self.model.refresh_ids([cid])
         self.refresh_counts()
 
@@ -821,16 +809,3 @@ def _empty_text(view: View) -> str:
     if view.kind is ViewKind.OPEN:
         return _("No open conversations: inbox zero.")
     return _("No conversations here.")
-
-
-def _sidebar_sources() -> tuple[list[tuple[int, str]], list[str], list[str]]:
-    """Accounts, channel kinds and tags for the sidebar (runs on the worker thread)."""
-    # TODO(lead): a store function for this would keep the queries out of the UI layer.
-    from inbox_app.store.accounts import account_info, list_accounts
-    from inbox_app.store.models import Channel, Tag
-
-    infos = [account_info(account) for account in list_accounts()]
-    accounts = sorted(((int(i["id"]), str(i["name"])) for i in infos), key=lambda pair: pair[1].casefold())
-    channels = sorted({str(c.kind) for c in Channel.select(Channel.kind)})
-    tags = [str(t.name) for t in Tag.select(Tag.name).order_by(Tag.name)]
-    return accounts, channels, tags

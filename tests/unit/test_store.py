@@ -187,3 +187,24 @@ def test_event_log_is_append_only(profile: Profile) -> None:
     with pytest.raises(peewee.IntegrityError, match="append-only"):
         Event.delete().execute()
     assert Event.select().count() == 1
+
+
+def test_mark_unread_and_read_again(profile: Profile) -> None:
+    conv = _conversation()
+    ingest.add_message(conv, _inbound(NOW, remote="u1"))
+    conversations.mark_read(conv.id)
+    assert not conversations.summary(conv.id).unread
+    conversations.mark_unread(conv.id)
+    assert conversations.summary(conv.id).unread
+    assert Message.select().where(Message.is_read == False).count() == 1  # noqa: E712
+
+
+def test_sidebar_sources_list_accounts_channel_kinds_and_tags(profile: Profile) -> None:
+    from inbox_app.store.models import ConversationTag, Tag
+
+    conv = _conversation()
+    ConversationTag.create(conversation=conv, tag=Tag.create(name="VIP"))
+    accounts, channels, tags = conversations.sidebar_sources()
+    assert accounts == [(conv.account_id, "Shop mailbox")]
+    assert channels == ["amazon"]
+    assert tags == ["VIP"]

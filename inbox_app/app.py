@@ -95,6 +95,11 @@ def run_gui(profile_dir: Path | None, lang: str | None) -> int:
     controller.start_notifier()
     window.show()
 
+    # Closing the window ends main() below, which stops the engine and then returns from qasync.run; letting
+    # Qt quit on its own instead would stop the loop under the engine's feet.
+    app.setQuitOnLastWindowClosed(False)
+    window.closing.connect(stop.set)
+
     async def main() -> None:
         app.aboutToQuit.connect(stop.set)
         while not stop.is_set():

@@ -79,9 +79,13 @@ def run_gui(profile_dir: Path | None, lang: str | None) -> int:
         from inbox_app.ui.account_dialog import AccountDialog
 
         dialog = AccountDialog(window, test_connection=test_account, save=save_account)
-        if dialog.exec():
-            restart_engine.set()
+
+        def saved(_account_id: int) -> None:
+            restart_engine.set()  # the engine picks up the new account and starts syncing it
             controller.reload()
+
+        dialog.account_saved.connect(saved)
+        dialog.open()  # window-modal without a nested event loop: the sync keeps running meanwhile
 
     from inbox_app.ui.controller import MainController
 

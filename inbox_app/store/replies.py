@@ -13,10 +13,10 @@ through their APIs and have their own queueing.
 from __future__ import annotations
 
 import re
-import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
+from inbox_app.domain.message_ids import new_message_id
 from inbox_app.domain.templates import find_unfilled
 from inbox_app.i18n import _
 from inbox_app.store import outbox
@@ -33,18 +33,6 @@ class ReplyError(Exception):
     def __init__(self, user_message: str) -> None:
         super().__init__(user_message)
         self.user_message = user_message
-
-
-def new_message_id(domain: str) -> str:
-    """A globally unique ``<random@domain>`` (no host name, pid or time leaked).
-
-    Kept in the store layer (which may not import the mail channel); same shape as
-    ``channels.mail.compose.new_message_id``.
-    """
-    host = domain.strip().strip("<>").rpartition("@")[2].strip(".").lower() or "localhost"
-    if not host.isascii():
-        host = host.encode("idna").decode("ascii")
-    return f"<{uuid.uuid4().hex}@{host}>"
 
 
 def strip_reply_prefix(subject: str) -> str:

@@ -11,13 +11,14 @@ Replies keep the original subject with one "Re: " in front, which marketplace re
 from __future__ import annotations
 
 import re
-import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from email import policy
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime
+
+from inbox_app.domain.message_ids import new_message_id as new_message_id  # re-exported for callers
 
 _RE_PREFIX = re.compile(r"^(\s*re\s*(\[\d+\]|\(\d+\))?\s*:)+\s*", re.IGNORECASE)
 _MAX_REFERENCES = 30  # keep the thread root and the most recent ones (RFC 5322 §3.6.4 allows trimming)
@@ -28,16 +29,6 @@ def reply_subject(subject: str) -> str:
     """``"Re: " + subject`` without piling up prefixes ("Re: Re: RE[2]: x" -> "Re: x")."""
     base = _RE_PREFIX.sub("", " ".join(subject.split()))
     return f"Re: {base}".rstrip() if base else "Re:"
-
-
-def new_message_id(domain: str) -> str:
-    """A globally unique ``<random@domain>`` (no host name, pid or time leaked)."""
-    host = domain.strip().strip(".").lower() or "localhost"
-    try:
-        host.encode("ascii")
-    except UnicodeEncodeError:
-        host = host.encode("idna").decode("ascii")
-    return f"<{uuid.uuid4().hex}@{host}>"
 
 
 def build_reply(

@@ -7,6 +7,11 @@ skipped integration suite would let channel bugs through unnoticed.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from inbox_app.domain.account_form import AccountForm
+
 from collections.abc import Iterator
 
 import pytest
@@ -68,3 +73,28 @@ def smtp_settings(smtp_server: SmtpServer) -> SmtpSettings:
         password=SMTP_PASSWORD,
         timeout=10,
     )
+
+
+def loopback_account_form(
+    dovecot: DovecotServer, mail_user: tuple[str, str], smtp_server: SmtpServer, **overrides: object
+) -> AccountForm:
+    """Account settings that work against the test servers: loopback, no TLS (allowed on this computer only)."""
+    from inbox_app.domain.account_form import AccountForm
+
+    user, password = mail_user
+    fields: dict[str, object] = {
+        "email": "seller@shop.example",
+        "password": password,
+        "from_name": "Mein Laden",
+        "imap_host": dovecot.host,
+        "imap_port": dovecot.port,
+        "imap_security": "none",
+        "imap_user": user,
+        "smtp_host": smtp_server.host,
+        "smtp_port": smtp_server.port,
+        "smtp_security": "none",
+        "smtp_user": SMTP_USER,
+        "smtp_password": SMTP_PASSWORD,
+        **overrides,
+    }
+    return AccountForm(**fields)  # type: ignore[arg-type]

@@ -16,7 +16,7 @@ from inbox_app.secrets import get_secret
 from inbox_app.store.accounts import list_accounts
 from inbox_app.sync.account_setup import save_account, test_account
 from inbox_app.ui.account_dialog import AccountDialog
-from tests.integration.conftest import SMTP_PASSWORD, SMTP_USER
+from tests.integration.conftest import loopback_account_form
 from tests.servers.dovecot import DovecotServer
 from tests.servers.smtp import SmtpServer
 
@@ -39,20 +39,7 @@ def make_dialog(qtbot: QtBot, profile: Profile) -> Callable[..., AccountDialog]:
 @pytest.fixture
 def servers_form(dovecot: DovecotServer, mail_user: tuple[str, str], smtp_server: SmtpServer) -> AccountForm:
     """The servers as a user would enter them under Advanced settings; the password is typed by the test."""
-    user, _password = mail_user
-    return AccountForm(
-        email="seller@shop.example",
-        from_name="Mein Laden",
-        imap_host=dovecot.host,
-        imap_port=dovecot.port,
-        imap_security="none",
-        imap_user=user,
-        smtp_host=smtp_server.host,
-        smtp_port=smtp_server.port,
-        smtp_security="none",
-        smtp_user=SMTP_USER,
-        smtp_password=SMTP_PASSWORD,
-    )
+    return loopback_account_form(dovecot, mail_user, smtp_server, password="")
 
 
 def run_test(qtbot: QtBot, dialog: AccountDialog) -> None:

@@ -17,7 +17,7 @@ from inbox_app.profile import Profile
 from inbox_app.secrets import get_secret
 from inbox_app.store.accounts import list_accounts, mail_settings
 from inbox_app.sync.account_setup import save_account, test_account
-from tests.integration.conftest import SMTP_PASSWORD, SMTP_USER
+from tests.integration.conftest import SMTP_PASSWORD, SMTP_USER, loopback_account_form
 from tests.servers.dovecot import DovecotServer
 from tests.servers.smtp import SmtpServer
 
@@ -27,22 +27,8 @@ pytestmark = pytest.mark.integration
 @pytest.fixture
 def form(dovecot: DovecotServer, mail_user: tuple[str, str], smtp_server: SmtpServer) -> AccountForm:
     """Settings that work: loopback servers without TLS (allowed on this computer only)."""
-    user, password = mail_user
-    return AccountForm(
-        email="seller@shop.example",
-        password=password,
-        from_name="Mein Laden",
-        name="Shop mailbox",
-        imap_host=dovecot.host,
-        imap_port=dovecot.port,
-        imap_security="none",
-        imap_user=user,
-        smtp_host=smtp_server.host,
-        smtp_port=smtp_server.port,
-        smtp_security="none",
-        smtp_user=SMTP_USER,
-        smtp_password=SMTP_PASSWORD,
-        folders=("INBOX", "Sent"),
+    return loopback_account_form(
+        dovecot, mail_user, smtp_server, name="Shop mailbox", folders=("INBOX", "Sent")
     )
 
 

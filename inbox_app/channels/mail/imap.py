@@ -35,7 +35,7 @@ from typing import Any, TypeVar
 from imapclient import IMAPClient
 from imapclient import exceptions as imap_exc
 
-from inbox_app.channels.mail import errors
+from inbox_app.channels.mail import errors, fetch_stream
 from inbox_app.channels.mail.errors import MailError
 from inbox_app.channels.mail.security import Security, check_security_allowed, tls_context
 
@@ -372,7 +372,7 @@ class ImapConnection:
             items.append("MODSEQ")
         result: list[HeaderInfo] = []
         for batch in _batches(uids, HEADER_BATCH):
-            rows = await self._call(functools.partial(self._fetch_sync, batch, items))
+            rows = await self._call(functools.partial(self._fast_fetch_sync, batch, items))
             result.extend(
                 _header_info_from_fields(uid, data) for uid, data in rows.items() if _FIELDS_KEY in data
             )
@@ -391,8 +391,10 @@ class ImapConnection:
     ) -> AsyncIterator[list[tuple[int, bytes]]]:
         """Like ``fetch_bodies`` but yields one batch at a time, so the caller can store as it goes."""
         for batch in _batches(sorted(uids), batch_size):
-            rows = await self._call(functools.partial(self._fetch_sync, batch, ["BODY.PEEK[]"]))
-            yield sorted((uid, bytes(data[b"BODY[]"])) for uid, data in rows.items() if b"BODY[]" in data)
+            rows = await self._call(functools.partial(self._fast_fetch_sync, batch, ["BODY.PEEK[]"]))
+            yield sorted(
+                (uid, data[b"BODY[]"]) for uid, data in rows.items() if isinstance(data.get(b"BODY[]"), bytes)
+            )
 
     def _fetch_sync(
         self, uids: Sequence[int], items: Sequence[str], modifiers: Sequence[str] | None = None
@@ -401,6 +403,16 @@ class ImapConnection:
             rows: dict[int, dict[bytes, Any]] = self._require_selected().fetch(
                 list(uids), list(items), modifiers=list(modifiers) if modifiers else None
             )
+            return rows
+
+    def _fast_fetch_sync(self, uids: Sequence[int], items: Sequence[str]) -> dict[int, dict[bytes, Any]]:
+        """``_fetch_sync`` through ``fetch_stream`` (the hot paths of a first sync; same result shape)."""
+        if not uids:
+            return {}
+        with self._errors():
+            imap = self._require_selected()._imap
+            tag = fetch_stream.send_uid_fetch(imap.send, uids, ["UID", *items])
+            rows, _others = fetch_stream.read_fetch(imap.readline, imap.read, tag)
             return rows
 
     async def changed_since(self, modseq: int) -> list[FlagChange]:

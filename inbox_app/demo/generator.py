@@ -32,6 +32,7 @@ from inbox_app.profile import Profile
 from inbox_app.store import ingest
 from inbox_app.store.events import EventKind
 from inbox_app.store.models import Account, Channel, Conversation, ConversationTag, Customer, Event, Tag
+from inbox_app.store.search_index import index_pending
 
 T = TypeVar("T")
 
@@ -1727,4 +1728,5 @@ def generate(
         done += size
         if progress is not None:
             progress(done, count)
+    index_pending()  # so the first search in the demo does not wait for the index
     return done

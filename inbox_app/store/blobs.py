@@ -5,6 +5,13 @@ mails is stored once, a write can be repeated safely (idempotent), and a blob ca
 reference. Writes go to a temporary file in the same folder, are fsynced and then ``os.replace``d into place,
 so a crash leaves either the whole blob or nothing (at worst a stray temp file, see :meth:`cleanup_temp`).
 
+Attachments of synced mail are written with ``durable=False`` (no fsync): the mail sync commits its batches
+without fsync too (``MailStore.bulk_transaction``), the raw source holding every attachment is stored with the
+message, and an fsync per attachment cost more than all the parsing of a first sync. After an OS crash such a
+blob may be short or empty; :meth:`read` and :meth:`export` check the SHA-256 and say so instead of handing
+out wrong bytes, and a later :meth:`put` of the same bytes rewrites a blob whose size is wrong.
+Files the user attaches to a reply are always written durably.
+
 Disk full is an *environment* error the user can fix, so it gets its own exception (:class:`DiskFullError`),
 apart from bugs.
 """
@@ -17,14 +24,20 @@ import hashlib
 import logging
 import os
 import re
-import shutil
 import tempfile
 from pathlib import Path
 from typing import BinaryIO
 
 from inbox_app.domain.filenames import safe_filename
 
-__all__ = ["BlobNotFoundError", "BlobStore", "BlobStoreError", "DiskFullError", "InvalidBlobIdError"]
+__all__ = [
+    "BlobCorruptError",
+    "BlobNotFoundError",
+    "BlobStore",
+    "BlobStoreError",
+    "DiskFullError",
+    "InvalidBlobIdError",
+]
 
 log = logging.getLogger("inbox_app.store")
 
@@ -49,6 +62,10 @@ class InvalidBlobIdError(BlobStoreError, ValueError):
 
 class BlobNotFoundError(BlobStoreError, FileNotFoundError):
     """No blob with this id exists."""
+
+
+class BlobCorruptError(BlobStoreError):
+    """The blob's bytes no longer match its SHA-256 (damaged by an OS crash or by hand)."""
 
 
 def _is_disk_full(exc: OSError) -> bool:
@@ -80,15 +97,19 @@ class BlobStore:
             return False
 
     # ---------------------------------------------------------------------------------------- writing
-    def put(self, data: bytes) -> str:
-        """Store ``data`` and return its SHA-256 hex id. Repeating a put is cheap and changes nothing."""
+    def put(self, data: bytes, *, durable: bool = True) -> str:
+        """Store ``data`` and return its SHA-256 hex id. Repeating a put is cheap and changes nothing.
+
+        ``durable=False`` skips the fsync, for bytes that can be had again (see the module docstring).
+        """
         sha = hashlib.sha256(data).hexdigest()
         target = self.path(sha)
-        if target.is_file() and target.stat().st_size == len(data):
-            return sha
+        with contextlib.suppress(OSError):
+            if target.stat().st_size == len(data):
+                return sha
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
-            self._write_atomic(target, data)
+            self._write_atomic(target, data, durable)
         except OSError as exc:
             if _is_disk_full(exc):
                 raise DiskFullError(f"no space left to store an attachment in {self.root}") from exc
@@ -96,13 +117,14 @@ class BlobStore:
         return sha
 
     @staticmethod
-    def _write_atomic(target: Path, data: bytes) -> None:
+    def _write_atomic(target: Path, data: bytes, durable: bool = True) -> None:
         fd, tmp_name = tempfile.mkstemp(prefix=_TMP_PREFIX, dir=target.parent)
         try:
             with os.fdopen(fd, "wb") as handle:
                 handle.write(data)
                 handle.flush()
-                os.fsync(handle.fileno())
+                if durable:
+                    os.fsync(handle.fileno())
             os.chmod(tmp_name, 0o644)
             os.replace(tmp_name, target)
         except BaseException:
@@ -133,8 +155,12 @@ class BlobStore:
             raise BlobNotFoundError(f"blob {sha} not found") from exc
 
     def read(self, sha: str) -> bytes:
+        """The blob's bytes, checked against its id (raises BlobCorruptError rather than return wrong bytes)."""
         with self.open(sha) as handle:
-            return handle.read()
+            data = handle.read()
+        if hashlib.sha256(data).hexdigest() != sha:
+            raise BlobCorruptError(f"blob {sha} is damaged ({len(data)} bytes do not match its SHA-256)")
+        return data
 
     def export(self, sha: str, dest_dir: Path, filename: str | None) -> Path:
         """Copy the blob to ``dest_dir`` under a safe version of ``filename``; never overwrites.
@@ -169,11 +195,16 @@ class BlobStore:
                     raise DiskFullError(f"no space left to save {candidate_name!r}") from exc
                 raise
             try:
+                digest = hashlib.sha256()
                 with os.fdopen(fd, "wb") as handle, source.open("rb") as blob:
-                    shutil.copyfileobj(blob, handle, 1024 * 1024)
-            except OSError as exc:
+                    while chunk := blob.read(1024 * 1024):
+                        digest.update(chunk)
+                        handle.write(chunk)
+                if digest.hexdigest() != sha:
+                    raise BlobCorruptError(f"blob {sha} is damaged: not saved as {candidate_name!r}")
+            except (OSError, BlobCorruptError) as exc:
                 candidate.unlink(missing_ok=True)
-                if _is_disk_full(exc):
+                if isinstance(exc, OSError) and _is_disk_full(exc):
                     raise DiskFullError(f"no space left to save {candidate_name!r}") from exc
                 raise
             return candidate

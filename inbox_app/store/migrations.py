@@ -54,8 +54,38 @@ def _v1(db: peewee.SqliteDatabase) -> None:
         db.execute_sql(sql)
 
 
+# Version 2: the full-text index is filled by ``store.search_index`` in large batches instead of row by row in
+# triggers. Indexing the text of a first sync inside its batches cost more than fetching, parsing and storing
+# it (FTS5 merges its segments again and again as small batches arrive: 18 s of a 43 s 20,000-mail sync here).
+# The triggers now only queue a row's id; they still remove the *indexed* old values on UPDATE and DELETE,
+# because an external-content FTS5 table must be told exactly what it indexed to forget it.
+FTS_QUEUE_SQL = (
+    "CREATE TABLE IF NOT EXISTS message_fts_pending (message_id INTEGER PRIMARY KEY)",
+    "DROP TRIGGER IF EXISTS message_fts_ai",
+    "DROP TRIGGER IF EXISTS message_fts_au",
+    "DROP TRIGGER IF EXISTS message_fts_ad",
+    "CREATE TRIGGER message_fts_ai AFTER INSERT ON message BEGIN "
+    "INSERT OR IGNORE INTO message_fts_pending (message_id) VALUES (new.id); END",
+    "CREATE TRIGGER message_fts_au AFTER UPDATE OF subject, text_body ON message BEGIN "
+    "INSERT INTO message_fts (message_fts, rowid, subject, text_body) "
+    "SELECT 'delete', old.id, old.subject, old.text_body "
+    "WHERE NOT EXISTS (SELECT 1 FROM message_fts_pending WHERE message_id = old.id); "
+    "INSERT OR IGNORE INTO message_fts_pending (message_id) VALUES (new.id); END",
+    "CREATE TRIGGER message_fts_ad AFTER DELETE ON message BEGIN "
+    "INSERT INTO message_fts (message_fts, rowid, subject, text_body) "
+    "SELECT 'delete', old.id, old.subject, old.text_body "
+    "WHERE NOT EXISTS (SELECT 1 FROM message_fts_pending WHERE message_id = old.id); "
+    "DELETE FROM message_fts_pending WHERE message_id = old.id; END",
+)
+
+
+def _v2(db: peewee.SqliteDatabase) -> None:
+    for sql in FTS_QUEUE_SQL:
+        db.execute_sql(sql)
+
+
 # Ordered: MIGRATIONS[n] brings a database from version n to n + 1.
-MIGRATIONS: list[Callable[[peewee.SqliteDatabase], None]] = [_v1]
+MIGRATIONS: list[Callable[[peewee.SqliteDatabase], None]] = [_v1, _v2]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

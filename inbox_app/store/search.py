@@ -10,6 +10,7 @@ import re
 
 from inbox_app.store.db import database_proxy
 from inbox_app.store.models import Conversation
+from inbox_app.store.search_index import index_pending
 
 _WORD_RE = re.compile(r"\w+", re.UNICODE)
 _ORDER_ID_RE = re.compile(r"^\s*(\d{3}-\d{7}-\d{7}|[A-Z0-9][A-Z0-9-]{5,})\s*$", re.IGNORECASE)
@@ -39,6 +40,7 @@ def search_conversation_ids(text: str, limit: int = MAX_RESULTS) -> list[int]:
     query = fts_query(text)
     if query is None:
         return ids
+    index_pending()  # messages stored since the last indexing run must be found too (see search_index)
     db = database_proxy.obj
     # bm25 is computed for every row it sorts: a word found in half of 300,000 messages costs ~170 ms to rank
     # whole. Rank only the newest RANK_WINDOW matches (rowid follows arrival), which answers common words in

@@ -62,6 +62,7 @@ from inbox_app.domain.threading import (
 )
 from inbox_app.i18n import _
 from inbox_app.secrets import get_secret
+from inbox_app.store import search_index
 from inbox_app.store.accounts import MailAccountSettings, mail_settings
 from inbox_app.store.blobs import BlobStore
 from inbox_app.store.db import database_proxy
@@ -99,8 +100,8 @@ PROGRESS_MIN_TOTAL = 200  # smaller batches finish before a progress line could 
 
 @dataclass(frozen=True)
 class SyncProgress:
-    folder: str
-    phase: str  # headers, bodies, flags
+    folder: str  # "" for the indexing phase, which covers every folder
+    phase: str  # headers, bodies, flags, indexing
     done: int
     total: int
 
@@ -199,18 +200,59 @@ class StoreThreadIndex:
 _identifier: Any = None
 
 
+# Languages buyers write in on the marketplaces we serve (EU, UK, US, TR, JP, Middle East). Restricting py3langid
+# to them removes its far-fetched guesses: on the demo's inbound mails, "unsure" fell from 101 to 26 of 598, with
+# no wrong guess either way.
+BUYER_LANGUAGES = [
+    "en",
+    "de",
+    "fr",
+    "es",
+    "it",
+    "pt",
+    "nl",
+    "pl",
+    "cs",
+    "sk",
+    "sv",
+    "da",
+    "no",
+    "fi",
+    "ro",
+    "hu",
+    "el",
+    "bg",
+    "hr",
+    "sl",
+    "lt",
+    "lv",
+    "et",
+    "tr",
+    "ja",
+    "zh",
+    "ar",
+    "ru",
+    "uk",
+    "he",
+]
+LANGUAGE_SAMPLE = 200  # characters: as good as 400 on real buyer mails, and py3langid costs ~1 µs per byte
+
+
 def guess_language(text: str) -> str | None:
     """ISO 639-1 code of ``text`` when py3langid is confident, else None (short or mixed text)."""
     global _identifier
-    # 400 characters decide the language as well as 4,000 and cost a tenth (py3langid is ~1 µs per byte).
-    sample = " ".join(line for line in text[:4000].splitlines() if not line.lstrip().startswith(">"))[:400]
+    sample = " ".join(line for line in text[:4000].splitlines() if not line.lstrip().startswith(">"))[
+        :LANGUAGE_SAMPLE
+    ]
     if len(sample.strip()) < LANGUAGE_MIN_CHARS:
         return None
     try:
         if _identifier is None:
             from py3langid.langid import MODEL_FILE, LanguageIdentifier
 
-            _identifier = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+            identifier = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+            identifier.set_languages(BUYER_LANGUAGES)
+            _identifier = identifier
         lang, confidence = _identifier.classify(sample)
     except Exception:  # language guessing is a nicety: never let it break a sync
         log.exception("language detection failed")
@@ -301,7 +343,9 @@ def _parse_many(
                 parsed,
                 attachments=tuple(
                     dataclasses.replace(
-                        a, data=_STORED + blobs.put(a.data).encode(), size=a.size or len(a.data)
+                        a,
+                        data=_STORED + blobs.put(a.data, durable=False).encode(),
+                        size=a.size or len(a.data),
                     )
                     if a.data
                     else a
@@ -428,7 +472,24 @@ class MailAccountSync:
         except mail_errors.ConnectionFailed:
             await self._drop_connection()
             raise
+        await self._index_for_search(progress)
         return report
+
+    async def _index_for_search(self, progress: Progress | None) -> None:
+        """Index what this pass stored (see ``store.search_index``), a chunk per DB-worker call.
+
+        Chunks keep other database work (the outbox, a second account) from waiting behind one long
+        transaction; a kill between chunks leaves the rest queued for the next pass or the next search.
+        """
+        total = await run_db(search_index.pending_count)
+        done = 0
+        while True:
+            count = await run_db(search_index.index_chunk)
+            if count == 0:
+                return
+            done += count
+            if progress:
+                progress(SyncProgress("", "indexing", done, max(total, done)))
 
     async def _sync_folder(
         self, conn: ImapConnection, folder: str, is_sent: bool, progress: Progress | None
@@ -844,7 +905,7 @@ class MailAccountSync:
         for att in parsed.attachments:
             sha = _stored_sha(att.data)
             if sha is None and att.data:
-                sha = self.blobs.put(att.data)
+                sha = self.blobs.put(att.data, durable=False)
             size = att.size or (0 if sha and att.data.startswith(_STORED) else len(att.data))
             attachments.append((att.filename, att.mime_type, size, sha, att.content_id, att.inline))
         inbound = target.direction == Direction.IN.value
@@ -1136,7 +1197,7 @@ class MailAccountSync:
 
     def _publish_progress(self, progress: SyncProgress) -> None:
         """Tell the window how far a long sync has come (only when there is something long to show)."""
-        if progress.total >= PROGRESS_MIN_TOTAL and progress.phase in ("headers", "bodies"):
+        if progress.total >= PROGRESS_MIN_TOTAL and progress.phase in ("headers", "bodies", "indexing"):
             self.bus.publish(
                 ChangeEvent(
                     "progress",

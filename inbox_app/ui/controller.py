@@ -25,10 +25,13 @@ from PySide6.QtCore import QObject, QSettings, QTimer, QUrl, Signal
 from PySide6.QtGui import QDesktopServices, QUndoCommand, QUndoStack
 from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 
+from inbox_app.channels.mail.mime import parse_message
 from inbox_app.domain.conversations import AttachmentView, Status
 from inbox_app.domain.views import View, ViewKind
 from inbox_app.i18n import _, format_number, format_time
 from inbox_app.profile import Profile
+from inbox_app.store.blob_repair import restore_blob
+from inbox_app.store.blobs import BlobCorruptError, BlobNotFoundError
 from inbox_app.store.conversations import sidebar_sources
 from inbox_app.ui.conversation_model import ConversationListModel, local_zone
 from inbox_app.ui.main_window import MainWindow
@@ -535,11 +538,12 @@ class MainController(QObject):
             self.set_online(kind == "online")
         elif kind == "progress":
             phase, done, total = getattr(event, "progress", None) or ("", 0, 0)
-            template = (
-                _("fetching messages: {done} of {total}")
-                if phase == "headers"
-                else _("downloading message bodies: {done} of {total}")
-            )
+            if phase == "headers":
+                template = _("fetching messages: {done} of {total}")
+            elif phase == "indexing":
+                template = _("indexing for search: {done} of {total}")
+            else:
+                template = _("downloading message bodies: {done} of {total}")
             text = template.format(done=format_number(done), total=format_number(total))
             self._set_sync_text(account_id, text if done < total else _("up to date"))
         elif kind == "sync_started":
@@ -778,8 +782,26 @@ class MainController(QObject):
         if not chosen:
             return None
         target = Path(chosen)
+        sha = Path(attachment.path).name
         try:
-            saved = self.profile.blobs.export(Path(attachment.path).name, target.parent, target.name)
+            try:
+                saved = self.profile.blobs.export(sha, target.parent, target.name)
+            except (BlobCorruptError, BlobNotFoundError):
+                # Damaged by an OS crash (synced attachments are written without fsync): rebuild it from the
+                # message's raw source, then save.
+                if not restore_blob(self.profile.blobs, sha, _attachment_bytes):
+                    raise
+                saved = self.profile.blobs.export(sha, target.parent, target.name)
+        except (BlobCorruptError, BlobNotFoundError):
+            QMessageBox.warning(
+                self.window,
+                _("Save attachment"),
+                _(
+                    "The stored copy of this attachment is damaged and could not be rebuilt from the original "
+                    "mail, so it was not saved. Sync the account again to fetch the mail anew."
+                ),
+            )
+            return None
         except OSError as exc:
             QMessageBox.warning(
                 self.window, _("Save attachment"), _("Could not save: {error}").format(error=exc)
@@ -799,6 +821,11 @@ class MainController(QObject):
             _("About Inbox"),
             _("A unified inbox for e-commerce sellers, with response-deadline countdowns."),
         )
+
+
+def _attachment_bytes(raw: bytes) -> list[bytes]:
+    """The attachments of a raw mail, for ``restore_blob``."""
+    return [a.data for a in parse_message(raw).attachments]
 
 
 def _empty_text(view: View) -> str:

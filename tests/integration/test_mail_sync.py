@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 import pytest
 from imapclient import IMAPClient
 
+from inbox_app.store import search_index
 from inbox_app.store.accounts import MailAccountSettings, ServerSettings, create_mail_account
 from inbox_app.store.events import events_for
 from inbox_app.store.models import (
@@ -379,6 +380,13 @@ def test_continuous_sync_publishes_progress_of_a_long_first_sync(
     run(_sync(sync, sync._publish_progress))
     progress = [e.progress for e in events if e.kind == "progress" and e.progress is not None]
     phases = {phase for phase, _done, _total in progress}
-    assert phases == {"headers", "bodies"}
+    assert phases == {"headers", "bodies", "indexing"}
     assert all(total == count for _phase, _done, total in progress)
     assert ("bodies", count, count) in progress
+    assert ("indexing", count, count) in progress  # the full-text index follows the bodies, then is complete
+    # Indexed by the sync itself: the index answers before any search had to catch up.
+    assert search_index.pending_count() == 0
+    hits = profile.db.execute_sql(
+        "SELECT COUNT(*) FROM message_fts WHERE message_fts MATCH 'parcel AND arrived'"
+    ).fetchone()[0]
+    assert hits == count

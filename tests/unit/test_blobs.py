@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import os
 import shutil
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from inbox_app.store.blobs import (
+    BlobCorruptError,
     BlobNotFoundError,
     BlobStore,
     BlobStoreError,
@@ -182,3 +185,64 @@ def test_disk_full_is_a_clear_error(tmp_path: Path) -> None:
     assert "DiskFullError True" in result.stdout
     assert "leftovers 0 small ok True" in result.stdout
     assert issubclass(DiskFullError, BlobStoreError)
+
+
+def test_non_durable_put_reads_back_and_damage_is_detected(store: BlobStore, tmp_path: Path) -> None:
+    data = b"%PDF-1.4 synced attachment" * 100
+    sha = store.put(data, durable=False)
+    assert store.read(sha) == data
+    # An OS crash after a write without fsync can leave the right name with wrong bytes.
+    store.path(sha).write_bytes(b"\0" * len(data))
+    with pytest.raises(BlobCorruptError):
+        store.read(sha)
+    out = tmp_path / "out"
+    out.mkdir()
+    with pytest.raises(BlobCorruptError):
+        store.export(sha, out, "invoice.pdf")
+    assert list(out.iterdir()) == []  # no half-good file left behind for the user to send on
+    # A short file (the usual damage) is rewritten by the next put of the same bytes.
+    store.path(sha).write_bytes(data[:10])
+    assert store.put(data, durable=False) == sha
+    assert store.read(sha) == data
+
+
+def test_restore_blob_rebuilds_a_damaged_attachment_from_the_raw_source(profile: object) -> None:
+    from inbox_app.channels.mail.mime import parse_message
+    from inbox_app.domain.conversations import Direction, IncomingMessage
+    from inbox_app.profile import Profile
+    from inbox_app.store import ingest
+    from inbox_app.store.blob_repair import restore_blob
+    from inbox_app.store.models import Account
+
+    assert isinstance(profile, Profile)
+    pdf = b"%PDF-1.4\n" + bytes(range(256)) * 20
+    raw = (
+        b'From: a@b.example\r\nSubject: invoice\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary="b"\r\n\r\n'
+        b"--b\r\nContent-Type: text/plain\r\n\r\nsee attached\r\n--b\r\nContent-Type: application/pdf\r\n"
+        b'Content-Disposition: attachment; filename="inv.pdf"\r\nContent-Transfer-Encoding: base64\r\n\r\n'
+        + base64.encodebytes(pdf).replace(b"\n", b"\r\n")
+        + b"--b--\r\n"
+    )
+    account, _ = Account.get_or_create(kind="imap", name="Shop")
+    channel = ingest.ensure_channel(account, "email", "shop", None)
+    conversation = ingest.create_conversation(account, channel, remote_id="c1", subject="invoice")
+    ingest.add_message(
+        conversation,
+        IncomingMessage(
+            direction=Direction.IN,
+            sent_at=datetime.now(UTC),
+            text="see attached",
+            raw=raw,
+            attachments=(("inv.pdf", "application/pdf", pdf),),
+        ),
+        blobs=profile.blobs,
+    )
+    sha = hashlib.sha256(pdf).hexdigest()
+    profile.blobs.path(sha).write_bytes(b"\0" * len(pdf))  # right size, wrong bytes: put alone keeps it
+
+    def extract(source: bytes) -> list[bytes]:
+        return [a.data for a in parse_message(source).attachments]
+
+    assert restore_blob(profile.blobs, sha, extract)
+    assert profile.blobs.read(sha) == pdf
+    assert not restore_blob(profile.blobs, "0" * 64, extract)  # nothing references it: nothing to rebuild

@@ -584,10 +584,32 @@ class MailAccountSync:
     ) -> set[int]:
         """(DB worker) One header batch and the folder's cursor, in one transaction."""
         touched: set[int] = set()
+        try:
+            self._write_header_batch(folder, uidvalidity, headers, last_uid, is_sent, report, touched)
+        except BaseException:
+            self.store.discard_batch()  # its ids and cached customers died with the rolled-back transaction
+            self.index.cache.clear()
+            raise
+        report.conversations |= touched
+        return touched
+
+    def _write_header_batch(
+        self,
+        folder: str,
+        uidvalidity: int,
+        headers: Sequence[HeaderInfo],
+        last_uid: int,
+        is_sent: bool,
+        report: SyncReport,
+        touched: set[int],
+    ) -> None:
         with self.store.bulk_transaction():
-            self.store.discard_events()  # anything left by a batch that was rolled back is not ours to write
+            self.store.begin_batch()  # also drops anything left by a batch that was rolled back
             ids = [norm_id(h.message_id) for h in headers]
             known = self.store.known_messages(i for i in ids if i)
+            self._prefetch_for_batch(
+                [h for h, mid in zip(headers, ids, strict=True) if not mid or mid not in known]
+            )
             for mid in ids:  # the lookup above answers the thread index too: one query instead of two
                 if mid:
                     self.index.cache[mid] = known[mid].conversation_id if mid in known else None
@@ -606,16 +628,29 @@ class MailAccountSync:
                     body_fetched = not existing.body_pending
                 locations.append((header.uid, message_id, sorted(header.flags), body_fetched))
                 touched.add(conv_id)
+            self.store.flush_batch()
             self.store.add_locations(folder, uidvalidity, locations)
-            self.store.flush_events()
             SyncState.update(last_uid=last_uid, uidvalidity=uidvalidity).where(
                 (SyncState.account == self.account_id)
                 & (SyncState.key == folder)
                 & (SyncState.last_uid < last_uid)
             ).execute()
             self.store.refresh(touched)
-        report.conversations |= touched
-        return touched
+
+    def _prefetch_for_batch(self, new: Sequence[HeaderInfo]) -> None:
+        """One query each for the customers and subject keys the batch's new mails may meet (see MailStore)."""
+        addresses = {
+            a
+            for h in new
+            for a in (h.from_address, *(x for _n, x in h.to), *(x for _n, x in h.reply_to))
+            if a
+        }
+        self.store.prefetch_customers("email", addresses)
+        self.store.prefetch_customers("amazon_alias", {a.strip().lower() for a in addresses})
+        self.store.prefetch_thread_keys(
+            {normalize_subject(h.subject) for h in new},
+            {p for h in new for p in participants_of(h.from_address, h.to, h.cc, self._own)},
+        )
 
     def _relay_for(self, header: HeaderInfo, outbound: bool) -> str | None:
         candidates = (

@@ -390,3 +390,41 @@ def test_continuous_sync_publishes_progress_of_a_long_first_sync(
         "SELECT COUNT(*) FROM message_fts WHERE message_fts MATCH 'parcel AND arrived'"
     ).fetchone()[0]
     assert hits == count
+
+
+def test_a_failed_header_batch_is_redone_whole_with_nothing_stale(
+    profile: Any,
+    dovecot: DovecotServer,
+    mail_user: tuple[str, str],
+    account: Account,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A batch that dies after creating rows (a new Amazon channel, customers, conversations) is rolled back;
+    the ids it handed out must not be reused as if they existed (foreign keys would then refuse every later
+    batch and the sync would never get past it)."""
+    from inbox_app.store.mail_models import MailStore
+
+    user, _password = mail_user
+    dovecot.bulk_load(user, [(DATA / "amazon_inquiry_de.eml").read_bytes(), make_mail(1), make_mail(2)])
+    sync = syncer(account, profile)
+    real_add_locations = MailStore.add_locations
+    calls = {"n": 0}
+
+    def fail_once(self: MailStore, *args: Any, **kwargs: Any) -> None:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise OSError("disk went away in the middle of the batch")
+        real_add_locations(self, *args, **kwargs)
+
+    monkeypatch.setattr(MailStore, "add_locations", fail_once)
+    with pytest.raises(OSError, match="disk went away"):
+        run(sync.sync_once())
+    assert (
+        Conversation.select().count() == 0 and Channel.select().where(Channel.kind == "amazon").count() == 0
+    )
+    # The same MailAccountSync (and its caches) goes on, as the window's continuous sync does after an error.
+    report = run(_sync(sync))
+    assert report.new_messages == 3 and report.bodies == 3
+    amazon = Conversation.get(Conversation.order_id == "302-1234567-7654321")
+    assert amazon.channel.name == "Amazon.de" and amazon.customer_name == "Max Müller"
+    assert message_ids(account).count("<msg1@example.net>") == 1 and Message.select().count() == 3

@@ -29,7 +29,7 @@ from typing import Any, cast
 import peewee
 
 from inbox_app.domain import deadlines
-from inbox_app.store.db import BaseModel, database_proxy
+from inbox_app.store.db import BaseModel, database_proxy, wal_written
 from inbox_app.store.ingest import SNIPPET_LENGTH, ensure_channel, policy_for_channel
 from inbox_app.store.models import Account, Channel, Conversation, UtcDateTimeField, utcnow
 from inbox_app.store.models import to_db_time as _to_db_time
@@ -176,6 +176,7 @@ class MailStore:
                 yield
         finally:
             db.execute_sql(f"PRAGMA synchronous = {int(previous)}")
+        wal_written()  # a batch is megabytes of log: let the checkpoint thread copy it back now
 
     # ------------------------------------------------------------------ lookups
     def known_messages(self, remote_ids: Iterable[str]) -> dict[str, KnownMessage]:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from inbox_app.store.db import database_proxy
+from inbox_app.store.db import database_proxy, wal_written
 
 CHUNK = 2000
 
@@ -48,6 +48,7 @@ def index_chunk(limit: int = CHUNK) -> int:
             (first, last),
         )
         db.execute_sql("DELETE FROM message_fts_pending WHERE message_id BETWEEN ? AND ?", (first, last))
+    wal_written()
     return len(ids)
 
 

@@ -120,11 +120,11 @@ def make_mailbox(count: int, seed: int = 7) -> list[bytes]:
     return mails
 
 
-async def run_ours(account, blobs, password: str, *, profile_bodies: bool) -> tuple[float, float, float]:
+async def run_ours(account, password: str, *, profile_bodies: bool) -> tuple[float, float, float]:
     from inbox_app.sync.mail_sync import MailAccountSync, SyncProgress
 
     marks: dict[str, Any] = {}
-    sync = MailAccountSync(account, blobs=blobs, password=password)
+    sync = MailAccountSync(account, password=password)
     profiler = cProfile.Profile() if profile_bodies else None
 
     def progress(p: SyncProgress) -> None:
@@ -282,7 +282,7 @@ def main() -> int:
                 ),
             )
             headers_s, bodies_s, total_s = asyncio.run(
-                run_ours(account, profile.blobs, password, profile_bodies=args.profile_bodies)
+                run_ours(account, password, profile_bodies=args.profile_bodies)
             )
             messages = Message.select().count()
             conversations = Conversation.select().count()

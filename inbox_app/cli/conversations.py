@@ -12,6 +12,7 @@ import json
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from inbox_app.cli import CliError, profile_from_args
@@ -257,6 +258,15 @@ def run_show(args: argparse.Namespace) -> int:
     found = detail(conversation_id, blobs=profile.blobs)
     if found is None:
         raise CliError(_("There is no conversation with id {id}.").format(id=conversation_id))
+    if args.json:  # the paths printed must be files a script can open: write them from the raw sources first
+        from inbox_app.channels.mail.mime import attachment_payloads
+        from inbox_app.store.blob_repair import materialize
+
+        materialize(
+            profile.blobs,
+            {Path(a.path).name for m in found.messages for a in m.attachments if a.path},
+            attachment_payloads,
+        )
     now = datetime.now(UTC)
     if args.json:
         _print_json(detail_json(found, now))

@@ -72,7 +72,9 @@ class AttachmentView:
     name: str
     size: int
     mime_type: str
-    path: str | None  # where the bytes are on disk, None when not stored (too big, remote only)
+    # Where the bytes are on disk, None when not kept (too big, remote only). A synced mail's attachment is
+    # written there from its raw source the first time it is needed (store.blob_repair.materialize).
+    path: str | None
     inline: bool = False
     content_id: str | None = None
     remote_url: str | None = None

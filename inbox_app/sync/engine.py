@@ -95,7 +95,7 @@ class SyncEngine:
     def sync_for(self, account: Account) -> MailAccountSync:
         sync = self._syncs.get(account.id)
         if sync is None:
-            sync = MailAccountSync(account, blobs=self.blobs, bus=self.bus)
+            sync = MailAccountSync(account, bus=self.bus)
             self._syncs[account.id] = sync
         return sync
 

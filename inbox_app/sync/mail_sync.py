@@ -31,26 +31,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import logging
-import multiprocessing
-import os
-import threading
-import time
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from inbox_app.channels.mail import errors as mail_errors
 from inbox_app.channels.mail.amazon_relay import ORDER_ID_RE, marketplace_for_address, parse_amazon
 from inbox_app.channels.mail.errors import MailError
 from inbox_app.channels.mail.imap import FlagChange, FolderStatus, HeaderInfo, ImapConnection, ImapSettings
-from inbox_app.channels.mail.mime import ParsedMail, parse_message
+from inbox_app.channels.mail.mime import ParsedMail
 from inbox_app.channels.mail.security import Security
 from inbox_app.domain.conversations import Direction
 from inbox_app.domain.threading import (
@@ -64,7 +56,6 @@ from inbox_app.i18n import _
 from inbox_app.secrets import get_secret
 from inbox_app.store import search_index
 from inbox_app.store.accounts import MailAccountSettings, mail_settings
-from inbox_app.store.blobs import BlobStore
 from inbox_app.store.db import database_proxy
 from inbox_app.store.events import EventKind, log_event
 from inbox_app.store.mail_models import BodyTarget, KnownMessage, LocationState, MailStore, create_mail_tables
@@ -78,6 +69,7 @@ from inbox_app.store.models import (
 )
 from inbox_app.sync.db_worker import close_db_connection, run_db
 from inbox_app.sync.events import ChangeBus, ChangeEvent
+from inbox_app.sync.mail_parsing import attachment_sha, hashed_sha, parse_all
 
 log = logging.getLogger("inbox_app.sync")
 
@@ -91,8 +83,6 @@ PLACEHOLDER_TEXT = "…"  # text of a message whose body has not arrived yet
 IDLE_TIMEOUT = 24 * 60  # s; servers drop IDLE after 30 min
 POLL_INTERVAL = 60.0
 MAX_BACKOFF = 300.0
-LANGUAGE_MIN_CONFIDENCE = 0.9
-LANGUAGE_MIN_CHARS = 25
 
 Progress = Callable[["SyncProgress"], None]
 PROGRESS_MIN_TOTAL = 200  # smaller batches finish before a progress line could be read
@@ -196,70 +186,6 @@ class StoreThreadIndex:
         return self.store.find_by_subject(normalized_subject, participants, since)
 
 
-# --------------------------------------------------------------------------------------------- language
-_identifier: Any = None
-
-
-# Languages buyers write in on the marketplaces we serve (EU, UK, US, TR, JP, Middle East). Restricting py3langid
-# to them removes its far-fetched guesses: on the demo's inbound mails, "unsure" fell from 101 to 26 of 598, with
-# no wrong guess either way.
-BUYER_LANGUAGES = [
-    "en",
-    "de",
-    "fr",
-    "es",
-    "it",
-    "pt",
-    "nl",
-    "pl",
-    "cs",
-    "sk",
-    "sv",
-    "da",
-    "no",
-    "fi",
-    "ro",
-    "hu",
-    "el",
-    "bg",
-    "hr",
-    "sl",
-    "lt",
-    "lv",
-    "et",
-    "tr",
-    "ja",
-    "zh",
-    "ar",
-    "ru",
-    "uk",
-    "he",
-]
-LANGUAGE_SAMPLE = 200  # characters: as good as 400 on real buyer mails, and py3langid costs ~1 µs per byte
-
-
-def guess_language(text: str) -> str | None:
-    """ISO 639-1 code of ``text`` when py3langid is confident, else None (short or mixed text)."""
-    global _identifier
-    sample = " ".join(line for line in text[:4000].splitlines() if not line.lstrip().startswith(">"))[
-        :LANGUAGE_SAMPLE
-    ]
-    if len(sample.strip()) < LANGUAGE_MIN_CHARS:
-        return None
-    try:
-        if _identifier is None:
-            from py3langid.langid import MODEL_FILE, LanguageIdentifier
-
-            identifier = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
-            identifier.set_languages(BUYER_LANGUAGES)
-            _identifier = identifier
-        lang, confidence = _identifier.classify(sample)
-    except Exception:  # language guessing is a nicety: never let it break a sync
-        log.exception("language detection failed")
-        return None
-    return str(lang) if confidence >= LANGUAGE_MIN_CONFIDENCE else None
-
-
 def _amazon_channel_name(marketplace: str) -> str:
     return "Amazon." + marketplace.partition(".")[2]
 
@@ -269,110 +195,6 @@ def _buyer_from_display(name: str) -> str:
         if name.lower().endswith(suffix.lower()):
             return name[: -len(suffix)].strip()
     return name.strip()
-
-
-PARSE_WORKERS = max(1, min(4, os.cpu_count() or 1))
-_pool: ProcessPoolExecutor | None = None
-
-
-def _parse_pool() -> ProcessPoolExecutor | None:
-    """Worker processes for MIME parsing (pure-Python CPU work that would otherwise hold the GIL).
-
-    ``spawn``, never ``fork``: forking a process that runs Qt and I/O threads is unsafe. Each worker watches
-    its parent and exits when it is gone, so a sync killed with SIGKILL leaves no orphans behind.
-    Disabled with ``INBOX_APP_PARSE_WORKERS=0`` (or 1).
-    """
-    global _pool
-    workers = int(os.environ.get("INBOX_APP_PARSE_WORKERS", PARSE_WORKERS))
-    if workers <= 1:
-        return None
-    if _pool is None:
-        _pool = ProcessPoolExecutor(
-            max_workers=workers,
-            mp_context=multiprocessing.get_context("spawn"),
-            initializer=_watch_parent,
-            initargs=(os.getpid(),),
-        )
-    return _pool
-
-
-def _watch_parent(parent_pid: int) -> None:
-    """(In a worker) exit as soon as the process that started us has died."""
-
-    def watch() -> None:
-        while os.getppid() == parent_pid:
-            time.sleep(0.5)  # a daemon thread in a worker process; nothing to wait on but the parent's death
-        os._exit(0)
-
-    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
-
-
-def _reset_parse_pool() -> None:
-    global _pool
-    pool, _pool = _pool, None
-    if pool is not None:
-        pool.shutdown(wait=False, cancel_futures=True)
-
-
-def _chunks(items: list[Any], count: int) -> list[list[Any]]:
-    size = max(1, -(-len(items) // count))
-    return [items[i : i + size] for i in range(0, len(items), size)]
-
-
-Parsed = tuple[ParsedMail | None, str | None, str | None]  # (mail, error text, guessed language)
-
-
-def _parse_many(
-    raws: list[bytes], blob_root: str | None = None, languages: list[bool] | None = None
-) -> list[Parsed]:
-    """Parse, guess the language and store attachments: all CPU or disk bound, so all happen in the worker.
-
-    ``languages`` says per mail whether its language is wanted (None: for all). Guessing is a fifth of the
-    parse time, and only an inbound mail of a conversation without a language uses it.
-
-    With ``blob_root`` the attachment bytes are written to the blob store here (content-addressed, so a
-    redo after a crash writes the same file); their ``data`` comes back as a marker holding the SHA-256
-    (see ``_stored_sha``), which also saves pickling the bytes back to the main process.
-    """
-    blobs = BlobStore(Path(blob_root)) if blob_root else None
-    result: list[Parsed] = []
-    for index, raw in enumerate(raws):
-        parsed, error = _parse_safely(raw)
-        if parsed is not None and blobs is not None and parsed.attachments:
-            parsed = dataclasses.replace(
-                parsed,
-                attachments=tuple(
-                    dataclasses.replace(
-                        a,
-                        data=_STORED + blobs.put(a.data, durable=False).encode(),
-                        size=a.size or len(a.data),
-                    )
-                    if a.data
-                    else a
-                    for a in parsed.attachments
-                ),
-            )
-        wanted = languages is None or languages[index]
-        result.append(
-            (parsed, error, guess_language(parsed.text_body) if parsed is not None and wanted else None)
-        )
-    return result
-
-
-_STORED = b"\x00stored-sha256:"
-
-
-def _stored_sha(data: bytes) -> str | None:
-    """The blob id when a worker already stored the attachment (see ``_parse_many``)."""
-    return data[len(_STORED) :].decode() if data.startswith(_STORED) else None
-
-
-def _parse_safely(raw: bytes) -> tuple[ParsedMail | None, str | None]:
-    try:
-        return parse_message(raw), None
-    except Exception as exc:  # parse_message promises not to raise; a bug must still not stop the batch
-        log.exception("parse_message raised")
-        return None, f"The message could not be read ({type(exc).__name__}); its raw source is kept."
 
 
 def _wants_language(target: BodyTarget | None) -> bool:
@@ -397,7 +219,6 @@ class MailAccountSync:
         self,
         account: Account,
         *,
-        blobs: BlobStore,
         bus: ChangeBus | None = None,
         password: str | None = None,
         body_batch: int | None = None,
@@ -405,7 +226,6 @@ class MailAccountSync:
         self.account = account
         self.account_id: int = account.id
         self.settings = mail_settings(account)
-        self.blobs = blobs
         self.bus = bus or ChangeBus()
         self._password = password
         # Batch sizes can be tuned per account (settings "body_batch"/"header_batch"; the crash tests use small ones).
@@ -786,7 +606,6 @@ class MailAccountSync:
         pending = await run_db(self._pending_bodies, folder, status.uidvalidity)
         if not pending:
             return
-        loop = asyncio.get_running_loop()
         done = 0
         batches = self._body_batches(pending)
 
@@ -797,7 +616,7 @@ class MailAccountSync:
             )
             languages = [_wants_language(targets.get(uid)) for uid, _r in rows]
             # Parsing is pure CPU: in worker processes, off the event loop, so the window stays responsive.
-            parsed = await self._parse_all(loop, [raw for _u, raw in rows], languages)
+            parsed = await parse_all([raw for _u, raw in rows], languages)
             return [(uid, raw, *p) for (uid, raw), p in zip(rows, parsed, strict=True)]
 
         # Pipeline of BODY_PIPELINE batches: FETCH (the connection's thread), parse (worker processes) and the
@@ -821,28 +640,6 @@ class MailAccountSync:
             for future in in_flight:
                 with contextlib.suppress(BaseException):
                     await future
-
-    async def _parse_all(
-        self, loop: asyncio.AbstractEventLoop, raws: Sequence[bytes], languages: list[bool] | None = None
-    ) -> list[Parsed]:
-        pool = _parse_pool()
-        if pool is None or len(raws) < 8:
-            return await loop.run_in_executor(None, _parse_many, list(raws), None, languages)
-        count = PARSE_WORKERS * 2
-        chunks = _chunks(list(raws), count)
-        wanted = _chunks(languages, count) if languages is not None else [None] * len(chunks)
-        try:
-            root = str(self.blobs.root)
-            results = await asyncio.gather(
-                *(
-                    loop.run_in_executor(pool, _parse_many, c, root, w)
-                    for c, w in zip(chunks, wanted, strict=True)
-                )
-            )
-        except BrokenProcessPool:
-            _reset_parse_pool()
-            return await loop.run_in_executor(None, _parse_many, list(raws), None, languages)
-        return [r for chunk in results for r in chunk]
 
     def _store_bodies(
         self,
@@ -938,11 +735,11 @@ class MailAccountSync:
             extra["reply_to"] = [[n, a] for n, a in parsed.reply_to]
         attachments = []
         for att in parsed.attachments:
-            sha = _stored_sha(att.data)
-            if sha is None and att.data:
-                sha = self.blobs.put(att.data, durable=False)
-            size = att.size or (0 if sha and att.data.startswith(_STORED) else len(att.data))
-            attachments.append((att.filename, att.mime_type, size, sha, att.content_id, att.inline))
+            # Only the hash: the file is written from the raw source when first needed (see mail_parsing).
+            size = att.size or (0 if hashed_sha(att.data) else len(att.data))
+            attachments.append(
+                (att.filename, att.mime_type, size, attachment_sha(att.data), att.content_id, att.inline)
+            )
         inbound = target.direction == Direction.IN.value
         if inbound and target.channel_kind == "amazon":
             # Before store_body: it adds relay/body fields to ``extra``, and the row is queued with its final form.
@@ -1307,7 +1104,6 @@ __all__ = [
     "StoreThreadIndex",
     "SyncProgress",
     "SyncReport",
-    "guess_language",
     "imap_settings_for",
     "norm_id",
 ]

@@ -25,12 +25,12 @@ from PySide6.QtCore import QObject, QSettings, QTimer, QUrl, Signal
 from PySide6.QtGui import QDesktopServices, QUndoCommand, QUndoStack
 from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 
-from inbox_app.channels.mail.mime import parse_message
-from inbox_app.domain.conversations import AttachmentView, Status
+from inbox_app.channels.mail.mime import attachment_payloads
+from inbox_app.domain.conversations import AttachmentView, ConversationDetail, Status
 from inbox_app.domain.views import View, ViewKind
 from inbox_app.i18n import _, format_number, format_time
 from inbox_app.profile import Profile
-from inbox_app.store.blob_repair import restore_blob
+from inbox_app.store.blob_repair import materialize, restore_blob
 from inbox_app.store.blobs import BlobCorruptError, BlobNotFoundError
 from inbox_app.store.conversations import sidebar_sources
 from inbox_app.ui.conversation_model import ConversationListModel, local_zone
@@ -203,6 +203,7 @@ class MainController(QObject):
         self.model = ConversationListModel(now_fn=self.now_fn, parent=self)
         self.window.conversation_list.setModel(self.model)
         self._current_id: int | None = None
+        self._inline_tried: set[str] = set()  # inline images whose file was looked for (see below)
         self._online = True
         self._sync_texts: dict[int | None, str] = {}
         self._account_names: dict[int, str] = {}
@@ -360,6 +361,33 @@ class MainController(QObject):
         detail = conversations.detail(cid, self.profile.blobs) if cid is not None else None
         pending = outbox_rows_for(cid) if cid is not None else []
         self.window.thread_view.set_detail(detail, self.now_fn(), pending)
+        self._materialize_inline_images(detail)
+
+    def _materialize_inline_images(self, detail: ConversationDetail | None) -> None:
+        """Write the files of inline images shown for the first time (see store.blob_repair), then redraw.
+
+        On the background worker: the raw source is parsed, which can take a moment for a big mail. Each
+        image is tried once per session, so a source that does not hold it cannot cause a redraw loop.
+        """
+        if detail is None:
+            return
+        wanted = {
+            Path(a.path).name
+            for m in detail.messages
+            for a in m.attachments
+            if a.inline and a.content_id and a.path and not Path(a.path).is_file()
+        } - self._inline_tried
+        if not wanted:
+            return
+        conversation_id = detail.summary.id
+        blobs = self.profile.blobs
+
+        def done(written: set[str]) -> None:
+            self._inline_tried.update(wanted)
+            if written and self._current_id == conversation_id:
+                self._redraw_thread()
+
+        self.runner.run("inline-images", lambda: materialize(blobs, wanted, attachment_payloads), done)
 
     def open_policy_settings(self) -> None:
         from inbox_app.ui.policy_settings import PolicySettingsDialog
@@ -604,6 +632,7 @@ class MainController(QObject):
         detail = conversations.detail(conversation_id, self.profile.blobs) if conversation_id else None
         pending = outbox_rows_for(conversation_id) if detail is not None and conversation_id else []
         self.window.thread_view.set_detail(detail, self.now_fn(), pending)
+        self._materialize_inline_images(detail)
         set_conversation = getattr(self.reply_widget, "set_conversation", None)
         if callable(set_conversation):
             set_conversation(detail)
@@ -785,11 +814,12 @@ class MainController(QObject):
         sha = Path(attachment.path).name
         try:
             try:
+                # A synced mail's attachment file is written from its raw source on first use.
+                materialize(self.profile.blobs, [sha], attachment_payloads)
                 saved = self.profile.blobs.export(sha, target.parent, target.name)
             except (BlobCorruptError, BlobNotFoundError):
-                # Damaged by an OS crash (synced attachments are written without fsync): rebuild it from the
-                # message's raw source, then save.
-                if not restore_blob(self.profile.blobs, sha, _attachment_bytes):
+                # Damaged (by an OS crash, say) or unreadable: rebuild it from the raw source, then save.
+                if not restore_blob(self.profile.blobs, sha, attachment_payloads):
                     raise
                 saved = self.profile.blobs.export(sha, target.parent, target.name)
         except (BlobCorruptError, BlobNotFoundError):
@@ -821,11 +851,6 @@ class MainController(QObject):
             _("About Inbox"),
             _("A unified inbox for e-commerce sellers, with response-deadline countdowns."),
         )
-
-
-def _attachment_bytes(raw: bytes) -> list[bytes]:
-    """The attachments of a raw mail, for ``restore_blob``."""
-    return [a.data for a in parse_message(raw).attachments]
 
 
 def _empty_text(view: View) -> str:

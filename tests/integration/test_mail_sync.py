@@ -123,7 +123,7 @@ def account(profile: Any, dovecot: DovecotServer, mail_user: tuple[str, str]) ->
 
 
 def syncer(account: Account, profile: Any, bus: ChangeBus | None = None) -> MailAccountSync:
-    return MailAccountSync(account, blobs=profile.blobs, bus=bus)
+    return MailAccountSync(account, bus=bus)
 
 
 async def _sync(sync: MailAccountSync, progress: Any = None) -> Any:
@@ -428,3 +428,56 @@ def test_a_failed_header_batch_is_redone_whole_with_nothing_stale(
     amazon = Conversation.get(Conversation.order_id == "302-1234567-7654321")
     assert amazon.channel.name == "Amazon.de" and amazon.customer_name == "Max Müller"
     assert message_ids(account).count("<msg1@example.net>") == 1 and Message.select().count() == 3
+
+
+def _pdf_mail(n: int, pdf: bytes) -> bytes:
+    encoded = base64.encodebytes(pdf).replace(b"\n", b"\r\n")
+    return (
+        (
+            f"From: Buyer {n} <buyer{n}@example.net>\r\nTo: seller@shop.example\r\nSubject: Invoice {n}\r\n"
+            f"Date: Fri, 20 Nov 2026 08:{n:02d}:00 +0000\r\nMessage-ID: <pdf{n}@example.net>\r\nMIME-Version: 1.0\r\n"
+            'Content-Type: multipart/mixed; boundary="b1"\r\n\r\n--b1\r\nContent-Type: text/plain\r\n\r\n'
+            "Please find my invoice attached.\r\n--b1\r\nContent-Type: application/pdf\r\n"
+            f'Content-Disposition: attachment; filename="invoice-{n}.pdf"\r\nContent-Transfer-Encoding: base64\r\n\r\n'
+        ).encode()
+        + encoded
+        + b"--b1--\r\n"
+    )
+
+
+@pytest.mark.parametrize("workers", ["0", "2"], ids=["in-thread", "worker-processes"])
+def test_attachments_are_hashed_by_the_sync_and_written_on_first_use(
+    profile: Any,
+    dovecot: DovecotServer,
+    mail_user: tuple[str, str],
+    account: Account,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    workers: str,
+) -> None:
+    """A first sync stores each attachment once (inside the raw source) and writes no file per attachment;
+    the file appears, byte for byte, the first time it is needed: here through ``inbox-app show --json``."""
+    import hashlib
+    import json
+
+    from inbox_app.cli import main
+
+    monkeypatch.setenv("INBOX_APP_PARSE_WORKERS", workers)
+    user, _password = mail_user
+    pdfs = [b"%PDF-1.4\n" + os.urandom(3000 + n) for n in range(9)]  # nine mails: enough for the worker pool
+    dovecot.bulk_load(user, [_pdf_mail(n, pdf) for n, pdf in enumerate(pdfs)])
+    report = run(_sync(syncer(account, profile)))
+    assert report.bodies == 9 and report.problems == 0
+    for n, pdf in enumerate(pdfs):
+        attachment = Attachment.get(Attachment.filename == f"invoice-{n}.pdf")
+        assert attachment.sha256 == hashlib.sha256(pdf).hexdigest() and attachment.size == len(pdf)
+    assert not any(profile.blobs.exists(hashlib.sha256(pdf).hexdigest()) for pdf in pdfs)
+    assert not (profile.root / "attachments").exists() or not any((profile.root / "attachments").rglob("*"))
+
+    conversation = Message.get(Message.remote_id == "<pdf3@example.net>").conversation_id
+    capsys.readouterr()
+    assert main(["--profile", str(profile.root), "show", str(conversation), "--json"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    (attachment_json,) = shown["messages"][0]["attachments"]
+    assert Path(attachment_json["path"]).read_bytes() == pdfs[3]
+    assert profile.blobs.read(hashlib.sha256(pdfs[3]).hexdigest()) == pdfs[3]

@@ -98,7 +98,7 @@ def test_first_sync_writes_only_on_the_db_worker(
     events: list[tuple[str, str]] = []
     bus = ChangeBus()
     bus.subscribe(lambda e: events.append((e.kind, threading.current_thread().name)))
-    sync = MailAccountSync(account, blobs=profile.blobs, bus=bus)
+    sync = MailAccountSync(account, bus=bus)
 
     async def scenario() -> tuple[Any, float, int]:
         await close_db_connection()  # the worker opens a fresh, traced connection for this profile
@@ -140,7 +140,7 @@ def test_window_writes_during_the_sync_neither_fail_nor_break_it(
     user, password = mail_user
     dovecot.bulk_load(user, [make_mail(n) for n in range(1, MAILS + 1)])
     account = mail_account(dovecot, user, password)
-    sync = MailAccountSync(account, blobs=profile.blobs, body_batch=25)
+    sync = MailAccountSync(account, body_batch=25)
     sync.header_batch = 50  # many small batches: many chances for the two connections to meet
     policy = DeadlinePolicyRow.select().first()
     ui_writes = 0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from inbox_app.sync.mail_sync import guess_language
+from inbox_app.sync.mail_parsing import guess_language
 
 
 @pytest.mark.parametrize(

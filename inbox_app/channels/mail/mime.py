@@ -32,6 +32,7 @@ from inbox_app.domain.filenames import safe_filename
 __all__ = [
     "ParsedAttachment",
     "ParsedMail",
+    "attachment_payloads",
     "decode_bytes",
     "decode_header_value",
     "parse_message",
@@ -807,3 +808,8 @@ def _replace_problems(mail: ParsedMail, problems: tuple[str, ...]) -> ParsedMail
     if not problems:
         return mail
     return replace(mail, problems=problems)
+
+
+def attachment_payloads(raw: bytes) -> list[bytes]:
+    """The decoded bytes of every attachment and inline part of a raw mail (to write their files on demand)."""
+    return [a.data for a in parse_message(raw).attachments if a.data]

@@ -159,11 +159,13 @@ def find_thread(
     participants: frozenset[str],
     date: datetime | None,
     subject_window: timedelta = timedelta(days=30),
+    normalized_subject: str | None = None,
 ) -> int | None:
     """Thread id for a new message, or None to start a new thread (see the module docstring for the order).
 
     Subject matching needs the message date (the window ends there); without a date it is skipped rather
-    than guessed, as is a generic subject or a message without other participants.
+    than guessed, as is a generic subject or a message without other participants. ``normalized_subject``
+    saves normalizing ``subject`` again when the caller has done it.
     """
     own_id = _clean_id(message_id)
     if own_id:
@@ -184,7 +186,7 @@ def find_thread(
         found = index.find_by_message_ids(refs)
         if found is not None:
             return found
-    normalized = normalize_subject(subject)
+    normalized = normalize_subject(subject) if normalized_subject is None else normalized_subject
     if date is None or not participants or is_generic_subject(normalized):
         return None
     return index.find_by_subject(normalized, participants, date - subject_window)

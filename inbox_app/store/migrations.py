@@ -84,8 +84,25 @@ def _v2(db: peewee.SqliteDatabase) -> None:
         db.execute_sql(sql)
 
 
+# Indexes peewee made for foreign keys (and one column) that are the first column of a composite index too:
+# the composite answers the same lookups, and each spare index cost every insert of a first sync.
+REDUNDANT_INDEXES = (
+    "message_conversation_id",  # (conversation_id, sent_at)
+    "conversation_channel_id",  # (channel_id, status)
+    "conversation_account_id",  # (account_id, remote_id)
+    "conversation_status",  # (status, deadline_at)
+    "mail_location_account_id",  # (account_id, folder, uidvalidity, uid)
+    "mail_thread_key_account_id",  # (account_id, subject, participant, at)
+)
+
+
+def _v3(db: peewee.SqliteDatabase) -> None:
+    for name in REDUNDANT_INDEXES:
+        db.execute_sql(f"DROP INDEX IF EXISTS {name}")
+
+
 # Ordered: MIGRATIONS[n] brings a database from version n to n + 1.
-MIGRATIONS: list[Callable[[peewee.SqliteDatabase], None]] = [_v1, _v2]
+MIGRATIONS: list[Callable[[peewee.SqliteDatabase], None]] = [_v1, _v2, _v3]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -36,7 +36,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from inbox_app.channels.mail import errors as mail_errors
 from inbox_app.channels.mail.amazon_relay import ORDER_ID_RE, marketplace_for_address, parse_amazon
@@ -148,6 +148,13 @@ def imap_settings_for(settings: MailAccountSettings, password: str) -> ImapSetti
 
 
 # --------------------------------------------------------------------------------------------- threading
+class _NewHeader(NamedTuple):
+    """What threading needs of a new mail, worked out once per mail of a header batch."""
+
+    participants: frozenset[str]  # domain.threading.participants_of
+    subject: str  # domain.threading.normalize_subject
+
+
 class StoreThreadIndex:
     """``domain.threading.ThreadIndex`` over the store, scoped to one account.
 
@@ -234,10 +241,9 @@ class MailAccountSync:
         self.store = MailStore(self.account_id)
         self.index = StoreThreadIndex(self.store)
         self._conn: ImapConnection | None = None
-        self._own = {canonical_address(a) for a in (self.settings.from_address, self.settings.imap.user) if a}
-        self._own |= {
-            canonical_address(a) for a in self.settings.extra.get("aliases", []) if isinstance(a, str)
-        }
+        own = {canonical_address(a) for a in (self.settings.from_address, self.settings.imap.user) if a}
+        own |= {canonical_address(a) for a in self.settings.extra.get("aliases", []) if isinstance(a, str)}
+        self._own = frozenset(own)
         self.sent_folder: str | None = None
         create_mail_tables(database_proxy.obj)
 
@@ -427,9 +433,15 @@ class MailAccountSync:
             self.store.begin_batch()  # also drops anything left by a batch that was rolled back
             ids = [norm_id(h.message_id) for h in headers]
             known = self.store.known_messages(i for i in ids if i)
-            self._prefetch_for_batch(
-                [h for h, mid in zip(headers, ids, strict=True) if not mid or mid not in known]
-            )
+            # What threading needs of each new mail, worked out once (it was done up to three times per mail).
+            new = {
+                h.uid: _NewHeader(
+                    participants_of(h.from_address, h.to, h.cc, self._own), normalize_subject(h.subject)
+                )
+                for h, mid in zip(headers, ids, strict=True)
+                if not mid or mid not in known
+            }
+            self._prefetch_for_batch([h for h in headers if h.uid in new], new)
             for mid in ids:  # the lookup above answers the thread index too: one query instead of two
                 if mid:
                     self.index.cache[mid] = known[mid].conversation_id if mid in known else None
@@ -438,7 +450,7 @@ class MailAccountSync:
             for header, msg_id in zip(headers, ids, strict=True):
                 existing = known.get(msg_id) if msg_id else None
                 if existing is None:
-                    message_id, conv_id = self._create_from_header(header, msg_id, is_sent)
+                    message_id, conv_id = self._create_from_header(header, msg_id, is_sent, new[header.uid])
                     if msg_id:
                         known[msg_id] = KnownMessage(message_id, conv_id, True)
                     body_fetched = False
@@ -457,7 +469,7 @@ class MailAccountSync:
             ).execute()
             self.store.refresh(touched)
 
-    def _prefetch_for_batch(self, new: Sequence[HeaderInfo]) -> None:
+    def _prefetch_for_batch(self, new: Sequence[HeaderInfo], facts: dict[int, _NewHeader]) -> None:
         """One query each for the customers and subject keys the batch's new mails may meet (see MailStore)."""
         addresses = {
             a
@@ -468,8 +480,7 @@ class MailAccountSync:
         self.store.prefetch_customers("email", addresses)
         self.store.prefetch_customers("amazon_alias", {a.strip().lower() for a in addresses})
         self.store.prefetch_thread_keys(
-            {normalize_subject(h.subject) for h in new},
-            {p for h in new for p in participants_of(h.from_address, h.to, h.cc, self._own)},
+            {f.subject for f in facts.values()}, {p for f in facts.values() for p in f.participants}
         )
 
     def _relay_for(self, header: HeaderInfo, outbound: bool) -> str | None:
@@ -483,12 +494,14 @@ class MailAccountSync:
                 return address.strip().lower()
         return None
 
-    def _create_from_header(self, header: HeaderInfo, msg_id: str | None, is_sent: bool) -> tuple[int, int]:
+    def _create_from_header(
+        self, header: HeaderInfo, msg_id: str | None, is_sent: bool, facts: _NewHeader
+    ) -> tuple[int, int]:
         """Store a message known only by its headers (body to follow); returns (message id, conversation id)."""
         outbound = is_sent or canonical_address(header.from_address) in self._own
         relay = self._relay_for(header, outbound)
         sent_at = header.date or header.internaldate
-        participants = participants_of(header.from_address, header.to, header.cc, self._own)
+        participants = facts.participants
         conv_id = find_thread(
             self.index,
             message_id=msg_id,
@@ -497,6 +510,7 @@ class MailAccountSync:
             subject=header.subject,
             participants=participants,
             date=sent_at,
+            normalized_subject=facts.subject,
         )
         if conv_id is None:
             conv_id = self._new_conversation(header, outbound, relay, sent_at)
@@ -523,9 +537,8 @@ class MailAccountSync:
             extra=extra,
         )
         self.index.remember(msg_id, conv_id)
-        normalized = normalize_subject(header.subject)
-        if participants and not is_generic_subject(normalized):
-            self.store.add_thread_keys(conv_id, normalized, participants, sent_at)
+        if participants and not is_generic_subject(facts.subject):
+            self.store.add_thread_keys(conv_id, facts.subject, participants, sent_at)
         return message_id, conv_id
 
     def _new_conversation(

@@ -208,3 +208,30 @@ def test_sidebar_sources_list_accounts_channel_kinds_and_tags(profile: Profile) 
     assert accounts == [(conv.account_id, "Shop mailbox")]
     assert channels == ["amazon"]
     assert tags == ["VIP"]
+
+
+def test_no_index_that_a_composite_index_already_covers(tmp_path: Path) -> None:
+    """Fresh and migrated profiles alike: lookups by those columns still use an index (the composite one)."""
+    from inbox_app.store.migrations import REDUNDANT_INDEXES
+
+    fixture = Path(__file__).parent.parent / "data" / "schemas" / "schema_v1.sqlite3"
+    (tmp_path / "old").mkdir()
+    (tmp_path / "old" / "inbox.sqlite3").write_bytes(fixture.read_bytes())
+    for folder in ("new", "old"):
+        prof = open_profile(tmp_path / folder)
+        try:
+            names = {
+                row[0] for row in prof.db.execute_sql("SELECT name FROM sqlite_master WHERE type = 'index'")
+            }
+            assert names.isdisjoint(REDUNDANT_INDEXES)
+            for sql in (
+                "SELECT id FROM message WHERE conversation_id = 1",
+                "SELECT id FROM conversation WHERE channel_id = 1",
+                "SELECT id FROM conversation WHERE account_id = 1",
+                "SELECT id FROM conversation WHERE status = 'open'",
+                "SELECT id FROM mail_location WHERE account_id = 1",
+            ):
+                plan = " ".join(str(r[-1]) for r in prof.db.execute_sql("EXPLAIN QUERY PLAN " + sql))
+                assert "USING" in plan and "INDEX" in plan, (sql, plan)
+        finally:
+            prof.close()

@@ -11,7 +11,7 @@ UTF-8, Latin-1, multipart with attachments, and replies that thread into earlier
 and, on the same mailbox, ``mbsync`` (isync) mirroring it to a local Maildir (its default FSync yes).
 Targets: (a) < 5 s, (b) <= mbsync. Needs root (Dovecot switches to the mail uid) and ``mbsync`` on PATH.
 
-Run: ``/tmp/venv0/bin/python benchmarks/mail_sync_20k.py [--messages N] [--profile-bodies]``
+Run: ``.venv/bin/python benchmarks/mail_sync_20k.py [--messages N] [--profile-bodies]``
 """
 
 from __future__ import annotations

@@ -97,8 +97,12 @@ REDUNDANT_INDEXES = (
 
 
 def _v3(db: peewee.SqliteDatabase) -> None:
+    """Drop the redundant indexes; add ``outbox_item.delivery_step`` (how far a delivery got, for recovery)."""
     for name in REDUNDANT_INDEXES:
         db.execute_sql(f"DROP INDEX IF EXISTS {name}")
+    columns = {column.name for column in db.get_columns("outbox_item")}
+    if "delivery_step" not in columns:  # a fresh database has it already (v1 creates today's tables)
+        db.execute_sql("ALTER TABLE outbox_item ADD COLUMN delivery_step TEXT")
 
 
 # Ordered: MIGRATIONS[n] brings a database from version n to n + 1.

@@ -251,6 +251,8 @@ class OutboxItem(BaseModel):
 
     States: queued → sending → sent, or failed (permanent) / cancelled. ``message_id`` is fixed when queued so
     a crash between "server accepted" and "recorded" can be detected (look for it in Sent) before resending.
+    While ``sending``, ``delivery_step`` records how far the delivery got (``store.outbox.DeliveryStep``), each
+    step committed before the next network call, so a crash leaves the evidence recovery needs.
     """
 
     conversation = peewee.ForeignKeyField(Conversation, backref="outbox", on_delete="CASCADE")
@@ -258,6 +260,7 @@ class OutboxItem(BaseModel):
     account = peewee.ForeignKeyField(Account, on_delete="CASCADE")
     account_id: int
     state = peewee.TextField(default="queued", index=True)
+    delivery_step = peewee.TextField(null=True)  # while sending: claimed, submitting, accepted (schema v3)
     body = peewee.TextField()
     subject = peewee.TextField(default="")
     recipients = JsonField(default=list)

@@ -2,7 +2,9 @@
 
 The delivery side lives in ``sync``; this module owns the state transitions so that they are the same for every
 channel: queued → sending → sent, or back to queued with a backoff, or failed / cancelled. A row in "sending"
-at start-up means a crash happened mid-delivery: the engine must check the remote side before resending.
+at start-up means a crash happened mid-delivery; its ``delivery_step`` says how far it got (claimed: nothing
+was transmitted yet; submitting: the message may have reached the server; accepted: it did), so the engine
+knows whether it may send again, must only record, or must ask the seller.
 """
 
 from __future__ import annotations
@@ -22,6 +24,14 @@ class OutboxState(StrEnum):
     SENT = "sent"
     FAILED = "failed"
     CANCELLED = "cancelled"
+
+
+class DeliveryStep(StrEnum):
+    """How far a ``sending`` row got; each is committed before the network call that follows it."""
+
+    CLAIMED = "claimed"  # nothing transmitted yet
+    SUBMITTING = "submitting"  # envelope accepted, message being transmitted: the server may have it
+    ACCEPTED = "accepted"  # the server answered 250: delivered, not yet recorded
 
 
 class OutboxError(RuntimeError):
@@ -100,12 +110,20 @@ def pending_items() -> list[OutboxItem]:
 def mark_sending(item: OutboxItem) -> None:
     """Claim the item before the network call; a crash after this leaves the evidence."""
     item.state = OutboxState.SENDING.value
+    item.delivery_step = DeliveryStep.CLAIMED.value
     item.attempts += 1
     item.save()
 
 
+def mark_step(item: OutboxItem, step: DeliveryStep) -> None:
+    """Record (committed) how far the delivery of a ``sending`` row got; see DeliveryStep."""
+    item.delivery_step = step.value
+    OutboxItem.update(delivery_step=step.value).where(OutboxItem.id == item.id).execute()
+
+
 def mark_sent(item: OutboxItem, *, sent_message_id: int | None = None, at: datetime | None = None) -> None:
     item.state = OutboxState.SENT.value
+    item.delivery_step = None
     item.sent_at = at or utcnow()
     item.last_error = None
     if sent_message_id is not None:
@@ -115,6 +133,7 @@ def mark_sent(item: OutboxItem, *, sent_message_id: int | None = None, at: datet
 
 def mark_retry(item: OutboxItem, error: str, now: datetime | None = None) -> None:
     item.state = OutboxState.QUEUED.value
+    item.delivery_step = None
     item.last_error = error
     item.next_attempt_at = (now or utcnow()) + backoff_for(item.attempts)
     item.save()
@@ -122,6 +141,7 @@ def mark_retry(item: OutboxItem, error: str, now: datetime | None = None) -> Non
 
 def mark_failed(item: OutboxItem, error: str) -> None:
     item.state = OutboxState.FAILED.value
+    item.delivery_step = None
     item.last_error = error
     item.save()
     log_event(EventKind.REPLY_FAILED, conversation=item.conversation_id, outbox=item.id, error=error)

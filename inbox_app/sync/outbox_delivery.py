@@ -1,28 +1,32 @@
 """Deliver due outbox rows over SMTP, exactly once as far as the protocols allow.
 
-Per row: claim it (``sending``, committed) → build the message (its Message-ID was fixed when queued) → SMTP →
-APPEND the same bytes to Sent (``\\Seen``) → record (``sent``, the outbound message in the conversation, which
-stops the deadline clock; ``closed`` if asked) in one transaction → ``\\Answered`` on the original.
+Per row, each step committed before the network call that follows it (``store.outbox.DeliveryStep``):
+claim it (``sending``/``claimed``) → build the message (its Message-ID was fixed when queued) → SMTP envelope →
+``submitting`` → DATA → on the server's 250, ``accepted`` → APPEND the same bytes to Sent (``\\Seen``) → record
+(``sent``, the outbound message in the conversation, which stops the deadline clock; ``closed`` if asked) in
+one transaction → ``\\Answered`` on the original.
 
-Crash safety: a row found in ``sending`` means an earlier run died after claiming it. Before sending again we
-search the Sent folder for its Message-ID; if the copy is there, the server had accepted the mail and we only
-record it. So a crash *after* SMTP accepted and *after* the APPEND never sends twice.
+Crash safety: a row found in ``sending`` means an earlier run died mid-delivery. First the Sent folder is
+searched for its Message-ID: found, the mail went out and is only recorded. Otherwise the step decides:
 
-Residual risks, stated plainly:
+* ``claimed`` (or no step: a row from before schema v3): nothing was transmitted, so it is sent now;
+* ``accepted``: the server took it; the copy is APPENDed to Sent and the reply recorded, never sent again;
+* ``submitting``: the app died while transmitting, so the server may or may not have it. It is recorded as
+  sent but *unconfirmed* (``last_error`` says so, an event records it) and not resent automatically.
 
-* a crash between SMTP acceptance and the APPEND leaves no trace on the server, so that reply is sent again
-  (a duplicate is preferred to a lost answer);
-* the connection breaking right after the whole message was transmitted (no reply to DATA) is ambiguous: the
-  server usually has the mail. We then treat it as sent but *unconfirmed* (``last_error`` says so, an event
-  records it, the copy goes to Sent) and do not resend automatically; the seller can resend by hand. This
-  trades a rare lost reply (flagged) against a duplicate to the buyer on every flaky link.
+The connection breaking right after the whole message was transmitted (no reply to DATA) is the same
+ambiguity and handled the same way. Both trade a rare lost reply, flagged to the seller, against a duplicate
+to the buyer on every crash or flaky link. What is left unguarded is the instant between the server's 250 and
+the commit of ``accepted`` (one small UPDATE): a crash exactly there reads as ``submitting``, so unconfirmed.
 
-``INBOX_APP_TEST_CRASH_AT`` (test-only hook): ``after_claim``, ``after_smtp`` or ``after_append`` kills this
-process with SIGKILL at that point so the crash tests can prove the above against real servers.
+``INBOX_APP_TEST_CRASH_AT`` (test-only hook): ``after_claim``, ``before_data``, ``after_accept``, ``after_smtp``
+or ``after_append`` kills this process with SIGKILL at that point so the crash tests can prove the above
+against real servers.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import signal
@@ -174,9 +178,66 @@ async def _mark_answered(account: Account, imap: ImapConnection, item: OutboxIte
 
 def _requeue(item: OutboxItem, error: str) -> None:
     """Back to the queue without a backoff: the network, not the message, was the problem."""
-    OutboxItem.update(state=outbox.OutboxState.QUEUED.value, last_error=error).where(
+    OutboxItem.update(state=outbox.OutboxState.QUEUED.value, delivery_step=None, last_error=error).where(
         OutboxItem.id == item.id
     ).execute()
+
+
+def _step(item: OutboxItem, step: outbox.DeliveryStep, crash_point: str) -> None:
+    outbox.mark_step(item, step)
+    _test_crash(crash_point)
+
+
+async def _copy_to_sent(imap: ImapConnection, sent_folder: str | None, item: OutboxItem, raw: bytes) -> None:
+    """APPEND the sent bytes to Sent; a failure only costs the copy (the reply went out: never resend)."""
+    if not sent_folder:
+        return
+    try:
+        await imap.append(sent_folder, raw, SENT_FLAGS, datetime.now(UTC))
+    except MailError as exc:
+        log.warning("could not store the copy of outbox item %s in %s: %s", item.id, sent_folder, exc)
+
+
+def _unconfirmed_after_crash() -> str:
+    return _(
+        "The app stopped while this reply was being transmitted: it may have been delivered, but the server's "
+        "confirmation was not recorded. Resend it if the customer did not receive it."
+    )
+
+
+async def _recover(
+    item: OutboxItem,
+    account: Account,
+    imap: ImapConnection,
+    sent_folder: str | None,
+    blobs: BlobStore,
+    report: DeliveryReport,
+) -> bool:
+    """Settle a row an earlier run left in ``sending`` (see the module docstring): True when it is settled,
+    False when nothing was transmitted and it may be sent now."""
+    if sent_folder and await imap.search_header(sent_folder, "Message-ID", item.message_id):
+        log.info("outbox item %s found in %s after a crash: recording, not resending", item.id, sent_folder)
+        record_sent(item, account, None)
+        report.recovered.append(item.id)
+    elif item.delivery_step in (outbox.DeliveryStep.ACCEPTED.value, outbox.DeliveryStep.SUBMITTING.value):
+        accepted = item.delivery_step == outbox.DeliveryStep.ACCEPTED.value
+        log.info(
+            "outbox item %s was %s before a crash: recording, not resending",
+            item.id,
+            "accepted" if accepted else "being transmitted",
+        )
+        raw = build_item(item, account, blobs)
+        await _copy_to_sent(imap, sent_folder, item, raw)
+        record_sent(item, account, raw, unconfirmed=None if accepted else _unconfirmed_after_crash())
+        (report.recovered if accepted else report.unconfirmed).append(item.id)
+    else:
+        return False
+    report.conversations.add(item.conversation_id)
+    try:
+        await _mark_answered(account, imap, item)
+    except MailError as exc:
+        log.warning("could not set \\Answered for outbox item %s: %s", item.id, exc)
+    return True
 
 
 async def deliver_due(
@@ -192,25 +253,24 @@ async def deliver_due(
     report = DeliveryReport()
     sent_folder = await find_sent_folder(account, imap)
     for item in outbox.due_items(now, account.id):
-        if item.state == outbox.OutboxState.SENDING.value and sent_folder:
-            # An earlier run claimed it and died: did the mail make it to Sent (so it was accepted)?
-            found = await imap.search_header(sent_folder, "Message-ID", item.message_id)
-            if found:
-                log.info(
-                    "outbox item %s found in %s after a crash: recording, not resending", item.id, sent_folder
-                )
-                record_sent(item, account, None)
-                report.recovered.append(item.id)
-                report.conversations.add(item.conversation_id)
-                await _mark_answered(account, imap, item)
-                continue
+        if item.state == outbox.OutboxState.SENDING.value and await _recover(
+            item, account, imap, sent_folder, blobs, report
+        ):
+            continue
         outbox.mark_sending(item)
         _test_crash("after_claim")
         raw = build_item(item, account, blobs)
         settings = mail_settings(account)
         unconfirmed: str | None = None
         try:
-            await send_raw(smtp_settings, raw, settings.from_address, list(item.recipients or []))
+            await send_raw(
+                smtp_settings,
+                raw,
+                settings.from_address,
+                list(item.recipients or []),
+                before_data=functools.partial(_step, item, outbox.DeliveryStep.SUBMITTING, "before_data"),
+                on_accepted=functools.partial(_step, item, outbox.DeliveryStep.ACCEPTED, "after_accept"),
+            )
         except SendFailed as exc:
             if getattr(exc, "maybe_delivered", False) and exc.temporary:
                 unconfirmed = _(
@@ -237,11 +297,7 @@ async def deliver_due(
                 break  # the server is unreachable: the other rows would fail the same way
             continue
         _test_crash("after_smtp")
-        if sent_folder:
-            try:
-                await imap.append(sent_folder, raw, SENT_FLAGS, datetime.now(UTC))
-            except MailError as exc:  # the reply went out; a missing Sent copy must not resend it
-                log.warning("could not store the copy of outbox item %s in %s: %s", item.id, sent_folder, exc)
+        await _copy_to_sent(imap, sent_folder, item, raw)
         _test_crash("after_append")
         record_sent(item, account, raw, unconfirmed=unconfirmed)
         (report.unconfirmed if unconfirmed else report.sent).append(item.id)

@@ -1,8 +1,9 @@
 """Kill ``inbox-app sync --once`` at random points with SIGKILL, rerun, and compare the database with Dovecot.
 
 What must hold after the final run: per folder exactly the server's set of Message-IDs, each once; every body
-stored; \\Seen equal on both sides. And for the outbox: a sender killed after the SMTP server accepted the mail
-and after the copy reached Sent, but before the row was recorded, never delivers a second copy.
+stored; \\Seen equal on both sides. And for the outbox: a sender killed at each step of a delivery (claimed,
+transmitting, accepted, copied to Sent) never delivers a second copy; one killed while transmitting is recorded
+as unconfirmed and the seller is told.
 
 Kill points are chosen by waiting for conditions in the database (a seeded random number of header rows or
 stored bodies), so every run kills inside the phase it means to, on any machine speed.
@@ -22,7 +23,8 @@ from typing import Any
 
 import pytest
 
-from inbox_app.store.models import Account, Message, OutboxItem
+from inbox_app.store.events import EventKind
+from inbox_app.store.models import Account, Event, Message, OutboxItem
 from inbox_app.store.replies import queue_reply_for
 from inbox_app.sync.outbox_delivery import CRASH_ENV
 from tests.integration.conftest import SMTP_PASSWORD, SMTP_USER
@@ -194,14 +196,26 @@ def test_sync_killed_at_random_points_resumes_to_an_exact_copy(
     assert again.returncode == 0 and again.stdout.startswith("0 new messages, 0 bodies fetched"), again.stdout
 
 
-@pytest.mark.parametrize(("crash_at", "copies_in_sent"), [("after_append", 1), ("after_claim", 1)])
-def test_sender_killed_before_recording_never_sends_twice(
+# (kill point, the step it leaves, mails the SMTP server has after the kill, and after the rerun, last_error?)
+SENDER_KILLS = [
+    ("after_claim", "claimed", 0, 1, False),  # nothing went out: sent now
+    ("before_data", "submitting", 0, 0, True),  # may have gone out: recorded unconfirmed, never resent
+    ("after_accept", "accepted", 1, 1, False),  # 250 received, no copy in Sent yet: copied and recorded
+    ("after_append", "accepted", 1, 1, False),  # the copy is in Sent: recorded
+]
+
+
+@pytest.mark.parametrize(("crash_at", "step", "delivered_at_kill", "delivered", "flagged"), SENDER_KILLS)
+def test_sender_killed_mid_delivery_never_sends_twice(
     profile: Any,
     dovecot: DovecotServer,
     mail_user: tuple[str, str],
     smtp_server: SmtpServer,
     crash_at: str,
-    copies_in_sent: int,
+    step: str,
+    delivered_at_kill: int,
+    delivered: int,
+    flagged: bool,
 ) -> None:
     user, password = mail_user
     mail_account(
@@ -224,16 +238,28 @@ def test_sender_killed_before_recording_never_sends_twice(
         timeout=60,
     )
     assert crashed.returncode == -signal.SIGKILL
-    assert OutboxItem.get_by_id(item.id).state == "sending"
-    assert len(smtp_server.messages) == (1 if crash_at == "after_append" else 0)
+    row = OutboxItem.get_by_id(item.id)
+    assert (row.state, row.delivery_step) == ("sending", step)
+    assert len(smtp_server.messages) == delivered_at_kill
 
     resumed = subprocess.run(
         _sync_cmd(profile), cwd=ROOT, env=dict(os.environ), capture_output=True, text=True, timeout=60
     )
     assert resumed.returncode == 0, resumed.stderr
-    assert len(smtp_server.messages) == 1
-    assert OutboxItem.get_by_id(item.id).state == "sent"
+    assert len(smtp_server.messages) == delivered
+    assert all(item.message_id.encode() in m.raw for m in smtp_server.messages)
+    row = OutboxItem.get_by_id(item.id)
+    assert (row.state, row.delivery_step) == ("sent", None)
+    assert bool(row.last_error) is flagged
+    if flagged:  # the seller is told, in the outbox and in the event log
+        assert "may have been delivered" in row.last_error
+        assert (
+            Event.select()
+            .where((Event.kind == EventKind.REPLY_FAILED.value) & (Event.conversation == conv_id))
+            .count()
+            == 1
+        )
     assert Message.select().where(Message.remote_id == item.message_id).count() == 1
     with imap_client(dovecot, user, password) as other:
         other.select_folder("Sent", readonly=True)
-        assert len(other.search(["HEADER", "Message-ID", item.message_id])) == copies_in_sent
+        assert len(other.search(["HEADER", "Message-ID", item.message_id])) == 1

@@ -10,7 +10,9 @@ The outbox needs to know three things after a failed send, so errors are mapped 
   twice).
 
 The envelope is sent step by step (MAIL, RCPT, DATA) rather than with ``sendmail()`` so the last case can be
-told apart from a failure before the message went out.
+told apart from a failure before the message went out, and so the outbox can record, durably, "about to
+transmit" (``before_data``) and "the server accepted it" (``on_accepted``, called on the 250 reply to DATA,
+before QUIT): after a crash those two records tell a mail that surely went out from one that may have.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import errno
 import logging
 import socket
 import ssl
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import aiosmtplib
@@ -43,13 +45,28 @@ class SmtpSettings:
     timeout: float = 30
 
 
-async def send_raw(settings: SmtpSettings, raw: bytes, mail_from: str, rcpt_to: Sequence[str]) -> None:
-    """Deliver ``raw`` (a complete RFC 5322 message, CRLF line ends) to ``rcpt_to``; raises a MailError."""
+Hook = Callable[[], None]
+
+
+async def send_raw(
+    settings: SmtpSettings,
+    raw: bytes,
+    mail_from: str,
+    rcpt_to: Sequence[str],
+    *,
+    before_data: Hook | None = None,
+    on_accepted: Hook | None = None,
+) -> None:
+    """Deliver ``raw`` (a complete RFC 5322 message, CRLF line ends) to ``rcpt_to``; raises a MailError.
+
+    ``before_data`` runs once the envelope is accepted, just before DATA; ``on_accepted`` right after the
+    server's 250 to DATA (see the module docstring).
+    """
     if not rcpt_to:
         raise ValueError("no recipients")
     client = await _open(settings)
     try:
-        await _transmit(client, settings, raw, mail_from, list(rcpt_to))
+        await _transmit(client, settings, raw, mail_from, list(rcpt_to), before_data, on_accepted)
         try:
             await client.quit()
         except aiosmtplib.SMTPException as exc:  # already delivered: a rude goodbye does not matter
@@ -138,7 +155,13 @@ async def _login(client: aiosmtplib.SMTP, s: SmtpSettings) -> None:
 
 
 async def _transmit(
-    client: aiosmtplib.SMTP, s: SmtpSettings, raw: bytes, mail_from: str, rcpt_to: list[str]
+    client: aiosmtplib.SMTP,
+    s: SmtpSettings,
+    raw: bytes,
+    mail_from: str,
+    rcpt_to: list[str],
+    before_data: Hook | None,
+    on_accepted: Hook | None,
 ) -> None:
     options: list[str] = []
     if client.supports_extension("size"):
@@ -175,8 +198,12 @@ async def _transmit(
                 code=codes[0],
                 detail="; ".join(f"{r}: {c} {m}" for r, (c, m) in refused.items()),
             )
+        if before_data is not None:
+            before_data()
         stage = "data"
         await client.data(raw)
+        if on_accepted is not None:
+            on_accepted()
     except MailError:
         raise
     except aiosmtplib.SMTPResponseException as exc:

@@ -24,7 +24,8 @@ Why this shape:
   ``problems`` list; an unexpected exception while storing one mail is logged and the others go on.
 * **Flags both ways without a queue.** ``MailLocation.flags`` is the last state seen on the server; a local
   ``Message.is_read`` that disagrees with it is a local change and is pushed (``\\Seen`` added/removed) before
-  server changes are pulled (CONDSTORE ``CHANGEDSINCE`` when offered, else all flags).
+  server changes are pulled (QRESYNC, which brings the expunges in the same command, or CONDSTORE
+  ``CHANGEDSINCE`` when offered; else all flags).
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ from typing import Any, NamedTuple
 from inbox_app.channels.mail import errors as mail_errors
 from inbox_app.channels.mail.amazon_relay import ORDER_ID_RE, marketplace_for_address, parse_amazon
 from inbox_app.channels.mail.errors import MailError
+from inbox_app.channels.mail.fetch_stream import UidRanges
 from inbox_app.channels.mail.imap import FlagChange, FolderStatus, HeaderInfo, ImapConnection, ImapSettings
 from inbox_app.channels.mail.mime import ParsedMail
 from inbox_app.channels.mail.security import Security
@@ -142,8 +144,14 @@ def account_password(account_id: int, purpose: str) -> str:
 
 def imap_settings_for(settings: MailAccountSettings, password: str) -> ImapSettings:
     s = settings.imap
+    disabled = settings.extra.get("imap_disabled_extensions", [])  # e.g. ["QRESYNC"] for a broken server
     return ImapSettings(
-        host=s.host, port=s.port, security=Security(s.security), user=s.user, password=password
+        host=s.host,
+        port=s.port,
+        security=Security(s.security),
+        user=s.user,
+        password=password,
+        disabled_extensions=frozenset(str(x).upper() for x in disabled if isinstance(x, str)),
     )
 
 
@@ -328,8 +336,9 @@ class MailAccountSync:
         first_sync = state.last_uid == 0 and state.highest_modseq is None
         await self._headers_phase(conn, folder, status, state, is_sent, report, progress)
         await self._bodies_phase(conn, folder, status, report, progress)
-        await self._flags_phase(conn, folder, status, state, first_sync, report, progress)
-        await self._expunge_phase(conn, folder, status, report)
+        expunges_seen = await self._flags_phase(conn, folder, status, state, first_sync, report, progress)
+        if not expunges_seen:
+            await self._expunge_phase(conn, folder, status, report)
         await run_db(self._mark_success, state.id)
         return report
 
@@ -811,12 +820,22 @@ class MailAccountSync:
         first_sync: bool,
         report: SyncReport,
         progress: Progress | None,
-    ) -> None:
+    ) -> bool:
+        """Push local read states, pull the server's flag changes; True if expunges were pulled too (QRESYNC).
+
+        With QRESYNC and a stored MODSEQ one command brings both the changed flags and the expunged UIDs, so
+        the expunge phase need not list every UID of the folder. The expunges are forgotten before the MODSEQ
+        cursor moves: a kill in between only repeats the same, idempotent, work.
+        """
         await self._push_flags(conn, folder, status.uidvalidity, report)
         base = await run_db(self._stored_modseq, state.id)
         if base is None and first_sync and status.highestmodseq is not None:
             base = status.highestmodseq  # headers were fetched after SELECT: only later changes are missing
-        if conn.condstore and base is not None:
+        vanished: UidRanges | None = None
+        if conn.qresync and base is not None:
+            changes, vanished = await conn.changes_since(base)
+            log.debug("%s: flag changes and expunges since MODSEQ %s by QRESYNC", folder, base)
+        elif conn.condstore and base is not None:
             changes = await conn.changed_since(base)
         else:
             changes = await conn.all_flags()
@@ -825,6 +844,7 @@ class MailAccountSync:
             folder,
             status.uidvalidity,
             changes,
+            vanished,
             report,
             state.id,
             status.highestmodseq,
@@ -832,6 +852,7 @@ class MailAccountSync:
         self._publish("flags", touched)
         if progress:
             progress(SyncProgress(folder, "flags", len(changes), len(changes)))
+        return vanished is not None
 
     @staticmethod
     def _stored_modseq(state_id: int) -> int | None:
@@ -871,12 +892,15 @@ class MailAccountSync:
         folder: str,
         uidvalidity: int,
         changes: Sequence[FlagChange],
+        vanished: UidRanges | None,
         report: SyncReport,
         state_id: int,
         highest_modseq: int | None,
     ) -> set[int]:
-        """(DB worker) Pull the server's flag changes, then move the CONDSTORE cursor."""
+        """(DB worker) Pull the server's flag changes (and QRESYNC's expunges), then move the MODSEQ cursor."""
         touched = self._write_flag_changes(folder, uidvalidity, changes, report)
+        if vanished:
+            touched |= self._forget_gone(folder, uidvalidity, vanished.__contains__, report)
         SyncState.update(highest_modseq=highest_modseq).where(SyncState.id == state_id).execute()
         return touched
 
@@ -912,17 +936,20 @@ class MailAccountSync:
         self, conn: ImapConnection, folder: str, status: FolderStatus, report: SyncReport
     ) -> None:
         server = set(await conn.all_uids())
-        touched = await run_db(self._forget_expunged, folder, status.uidvalidity, server, report)
+        log.debug("%s: expunges found by listing every UID (%d on the server)", folder, len(server))
+        touched = await run_db(
+            self._forget_gone, folder, status.uidvalidity, lambda uid: uid not in server, report
+        )
         self._publish("expunged", touched)
 
-    def _forget_expunged(
-        self, folder: str, uidvalidity: int, server: set[int], report: SyncReport
+    def _forget_gone(
+        self, folder: str, uidvalidity: int, is_gone: Callable[[int], bool], report: SyncReport
     ) -> set[int]:
         """(DB worker) Drop the locations of mails no longer on the server; returns touched conversations."""
         gone: list[tuple[int, int | None]] = [
             (loc.location_id, loc.message_id)
             for loc in self.store.location_states(folder, uidvalidity)
-            if loc.uid not in server
+            if is_gone(loc.uid)
         ]
         if not gone:
             return set()

@@ -7,6 +7,7 @@ import dataclasses
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
+from imapclient import IMAPClient
 
 from inbox_app.channels.mail import imap
 from inbox_app.channels.mail.compose import build_reply, new_message_id
@@ -248,6 +249,53 @@ def test_changed_since_sees_flags_set_by_another_client(
         finally:
             await ours.close()
             await other.close()
+
+    asyncio.run(scenario())
+
+
+def test_qresync_reports_changed_flags_and_expunges_in_one_command(
+    dovecot: DovecotServer, mail_user: tuple[str, str], imap_settings: ImapSettings
+) -> None:
+    user, password = mail_user
+    for n in range(4):
+        dovecot.append(user, password, "INBOX", make_mail(n))
+
+    async def scenario() -> None:
+        ours = await connected(imap_settings)
+        try:
+            assert "QRESYNC" in ours.capabilities and ours.qresync and ours.condstore
+            status = await ours.select("INBOX")
+            assert status.highestmodseq is not None
+            changes, vanished = await ours.changes_since(status.highestmodseq)
+            assert changes == [] and not vanished
+
+            with IMAPClient(dovecot.host, dovecot.port, ssl=False, timeout=10) as other:  # the seller's phone
+                other.login(user, password)
+                other.select_folder("INBOX")
+                other.add_flags([2], [b"\\Seen"])
+                other.delete_messages([1, 4])
+                other.expunge()
+
+            changes, vanished = await ours.changes_since(status.highestmodseq)
+            assert [(c.uid, c.flags) for c in changes] == [(2, frozenset({"\\Seen"}))]
+            assert [uid for uid in range(1, 6) if uid in vanished] == [1, 4]
+            # The connection stays usable after the untagged VANISHED answers.
+            assert await ours.search_uids() == [2, 3]
+        finally:
+            await ours.close()
+
+    asyncio.run(scenario())
+
+
+def test_a_disabled_extension_is_not_used_even_when_offered(imap_settings: ImapSettings) -> None:
+    async def scenario() -> None:
+        settings = dataclasses.replace(imap_settings, disabled_extensions=frozenset({"QRESYNC"}))
+        async with ImapConnection(settings) as conn:
+            assert "QRESYNC" in conn.capabilities
+            assert conn.condstore and not conn.qresync
+            await conn.select("INBOX")
+            with pytest.raises(RuntimeError):
+                await conn.changes_since(1)
 
     asyncio.run(scenario())
 

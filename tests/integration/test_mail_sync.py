@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import logging
 import os
 from collections.abc import Coroutine
 from datetime import UTC, datetime, timedelta
@@ -255,19 +256,36 @@ def test_uidvalidity_reset_keeps_everything_once(
     assert all(loc.body_fetched for loc in MailLocation.select())
 
 
+@pytest.mark.parametrize("qresync", [True, False], ids=["qresync", "uid-list"])
 def test_expunged_mail_is_kept_locally_and_marked(
-    profile: Any, dovecot: DovecotServer, mail_user: tuple[str, str], account: Account
+    profile: Any,
+    dovecot: DovecotServer,
+    mail_user: tuple[str, str],
+    account: Account,
+    qresync: bool,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    """With QRESYNC the expunge arrives with the flag changes; without it, by comparing every UID."""
     user, password = mail_user
+    if not qresync:
+        settings = dict(account.settings, imap_disabled_extensions=["QRESYNC"])
+        Account.update(settings=settings).where(Account.id == account.id).execute()
+        account = Account.get_by_id(account.id)
     uid1 = dovecot.append(user, password, "INBOX", make_mail(1))
-    dovecot.append(user, password, "INBOX", make_mail(2))
+    uid2 = dovecot.append(user, password, "INBOX", make_mail(2))
     run(_sync(syncer(account, profile)))
     with imap_client(dovecot, user, password) as other:
         other.select_folder("INBOX")
         other.delete_messages([uid1])
         other.expunge()
+        other.add_flags([uid2], [b"\\Seen"])
+    caplog.set_level(logging.DEBUG, logger="inbox_app.sync")
     report = run(_sync(syncer(account, profile)))
-    assert report.expunged == 1
+    assert report.expunged == 1 and report.flag_changes == 1
+    assert Message.get(Message.remote_id == "<msg2@example.net>").is_read
+    by_qresync = any("by QRESYNC" in r.getMessage() for r in caplog.records)
+    by_listing = any("listing every UID" in r.getMessage() for r in caplog.records)
+    assert (by_qresync, by_listing) == (qresync, not qresync)
     m1 = Message.get(Message.remote_id == "<msg1@example.net>")
     assert "parcel number 1" in m1.text_body and m1.extra["expunged"] is True
     assert not MailLocation.select().where(MailLocation.message == m1.id).exists()

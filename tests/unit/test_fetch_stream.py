@@ -9,7 +9,13 @@ from datetime import UTC, datetime
 import pytest
 from imapclient.response_parser import parse_fetch_response
 
-from inbox_app.channels.mail.fetch_stream import format_uid_set, read_fetch, send_uid_fetch
+from inbox_app.channels.mail.fetch_stream import (
+    UidRanges,
+    format_uid_set,
+    read_fetch,
+    send_uid_fetch,
+    vanished_uids,
+)
 
 
 def _read(data: bytes, tag: bytes = b"IA1") -> tuple[dict[int, dict[bytes, object]], list[bytes]]:
@@ -110,3 +116,36 @@ def test_uid_sets_are_compressed_and_commands_tagged_uniquely() -> None:
     assert first != second
     assert sent[0] == first + b" UID FETCH 1:2 (UID BODY.PEEK[])\r\n"
     assert sent[1] == second + b" UID FETCH 4 (FLAGS) (CHANGEDSINCE 7)\r\n"
+
+
+# ------------------------------------------------------------------------------------------ VANISHED (QRESYNC)
+def test_vanished_lines_become_uid_ranges() -> None:
+    earlier = vanished_uids(b"* VANISHED (EARLIER) 3:5,9,12:10\r\n")
+    assert [uid for uid in range(1, 14) if uid in earlier] == [3, 4, 5, 9, 10, 11, 12]
+    live = vanished_uids(b"* VANISHED 40\r\n")
+    assert 40 in live and 39 not in live
+    assert 40 in (earlier | live) and 4 in (earlier | live)
+    assert not vanished_uids(b"* 3 EXISTS\r\n") and not vanished_uids(b"* VANISHED garbage\r\n")
+
+
+def test_a_huge_vanished_range_is_never_expanded() -> None:
+    """A server (or a hostile one) may name four billion UIDs in a few bytes: membership stays a lookup."""
+    ranges = UidRanges.parse("1:4294967295")
+    assert 4294967295 in ranges and 0 not in ranges and "7" not in ranges
+    assert repr(ranges) == "UidRanges([(1, 4294967295)])"
+
+
+def test_vanished_answer_to_a_changedsince_fetch_is_kept_for_the_caller() -> None:
+    rows, others = _read(
+        b"* VANISHED (EARLIER) 1:2\r\n"
+        b"* 1 FETCH (UID 3 FLAGS (\\Seen) MODSEQ (12))\r\n"
+        b"IA1 OK Fetch completed.\r\n"
+    )
+    assert rows == {3: {b"FLAGS": (b"\\Seen",), b"MODSEQ": (12,), b"SEQ": 1}}
+    assert [uid for uid in range(5) if uid in vanished_uids(others[0])] == [1, 2]
+
+
+def test_a_ready_sequence_set_is_sent_as_is() -> None:
+    sent: list[bytes] = []
+    tag = send_uid_fetch(sent.append, "1:*", ["UID", "FLAGS"], ["CHANGEDSINCE 7", "VANISHED"])
+    assert sent == [tag + b" UID FETCH 1:* (UID FLAGS) (CHANGEDSINCE 7 VANISHED)\r\n"]

@@ -14,16 +14,17 @@ connection is then in an unknown state and must be dropped), a ``NO``/``BAD`` an
 
 from __future__ import annotations
 
+import bisect
 import imaplib
 import itertools
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
 from imapclient.datetime_util import parse_to_datetime
 
-__all__ = ["format_uid_set", "read_fetch", "send_uid_fetch"]
+__all__ = ["UidRanges", "format_uid_set", "read_fetch", "send_uid_fetch", "vanished_uids"]
 
 _MAX_LINE = 1_000_000  # a response line (not a literal) longer than this is garbage, not mail
 _FETCH_START = re.compile(rb"\* (\d+) FETCH \(")
@@ -146,12 +147,68 @@ def format_uid_set(uids: Sequence[int]) -> str:
     return ",".join(parts)
 
 
+class UidRanges:
+    """A set of UIDs kept as ranges (``1:3,7``): a server may name millions of expunged UIDs in a few bytes,
+    so they are never expanded; ``uid in ranges`` is a binary search."""
+
+    def __init__(self, ranges: Iterable[tuple[int, int]] = ()) -> None:
+        merged: list[tuple[int, int]] = []
+        for low, high in sorted(ranges):
+            if merged and low <= merged[-1][1] + 1:
+                merged[-1] = (merged[-1][0], max(merged[-1][1], high))
+            else:
+                merged.append((low, high))
+        self._ranges = merged
+        self._starts = [low for low, _high in merged]
+
+    @classmethod
+    def parse(cls, text: str) -> UidRanges:
+        """From an IMAP sequence set of UIDs (``1:3,7``; either end of a range may come first)."""
+        ranges = []
+        for part in text.split(","):
+            first, _sep, last = part.partition(":")
+            low, high = int(first), int(last or first)
+            ranges.append((min(low, high), max(low, high)))
+        return cls(ranges)
+
+    def __or__(self, other: UidRanges) -> UidRanges:
+        return UidRanges([*self._ranges, *other._ranges])
+
+    def __contains__(self, uid: object) -> bool:
+        if not isinstance(uid, int):
+            return False
+        at = bisect.bisect_right(self._starts, uid) - 1
+        return at >= 0 and uid <= self._ranges[at][1]
+
+    def __bool__(self) -> bool:
+        return bool(self._ranges)
+
+    def __repr__(self) -> str:
+        return f"UidRanges({self._ranges!r})"
+
+
+_VANISHED = re.compile(rb"\* VANISHED (?:\(EARLIER\) )?([0-9:,]+)\s*$", re.IGNORECASE)
+
+
+def vanished_uids(line: bytes) -> UidRanges:
+    """The UIDs of a ``* VANISHED [(EARLIER)] uid-set`` line (QRESYNC); empty for any other line."""
+    match = _VANISHED.match(line)
+    return UidRanges.parse(match.group(1).decode("ascii")) if match else UidRanges()
+
+
 def send_uid_fetch(
-    send: Callable[[bytes], None], uids: Sequence[int], items: Sequence[str], modifiers: Sequence[str] = ()
+    send: Callable[[bytes], None],
+    uids: Sequence[int] | str,
+    items: Sequence[str],
+    modifiers: Sequence[str] = (),
 ) -> bytes:
-    """Send ``UID FETCH`` and return its tag (ours, so it never collides with imaplib's own tags)."""
+    """Send ``UID FETCH`` and return its tag (ours, so it never collides with imaplib's own tags).
+
+    ``uids`` is a list, or a ready sequence set such as ``"1:*"``.
+    """
     tag = f"IA{next(_tags)}".encode()
-    command = f"UID FETCH {format_uid_set(uids)} ({' '.join(items)})"
+    uid_set = uids if isinstance(uids, str) else format_uid_set(uids)
+    command = f"UID FETCH {uid_set} ({' '.join(items)})"
     if modifiers:
         command += f" ({' '.join(modifiers)})"
     send(tag + b" " + command.encode("ascii") + b"\r\n")

@@ -74,6 +74,9 @@ class ImapSettings:
     user: str
     password: str = field(repr=False)
     timeout: float = 30
+    # Extensions not to use even when offered ("QRESYNC", "CONDSTORE"): the escape hatch for a server whose
+    # implementation is broken, as other mail clients have.
+    disabled_extensions: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -127,6 +130,7 @@ class ImapConnection:
         self._client: Any = None
         self._selected: tuple[str, bool] | None = None
         self._condstore = False
+        self._qresync = False
         self._stop_idle = threading.Event()  # of the latest idle_wait; each call gets a fresh one
         self._closed = False
         self.capabilities: frozenset[str] = frozenset()
@@ -235,9 +239,12 @@ class ImapConnection:
                 client.login(s.user, s.password)
                 client.normalise_times = False  # aware datetimes; we convert to UTC ourselves
                 caps = frozenset(_text(c).upper() for c in client.capabilities())
-                if "CONDSTORE" in caps and "ENABLE" in caps:
-                    client.enable("CONDSTORE")
-                    self._condstore = True
+                usable = caps - {name.upper() for name in s.disabled_extensions}
+                wanted = [name for name in ("CONDSTORE", "QRESYNC") if name in usable]
+                if "ENABLE" in caps and "CONDSTORE" in wanted:
+                    enabled = {_text(c).upper() for c in client.enable(*wanted)}
+                    self._condstore = "CONDSTORE" in enabled or "QRESYNC" in enabled
+                    self._qresync = "QRESYNC" in enabled
                 self.capabilities = caps
         except BaseException:
             with contextlib.suppress(Exception):
@@ -270,6 +277,12 @@ class ImapConnection:
     @property
     def condstore(self) -> bool:
         return self._condstore
+
+    @property
+    def qresync(self) -> bool:
+        """QRESYNC is enabled: ``changes_since`` reports expunges too (the server then sends VANISHED, never
+        EXPUNGE)."""
+        return self._qresync
 
     # ------------------------------------------------------------------ folders
     async def list_folders(self) -> list[tuple[str, frozenset[str]]]:
@@ -428,6 +441,38 @@ class ImapConnection:
 
         uids = await self._call(search)
         return await self._fetch_flags(uids, modifiers=[f"CHANGEDSINCE {modseq}"])
+
+    async def changes_since(self, modseq: int) -> tuple[list[FlagChange], fetch_stream.UidRanges]:
+        """QRESYNC (RFC 7162): the flags changed above ``modseq`` and the UIDs expunged since, in one command.
+
+        ``UID FETCH 1:* (FLAGS MODSEQ) (CHANGEDSINCE m VANISHED)``: the server answers with ``VANISHED
+        (EARLIER)`` for what went away, so noticing expunges costs no list of every UID in the folder. A server
+        may name UIDs we never had; callers only forget what they hold.
+        """
+        if not self._qresync:
+            raise RuntimeError("QRESYNC is not enabled: use changed_since() and all_uids()")
+
+        def work() -> tuple[dict[int, dict[bytes, Any]], list[bytes]]:
+            with self._errors():
+                imap = self._require_selected()._imap
+                tag = fetch_stream.send_uid_fetch(
+                    imap.send, "1:*", ["UID", "FLAGS", "MODSEQ"], [f"CHANGEDSINCE {modseq}", "VANISHED"]
+                )
+                return fetch_stream.read_fetch(imap.readline, imap.read, tag)
+
+        rows, others = await self._call(work)
+        changes = sorted(
+            (
+                FlagChange(uid, _flags(data.get(b"FLAGS", ())), _modseq(data))
+                for uid, data in rows.items()
+                if b"FLAGS" in data
+            ),
+            key=lambda c: c.uid,
+        )
+        vanished = fetch_stream.UidRanges()
+        for line in others:
+            vanished |= fetch_stream.vanished_uids(line)
+        return changes, vanished
 
     async def all_flags(self) -> list[FlagChange]:
         """Flags of every message in the selected folder (the resync without CONDSTORE)."""

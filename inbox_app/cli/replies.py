@@ -35,6 +35,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     cancel = box_sub.add_parser("cancel", help=_("cancel a reply that has not started sending"))
     cancel.add_argument("item_id", type=int, metavar="ID")
     cancel.set_defaults(func=cmd_outbox_cancel)
+    again = box_sub.add_parser(
+        "send-again", help=_("queue a copy of a sent reply whose delivery was not confirmed")
+    )
+    again.add_argument("item_id", type=int, metavar="ID")
+    again.set_defaults(func=cmd_outbox_send_again)
 
 
 def _read_body(path: Path) -> str:
@@ -120,4 +125,25 @@ def cmd_outbox_cancel(args: argparse.Namespace) -> int:
     finally:
         profile.close()
     print(_("Cancelled."))
+    return 0
+
+
+def cmd_outbox_send_again(args: argparse.Namespace) -> int:
+    from inbox_app.store import outbox
+    from inbox_app.store.models import OutboxItem
+
+    profile = profile_from_args(args)
+    try:
+        if OutboxItem.get_or_none(OutboxItem.id == args.item_id) is None:
+            raise CliError(_("There is no outbox item {id}.").format(id=args.item_id))
+        copy = outbox.send_again(args.item_id, actor="cli")
+        if copy is None:
+            raise CliError(
+                _("Outbox item {id} is not a sent reply with an unconfirmed delivery.").format(
+                    id=args.item_id
+                )
+            )
+    finally:
+        profile.close()
+    print(_("Queued again as outbox item {id}.").format(id=copy.id))
     return 0

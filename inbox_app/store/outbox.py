@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from inbox_app.domain.message_ids import new_message_id
 from inbox_app.store.db import database_proxy
 from inbox_app.store.events import EventKind, log_event
 from inbox_app.store.models import Account, Conversation, Draft, OutboxItem, utcnow
@@ -153,6 +154,40 @@ def retry_now(item_id: int) -> None:
         item.state = OutboxState.QUEUED.value
         item.next_attempt_at = None
         item.save()
+
+
+def send_again(item_id: int, *, actor: str = "") -> OutboxItem | None:
+    """Queue a fresh copy of a reply recorded as sent but unconfirmed (``last_error`` set on a sent row).
+
+    The copy gets a new Message-ID: it is a second mail, which the seller chose to send knowing the first may
+    have arrived. Returns None for a row that is not a sent, unconfirmed reply.
+    """
+    original = OutboxItem.get_or_none(OutboxItem.id == item_id)
+    if original is None or original.state != OutboxState.SENT.value or not original.last_error:
+        return None
+    domain = original.message_id.strip("<>").rpartition("@")[2] or "localhost"
+    with database_proxy.obj.atomic():
+        item = OutboxItem.create(
+            conversation=original.conversation_id,
+            account=original.account_id,
+            body=original.body,
+            subject=original.subject,
+            recipients=list(original.recipients or []),
+            message_id=new_message_id(domain),
+            in_reply_to=original.in_reply_to,
+            references=list(original.references or []),
+            attachments=list(original.attachments or []),
+            close_after_send=original.close_after_send,
+        )
+        log_event(
+            EventKind.REPLY_QUEUED,
+            conversation=original.conversation_id,
+            account=original.account_id,
+            actor=actor,
+            outbox=item.id,
+            resend_of=original.id,
+        )
+    return item
 
 
 def cancel(item_id: int, *, actor: str = "") -> bool:

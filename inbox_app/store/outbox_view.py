@@ -74,6 +74,11 @@ class OutboxRow:
         """Only a reply that has not started sending can be cancelled (``outbox.cancel`` enforces it too)."""
         return self.state == OutboxState.QUEUED.value
 
+    @property
+    def can_send_again(self) -> bool:
+        """A reply recorded as sent but unconfirmed (``outbox.send_again``): the seller may send a copy."""
+        return self.state == OutboxState.SENT.value and bool(self.last_error)
+
     def can_retry(self, now: datetime) -> bool:
         """ "Retry now" makes sense for a failed reply and for one waiting after an error, not a scheduled one."""
         phase = self.phase(now)

@@ -382,8 +382,15 @@ def _store_retry(item_id: int) -> None:
     outbox.retry_now(item_id)
 
 
+def _store_send_again(item_id: int) -> bool:
+    from inbox_app.store import outbox
+
+    return outbox.send_again(item_id, actor="user") is not None
+
+
 class OutboxDialog(QDialog):
-    """The outbox table with "Cancel reply", "Retry now" and "Open conversation" (signals: module docstring)."""
+    """The outbox table with "Cancel reply", "Retry now", "Send again" (an unconfirmed delivery) and "Open
+    conversation" (signals: module docstring)."""
 
     open_conversation = Signal(int)
     retry_requested = Signal()
@@ -397,6 +404,7 @@ class OutboxDialog(QDialog):
         now_fn: Callable[[], datetime] | None = None,
         cancel_fn: Callable[[int], bool] | None = None,
         retry_fn: Callable[[int], None] | None = None,
+        send_again_fn: Callable[[int], bool] | None = None,
         confirm: Confirm | None = None,
     ) -> None:
         super().__init__(parent)
@@ -406,6 +414,7 @@ class OutboxDialog(QDialog):
         self._now_fn: Callable[[], datetime] = now_fn or (lambda: datetime.now(UTC))
         self._cancel_fn = cancel_fn or _store_cancel
         self._retry_fn = retry_fn or _store_retry
+        self._send_again_fn = send_again_fn or _store_send_again
         self._confirm: Confirm = confirm or self._ask
         self._online = True
 
@@ -459,6 +468,11 @@ class OutboxDialog(QDialog):
         self.retry_button = QPushButton(_("Retry now"), self)
         self.retry_button.setToolTip(_("Try to send this reply again right away"))
         self.retry_button.clicked.connect(self.retry_selected)
+        self.send_again_button = QPushButton(_("Send again"), self)
+        self.send_again_button.setToolTip(
+            _("Send a copy of a reply whose delivery was not confirmed (the customer may get it twice)")
+        )
+        self.send_again_button.clicked.connect(self.send_again_selected)
         self.open_button = QPushButton(_("Open conversation"), self)
         self.open_button.clicked.connect(self.open_selected)
         close_box = QDialogButtonBox(QDialogButtonBox.StandardButton.Close, self)
@@ -466,6 +480,7 @@ class OutboxDialog(QDialog):
         buttons = QHBoxLayout()
         buttons.addWidget(self.cancel_button)
         buttons.addWidget(self.retry_button)
+        buttons.addWidget(self.send_again_button)
         buttons.addWidget(self.open_button)
         buttons.addStretch(1)
         buttons.addWidget(close_box)
@@ -543,6 +558,27 @@ class OutboxDialog(QDialog):
         self.outbox_changed.emit([row.conversation_id])
         return True
 
+    def send_again_selected(self) -> bool:
+        row = self.selected_row()
+        if row is None or not row.can_send_again:
+            return False
+        who = row.customer_name or ", ".join(row.recipients) or row.channel_name
+        if not self._confirm(
+            _("Send again"),
+            _(
+                "The first delivery of this reply to {customer} was not confirmed. Send it again? If the first "
+                "one did arrive, the customer gets it twice."
+            ).format(customer=who),
+        ):
+            return False
+        if not self._send_again_fn(row.id):
+            return False
+        self._show_message(_("A copy of the reply is in the queue and will be sent as soon as possible."))
+        self.reload()
+        self.retry_requested.emit()
+        self.outbox_changed.emit([row.conversation_id])
+        return True
+
     def open_selected(self) -> None:
         row = self.selected_row()
         if row is not None:
@@ -553,6 +589,7 @@ class OutboxDialog(QDialog):
         row = self.selected_row()
         self.cancel_button.setEnabled(row is not None and row.can_cancel)
         self.retry_button.setEnabled(row is not None and row.can_retry(self.model.now()))
+        self.send_again_button.setEnabled(row is not None and row.can_send_again)
         self.open_button.setEnabled(row is not None)
         self._update_detail(row)
 

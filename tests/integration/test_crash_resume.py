@@ -263,3 +263,17 @@ def test_sender_killed_mid_delivery_never_sends_twice(
     with imap_client(dovecot, user, password) as other:
         other.select_folder("Sent", readonly=True)
         assert len(other.search(["HEADER", "Message-ID", item.message_id])) == 1
+    if flagged:  # the seller decides the customer did not get it: a copy goes out as a new mail
+        cli = [sys.executable, "-m", "inbox_app", "--profile", str(profile.root), "outbox", "send-again"]
+        again = subprocess.run([*cli, str(item.id)], cwd=ROOT, capture_output=True, text=True, timeout=60)
+        assert again.returncode == 0, again.stderr
+        copy_id = int(again.stdout.rsplit(" ", 1)[-1].rstrip(".\n"))
+        delivered_copy = subprocess.run(
+            _sync_cmd(profile), cwd=ROOT, env=dict(os.environ), capture_output=True, text=True, timeout=60
+        )
+        assert delivered_copy.returncode == 0, delivered_copy.stderr
+        copy = OutboxItem.get_by_id(copy_id)
+        assert (copy.state, copy.last_error) == ("sent", None)
+        assert [m.raw.count(copy.message_id.encode()) for m in smtp_server.messages] == [1]
+        refused = subprocess.run([*cli, str(copy_id)], cwd=ROOT, capture_output=True, text=True, timeout=60)
+        assert refused.returncode != 0 and "not a sent reply" in refused.stderr

@@ -165,6 +165,38 @@ def test_failed_reply_shows_its_error_and_retry_requeues_it(
     assert _cell(dialog, item.id, Column.STATE) == "Queued"
 
 
+def test_an_unconfirmed_reply_can_be_sent_again_as_a_new_mail(
+    qtbot: QtBot, profile: Profile, seed: Seed, make_controller: MakeController
+) -> None:
+    conv = seed.conversation()
+    item = _queue(conv, "Your parcel ships today.", in_reply_to="<buyer1@example.com>")
+    confirmed = _queue(conv, "And a tracking number follows.")
+    for row in (item, confirmed):
+        outbox.mark_sending(row)
+        outbox.mark_sent(row)
+    warning = "The connection broke right after the message was transmitted"
+    OutboxItem.update(last_error=warning).where(OutboxItem.id == item.id).execute()
+    asked: list[str] = []
+    controller = make_controller(profile, confirm=lambda _title, text: asked.append(text) or True)
+    dialog = controller.open_outbox()
+
+    dialog.select_item(confirmed.id)
+    assert not dialog.send_again_button.isEnabled()  # delivered and confirmed: nothing to resend
+    dialog.select_item(item.id)
+    assert dialog.send_again_button.isEnabled() and not dialog.retry_button.isEnabled()
+    assert "Warning: " + warning in dialog.detail.text()
+    with qtbot.waitSignal(controller.wake_outbox_requested):
+        dialog.send_again_button.click()
+    assert asked and "gets it twice" in asked[0]
+
+    copy = OutboxItem.select().where(OutboxItem.id > confirmed.id).get()
+    assert (copy.state, copy.body, copy.in_reply_to) == ("queued", item.body, "<buyer1@example.com>")
+    assert copy.message_id != item.message_id and copy.message_id.endswith("@shop.example>")
+    assert OutboxItem.get_by_id(item.id).state == "sent"  # the original stays as it was
+    assert "in the queue" in dialog.message.text()
+    assert outbox.send_again(confirmed.id) is None
+
+
 def test_waiting_and_scheduled_replies_say_when(
     qtbot: QtBot, profile: Profile, seed: Seed, make_controller: MakeController
 ) -> None:

@@ -43,6 +43,17 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     imap.add_argument(
         "--amazon-sender", action="store_true", help=_("this address is an Amazon seller sender")
     )
+    imap.add_argument(
+        "--imap-disable",
+        action="append",
+        default=[],
+        metavar="EXTENSION",
+        choices=("QRESYNC", "CONDSTORE"),
+        type=str.upper,
+        help=_(
+            "do not use this IMAP extension although the server offers it (for a server that gets it wrong)"
+        ),
+    )
     imap.add_argument("--no-test", action="store_true", help=_("store without trying the connection"))
     imap.set_defaults(func=cmd_add_imap)
 
@@ -95,6 +106,7 @@ def cmd_add_imap(args: argparse.Namespace) -> int:
         smtp_user=args.user if args.smtp_user is None else args.smtp_user,
         folders=tuple(f.strip() for f in args.folders.split(",") if f.strip()) or ("INBOX",),
         amazon_sender=args.amazon_sender,
+        imap_disabled_extensions=tuple(args.imap_disable),
     )
     profile = profile_from_args(args)
     try:

@@ -111,6 +111,8 @@ class AccountForm:
     smtp_password: str = field(default="", repr=False)
     folders: tuple[str, ...] = ("INBOX",)
     amazon_sender: bool = False  # this address is registered with Amazon for buyer-seller messaging
+    # IMAP extensions not to use although offered (e.g. "QRESYNC" on a server whose support is broken).
+    imap_disabled_extensions: tuple[str, ...] = ()
 
     # ------------------------------------------------------------------ derived values
     @property

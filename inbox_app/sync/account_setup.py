@@ -37,6 +37,7 @@ def imap_settings(form: AccountForm, *, timeout: float = 20) -> ImapSettings:
         user=form.effective_imap_user,
         password=form.password,
         timeout=timeout,
+        disabled_extensions=frozenset(x.strip().upper() for x in form.imap_disabled_extensions if x.strip()),
     )
 
 
@@ -113,6 +114,11 @@ def account_settings(form: AccountForm) -> MailAccountSettings:
         from_name=form.from_name.strip(),
         folders=form.effective_folders,
         amazon_sender=form.amazon_sender,
+        extra=(
+            {"imap_disabled_extensions": sorted({x.strip().upper() for x in form.imap_disabled_extensions})}
+            if any(x.strip() for x in form.imap_disabled_extensions)
+            else {}
+        ),
     )
 
 

@@ -244,9 +244,11 @@ def test_account_add_tests_the_connection_and_keeps_the_password_in_the_keyring(
         assert smtp_wrong.returncode == 1 and smtp_wrong.stderr.startswith("inbox-app: SMTP")
         smtp_user_at = common.index("--smtp-user") + 1
         same_login = [*common[:smtp_user_at], user, *common[smtp_user_at + 1 :]]
-        added = _cli(profile, *same_login, "--no-test")
+        added = _cli(profile, *same_login, "--no-test", "--imap-disable", "qresync")
         assert added.returncode == 0, added.stderr
         account_id = int(added.stdout.strip())
+        # Kept with the account, so every sync of it leaves QRESYNC alone (see test_mail_sync).
+        assert Account.get_by_id(account_id).settings["imap_disabled_extensions"] == ["QRESYNC"]
         insecure = _cli(
             profile, *[a if a != dovecot.host else "imap.example.com" for a in common], "--no-test"
         )

@@ -15,6 +15,7 @@ which costs 0.5–1 ms of kernel time each on the test machines, far more than p
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import hashlib
 import logging
@@ -175,8 +176,9 @@ def _parse_pool() -> ProcessPoolExecutor | None:
     """The worker processes (one per core, at most 4), started on first use and kept for the app's life.
 
     ``spawn``, never ``fork``: forking a process that runs Qt and I/O threads is unsafe. Each worker watches
-    its parent and exits when it is gone, so a sync killed with SIGKILL leaves no orphans behind.
-    Disabled with ``INBOX_APP_PARSE_WORKERS=0`` (or 1).
+    its parent and exits when it is gone, so a sync killed with SIGKILL leaves no orphans behind. Workers run
+    at a lower priority (``WORKER_NICENESS``): parsing is background work; the window and the database writer
+    come first. Disabled with ``INBOX_APP_PARSE_WORKERS=0`` (or 1).
     """
     global _pool
     workers = int(os.environ.get("INBOX_APP_PARSE_WORKERS", PARSE_WORKERS))
@@ -192,8 +194,14 @@ def _parse_pool() -> ProcessPoolExecutor | None:
     return _pool
 
 
+WORKER_NICENESS = 5  # below the app's own threads: the window and the database writer come first
+
+
 def _watch_parent(parent_pid: int) -> None:
-    """(In a worker) exit as soon as the process that started us has died."""
+    """(In a worker) run at a lower priority, and exit as soon as the process that started us has died."""
+    if hasattr(os, "nice"):
+        with contextlib.suppress(OSError):  # not allowed here: run at normal priority
+            os.nice(WORKER_NICENESS)
 
     def watch() -> None:
         while os.getppid() == parent_pid:

@@ -587,8 +587,12 @@ def _is_auto_reply(headers: dict[str, str], content_type: str) -> bool:
 
 
 def _clean_text(text: str) -> str:
-    if "\r" in text:
-        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if (
+        "\r" in text
+    ):  # CRLF almost always; a lone CR (old Mac mail) rarely: one pass over the text in most cases
+        text = text.replace("\r\n", "\n")
+        if "\r" in text:
+            text = text.replace("\r", "\n")
     if "\x00" in text:
         text = text.replace("\x00", "")
     return text

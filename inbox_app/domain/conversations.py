@@ -92,6 +92,7 @@ class MessageView:
     html: str | None  # sanitized
     attachments: tuple[AttachmentView, ...] = ()
     problems: tuple[str, ...] = ()
+    answered_elsewhere: bool = False  # flagged answered on the server, reply not here (stops the clock)
 
 
 @dataclass(frozen=True)

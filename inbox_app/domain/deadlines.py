@@ -475,6 +475,9 @@ class ClockMessage:
     direction: Literal["in", "out"]
     at: datetime
     auto_reply: bool = False
+    # An inbound message the seller answered from another mail client (IMAP ``\\Answered``) whose reply we do
+    # not hold: it counts as answered at its own time.
+    answered: bool = False
 
 
 @dataclass(frozen=True)
@@ -506,7 +509,8 @@ def compute_deadline(
     """Where the response clock of one conversation stands.
 
     The clock starts at the first inbound message that has no later human reply; a reply (outbound and not
-    an auto-reply) stops it, and the next inbound message starts a new one. Status ``pending``/``closed`` and
+    an auto-reply, or an inbound message flagged answered elsewhere) stops it, and the next inbound message
+    starts a new one. Status ``pending``/``closed`` and
     "no response needed" mean no deadline; ``open`` and ``snoozed`` keep it running (snoozing hides a
     conversation, it does not pause the marketplace). ``reply_needed_since`` (Mirakl's
     ``shop_reply_needed_since``) is the marketplace's own start and wins, unless we replied after it (a reply
@@ -520,7 +524,10 @@ def compute_deadline(
     for message in ordered:
         _require_aware(message.at, "message time")
         if message.direction == "in":
-            if started is None:
+            if message.answered:
+                started = None
+                last_reply = message.at
+            elif started is None:
                 started = message.at
         elif not message.auto_reply:
             started = None

@@ -205,6 +205,7 @@ def detail(conversation_id: int, blobs: BlobStore | None = None) -> Conversation
             html=m.html_body,
             attachments=tuple(atts.get(m.id, ())),
             problems=tuple(m.problems or ()),
+            answered_elsewhere=bool(m.is_answered),
         )
         for m in msgs
     )

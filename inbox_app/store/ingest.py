@@ -183,7 +183,12 @@ def refresh_conversation(conversation: Conversation, *, save: bool = True) -> Co
     """Recompute the list fields and the deadline from the stored messages and the channel's policy."""
     rows = list(
         Message.select(
-            Message.direction, Message.sent_at, Message.is_auto_reply, Message.text_body, Message.is_read
+            Message.direction,
+            Message.sent_at,
+            Message.is_auto_reply,
+            Message.text_body,
+            Message.is_read,
+            Message.is_answered,
         )
         .where(Message.conversation == conversation)
         .order_by(Message.sent_at, Message.id)
@@ -198,7 +203,10 @@ def refresh_conversation(conversation: Conversation, *, save: bool = True) -> Co
         conversation.unread = any(r[0] == Direction.IN.value and not r[4] for r in rows)
     apply_deadline(
         conversation,
-        [deadlines.ClockMessage(direction=r[0], at=r[1], auto_reply=bool(r[2])) for r in rows],
+        [
+            deadlines.ClockMessage(direction=r[0], at=r[1], auto_reply=bool(r[2]), answered=bool(r[5]))
+            for r in rows
+        ],
     )
     if save:
         conversation.save()

@@ -279,6 +279,9 @@ class MailStore:
     def set_read(self, message_id: int, is_read: bool) -> None:
         self._sql("UPDATE message SET is_read = ? WHERE id = ?", [int(is_read), message_id])
 
+    def set_answered(self, message_id: int, answered: bool) -> None:
+        self._sql("UPDATE message SET is_answered = ? WHERE id = ?", [int(answered), message_id])
+
     # ------------------------------------------------------------------ header phase writes
     def channel_id(self, account: Account, kind: str, name: str, marketplace: str | None) -> int:
         key = (kind, marketplace)
@@ -388,6 +391,7 @@ class MailStore:
         in_reply_to: str | None,
         is_read: bool,
         extra: dict[str, Any],
+        is_answered: bool = False,
     ) -> int:
         """One message row plus its received/replied event (as ``ingest.add_message`` logs it).
 
@@ -410,6 +414,7 @@ class MailStore:
                 text,
                 in_reply_to,
                 int(is_read),
+                int(is_answered),
                 _json(extra),
             ),
         )
@@ -475,7 +480,8 @@ class MailStore:
             "message",
             "INSERT INTO message (id, conversation_id, direction, remote_id, author_name, author_address, "
             'recipients, subject, sent_at, received_at, text_body, html_body, in_reply_to, "references", is_read, '
-            "is_auto_reply, problems, extra) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, '[]', ?, 0, NULL, ?)",
+            "is_answered, is_auto_reply, problems, extra) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, '[]', ?, ?, 0, NULL, ?)",
         ),
         (
             "mail_thread_key",
@@ -682,14 +688,15 @@ class MailStore:
     def _refresh_chunk(self, ids: list[int]) -> None:
         if not ids:
             return
-        messages: dict[int, list[tuple[str, str, int, str, int]]] = {i: [] for i in ids}
-        for conv_id, direction, sent_at, auto, text, is_read in self._sql(
+        messages: dict[int, list[tuple[str, str, int, str, int, int]]] = {i: [] for i in ids}
+        for conv_id, direction, sent_at, auto, text, is_read, answered in self._sql(
             # The snippet is the first unquoted line of the last message: 4,000 characters are plenty.
-            "SELECT conversation_id, direction, sent_at, is_auto_reply, substr(text_body, 1, 4000), is_read FROM message "
-            f"WHERE conversation_id IN ({_marks(ids)}) ORDER BY conversation_id, sent_at, id",
+            "SELECT conversation_id, direction, sent_at, is_auto_reply, substr(text_body, 1, 4000), is_read, "
+            f"is_answered FROM message WHERE conversation_id IN ({_marks(ids)}) "
+            "ORDER BY conversation_id, sent_at, id",
             ids,
         ):
-            messages[int(conv_id)].append((direction, sent_at, auto, text, is_read))
+            messages[int(conv_id)].append((direction, sent_at, auto, text, is_read, answered))
         updates = []
         for conv_id, channel_id, status, no_response, reply_needed, last_in, unread in self._sql(
             "SELECT id, channel_id, status, no_response_needed, reply_needed_since, last_inbound_at, unread "
@@ -705,7 +712,15 @@ class MailStore:
                 unread = int(any(r[0] == "in" and not r[4] for r in rows))
             state = deadlines.compute_deadline(
                 self._policy(int(channel_id)),
-                [deadlines.ClockMessage(direction=r[0], at=_time(r[1]), auto_reply=bool(r[2])) for r in rows],  # type: ignore[arg-type]
+                [
+                    deadlines.ClockMessage(
+                        direction=r[0],  # type: ignore[arg-type]
+                        at=_time(r[1]),  # type: ignore[arg-type]
+                        auto_reply=bool(r[2]),
+                        answered=bool(r[5]),
+                    )
+                    for r in rows
+                ],
                 status=str(status),
                 no_response_needed=bool(no_response),
                 reply_needed_since=_time(reply_needed),

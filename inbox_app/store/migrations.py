@@ -97,12 +97,19 @@ REDUNDANT_INDEXES = (
 
 
 def _v3(db: peewee.SqliteDatabase) -> None:
-    """Drop the redundant indexes; add ``outbox_item.delivery_step`` (how far a delivery got, for recovery)."""
+    """Drop the redundant indexes; add ``outbox_item.delivery_step`` (how far a delivery got, for recovery)
+    and ``message.is_answered`` (answered from another mail client), the latter filled from the ``\\Answered``
+    flags already stored. A fresh database has both columns already (v1 creates today's tables)."""
     for name in REDUNDANT_INDEXES:
         db.execute_sql(f"DROP INDEX IF EXISTS {name}")
-    columns = {column.name for column in db.get_columns("outbox_item")}
-    if "delivery_step" not in columns:  # a fresh database has it already (v1 creates today's tables)
+    if "delivery_step" not in {column.name for column in db.get_columns("outbox_item")}:
         db.execute_sql("ALTER TABLE outbox_item ADD COLUMN delivery_step TEXT")
+    if "is_answered" not in {column.name for column in db.get_columns("message")}:
+        db.execute_sql("ALTER TABLE message ADD COLUMN is_answered INTEGER NOT NULL DEFAULT 0")
+        db.execute_sql(
+            "UPDATE message SET is_answered = 1 WHERE direction = 'in' AND id IN (SELECT l.message_id "
+            "FROM mail_location l, json_each(l.flags) f WHERE f.value = '\\Answered')"
+        )
 
 
 # Ordered: MIGRATIONS[n] brings a database from version n to n + 1.

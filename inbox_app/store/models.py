@@ -177,6 +177,8 @@ class Message(BaseModel):
     in_reply_to = peewee.TextField(null=True)
     references = JsonField(default=list)
     is_read = peewee.BooleanField(default=True)
+    # Inbound mail flagged \\Answered on the server: answered from another mail client (stops the clock).
+    is_answered = peewee.BooleanField(default=False)
     is_auto_reply = peewee.BooleanField(default=False)
     problems = JsonField(null=True)  # non-empty: the message could not be fully parsed (raw source kept)
     extra = JsonField(default=dict)

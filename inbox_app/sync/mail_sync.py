@@ -25,7 +25,8 @@ Why this shape:
 * **Flags both ways without a queue.** ``MailLocation.flags`` is the last state seen on the server; a local
   ``Message.is_read`` that disagrees with it is a local change and is pushed (``\\Seen`` added/removed) before
   server changes are pulled (QRESYNC, which brings the expunges in the same command, or CONDSTORE
-  ``CHANGEDSINCE`` when offered; else all flags).
+  ``CHANGEDSINCE`` when offered; else all flags). ``\\Answered`` goes out when a reply is sent from here and
+  comes in as ``Message.is_answered``: a mail answered from another client stops its deadline clock.
 """
 
 from __future__ import annotations
@@ -543,6 +544,7 @@ class MailAccountSync:
             text=PLACEHOLDER_TEXT,
             in_reply_to=norm_id(header.in_reply_to),
             is_read=True if outbound else SEEN in header.flags,
+            is_answered=not outbound and ANSWERED in header.flags,
             extra=extra,
         )
         self.index.remember(msg_id, conv_id)
@@ -924,7 +926,10 @@ class MailAccountSync:
                 if loc.direction == Direction.IN.value and loc.is_read != seen:
                     self.store.set_read(loc.message_id, seen)
                     touched.add(loc.conversation_id)
-                if (ANSWERED in new_flags) != (ANSWERED in loc.flags):
+                answered = ANSWERED in new_flags
+                if answered != (ANSWERED in loc.flags):
+                    if loc.direction == Direction.IN.value:  # answered from another client: stops the clock
+                        self.store.set_answered(loc.message_id, answered)
                     touched.add(loc.conversation_id)
                 report.flag_changes += 1
             self.store.refresh(touched)

@@ -475,6 +475,11 @@ class ThreadView(QWidget):
             f"<tr><td><b>{html.escape(who)}</b>&nbsp;&nbsp;<span style='color:{colors['muted']}'>"
             f"{arrow} {html.escape(label)} · {html.escape(when)}</span></td></tr>"
         ]
+        if message.answered_elsewhere:
+            note = _("Answered from another mail app: no answer is due for this message.")
+            rows.append(
+                f"<tr><td><span style='color:{colors['muted']}'>✓ {html.escape(note)}</span></td></tr>"
+            )
         if message.problems:
             warn = _("This message could not be fully read; the original is kept.")
             rows.append(f"<tr><td bgcolor='{colors['warn']}'>⚠ {html.escape(warn)}</td></tr>")

@@ -220,6 +220,28 @@ def test_flags_both_ways(
         flags = other.get_flags([uid2])[uid2]
     assert b"\\Seen" in flags
 
+    # The seller answers mail 2 from the phone (which keeps no copy here): the clock of that conversation
+    # stops; taking the flag away starts it again. Mail 1 is untouched.
+    assert Conversation.get_by_id(m2.conversation_id).deadline_at is not None
+    with imap_client(dovecot, user, password) as other:
+        other.select_folder("INBOX")
+        other.add_flags([uid2], [b"\\Answered"])
+    run(_sync(syncer(account, profile)))
+    assert Message.get_by_id(m2.id).is_answered and not Message.get_by_id(m1.id).is_answered
+    assert Conversation.get_by_id(m2.conversation_id).deadline_at is None
+    assert Conversation.get_by_id(m1.conversation_id).deadline_at is not None
+    with imap_client(dovecot, user, password) as other:
+        other.select_folder("INBOX")
+        other.remove_flags([uid2], [b"\\Answered"])
+    run(_sync(syncer(account, profile)))
+    assert not Message.get_by_id(m2.id).is_answered
+    assert Conversation.get_by_id(m2.conversation_id).deadline_at is not None
+    # A mail that arrives already answered never starts a clock.
+    dovecot.append(user, password, "INBOX", make_mail(3), flags=["\\Answered"])
+    run(_sync(syncer(account, profile)))
+    m3 = Message.get(Message.remote_id == "<msg3@example.net>")
+    assert m3.is_answered and Conversation.get_by_id(m3.conversation_id).deadline_at is None
+
     # Another client marks mail 1 unread again.
     with imap_client(dovecot, user, password) as other:
         other.select_folder("INBOX")

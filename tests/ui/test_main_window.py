@@ -21,7 +21,7 @@ from inbox_app.domain.conversations import Status
 from inbox_app.domain.views import View, ViewKind
 from inbox_app.profile import Profile, open_profile
 from inbox_app.store.events import events_for
-from inbox_app.store.models import Conversation, Note
+from inbox_app.store.models import Conversation, Message, Note
 from inbox_app.sync.events import ChangeBus, ChangeEvent
 from inbox_app.ui.controller import BackgroundRunner, MainController
 
@@ -281,6 +281,12 @@ def test_problem_message_and_attachment_are_shown(
     assert "This message could not be fully read; the original is kept." in text
     assert "rechnung.pdf (2 KB)" in text
     assert "Save as…" in text
+    assert "Answered from another mail app" not in text
+
+    # The sync saw \\Answered set by the phone: its "flags" event redraws the open thread.
+    Message.update(is_answered=True).where(Message.conversation == conv.id).execute()
+    controller.handle_change_event(ChangeEvent("flags", frozenset({conv.id}), conv.account_id))
+    qtbot.waitUntil(lambda: "Answered from another mail app" in thread.browser.toPlainText())
 
 
 def test_layout_and_last_view_are_restored(

@@ -491,6 +491,14 @@ def test_auto_reply_does_not_stop_the_clock() -> None:
     assert state.started_at == T0
 
 
+def test_a_mail_answered_from_another_client_stops_the_clock() -> None:
+    """IMAP \\Answered on an inbound mail whose reply we do not hold: answered, and it covers earlier mail."""
+    answered = ClockMessage("in", T0 + 2 * H, answered=True)
+    assert compute_deadline(AMAZON, [inbound(0), answered], status="open") == DeadlineState(None, None)
+    assert compute_deadline(AMAZON, [answered, inbound(3)], status="open").started_at == T0 + 3 * H
+    assert compute_deadline(AMAZON, [inbound(0), replace(answered, answered=False)], status="open").running
+
+
 def test_new_inbound_after_reply_starts_a_new_clock() -> None:
     state = compute_deadline(AMAZON, [inbound(0), outbound(2), inbound(5), inbound(6)], status="open")
     assert state == DeadlineState(T0 + 5 * H, T0 + 29 * H)

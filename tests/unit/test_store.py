@@ -235,3 +235,36 @@ def test_no_index_that_a_composite_index_already_covers(tmp_path: Path) -> None:
                 assert "USING" in plan and "INDEX" in plan, (sql, plan)
         finally:
             prof.close()
+
+
+def test_upgrade_to_v3_marks_mail_already_flagged_answered_on_the_server(tmp_path: Path) -> None:
+    """``message.is_answered`` is new in v3: a v2 profile's stored \\Answered flags fill it in."""
+    import sqlite3
+
+    fixture = Path(__file__).parent.parent / "data" / "schemas" / "schema_v2.sqlite3"
+    db_path = tmp_path / "inbox.sqlite3"
+    db_path.write_bytes(fixture.read_bytes())
+    raw = sqlite3.connect(str(db_path))
+    try:
+        inbound = [
+            r[0] for r in raw.execute("SELECT id FROM message WHERE direction = 'in' ORDER BY id LIMIT 2")
+        ]
+        account = raw.execute("SELECT id FROM account LIMIT 1").fetchone()[0]
+        for uid, (message_id, flags) in enumerate(
+            zip(inbound, ['["\\\\Answered", "\\\\Seen"]', '["\\\\Seen"]'], strict=True), start=1
+        ):
+            raw.execute(
+                "INSERT INTO mail_location (account_id, folder, uidvalidity, uid, message_id, flags, body_fetched) "
+                "VALUES (?, 'INBOX', 1, ?, ?, ?, 1)",
+                (account, uid, message_id, flags),
+            )
+        raw.commit()
+    finally:
+        raw.close()
+    prof = open_profile(tmp_path)
+    try:
+        answered = {m.id: m.is_answered for m in Message.select().where(Message.id.in_(inbound))}
+        assert answered == {inbound[0]: True, inbound[1]: False}
+        assert Message.select().where(Message.is_answered).count() == 1
+    finally:
+        prof.close()

@@ -376,6 +376,38 @@ def test_idle_wait_wakes_when_another_client_appends(
     asyncio.run(scenario())
 
 
+def test_idle_wait_wakes_on_an_expunge_reported_as_vanished(
+    dovecot: DovecotServer, mail_user: tuple[str, str], imap_settings: ImapSettings
+) -> None:
+    """With QRESYNC on, an expunge arrives as ``* VANISHED`` (never ``EXPUNGE``): IDLE must wake for it too."""
+    user, password = mail_user
+    for n in range(3):
+        dovecot.append(user, password, "INBOX", make_mail(n))
+
+    async def scenario() -> None:
+        async with ImapConnection(imap_settings) as conn:
+            assert conn.qresync
+            status = await conn.select("INBOX")
+            waiter = asyncio.ensure_future(conn.idle_wait(20))
+            await asyncio.sleep(0.3)  # IDLE is on before the phone deletes
+
+            def expunge_on_the_phone() -> None:
+                with IMAPClient(dovecot.host, dovecot.port, ssl=False, timeout=10) as other:
+                    other.login(user, password)
+                    other.select_folder("INBOX")
+                    other.delete_messages([2])
+                    other.expunge()
+
+            await asyncio.to_thread(expunge_on_the_phone)
+            await asyncio.wait({waiter}, timeout=10)
+            assert waiter.done() and waiter.result() is True, "IDLE did not report the expunge"
+            assert status.highestmodseq is not None
+            _changes, vanished = await conn.changes_since(status.highestmodseq)
+            assert 2 in vanished and 1 not in vanished
+
+    asyncio.run(scenario())
+
+
 def test_idle_wait_polls_with_noop_when_idle_is_not_offered(
     dovecot: DovecotServer, mail_user: tuple[str, str], imap_settings: ImapSettings
 ) -> None:

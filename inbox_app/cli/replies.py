@@ -76,6 +76,8 @@ def _item_info(item: Any) -> dict[str, Any]:
         "conversation_id": item.conversation_id,
         "account_id": item.account_id,
         "state": item.state,
+        "delivery_step": item.delivery_step,  # while sending: claimed, submitting, accepted
+        "unconfirmed": item.state == "sent" and bool(item.last_error),  # see `outbox send-again`
         "subject": item.subject,
         "recipients": list(item.recipients or []),
         "message_id": item.message_id,
@@ -104,7 +106,8 @@ def cmd_outbox_list(args: argparse.Namespace) -> int:
         print(json.dumps(infos, ensure_ascii=False, indent=2))
     else:
         for info in infos:
-            print(f"{info['id']}\t{info['state']}\t{', '.join(info['recipients'])}\t{info['subject']}")
+            state = _("sent, unconfirmed") if info["unconfirmed"] else info["state"]
+            print(f"{info['id']}\t{state}\t{', '.join(info['recipients'])}\t{info['subject']}")
     return 0
 
 

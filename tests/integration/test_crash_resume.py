@@ -11,6 +11,7 @@ stored bodies), so every run kills inside the phase it means to, on any machine 
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import signal
@@ -264,6 +265,33 @@ def test_sender_killed_mid_delivery_never_sends_twice(
         other.select_folder("Sent", readonly=True)
         assert len(other.search(["HEADER", "Message-ID", item.message_id])) == 1
     if flagged:  # the seller decides the customer did not get it: a copy goes out as a new mail
+        listed = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "inbox_app",
+                "--profile",
+                str(profile.root),
+                "outbox",
+                "list",
+                "--all",
+                "--json",
+            ],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        (info,) = [i for i in json.loads(listed.stdout) if i["id"] == item.id]
+        assert info["unconfirmed"] is True and info["delivery_step"] is None
+        text = subprocess.run(
+            [sys.executable, "-m", "inbox_app", "--profile", str(profile.root), "outbox", "list", "--all"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert f"{item.id}\tsent, unconfirmed\t" in text.stdout
         cli = [sys.executable, "-m", "inbox_app", "--profile", str(profile.root), "outbox", "send-again"]
         again = subprocess.run([*cli, str(item.id)], cwd=ROOT, capture_output=True, text=True, timeout=60)
         assert again.returncode == 0, again.stderr

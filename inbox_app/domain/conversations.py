@@ -93,6 +93,7 @@ class MessageView:
     attachments: tuple[AttachmentView, ...] = ()
     problems: tuple[str, ...] = ()
     answered_elsewhere: bool = False  # flagged answered on the server, reply not here (stops the clock)
+    unconfirmed_outbox_id: int | None = None  # our reply whose delivery was not confirmed (can be sent again)
 
 
 @dataclass(frozen=True)

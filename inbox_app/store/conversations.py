@@ -31,10 +31,12 @@ from inbox_app.store.models import (
     CustomerIdentity,
     Message,
     Note,
+    OutboxItem,
     Tag,
     to_db_time,
     utcnow,
 )
+from inbox_app.store.outbox import OutboxState
 
 # Deadline first (nulls last), then newest activity: "what do I do next?" at the top.
 DEFAULT_ORDER = (
@@ -193,6 +195,16 @@ def detail(conversation_id: int, blobs: BlobStore | None = None) -> Conversation
         Message.select().where(Message.conversation == conversation_id).order_by(Message.sent_at, Message.id)
     )
     atts = _attachment_views([m.id for m in msgs], blobs)
+    unconfirmed = {  # sent message id -> its outbox row, for replies recorded as sent but unconfirmed
+        int(item.sent_message_id): int(item.id)
+        for item in OutboxItem.select(OutboxItem.id, OutboxItem.sent_message).where(
+            (OutboxItem.conversation == conversation_id)
+            & (OutboxItem.state == OutboxState.SENT.value)
+            & OutboxItem.last_error.is_null(False)
+            & OutboxItem.sent_message.is_null(False)
+        )
+        if item.sent_message_id is not None
+    }
     messages = tuple(
         MessageView(
             id=m.id,
@@ -206,6 +218,7 @@ def detail(conversation_id: int, blobs: BlobStore | None = None) -> Conversation
             attachments=tuple(atts.get(m.id, ())),
             problems=tuple(m.problems or ()),
             answered_elsewhere=bool(m.is_answered),
+            unconfirmed_outbox_id=unconfirmed.get(m.id),
         )
         for m in msgs
     )

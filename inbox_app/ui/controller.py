@@ -247,6 +247,7 @@ class MainController(QObject):
         w.thread_view.external_link_requested.connect(self.open_external_link)
         w.thread_view.cancel_reply_requested.connect(self.cancel_reply)
         w.thread_view.retry_reply_requested.connect(self.retry_reply)
+        w.thread_view.send_again_requested.connect(self.send_again)
         w.outbox_link_activated.connect(self.open_outbox)
         w.overdue_link_activated.connect(lambda: w.sidebar.select_view(View(ViewKind.OVERDUE)))
         w.closing.connect(self.save_settings)
@@ -340,6 +341,26 @@ class MainController(QObject):
         outbox.retry_now(item_id)
         self.wake_outbox_requested.emit()
         self._on_outbox_changed([item.conversation_id])
+
+    def send_again(self, item_id: int) -> bool:
+        """ "Send again" under a reply whose delivery was not confirmed: ask, queue a copy, wake the delivery."""
+        from inbox_app.store import outbox
+        from inbox_app.store.models import OutboxItem
+
+        item = OutboxItem.get_or_none(id=item_id)
+        if item is None or not self.confirm(
+            _("Send again"),
+            _("Send this reply again? If the first one did arrive, the customer gets it twice."),
+        ):
+            return False
+        copy = outbox.send_again(item_id, actor="user")
+        if copy is not None:
+            self.window.statusBar().showMessage(
+                _("A copy of the reply is in the queue and will be sent as soon as possible."), 6000
+            )
+            self.wake_outbox_requested.emit()
+        self._on_outbox_changed([item.conversation_id])
+        return copy is not None
 
     def _on_outbox_changed(self, conversation_ids: list[int]) -> None:
         """A reply was cancelled or re-queued: the counts, the open outbox and the thread's bubbles follow."""

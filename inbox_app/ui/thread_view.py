@@ -14,6 +14,7 @@ Signals of :class:`ThreadView`:
     external_link_requested(QUrl): a link in a message was clicked.
     cancel_reply_requested(int): "Cancel" on a reply still queued in the outbox (the outbox item's id).
     retry_reply_requested(int): "Retry now" on a failed or waiting reply (the outbox item's id).
+    send_again_requested(int): "Send again" on a reply whose delivery was not confirmed (the outbox item's id).
 
 Replies of the shown conversation that are still in the outbox (queued, scheduled, sending, failed) are drawn
 under the thread as outbound bubbles with a dashed border and their state, so the seller sees at once that an
@@ -222,6 +223,7 @@ class ThreadView(QWidget):
     external_link_requested = Signal(QUrl)
     cancel_reply_requested = Signal(int)
     retry_reply_requested = Signal(int)
+    send_again_requested = Signal(int)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -475,6 +477,13 @@ class ThreadView(QWidget):
             f"<tr><td><b>{html.escape(who)}</b>&nbsp;&nbsp;<span style='color:{colors['muted']}'>"
             f"{arrow} {html.escape(label)} · {html.escape(when)}</span></td></tr>"
         ]
+        if message.unconfirmed_outbox_id is not None:
+            warn = _("Delivery not confirmed: the customer may not have received this reply.")
+            rows.append(
+                f"<tr><td bgcolor='{colors['warn']}'>⚠ {html.escape(warn)} — "
+                f"<a href='inbox:send-again/{message.unconfirmed_outbox_id}'>{html.escape(_('Send again'))}</a>"
+                "</td></tr>"
+            )
         if message.answered_elsewhere:
             note = _("Answered from another mail app: no answer is due for this message.")
             rows.append(
@@ -563,6 +572,8 @@ class ThreadView(QWidget):
                 self.cancel_reply_requested.emit(int(value))
             elif action == "retry-reply" and value.isdigit():
                 self.retry_reply_requested.emit(int(value))
+            elif action == "send-again" and value.isdigit():
+                self.send_again_requested.emit(int(value))
             return
         self.external_link_requested.emit(url)
 

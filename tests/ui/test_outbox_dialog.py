@@ -252,6 +252,40 @@ def test_outbox_change_event_reloads_the_open_dialog(
     qtbot.waitUntil(lambda: "Outbox empty" in controller.window.outbox_text())
 
 
+def test_thread_warns_of_an_unconfirmed_delivery_and_sends_it_again(
+    qtbot: QtBot, profile: Profile, seed: Seed, make_controller: MakeController
+) -> None:
+    from inbox_app.domain.conversations import Direction, IncomingMessage
+    from inbox_app.store.ingest import add_message
+
+    conv = seed.conversation(text="Hello, my order has not arrived yet.")
+    item = _queue(conv, "Your parcel ships today.")
+    sent = add_message(
+        conv,
+        IncomingMessage(
+            direction=Direction.OUT, sent_at=datetime.now(UTC), text=item.body, remote_id=item.message_id
+        ),
+    )
+    outbox.mark_sending(item)
+    outbox.mark_sent(item, sent_message_id=sent.id)
+    controller = make_controller(profile)
+    thread = controller.window.thread_view
+    controller.open_conversation(conv.id)
+    qtbot.waitUntil(lambda: thread.conversation_id() == conv.id)
+    assert "Delivery not confirmed" not in thread.browser.toPlainText()  # confirmed: no warning
+
+    OutboxItem.update(last_error="The connection broke").where(OutboxItem.id == item.id).execute()
+    controller.handle_change_event(ChangeEvent("outbox", frozenset({conv.id}), conv.account_id))
+    qtbot.waitUntil(lambda: "Delivery not confirmed" in thread.browser.toPlainText())
+    with qtbot.waitSignal(controller.wake_outbox_requested):
+        thread.browser.anchorClicked.emit(
+            QUrl(f"inbox:send-again/{item.id}")
+        )  # what a click on the link does
+    copy = OutboxItem.select().where(OutboxItem.id != item.id).get()
+    assert (copy.state, copy.body, copy.conversation_id) == ("queued", item.body, conv.id)
+    qtbot.waitUntil(lambda: "Reply in the outbox" in thread.browser.toPlainText())
+
+
 def test_thread_shows_queued_reply_with_its_state_and_cancel_link(
     qtbot: QtBot, profile: Profile, seed: Seed, make_controller: MakeController
 ) -> None:

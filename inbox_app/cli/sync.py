@@ -63,6 +63,18 @@ def cmd_sync(args: argparse.Namespace) -> int:
                 else ""
             )
         )
+    unconfirmed = [i for d in report.deliveries.values() for i in d.unconfirmed]
+    if unconfirmed:  # not an error, but the seller must decide: the customer may not have it
+        print(
+            ngettext(
+                "Delivery of reply {ids} was not confirmed; if the customer did not get it: "
+                "inbox-app outbox send-again ID",
+                "Delivery of replies {ids} was not confirmed; if a customer did not get one: "
+                "inbox-app outbox send-again ID",
+                len(unconfirmed),
+            ).format(ids=", ".join(map(str, unconfirmed))),
+            file=sys.stderr,
+        )
     for problem in report.problems:
         print(f"{problem.account_name}: {problem.message}", file=sys.stderr)
     if report.offline:

@@ -247,6 +247,7 @@ def test_sender_killed_mid_delivery_never_sends_twice(
         _sync_cmd(profile), cwd=ROOT, env=dict(os.environ), capture_output=True, text=True, timeout=60
     )
     assert resumed.returncode == 0, resumed.stderr
+    assert (f"Delivery of reply {item.id} was not confirmed" in resumed.stderr) is flagged
     assert len(smtp_server.messages) == delivered
     assert all(item.message_id.encode() in m.raw for m in smtp_server.messages)
     row = OutboxItem.get_by_id(item.id)

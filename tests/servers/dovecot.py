@@ -35,6 +35,7 @@ from pathlib import Path
 from types import TracebackType
 
 from tests.servers import free_port
+from tests.servers.tls import TlsFiles
 
 _PR_SET_CHILD_SUBREAPER = 36
 _PR_GET_CHILD_SUBREAPER = 37
@@ -65,7 +66,7 @@ info_log_path = {log}
 instance_name = {instance}
 protocols = imap
 listen = 127.0.0.1
-ssl = no
+{ssl_settings}
 disable_plaintext_auth = no
 auth_failure_delay = 0
 # No growing login delay for 127.0.0.1 after the wrong-password tests (Dovecot's auth penalty).
@@ -100,7 +101,8 @@ service imap-login {{
     port = {port}
   }}
   inet_listener imaps {{
-    port = 0
+    address = 127.0.0.1
+    port = {tls_port}
   }}
 }}
 namespace inbox {{
@@ -149,7 +151,8 @@ class DovecotServer:
 
     host = "127.0.0.1"
 
-    def __init__(self, root: Path | None = None) -> None:
+    def __init__(self, root: Path | None = None, *, tls: TlsFiles | None = None) -> None:
+        """``tls`` (``tests.servers.tls``): offer STARTTLS on ``port`` and implicit TLS on ``tls_port``."""
         binary = dovecot_binary()
         if binary is None:
             raise DovecotMissing(
@@ -178,6 +181,8 @@ class DovecotServer:
         self._passwd.chmod(0o755)
         self._users: dict[str, str] = {}
         self.port = 0
+        self.tls = tls
+        self.tls_port = 0  # with ``tls``: the IMAPS (implicit TLS) port
         self._process: subprocess.Popen[bytes] | None = None
 
     # ----------------------------------------------------------------- lifecycle
@@ -187,6 +192,13 @@ class DovecotServer:
             raise RuntimeError("Dovecot is already running")
         if not self.port:
             self.port = free_port()
+        if self.tls is not None and not self.tls_port:
+            self.tls_port = free_port()
+        ssl_settings = (
+            f"ssl = yes\nssl_cert = <{self.tls.cert}\nssl_key = <{self.tls.key}\nssl_min_protocol = TLSv1.2"
+            if self.tls is not None
+            else "ssl = no"
+        )
         config = _CONFIG + (_ROOTLESS_CONFIG if self._rootless else "")
         self.config_path.write_text(
             config.format(
@@ -196,6 +208,8 @@ class DovecotServer:
                 instance=self._instance,
                 passwd=self._passwd,
                 port=self.port,
+                tls_port=self.tls_port,
+                ssl_settings=ssl_settings,
                 uid=self.mail_uid,
                 user=pwd.getpwuid(os.getuid()).pw_name,
                 group=grp.getgrgid(os.getgid()).gr_name,

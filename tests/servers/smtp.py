@@ -9,7 +9,9 @@ every accepted message in ``messages`` and in a Maildir, and can misbehave on pu
   accepted it but we never heard" case that makes a naive outbox send twice.
 
 AUTH PLAIN/LOGIN is offered over plain text (loopback only) when ``user``/``password`` are set; MAIL FROM is
-then refused until the client has logged in.
+then refused until the client has logged in. With ``tls`` (``tests.servers.tls``) the server speaks TLS:
+STARTTLS, required before anything else (port 587 style), or from the first byte with ``implicit_tls``
+(port 465 style); each received message records whether it came over TLS.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
 from tests.servers import free_port
+from tests.servers.tls import TlsFiles
 
 
 class _ExpectedWarnings(logging.Filter):
@@ -60,6 +63,7 @@ class ReceivedMessage:
     mail_from: str
     rcpt_tos: tuple[str, ...]
     raw: bytes
+    tls: bool = False  # the session was encrypted (STARTTLS or implicit TLS)
 
 
 _REPLIES = {
@@ -114,7 +118,11 @@ class _Handler:
         raw = envelope.original_content or b""
         if isinstance(raw, str):
             raw = raw.encode()
-        self._owner._store(ReceivedMessage(envelope.mail_from or "", tuple(envelope.rcpt_tos), raw))
+        transport = server.transport
+        encrypted = transport is not None and transport.get_extra_info("ssl_object") is not None
+        self._owner._store(
+            ReceivedMessage(envelope.mail_from or "", tuple(envelope.rcpt_tos), raw, tls=encrypted)
+        )
         if self._owner.drop_after_data:
             await _reply_and_hang_up(server, None)
         return "250 2.0.0 Message accepted"
@@ -136,9 +144,18 @@ class SmtpServer:
 
     host = "127.0.0.1"
 
-    def __init__(self, user: str | None = None, password: str | None = None) -> None:
+    def __init__(
+        self,
+        user: str | None = None,
+        password: str | None = None,
+        *,
+        tls: TlsFiles | None = None,
+        implicit_tls: bool = False,
+    ) -> None:
         self.user = user
         self.password = password
+        self.tls = tls
+        self.implicit_tls = implicit_tls
         self.port = 0
         self.messages: list[ReceivedMessage] = []
         self.drop_after_data = False
@@ -154,13 +171,21 @@ class SmtpServer:
 
     def start(self) -> None:
         self.port = free_port()
+        tls: dict[str, Any] = {}
+        if self.tls is not None and self.implicit_tls:
+            tls = {"ssl_context": self.tls.server_context()}
+        elif self.tls is not None:
+            tls = {"tls_context": self.tls.server_context(), "require_starttls": True}
         self._controller = Controller(
             _Handler(self),
             hostname=self.host,
             port=self.port,
             authenticator=self._authenticate if self.user is not None else None,
-            auth_require_tls=False,  # loopback only; the client refuses plain text elsewhere
+            # AUTH only after STARTTLS on a STARTTLS server; aiosmtpd cannot tell an implicit TLS session
+            # from plain text, so there it is always offered (the whole session is encrypted anyway).
+            auth_require_tls=self.tls is not None and not self.implicit_tls,
             ready_timeout=10,
+            **tls,
         )
         self._controller.start()
         if self.expect_garbage:

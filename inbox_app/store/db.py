@@ -7,7 +7,9 @@ connection checkpoints inside its own commits: a thread of the database's own do
 
 from __future__ import annotations
 
+import errno
 import logging
+import sqlite3
 from pathlib import Path
 
 import peewee
@@ -77,3 +79,23 @@ def _stop_checkpointer() -> None:
     checkpointer, _checkpointer = _checkpointer, None
     if checkpointer is not None:
         checkpointer.stop()
+
+
+def is_disk_full(exc: BaseException | None) -> bool:
+    """True when ``exc`` (or what caused it) says the disk or a quota is full: SQLite's SQLITE_FULL, or
+    ENOSPC/EDQUOT from the OS. An environment problem the user can fix, never a reason to flag data as bad."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            return True
+        if isinstance(exc, sqlite3.Error) and getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL:
+            return True
+        if isinstance(exc, sqlite3.Error | peewee.DatabaseError) and "database or disk is full" in str(exc):
+            return True
+        if (
+            type(exc).__name__ == "DiskFullError"
+        ):  # store.blobs (not imported here: it imports nothing of ours)
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False

@@ -29,7 +29,7 @@ from typing import Any, cast
 import peewee
 
 from inbox_app.domain import deadlines
-from inbox_app.store.db import BaseModel, database_proxy, wal_written
+from inbox_app.store.db import BaseModel, database_proxy, is_disk_full, wal_written
 from inbox_app.store.ingest import SNIPPET_LENGTH, ensure_channel, policy_for_channel
 from inbox_app.store.models import (
     Account,
@@ -612,8 +612,9 @@ class MailStore:
             with self.db.atomic():
                 self._write_bodies(bodies, sources, attachments)
             return []
-        except Exception:  # isolated below, per message
-            pass
+        except Exception as exc:  # isolated below, per message, unless no message is to blame
+            if is_disk_full(exc):
+                raise
         failed: list[int] = []
         for message_id in dict.fromkeys(cast(int, row[-1]) for row in bodies):
             try:

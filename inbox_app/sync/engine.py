@@ -26,6 +26,7 @@ from inbox_app.i18n import _
 from inbox_app.secrets import NoKeyringError
 from inbox_app.store.accounts import MAIL_KIND, list_accounts, mail_settings
 from inbox_app.store.blobs import BlobStore
+from inbox_app.store.db import is_disk_full
 from inbox_app.store.models import Account
 from inbox_app.sync.db_worker import close_db_connection
 from inbox_app.sync.events import ChangeBus, ChangeEvent
@@ -37,6 +38,7 @@ from inbox_app.sync.mail_sync import (
     imap_settings_for,
 )
 from inbox_app.sync.outbox_delivery import DeliveryReport, deliver_due
+from inbox_app.sync.user_messages import disk_full_message
 
 log = logging.getLogger("inbox_app.sync")
 
@@ -110,6 +112,9 @@ class SyncEngine:
             )
         if isinstance(exc, NoKeyringError):
             return AccountProblem(account.id, account.name, exc.user_message, offline=False)
+        if is_disk_full(exc):
+            log.error("account %s: the disk is full (%s)", account.id, exc)
+            return AccountProblem(account.id, account.name, disk_full_message(account.name), offline=False)
         log.error("bug while syncing account %s", account.id, exc_info=exc)
         return AccountProblem(
             account.id,

@@ -59,7 +59,7 @@ from inbox_app.i18n import _
 from inbox_app.secrets import get_secret
 from inbox_app.store import search_index
 from inbox_app.store.accounts import MailAccountSettings, mail_settings
-from inbox_app.store.db import database_proxy
+from inbox_app.store.db import database_proxy, is_disk_full
 from inbox_app.store.events import EventKind, log_event
 from inbox_app.store.mail_models import BodyTarget, KnownMessage, LocationState, MailStore, create_mail_tables
 from inbox_app.store.models import (
@@ -73,6 +73,7 @@ from inbox_app.store.models import (
 from inbox_app.sync.db_worker import close_db_connection, run_db
 from inbox_app.sync.events import ChangeBus, ChangeEvent
 from inbox_app.sync.mail_parsing import attachment_sha, hashed_sha, parse_all
+from inbox_app.sync.user_messages import disk_full_message
 
 log = logging.getLogger("inbox_app.sync")
 
@@ -691,6 +692,8 @@ class MailAccountSync:
                         # first and writes last, and a failure is overwritten below with the raw-only row.
                         problems = self._apply_body(target, raw, parsed, error, language)
                     except Exception as exc:  # one bad mail must not stop the batch: keep it raw and flagged
+                        if is_disk_full(exc):
+                            raise  # not the mail's fault: the batch is redone once there is space
                         log.exception("storing the body of UID %s in %s failed", uid, folder)
                         problems = [f"The message could not be stored ({type(exc).__name__})."]
                         self._store_raw_only(target, raw, problems[0])
@@ -1112,12 +1115,18 @@ class MailAccountSync:
                     )
                     await _wait_or_stop(stop_event, backoff)
                     backoff = min(backoff * 2, MAX_BACKOFF)
-                except Exception as exc:  # a bug (or no keyring): say so loudly, keep the loop alive
-                    log.exception("mail sync of account %s failed unexpectedly", self.account_id)
+                except Exception as exc:  # a bug, no keyring, a full disk: say so, keep the loop alive
                     await self._drop_connection()
-                    message = getattr(exc, "user_message", "") or _(
-                        "An internal error stopped the mail sync; details are in the log."
-                    )
+                    if is_disk_full(exc):
+                        log.error(
+                            "mail sync of account %s stopped: the disk is full (%s)", self.account_id, exc
+                        )
+                        message = disk_full_message(self.account.name)
+                    else:
+                        log.exception("mail sync of account %s failed unexpectedly", self.account_id)
+                        message = getattr(exc, "user_message", "") or _(
+                            "An internal error stopped the mail sync; details are in the log."
+                        )
                     self.bus.publish(ChangeEvent("error", frozenset(), self.account_id, message))
                     await _wait_or_stop(stop_event, MAX_BACKOFF)
         finally:

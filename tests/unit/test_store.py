@@ -268,3 +268,23 @@ def test_upgrade_to_v3_marks_mail_already_flagged_answered_on_the_server(tmp_pat
         assert Message.select().where(Message.is_answered).count() == 1
     finally:
         prof.close()
+
+
+def test_disk_full_is_recognised_through_wrapping_and_nothing_else_is() -> None:
+    import errno
+    import sqlite3
+
+    from inbox_app.store.db import is_disk_full
+
+    try:
+        try:
+            raise sqlite3.OperationalError("database or disk is full")
+        except sqlite3.OperationalError as inner:
+            raise peewee.OperationalError("cannot rollback - no transaction is active") from inner
+    except peewee.OperationalError as wrapped:
+        assert is_disk_full(wrapped)
+    assert is_disk_full(OSError(errno.ENOSPC, "No space left on device"))
+    assert is_disk_full(OSError(errno.EDQUOT, "Disk quota exceeded"))
+    assert not is_disk_full(OSError(errno.EACCES, "Permission denied"))
+    assert not is_disk_full(sqlite3.OperationalError("database is locked"))
+    assert not is_disk_full(None)

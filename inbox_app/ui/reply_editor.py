@@ -24,6 +24,7 @@ from datetime import datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import Any
 
+import peewee
 from babel import Locale, UnknownLocaleError
 from PySide6.QtCore import QMimeData, QPoint, QRect, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import (
@@ -63,7 +64,7 @@ from inbox_app.domain.templates import MissingSpan, find_unfilled
 from inbox_app.i18n import _, current_locale, format_datetime, format_size
 from inbox_app.store import canned, drafts, ingest, outbox
 from inbox_app.store.blobs import BlobStore, BlobStoreError
-from inbox_app.store.db import database_proxy
+from inbox_app.store.db import database_proxy, is_disk_full
 from inbox_app.store.models import Conversation, DeadlinePolicyRow, Setting, utcnow
 from inbox_app.ui.canned_picker import CannedPicker, conversation_values, render_response
 
@@ -426,9 +427,17 @@ class ReplyEditor(QWidget):
         conv_id = self._detail.summary.id
         try:
             drafts.save_draft(conv_id, self.body(), language=self.language(), attachments=self.attachments())
-        except Exception:  # a draft that cannot be written must not take the window down; say so and log it
-            log.exception("saving the draft of conversation %s failed", conv_id)
-            self._show_message(_("The draft could not be saved; copy your text somewhere safe."), error=True)
+        except Exception as exc:  # a draft that cannot be written must not take the window down; say so
+            self._dirty = True  # tried again with the next change or switch
+            if is_disk_full(exc):
+                log.error("saving the draft of conversation %s failed: the disk is full", conv_id)
+                text = _(
+                    "The disk is full, so the draft could not be saved. Free some space; the text stays here."
+                )
+            else:
+                log.exception("saving the draft of conversation %s failed", conv_id)
+                text = _("The draft could not be saved; copy your text somewhere safe.")
+            self._show_message(text, error=True)
             return
         self.draft_saved.emit(conv_id)
 
@@ -468,6 +477,20 @@ class ReplyEditor(QWidget):
             )
         except ReplyError as exc:
             self._show_message(exc.user_message, error=True)
+            return False
+        except (peewee.DatabaseError, OSError) as exc:  # nothing was queued: the text stays in the editor
+            log.error("queueing the reply to conversation %s failed: %s", conv_id, exc)
+            self._dirty = True  # and the draft is written again at the next chance
+            self._show_message(
+                _(
+                    "The disk is full, so the reply was not queued. Your text stays here: free some space, then send."
+                )
+                if is_disk_full(exc)
+                else _(
+                    "The reply could not be saved, so it was not queued. Your text stays here: try again."
+                ),
+                error=True,
+            )
             return False
         previous_status: str | None = None
         if close:

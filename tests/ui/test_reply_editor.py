@@ -143,6 +143,33 @@ def test_send_queues_an_outbox_row_and_clears_the_draft(qtbot: QtBot, editor: Re
     assert Conversation.get_by_id(conv).status == "open"
 
 
+def test_a_full_database_keeps_the_reply_in_the_editor_and_says_why(
+    qtbot: QtBot, editor: ReplyEditor
+) -> None:
+    """SQLite's own "database or disk is full" (its size capped at what it holds: ``max_page_count`` on this
+    thread's connection): nothing is queued, the text stays, the seller is told; with room again it sends."""
+    from inbox_app.store.db import database_proxy
+
+    conv = make_conversation()
+    editor.set_conversation(detail_of(conv))
+    reply = "Hola Lucia, ya esta en camino. " + "Le enviamos el número de seguimiento. " * 3000  # new pages
+    editor.text_edit.setPlainText(reply)
+    db = database_proxy.obj
+    pages = db.execute_sql("PRAGMA page_count").fetchone()[0]
+    db.execute_sql(f"PRAGMA max_page_count = {pages}")
+    try:
+        assert not editor.send()
+        assert outbox_rows(conv) == []
+        assert editor.body() == reply
+        assert editor.message_label.text() == (
+            "The disk is full, so the reply was not queued. Your text stays here: free some space, then send."
+        )
+    finally:
+        db.execute_sql("PRAGMA max_page_count = 4294967294")
+    assert editor.send()
+    assert [row.body for row in outbox_rows(conv)] == [reply]
+
+
 def test_offline_send_says_queued(qtbot: QtBot, editor: ReplyEditor) -> None:
     conv = make_conversation()
     editor.set_conversation(detail_of(conv))

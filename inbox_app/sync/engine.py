@@ -141,7 +141,9 @@ class SyncEngine:
         for account in accounts:
             sync = self.sync_for(account)
             try:
-                report.syncs[account.id] = await sync.sync_once(progress)
+                # Handed in, so what was committed before a failure is still reported.
+                report.syncs[account.id] = SyncReport()
+                await sync.sync_once(progress, report.syncs[account.id])
                 conn = await sync.connection()
                 report.deliveries[account.id] = await deliver_due(
                     account, conn, smtp_settings_for(account), blobs=self.blobs, bus=self.bus

@@ -297,14 +297,20 @@ class MailAccountSync:
         return [(name, is_sent or name == self.sent_folder) for name, is_sent in folders]
 
     # ------------------------------------------------------------------ one pass
-    async def sync_once(self, progress: Progress | None = None) -> SyncReport:
-        """Bring every folder up to date once; raises a ``MailError`` when the server cannot be used."""
-        report = SyncReport()
+    async def sync_once(
+        self, progress: Progress | None = None, report: SyncReport | None = None
+    ) -> SyncReport:
+        """Bring every folder up to date once; raises a ``MailError`` when the server cannot be used.
+
+        Pass ``report`` to keep what was done before a failure: it holds committed work only (each batch
+        counts into it once its transaction has committed).
+        """
+        report = SyncReport() if report is None else report
         self.index.cache.clear()  # another process (the outbox, a second window) may have added messages
         try:
             conn = await self.connection()
             for folder, is_sent in await self.folders_to_sync(conn):
-                report.merge(await self._sync_folder(conn, folder, is_sent, progress))
+                await self._sync_folder(conn, folder, is_sent, progress, report)
         except mail_errors.ConnectionFailed:
             await self._drop_connection()
             raise
@@ -328,9 +334,8 @@ class MailAccountSync:
                 progress(SyncProgress("", "indexing", done, max(total, done)))
 
     async def _sync_folder(
-        self, conn: ImapConnection, folder: str, is_sent: bool, progress: Progress | None
-    ) -> SyncReport:
-        report = SyncReport()
+        self, conn: ImapConnection, folder: str, is_sent: bool, progress: Progress | None, report: SyncReport
+    ) -> None:
         status = await conn.select(folder)
         state = await run_db(self._load_state, folder)
         if state.uidvalidity is not None and state.uidvalidity != status.uidvalidity:
@@ -342,7 +347,6 @@ class MailAccountSync:
         if not expunges_seen:
             await self._expunge_phase(conn, folder, status, report)
         await run_db(self._mark_success, state.id)
-        return report
 
     def _load_state(self, folder: str) -> SyncState:
         """(DB worker) The folder's sync cursor, created on its first sync."""
@@ -421,13 +425,15 @@ class MailAccountSync:
     ) -> set[int]:
         """(DB worker) One header batch and the folder's cursor, in one transaction."""
         touched: set[int] = set()
+        batch = SyncReport()  # counted into ``report`` once committed
         try:
-            self._write_header_batch(folder, uidvalidity, headers, last_uid, is_sent, report, touched)
+            self._write_header_batch(folder, uidvalidity, headers, last_uid, is_sent, batch, touched)
         except BaseException:
             self.store.discard_batch()  # its ids and cached customers died with the rolled-back transaction
             self.index.cache.clear()
             raise
-        report.conversations |= touched
+        batch.conversations |= touched
+        report.merge(batch)
         return touched
 
     def _write_header_batch(
@@ -675,6 +681,7 @@ class MailAccountSync:
     ) -> set[int]:
         """(DB worker) One body batch and its ``body_fetched`` marks, in one transaction."""
         touched: set[int] = set()
+        final, report = report, SyncReport()  # counted into the caller's report once committed
         with self.store.bulk_transaction():
             self.store.discard_bodies()  # anything left by a batch that was rolled back is not ours to write
             targets = self.store.body_targets(folder, uidvalidity, [r[0] for r in rows])
@@ -716,6 +723,7 @@ class MailAccountSync:
             self.store.mark_fetched(fetched)
             self.store.refresh(touched)
         report.conversations |= touched
+        final.merge(report)
         return touched
 
     def _store_raw_only(self, target: BodyTarget, raw: bytes, problem: str) -> None:
@@ -916,6 +924,7 @@ class MailAccountSync:
             return set()
         by_uid = {c.uid: c for c in changes}
         touched: set[int] = set()
+        changed = 0  # counted into the report once committed
         with database_proxy.obj.atomic("IMMEDIATE"):  # see MailStore.bulk_transaction
             for loc in self.store.location_states(folder, uidvalidity):
                 change = by_uid.get(loc.uid)
@@ -934,8 +943,9 @@ class MailAccountSync:
                     if loc.direction == Direction.IN.value:  # answered from another client: stops the clock
                         self.store.set_answered(loc.message_id, answered)
                     touched.add(loc.conversation_id)
-                report.flag_changes += 1
+                changed += 1
             self.store.refresh(touched)
+        report.flag_changes += changed
         report.conversations |= touched
         return touched
 

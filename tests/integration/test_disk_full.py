@@ -97,6 +97,8 @@ def test_a_full_disk_stops_the_sync_plainly_and_the_next_one_finishes(
     assert _query(db_path, "SELECT count(*) FROM mail_location") == MAILS  # the list is complete
     stored = _query(db_path, "SELECT count(*) FROM mail_location WHERE body_fetched = 1")
     assert 0 < stored < MAILS  # it ran out of room during the bodies
+    # What was committed before the disk filled up is reported, and only that.
+    assert full.stdout.startswith(f"{MAILS} new messages, {stored} bodies fetched"), full.stdout
 
     subprocess.run(["mount", "-o", "remount,size=64m", str(small_disk)], check=True)
     done = _sync(profile_dir)

@@ -721,7 +721,7 @@ class MailAccountSync:
                     "raw-only rows could not be written"
                 )  # the batch is rolled back and retried
             self.store.mark_fetched(fetched)
-            self.store.refresh(touched)
+            self.store.refresh_after_bodies(touched)
         report.conversations |= touched
         final.merge(report)
         return touched
@@ -739,6 +739,7 @@ class MailAccountSync:
             problems=[problem],
             extra=extra,
             raw=raw,
+            conversation_id=target.conversation_id,
         )
 
     def _apply_body(
@@ -764,6 +765,7 @@ class MailAccountSync:
                 problems=problems,
                 extra=extra,
                 raw=raw,
+                conversation_id=target.conversation_id,
             )
             return problems
         if parsed.reply_to:
@@ -790,6 +792,7 @@ class MailAccountSync:
             extra=extra,
             raw=raw,
             attachments=attachments,
+            conversation_id=target.conversation_id,
         )
         if inbound and target.channel_kind != "amazon" and not target.conversation_language and language:
             self.store.set_conversation_language(target.conversation_id, language)

@@ -521,3 +521,51 @@ def test_attachments_are_hashed_by_the_sync_and_written_on_first_use(
     (attachment_json,) = shown["messages"][0]["attachments"]
     assert Path(attachment_json["path"]).read_bytes() == pdfs[3]
     assert profile.blobs.read(hashlib.sha256(pdfs[3]).hexdigest()) == pdfs[3]
+
+
+def test_conversations_after_the_bodies_equal_a_full_refresh(
+    profile: Any, dovecot: DovecotServer, mail_user: tuple[str, str], account: Account
+) -> None:
+    """The bodies phase updates only what a body can change (``MailStore.refresh_after_bodies``): the rows
+    must be exactly what a full recomputation from the stored messages gives, threads, auto-replies, poison
+    mail and the Amazon relay included."""
+    from inbox_app.store.mail_models import MailStore
+
+    user, _password = mail_user
+    auto = make_mail(4, subject="Out of office").replace(
+        b"MIME-Version", b"Auto-Submitted: auto-replied\r\nMIME-Version"
+    )
+    mails = [make_mail(n) for n in range(1, 4)]
+    mails += [
+        make_mail(10 + n, subject="Re: Question about order 1", in_reply_to="<msg1@example.net>")
+        for n in range(3)
+    ]
+    mails += [auto, *((DATA / name).read_bytes() for name in sorted(os.listdir(DATA)))]  # the whole corpus
+    dovecot.bulk_load(user, mails)
+    # The shop's own auto-responder answered order 2 (in Sent): an automatic reply does not stop the clock,
+    # which only its body tells (the header phase cannot know).
+    responder = make_mail(
+        90,
+        sender=SELLER,
+        to="buyer2@example.net",
+        subject="Re: Question about order 2",
+        in_reply_to="<msg2@example.net>",
+    ).replace(b"MIME-Version", b"Auto-Submitted: auto-replied\r\nMIME-Version")
+    dovecot.bulk_load(user, [responder], folder="Sent")
+    settings = dict(account.settings, body_batch=3)  # several body batches, threads spread over them
+    Account.update(settings=settings).where(Account.id == account.id).execute()
+    report = run(_sync(syncer(Account.get_by_id(account.id), profile)))
+    assert report.bodies == len(mails) + 1
+    assert Message.get(Message.subject == "Out of office").is_auto_reply
+    answered_by_robot = Message.get(Message.remote_id == "<msg90@example.net>")
+    assert answered_by_robot.is_auto_reply and answered_by_robot.direction == "out"
+    assert Conversation.get_by_id(answered_by_robot.conversation_id).deadline_at is not None  # still owed
+
+    def rows() -> list[tuple[Any, ...]]:
+        return list(Conversation.select().order_by(Conversation.id).tuples())
+
+    synced = rows()
+    store = MailStore(account.id)
+    with profile.db.atomic():
+        store.refresh([row[0] for row in synced])
+    assert rows() == synced

@@ -39,6 +39,7 @@ from inbox_app.store.models import (
 from inbox_app.store.outbox import OutboxState
 
 # Deadline first (nulls last), then newest activity: "what do I do next?" at the top.
+# Mirrored by the ``conversation_list_order`` index (store.migrations): keep the two in step.
 DEFAULT_ORDER = (
     Conversation.deadline_at.is_null(),
     Conversation.deadline_at,

@@ -96,12 +96,21 @@ REDUNDANT_INDEXES = (
 )
 
 
+# The list's order (``store.conversations.DEFAULT_ORDER``) within a status, as an index that also holds the id:
+# opening a view of 60,000 open conversations reads it in order instead of sorting (0.18 → 0.07 s at 100,000).
+LIST_ORDER_INDEX_SQL = (
+    "CREATE INDEX IF NOT EXISTS conversation_list_order ON conversation "
+    "(status, (deadline_at IS NULL), deadline_at, last_message_at DESC, id DESC)"
+)
+
+
 def _v3(db: peewee.SqliteDatabase) -> None:
-    """Drop the redundant indexes; add ``outbox_item.delivery_step`` (how far a delivery got, for recovery)
+    """Drop the redundant indexes, add the list-order index; add ``outbox_item.delivery_step`` (how far a delivery got, for recovery)
     and ``message.is_answered`` (answered from another mail client), the latter filled from the ``\\Answered``
     flags already stored. A fresh database has both columns already (v1 creates today's tables)."""
     for name in REDUNDANT_INDEXES:
         db.execute_sql(f"DROP INDEX IF EXISTS {name}")
+    db.execute_sql(LIST_ORDER_INDEX_SQL)
     if "delivery_step" not in {column.name for column in db.get_columns("outbox_item")}:
         db.execute_sql("ALTER TABLE outbox_item ADD COLUMN delivery_step TEXT")
     if "is_answered" not in {column.name for column in db.get_columns("message")}:

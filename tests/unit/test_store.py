@@ -288,3 +288,12 @@ def test_disk_full_is_recognised_through_wrapping_and_nothing_else_is() -> None:
     assert not is_disk_full(OSError(errno.EACCES, "Permission denied"))
     assert not is_disk_full(sqlite3.OperationalError("database is locked"))
     assert not is_disk_full(None)
+
+
+def test_a_status_view_reads_the_list_order_index_without_sorting(profile: Profile) -> None:
+    from inbox_app.store.conversations import DEFAULT_ORDER
+
+    query = Conversation.select(Conversation.id).where(Conversation.status == "open").order_by(*DEFAULT_ORDER)
+    sql, params = query.sql()
+    plan = " ".join(str(row[-1]) for row in profile.db.execute_sql("EXPLAIN QUERY PLAN " + sql, params))
+    assert "COVERING INDEX conversation_list_order" in plan and "TEMP B-TREE" not in plan, plan

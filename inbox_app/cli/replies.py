@@ -71,13 +71,15 @@ def cmd_reply(args: argparse.Namespace) -> int:
 
 
 def _item_info(item: Any) -> dict[str, Any]:
+    from inbox_app.store.outbox import is_unconfirmed
+
     return {
         "id": item.id,
         "conversation_id": item.conversation_id,
         "account_id": item.account_id,
         "state": item.state,
         "delivery_step": item.delivery_step,  # while sending: claimed, submitting, accepted
-        "unconfirmed": item.state == "sent" and bool(item.last_error),  # see `outbox send-again`
+        "unconfirmed": is_unconfirmed(item.state, item.last_error),  # see `outbox send-again`
         "subject": item.subject,
         "recipients": list(item.recipients or []),
         "message_id": item.message_id,

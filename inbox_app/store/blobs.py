@@ -19,7 +19,6 @@ apart from bugs.
 from __future__ import annotations
 
 import contextlib
-import errno
 import hashlib
 import logging
 import os
@@ -29,6 +28,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from inbox_app.domain.filenames import safe_filename
+from inbox_app.store.db import is_disk_full
 
 __all__ = [
     "BlobCorruptError",
@@ -66,10 +66,6 @@ class BlobNotFoundError(BlobStoreError, FileNotFoundError):
 
 class BlobCorruptError(BlobStoreError):
     """The blob's bytes no longer match its SHA-256 (damaged by an OS crash or by hand)."""
-
-
-def _is_disk_full(exc: OSError) -> bool:
-    return exc.errno in (errno.ENOSPC, errno.EDQUOT)
 
 
 class BlobStore:
@@ -111,7 +107,7 @@ class BlobStore:
             target.parent.mkdir(parents=True, exist_ok=True)
             self._write_atomic(target, data, durable)
         except OSError as exc:
-            if _is_disk_full(exc):
+            if is_disk_full(exc):
                 raise DiskFullError(f"no space left to store an attachment in {self.root}") from exc
             raise
         return sha
@@ -191,7 +187,7 @@ class BlobStore:
             except FileExistsError:
                 continue
             except OSError as exc:
-                if _is_disk_full(exc):
+                if is_disk_full(exc):
                     raise DiskFullError(f"no space left to save {candidate_name!r}") from exc
                 raise
             try:
@@ -204,7 +200,7 @@ class BlobStore:
                     raise BlobCorruptError(f"blob {sha} is damaged: not saved as {candidate_name!r}")
             except (OSError, BlobCorruptError) as exc:
                 candidate.unlink(missing_ok=True)
-                if isinstance(exc, OSError) and _is_disk_full(exc):
+                if isinstance(exc, OSError) and is_disk_full(exc):
                     raise DiskFullError(f"no space left to save {candidate_name!r}") from exc
                 raise
             return candidate

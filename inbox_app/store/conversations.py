@@ -36,7 +36,7 @@ from inbox_app.store.models import (
     to_db_time,
     utcnow,
 )
-from inbox_app.store.outbox import OutboxState
+from inbox_app.store.outbox import UNCONFIRMED
 
 # Deadline first (nulls last), then newest activity: "what do I do next?" at the top.
 # Mirrored by the ``conversation_list_order`` index (store.migrations): keep the two in step.
@@ -200,8 +200,7 @@ def detail(conversation_id: int, blobs: BlobStore | None = None) -> Conversation
         int(item.sent_message_id): int(item.id)
         for item in OutboxItem.select(OutboxItem.id, OutboxItem.sent_message).where(
             (OutboxItem.conversation == conversation_id)
-            & (OutboxItem.state == OutboxState.SENT.value)
-            & OutboxItem.last_error.is_null(False)
+            & UNCONFIRMED
             & OutboxItem.sent_message.is_null(False)
         )
         if item.sent_message_id is not None

@@ -83,7 +83,8 @@ def _stop_checkpointer() -> None:
 
 def is_disk_full(exc: BaseException | None) -> bool:
     """True when ``exc`` (or what caused it) says the disk or a quota is full: SQLite's SQLITE_FULL, or
-    ENOSPC/EDQUOT from the OS. An environment problem the user can fix, never a reason to flag data as bad."""
+    ENOSPC/EDQUOT from the OS (``store.blobs.DiskFullError`` is raised from one). An environment problem the
+    user can fix, never a reason to flag data as bad."""
     seen: set[int] = set()
     while exc is not None and id(exc) not in seen:
         seen.add(id(exc))
@@ -92,10 +93,6 @@ def is_disk_full(exc: BaseException | None) -> bool:
         if isinstance(exc, sqlite3.Error) and getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL:
             return True
         if isinstance(exc, sqlite3.Error | peewee.DatabaseError) and "database or disk is full" in str(exc):
-            return True
-        if (
-            type(exc).__name__ == "DiskFullError"
-        ):  # store.blobs (not imported here: it imports nothing of ours)
             return True
         exc = exc.__cause__ or exc.__context__
     return False

@@ -711,7 +711,7 @@ class MailStore:
             [
                 (_snippet(text), conv, message_id, conv)
                 for message_id, (conv, text, _auto) in facts.items()
-                if conv in touched and conv not in full
+                if conv not in full
             ],
         )
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Any
 
 from inbox_app.domain.message_ids import new_message_id
 from inbox_app.store.db import database_proxy
@@ -59,8 +60,12 @@ def queue_reply(
     close_after_send: bool = False,
     scheduled_at: datetime | None = None,
     actor: str = "",
+    resend_of: int | None = None,
 ) -> OutboxItem:
-    """Persist a reply (and drop the draft) in one transaction: after this returns, the reply cannot be lost."""
+    """Persist a reply (and drop the draft) in one transaction: after this returns, the reply cannot be lost.
+
+    ``resend_of`` (``send_again``): a copy of that earlier reply, which leaves the draft being written alone.
+    """
     db = database_proxy.obj
     with db.atomic():
         item = OutboxItem.create(
@@ -76,15 +81,27 @@ def queue_reply(
             close_after_send=close_after_send,
             scheduled_at=scheduled_at,
         )
-        Draft.delete().where(Draft.conversation == conversation).execute()
+        if resend_of is None:
+            Draft.delete().where(Draft.conversation == conversation).execute()
+        data: dict[str, Any] = {} if resend_of is None else {"resend_of": resend_of}
         log_event(
             EventKind.REPLY_QUEUED,
             conversation=conversation.id,
             account=conversation.account_id,
             actor=actor,
             outbox=item.id,
+            **data,
         )
     return item
+
+
+def is_unconfirmed(state: str, last_error: str | None) -> bool:
+    """A reply recorded as sent whose delivery was not confirmed: on a sent row ``last_error`` is that warning."""
+    return state == OutboxState.SENT.value and bool(last_error)
+
+
+#: ``is_unconfirmed`` as a query condition.
+UNCONFIRMED = (OutboxItem.state == OutboxState.SENT.value) & OutboxItem.last_error.is_null(False)
 
 
 def due_items(now: datetime | None = None, account_id: int | None = None) -> list[OutboxItem]:
@@ -163,31 +180,22 @@ def send_again(item_id: int, *, actor: str = "") -> OutboxItem | None:
     have arrived. Returns None for a row that is not a sent, unconfirmed reply.
     """
     original = OutboxItem.get_or_none(OutboxItem.id == item_id)
-    if original is None or original.state != OutboxState.SENT.value or not original.last_error:
+    if original is None or not is_unconfirmed(original.state, original.last_error):
         return None
     domain = original.message_id.strip("<>").rpartition("@")[2] or "localhost"
-    with database_proxy.obj.atomic():
-        item = OutboxItem.create(
-            conversation=original.conversation_id,
-            account=original.account_id,
-            body=original.body,
-            subject=original.subject,
-            recipients=list(original.recipients or []),
-            message_id=new_message_id(domain),
-            in_reply_to=original.in_reply_to,
-            references=list(original.references or []),
-            attachments=list(original.attachments or []),
-            close_after_send=original.close_after_send,
-        )
-        log_event(
-            EventKind.REPLY_QUEUED,
-            conversation=original.conversation_id,
-            account=original.account_id,
-            actor=actor,
-            outbox=item.id,
-            resend_of=original.id,
-        )
-    return item
+    return queue_reply(
+        Conversation.get_by_id(original.conversation_id),
+        body=original.body,
+        message_id=new_message_id(domain),
+        subject=original.subject,
+        recipients=original.recipients or [],
+        in_reply_to=original.in_reply_to,
+        references=original.references or [],
+        attachments=original.attachments or [],
+        close_after_send=original.close_after_send,
+        actor=actor,
+        resend_of=original.id,
+    )
 
 
 def cancel(item_id: int, *, actor: str = "") -> bool:

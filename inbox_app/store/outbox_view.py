@@ -18,7 +18,7 @@ from enum import StrEnum
 import peewee
 
 from inbox_app.store.models import Channel, Conversation, OutboxItem
-from inbox_app.store.outbox import OutboxState
+from inbox_app.store.outbox import OutboxState, is_unconfirmed
 
 ACTIVE_STATES = (OutboxState.QUEUED.value, OutboxState.SENDING.value, OutboxState.FAILED.value)
 DONE_STATES = (OutboxState.SENT.value, OutboxState.CANCELLED.value)
@@ -77,7 +77,7 @@ class OutboxRow:
     @property
     def can_send_again(self) -> bool:
         """A reply recorded as sent but unconfirmed (``outbox.send_again``): the seller may send a copy."""
-        return self.state == OutboxState.SENT.value and bool(self.last_error)
+        return is_unconfirmed(self.state, self.last_error)
 
     def can_retry(self, now: datetime) -> bool:
         """ "Retry now" makes sense for a failed reply and for one waiting after an error, not a scheduled one."""

@@ -165,15 +165,18 @@ async def _mark_answered(account: Account, imap: ImapConnection, item: OutboxIte
     if not item.in_reply_to:
         return
     store = MailStore(account.id)
-    for loc_id, folder, uid, flags in store.locations_of(item.in_reply_to):
-        if "\\Answered" in flags:
-            continue
-        try:
-            await imap.select(folder)
-            await imap.add_flags([uid], ["\\Answered"])
-        except mail_errors.FolderMissing:
-            continue
-        store.set_location_flags(loc_id, flags | {"\\Answered"})
+    try:
+        for loc_id, folder, uid, flags in store.locations_of(item.in_reply_to):
+            if "\\Answered" in flags:
+                continue
+            try:
+                await imap.select(folder)
+                await imap.add_flags([uid], ["\\Answered"])
+            except mail_errors.FolderMissing:
+                continue
+            store.set_location_flags(loc_id, flags | {"\\Answered"})
+    except MailError as exc:
+        log.warning("could not set \\Answered for outbox item %s: %s", item.id, exc)
 
 
 def _requeue(item: OutboxItem, error: str) -> None:
@@ -233,10 +236,7 @@ async def _recover(
     else:
         return False
     report.conversations.add(item.conversation_id)
-    try:
-        await _mark_answered(account, imap, item)
-    except MailError as exc:
-        log.warning("could not set \\Answered for outbox item %s: %s", item.id, exc)
+    await _mark_answered(account, imap, item)
     return True
 
 
@@ -302,10 +302,7 @@ async def deliver_due(
         record_sent(item, account, raw, unconfirmed=unconfirmed)
         (report.unconfirmed if unconfirmed else report.sent).append(item.id)
         report.conversations.add(item.conversation_id)
-        try:
-            await _mark_answered(account, imap, item)
-        except MailError as exc:
-            log.warning("could not set \\Answered for outbox item %s: %s", item.id, exc)
+        await _mark_answered(account, imap, item)
     if bus is not None and (report.conversations or report.retry):
         bus.publish(ChangeEvent("outbox", frozenset(report.conversations), account.id))
     return report

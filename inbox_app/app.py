@@ -59,12 +59,14 @@ def run_gui(profile_dir: Path | None, lang: str | None) -> int:
 
     from inbox_app.sync.engine import SyncEngine
     from inbox_app.sync.events import ChangeBus
+    from inbox_app.sync.ownership import ProfileLock
     from inbox_app.ui.icons import app_icon
     from inbox_app.ui.main_window import MainWindow
 
     app.setWindowIcon(app_icon())
     bus = ChangeBus()
-    engine = SyncEngine(profile.blobs, bus)
+    # One copy of the app per profile syncs (the lock); a second window works from the database meanwhile.
+    engine = SyncEngine(profile.blobs, bus, lock=ProfileLock(profile.root))
     window = MainWindow()
     stop = asyncio.Event()
     restart_engine = asyncio.Event()

@@ -1,6 +1,7 @@
 """``inbox-app sync --once``: fetch every mail account and deliver the outbox, for cron and scripts.
 
-Exit status: 0 when every account synced, 3 when no server could be reached (offline: try again later),
+Exit status: 0 when every account synced (or another copy of the app is syncing this profile: then this one
+does nothing and says so), 3 when no server could be reached (offline: try again later),
 1 when some account failed for another reason (wrong password, missing folder…), with the reason printed.
 """
 
@@ -25,10 +26,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     sync.set_defaults(func=cmd_sync)
 
 
-async def _run(profile_blobs: object) -> object:
+async def _run(profile_blobs: object, profile_root: object) -> object:
     from inbox_app.sync.engine import SyncEngine
+    from inbox_app.sync.ownership import ProfileLock
 
-    engine = SyncEngine(profile_blobs)  # type: ignore[arg-type]
+    engine = SyncEngine(profile_blobs, lock=ProfileLock(profile_root))  # type: ignore[arg-type]
     try:
         return await engine.run_once()
     finally:
@@ -40,10 +42,13 @@ def cmd_sync(args: argparse.Namespace) -> int:
 
     profile = profile_from_args(args)
     try:
-        report = asyncio.run(_run(profile.blobs))
+        report = asyncio.run(_run(profile.blobs, profile.root))
     finally:
         profile.close()
     assert isinstance(report, EngineReport)
+    if report.elsewhere:  # not a failure: the copy that is syncing also delivers what is queued
+        print(_("Another Inbox App is syncing this profile; it will send the queued replies. Nothing to do."))
+        return 0
     if not report.accounts:
         raise CliError(_("No mail account is set up. Add one with: inbox-app account add imap …"))
     new = sum(r.new_messages for r in report.syncs.values())

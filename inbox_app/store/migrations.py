@@ -7,8 +7,10 @@ A database newer than this program is refused with a clear error instead of bein
 
 from __future__ import annotations
 
+import json
 import logging
 import sqlite3
+import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -121,8 +123,24 @@ def _v3(db: peewee.SqliteDatabase) -> None:
         )
 
 
+def _v4(db: peewee.SqliteDatabase) -> None:
+    """Claims with an owner and a lease (``outbox_item.owner``, ``lease_until``: two copies of the app on one
+    profile must not deliver one reply twice), and the profile's own random id (``setting.profile_uuid``),
+    which names its keyring entries so that two profiles never share a password. Idempotent: a fresh
+    database has the columns already (v1 creates today's tables) and an existing id is kept."""
+    columns = {column.name for column in db.get_columns("outbox_item")}
+    if "owner" not in columns:
+        db.execute_sql("ALTER TABLE outbox_item ADD COLUMN owner TEXT")
+    if "lease_until" not in columns:
+        db.execute_sql("ALTER TABLE outbox_item ADD COLUMN lease_until TEXT")
+    db.execute_sql(
+        "INSERT OR IGNORE INTO setting (key, value) VALUES ('profile_uuid', ?)",
+        (json.dumps(uuid.uuid4().hex),),
+    )
+
+
 # Ordered: MIGRATIONS[n] brings a database from version n to n + 1.
-MIGRATIONS: list[Callable[[peewee.SqliteDatabase], None]] = [_v1, _v2, _v3]
+MIGRATIONS: list[Callable[[peewee.SqliteDatabase], None]] = [_v1, _v2, _v3, _v4]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -263,6 +263,10 @@ class OutboxItem(BaseModel):
     account_id: int
     state = peewee.TextField(default="queued", index=True)
     delivery_step = peewee.TextField(null=True)  # while sending: claimed, submitting, accepted (schema v3)
+    # While sending (schema v4): the claiming process (``sync.ownership.process_token``) and until when its
+    # claim holds without a renewal; see ``store.outbox.claim``.
+    owner = peewee.TextField(null=True)
+    lease_until = UtcDateTimeField(null=True)
     body = peewee.TextField()
     subject = peewee.TextField(default="")
     recipients = JsonField(default=list)

@@ -5,6 +5,12 @@ channel: queued → sending → sent, or back to queued with a backoff, or faile
 at start-up means a crash happened mid-delivery; its ``delivery_step`` says how far it got (claimed: nothing
 was transmitted yet; submitting: the message may have reached the server; accepted: it did), so the engine
 knows whether it may send again, must only record, or must ask the seller.
+
+Several copies of the app may open one profile. A row becomes a process's to deliver only through
+:func:`claim`, a single compare-and-set UPDATE (queued → sending, ``owner`` = that process, ``lease_until``),
+so of two processes that read the same queued row exactly one sends it. A ``sending`` row is settled by
+another process only after :func:`take_over` (compare-and-set on the old owner), which the delivery code
+calls only for an owner that is gone (``sync.ownership.owner_alive``).
 """
 
 from __future__ import annotations
@@ -104,17 +110,32 @@ def is_unconfirmed(state: str, last_error: str | None) -> bool:
 UNCONFIRMED = (OutboxItem.state == OutboxState.SENT.value) & OutboxItem.last_error.is_null(False)
 
 
-def due_items(now: datetime | None = None, account_id: int | None = None) -> list[OutboxItem]:
-    """Items to deliver now: queued and due, plus any left in "sending" by a crash (to be verified first)."""
-    moment = now or utcnow()
-    cond = (OutboxItem.state == OutboxState.SENDING.value) | (
+def _due(moment: datetime) -> Any:
+    return (
         (OutboxItem.state == OutboxState.QUEUED.value)
         & ((OutboxItem.scheduled_at.is_null()) | (OutboxItem.scheduled_at <= moment))
         & ((OutboxItem.next_attempt_at.is_null()) | (OutboxItem.next_attempt_at <= moment))
     )
+
+
+def due_items(now: datetime | None = None, account_id: int | None = None) -> list[OutboxItem]:
+    """Candidates to deliver now: queued and due, plus rows in "sending" (an owner's claim, to be settled
+    only if that owner is gone: see ``sync.outbox_delivery``). A candidate is not yet the caller's: it must
+    win :func:`claim` (or :func:`take_over`) first, since another process may be reading the same list."""
+    moment = now or utcnow()
+    cond = (OutboxItem.state == OutboxState.SENDING.value) | _due(moment)
     if account_id is not None:
         cond &= OutboxItem.account == account_id
     return list(OutboxItem.select().where(cond).order_by(OutboxItem.created_at, OutboxItem.id))
+
+
+def has_due(now: datetime | None = None, account_ids: Sequence[int] | None = None) -> bool:
+    """Is any reply of ``account_ids`` waiting to go out now? (Cheap: the delivery loop asks it every few
+    seconds, so a reply queued by another copy of the app on this profile goes out without waiting.)"""
+    cond = _due(now or utcnow())
+    if account_ids is not None:
+        cond &= OutboxItem.account.in_(list(account_ids))
+    return bool(OutboxItem.select(OutboxItem.id).where(cond).limit(1).exists())
 
 
 def pending_items() -> list[OutboxItem]:
@@ -125,23 +146,83 @@ def pending_items() -> list[OutboxItem]:
     )
 
 
-def mark_sending(item: OutboxItem) -> None:
-    """Claim the item before the network call; a crash after this leaves the evidence."""
-    item.state = OutboxState.SENDING.value
-    item.delivery_step = DeliveryStep.CLAIMED.value
-    item.attempts += 1
-    item.save()
+#: How long a claim holds without renewal. Renewed at every delivery step; only consulted for owners whose
+#: life cannot be checked (another machine), see ``sync.ownership``.
+LEASE = timedelta(minutes=10)
 
 
-def mark_step(item: OutboxItem, step: DeliveryStep) -> None:
-    """Record (committed) how far the delivery of a ``sending`` row got; see DeliveryStep."""
+class ClaimLost(OutboxError):
+    """The row is no longer claimed by this process (taken over, cancelled): stop working on it."""
+
+
+def claim(
+    item: OutboxItem, owner: str, *, now: datetime | None = None, lease: timedelta = LEASE, due: bool = True
+) -> bool:
+    """Claim a queued row for delivery by ``owner``, atomically: one compare-and-set UPDATE that only
+    succeeds while the row is still queued (and due, with ``due``). Of several processes that read the same
+    queued row, exactly one gets True; the others must leave it alone. ``item`` is updated in place."""
+    moment = now or utcnow()
+    cond = (OutboxItem.id == item.id) & (
+        _due(moment) if due else OutboxItem.state == OutboxState.QUEUED.value
+    )
+    won = (
+        OutboxItem.update(
+            state=OutboxState.SENDING.value,
+            delivery_step=DeliveryStep.CLAIMED.value,
+            owner=owner,
+            lease_until=moment + lease,
+            attempts=OutboxItem.attempts + 1,
+        )
+        .where(cond)
+        .execute()
+    )
+    if won != 1:
+        return False
+    fresh = OutboxItem.get_by_id(item.id)
+    item.state, item.delivery_step, item.attempts = fresh.state, fresh.delivery_step, fresh.attempts
+    item.owner, item.lease_until = fresh.owner, fresh.lease_until
+    return True
+
+
+def take_over(item: OutboxItem, owner: str, *, now: datetime | None = None, lease: timedelta = LEASE) -> bool:
+    """Take a ``sending`` row over from the owner ``item.owner`` (as read by the caller, who has established
+    that this owner is gone): compare-and-set on the owner, so of two processes settling the same abandoned
+    row only one does, and a row that changed meanwhile is left alone."""
+    previous = OutboxItem.owner.is_null() if item.owner is None else OutboxItem.owner == item.owner
+    moment = now or utcnow()
+    won = (
+        OutboxItem.update(owner=owner, lease_until=moment + lease)
+        .where((OutboxItem.id == item.id) & (OutboxItem.state == OutboxState.SENDING.value) & previous)
+        .execute()
+    )
+    if won == 1:
+        item.owner, item.lease_until = owner, moment + lease
+    return bool(won == 1)
+
+
+def mark_sending(item: OutboxItem, owner: str = "", *, lease: timedelta = LEASE) -> bool:
+    """Claim a queued row whether or not it is due (see :func:`claim`); False when it is no longer queued."""
+    return claim(item, owner, lease=lease, due=False)
+
+
+def mark_step(item: OutboxItem, step: DeliveryStep, *, lease: timedelta = LEASE) -> None:
+    """Record (committed) how far the delivery of a ``sending`` row got; see DeliveryStep. Renews the lease.
+
+    Raises :class:`ClaimLost` when the row is no longer this owner's claim, before anything else is sent."""
+    query = OutboxItem.update(delivery_step=step.value, lease_until=utcnow() + lease).where(
+        (OutboxItem.id == item.id) & (OutboxItem.state == OutboxState.SENDING.value)
+    )
+    if item.owner is not None:
+        query = query.where(OutboxItem.owner == item.owner)
+    if query.execute() != 1:
+        raise ClaimLost(f"outbox item {item.id} is no longer claimed by this process")
     item.delivery_step = step.value
-    OutboxItem.update(delivery_step=step.value).where(OutboxItem.id == item.id).execute()
 
 
 def mark_sent(item: OutboxItem, *, sent_message_id: int | None = None, at: datetime | None = None) -> None:
     item.state = OutboxState.SENT.value
     item.delivery_step = None
+    item.owner = item.lease_until = None
     item.sent_at = at or utcnow()
     item.last_error = None
     if sent_message_id is not None:
@@ -152,6 +233,7 @@ def mark_sent(item: OutboxItem, *, sent_message_id: int | None = None, at: datet
 def mark_retry(item: OutboxItem, error: str, now: datetime | None = None) -> None:
     item.state = OutboxState.QUEUED.value
     item.delivery_step = None
+    item.owner = item.lease_until = None
     item.last_error = error
     item.next_attempt_at = (now or utcnow()) + backoff_for(item.attempts)
     item.save()
@@ -160,17 +242,19 @@ def mark_retry(item: OutboxItem, error: str, now: datetime | None = None) -> Non
 def mark_failed(item: OutboxItem, error: str) -> None:
     item.state = OutboxState.FAILED.value
     item.delivery_step = None
+    item.owner = item.lease_until = None
     item.last_error = error
     item.save()
     log_event(EventKind.REPLY_FAILED, conversation=item.conversation_id, outbox=item.id, error=error)
 
 
 def retry_now(item_id: int) -> None:
-    item = OutboxItem.get_by_id(item_id)
-    if item.state in (OutboxState.FAILED.value, OutboxState.QUEUED.value):
-        item.state = OutboxState.QUEUED.value
-        item.next_attempt_at = None
-        item.save()
+    """Put a failed or waiting reply back to "due now". One conditional UPDATE: a row the engine claimed
+    meanwhile stays claimed (a read-then-save here could turn a reply being sent back into a queued one)."""
+    OutboxItem.update(state=OutboxState.QUEUED.value, next_attempt_at=None).where(
+        (OutboxItem.id == item_id)
+        & OutboxItem.state.in_([OutboxState.FAILED.value, OutboxState.QUEUED.value])
+    ).execute()
 
 
 def send_again(item_id: int, *, actor: str = "") -> OutboxItem | None:

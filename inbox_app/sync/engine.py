@@ -8,6 +8,12 @@ Errors are sorted here, once: environment problems (``MailError``: offline, wron
 ``NoKeyringError``) become a user message on the bus and in the report; anything else is a bug and is logged
 with its traceback. When every account fails to connect the engine says "offline" and keeps retrying with a
 backoff, so it catches up by itself when the network returns.
+
+One copy of the app per profile does channel work: with a ``ProfileLock`` (``sync.ownership``) the engine
+syncs and delivers only while it holds the profile's lock. ``run_once`` without it returns at once
+(``EngineReport.elsewhere``); ``run_forever`` says so on the bus and tries again every few seconds, so a
+second window takes over when the first one closes. The holder's delivery loop looks at the outbox every
+few seconds, so replies queued by a copy that does not sync go out promptly.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ from inbox_app.store.accounts import MAIL_KIND, list_accounts, mail_settings
 from inbox_app.store.blobs import BlobStore
 from inbox_app.store.db import is_disk_full
 from inbox_app.store.models import Account
+from inbox_app.store.outbox import has_due
 from inbox_app.sync.db_worker import close_db_connection
 from inbox_app.sync.events import ChangeBus, ChangeEvent
 from inbox_app.sync.mail_sync import (
@@ -38,11 +45,14 @@ from inbox_app.sync.mail_sync import (
     imap_settings_for,
 )
 from inbox_app.sync.outbox_delivery import DeliveryReport, deliver_due
+from inbox_app.sync.ownership import ProfileLock
 from inbox_app.sync.user_messages import disk_full_message
 
 log = logging.getLogger("inbox_app.sync")
 
 OUTBOX_INTERVAL = 30.0
+OUTBOX_POLL = 2.0  # s: how often the delivery loop checks for replies queued by another copy of the app
+LOCK_RETRY = 5.0  # s: how often a window without the profile's sync lock tries to take it
 MAX_BACKOFF = 300.0
 STOP_GRACE = 10.0  # s to let the loops finish their current step and log out
 
@@ -62,6 +72,7 @@ class EngineReport:
     deliveries: dict[int, DeliveryReport] = field(default_factory=dict)
     problems: list[AccountProblem] = field(default_factory=list)
     accounts: int = 0
+    elsewhere: bool = False  # another process holds the profile's sync lock: nothing was done
 
     @property
     def offline(self) -> bool:
@@ -84,9 +95,12 @@ def smtp_settings_for(account: Account) -> SmtpSettings:
 class SyncEngine:
     """Owns the per-account syncs; see the module docstring. Publishes ChangeEvents on ``bus``."""
 
-    def __init__(self, blobs: BlobStore, bus: ChangeBus | None = None) -> None:
+    def __init__(
+        self, blobs: BlobStore, bus: ChangeBus | None = None, lock: ProfileLock | None = None
+    ) -> None:
         self.blobs = blobs
         self.bus = bus or ChangeBus()
+        self.lock = lock
         self._syncs: dict[int, MailAccountSync] = {}
         self._outbox_wake = asyncio.Event()
         self.online: bool | None = None
@@ -133,8 +147,13 @@ class SyncEngine:
         self.bus.publish(ChangeEvent("online" if online else "offline", frozenset(), None, message))
 
     async def run_once(self, progress: Progress | None = None) -> EngineReport:
-        """Sync every account once and deliver its due outbox rows."""
+        """Sync every account once and deliver its due outbox rows (nothing, when another process holds the
+        profile's sync lock: ``report.elsewhere``)."""
         report = EngineReport()
+        if self.lock is not None and not self.lock.acquire():
+            log.info("another process (pid %s) holds %s: not syncing", self.lock.holder_pid(), self.lock.path)
+            report.elsewhere = True
+            return report
         accounts = self.accounts()
         report.accounts = len(accounts)
         self.bus.publish(ChangeEvent("sync_started"))
@@ -198,13 +217,38 @@ class SyncEngine:
             wait = OUTBOX_INTERVAL if delivered_ok else backoff
             backoff = 1.0 if delivered_ok else min(backoff * 2, MAX_BACKOFF)
             self._outbox_wake.clear()
-            waker = asyncio.ensure_future(self._outbox_wake.wait())
-            stopper = asyncio.ensure_future(stop_event.wait())
-            try:
-                await asyncio.wait({waker, stopper}, timeout=wait, return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                waker.cancel()
-                stopper.cancel()
+            await self._wait_for_work(stop_event, wait, poll=delivered_ok)
+
+    async def _wait_for_work(self, stop_event: asyncio.Event, wait: float, *, poll: bool) -> None:
+        """Until ``wait`` s passed, ``wake_outbox``, ``stop_event``, or (``poll``) a reply became due: one
+        queued by another copy of the app on this profile (a second window, the CLI) is delivered by this
+        one, which holds the sync lock."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + wait
+        waker = asyncio.ensure_future(self._outbox_wake.wait())
+        stopper = asyncio.ensure_future(stop_event.wait())
+        try:
+            while True:
+                left = deadline - loop.time()
+                if left <= 0:
+                    return
+                done, _pending = await asyncio.wait(
+                    {waker, stopper},
+                    timeout=min(left, OUTBOX_POLL) if poll else left,
+                    return_when=asyncio.FIRST_COMPLETED,
+                )
+                if done or (poll and self._due_elsewhere()):
+                    return
+        finally:
+            waker.cancel()
+            stopper.cancel()
+
+    def _due_elsewhere(self) -> bool:
+        try:
+            return has_due(account_ids=[a.id for a in self.accounts()])
+        except Exception as exc:  # a busy or full database: the next round will tell
+            log.info("could not look at the outbox: %s", exc)
+            return False
 
     def _track(self, event: ChangeEvent) -> None:
         if event.kind == "offline" and event.account_id is not None:
@@ -217,8 +261,26 @@ class SyncEngine:
         if count:
             self._set_online(len(self._offline_accounts) < count, event.message)
 
+    async def _wait_for_lock(self, stop_event: asyncio.Event) -> bool:
+        """Until this process holds the profile's sync lock (True) or ``stop_event`` (False)."""
+        if self.lock is None or self.lock.acquire():
+            return True
+        log.info("another process (pid %s) holds %s: waiting", self.lock.holder_pid(), self.lock.path)
+        self.bus.publish(ChangeEvent("error", frozenset(), None, elsewhere_message()))
+        while not stop_event.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop_event.wait(), timeout=LOCK_RETRY)
+            if not stop_event.is_set() and self.lock.acquire():
+                log.info("took over the sync of this profile")
+                return True
+        return False
+
     async def run_forever(self, stop_event: asyncio.Event) -> None:
-        """Continuous mode for the window: IDLE per account plus the delivery loop, until ``stop_event``."""
+        """Continuous mode for the window: IDLE per account plus the delivery loop, until ``stop_event``.
+
+        Waits (working from the database meanwhile) while another copy of the app syncs this profile."""
+        if not await self._wait_for_lock(stop_event):
+            return
         self._offline_accounts: set[int] = set()
         unsubscribe = self.bus.subscribe(self._track)
         tasks = [asyncio.ensure_future(self.sync_for(a).idle_loop(stop_event)) for a in self.accounts()]
@@ -245,3 +307,13 @@ class SyncEngine:
                 await sync.close()
         self._syncs.clear()
         await close_db_connection()
+        if self.lock is not None:
+            self.lock.release()
+
+
+def elsewhere_message() -> str:
+    """What the user is told when another copy of the app holds this profile's sync lock."""
+    return _(
+        "Another Inbox App is syncing this profile; it also sends the replies queued here. This one works "
+        "from the stored mail until the other one stops."
+    )

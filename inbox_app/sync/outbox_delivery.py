@@ -6,7 +6,12 @@ claim it (``sending``/``claimed``) → build the message (its Message-ID was fix
 (``sent``, the outbound message in the conversation, which stops the deadline clock; ``closed`` if asked) in
 one transaction → ``\\Answered`` on the original.
 
-Crash safety: a row found in ``sending`` means an earlier run died mid-delivery. First the Sent folder is
+One process at a time: a row is delivered only by the process that won its claim (``store.outbox.claim``, a
+compare-and-set in the database); a ``sending`` row of another process is left alone while that process lives
+(``sync.ownership.owner_alive``), however many copies of the app run on the profile.
+
+Crash safety: a ``sending`` row whose owner is gone means that run died mid-delivery. It is taken over
+(``store.outbox.take_over``, compare-and-set on the dead owner) and settled. First the Sent folder is
 searched for its Message-ID: found, the mail went out and is only recorded. Otherwise the step decides:
 
 * ``claimed`` (or no step: a row from before schema v3): nothing was transmitted, so it is sent now;
@@ -49,6 +54,7 @@ from inbox_app.store.ingest import add_message, set_status
 from inbox_app.store.mail_models import MailStore
 from inbox_app.store.models import Account, Conversation, Message, OutboxItem, SyncState
 from inbox_app.sync.events import ChangeBus, ChangeEvent
+from inbox_app.sync.ownership import owner_alive, process_token
 
 log = logging.getLogger("inbox_app.sync")
 
@@ -181,9 +187,13 @@ async def _mark_answered(account: Account, imap: ImapConnection, item: OutboxIte
 
 def _requeue(item: OutboxItem, error: str) -> None:
     """Back to the queue without a backoff: the network, not the message, was the problem."""
-    OutboxItem.update(state=outbox.OutboxState.QUEUED.value, delivery_step=None, last_error=error).where(
-        OutboxItem.id == item.id
-    ).execute()
+    OutboxItem.update(
+        state=outbox.OutboxState.QUEUED.value,
+        delivery_step=None,
+        owner=None,
+        lease_until=None,
+        last_error=error,
+    ).where(OutboxItem.id == item.id).execute()
 
 
 def _step(item: OutboxItem, step: outbox.DeliveryStep, crash_point: str) -> None:
@@ -240,6 +250,23 @@ async def _recover(
     return True
 
 
+#: Rows this process is delivering right now: never "recovered" by a second delivery round of the same process
+#: (two engines in one process, as in tests); one of its own ``sending`` rows not in here is a leftover.
+_IN_FLIGHT: set[int] = set()
+
+
+def _abandoned(item: OutboxItem, me: str, now: datetime) -> bool:
+    """May this process settle a ``sending`` row? Only when its owner is gone (``sync.ownership``): a live
+    owner's claim is never taken, whatever its lease says; the lease decides only for an owner whose life
+    cannot be checked (another machine)."""
+    if item.owner == me:
+        return item.id not in _IN_FLIGHT
+    alive = owner_alive(item.owner)
+    if alive is None:
+        return item.lease_until is None or item.lease_until < now
+    return not alive
+
+
 async def deliver_due(
     account: Account,
     imap: ImapConnection,
@@ -249,60 +276,96 @@ async def deliver_due(
     bus: ChangeBus | None = None,
     now: datetime | None = None,
 ) -> DeliveryReport:
-    """Deliver every due row of ``account``; connection trouble stops the round and leaves rows queued."""
+    """Deliver every due row of ``account``; connection trouble stops the round and leaves rows queued.
+
+    A row is delivered only after this process won its claim (``outbox.claim``/``outbox.take_over``): rows
+    another live process claimed, or claims it just won, are skipped."""
     report = DeliveryReport()
     sent_folder = await find_sent_folder(account, imap)
+    me = process_token()
     for item in outbox.due_items(now, account.id):
-        if item.state == outbox.OutboxState.SENDING.value and await _recover(
-            item, account, imap, sent_folder, blobs, report
-        ):
+        if item.id in _IN_FLIGHT:
             continue
-        outbox.mark_sending(item)
-        _test_crash("after_claim")
-        raw = build_item(item, account, blobs)
-        settings = mail_settings(account)
-        unconfirmed: str | None = None
+        taken_over = item.state == outbox.OutboxState.SENDING.value
+        if taken_over:
+            if not _abandoned(item, me, now or datetime.now(UTC)) or not outbox.take_over(item, me):
+                continue
+            log.info("outbox item %s: settling the claim of %s, which is gone", item.id, item.owner)
+        elif not outbox.claim(item, me, now=now):
+            continue  # another process claimed it first
+        _IN_FLIGHT.add(item.id)
         try:
-            await send_raw(
-                smtp_settings,
-                raw,
-                settings.from_address,
-                list(item.recipients or []),
-                before_data=functools.partial(_step, item, outbox.DeliveryStep.SUBMITTING, "before_data"),
-                on_accepted=functools.partial(_step, item, outbox.DeliveryStep.ACCEPTED, "after_accept"),
+            stop = await _deliver_claimed(
+                item, account, imap, smtp_settings, sent_folder, blobs, report, taken_over=taken_over
             )
-        except SendFailed as exc:
-            if getattr(exc, "maybe_delivered", False) and exc.temporary:
-                unconfirmed = _(
-                    "The connection broke right after the message was transmitted: it was probably delivered, "
-                    "but the server did not confirm it. Resend it if the customer did not receive it."
-                )
-                log.warning("outbox item %s: delivery unconfirmed (%s)", item.id, exc.detail)
-            elif exc.temporary:
-                outbox.mark_retry(item, exc.user_message)
-                report.retry.append(item.id)
-                continue
-            else:
-                outbox.mark_failed(
-                    item, f"{exc.user_message} ({exc.detail})" if exc.detail else exc.user_message
-                )
-                report.failed.append(item.id)
-                report.conversations.add(item.conversation_id)
-                continue
-        except (mail_errors.ConnectionFailed, mail_errors.TlsFailed, mail_errors.LoginFailed) as exc:
-            _requeue(item, exc.user_message)
-            report.offline = isinstance(exc, mail_errors.ConnectionFailed)
-            report.retry.append(item.id)
-            if isinstance(exc, mail_errors.ConnectionFailed):
-                break  # the server is unreachable: the other rows would fail the same way
+        except outbox.ClaimLost as exc:
+            log.warning("%s: not sending it", exc)
             continue
-        _test_crash("after_smtp")
-        await _copy_to_sent(imap, sent_folder, item, raw)
-        _test_crash("after_append")
-        record_sent(item, account, raw, unconfirmed=unconfirmed)
-        (report.unconfirmed if unconfirmed else report.sent).append(item.id)
-        report.conversations.add(item.conversation_id)
-        await _mark_answered(account, imap, item)
+        finally:
+            _IN_FLIGHT.discard(item.id)
+        if stop:
+            break
     if bus is not None and (report.conversations or report.retry):
         bus.publish(ChangeEvent("outbox", frozenset(report.conversations), account.id))
     return report
+
+
+async def _deliver_claimed(
+    item: OutboxItem,
+    account: Account,
+    imap: ImapConnection,
+    smtp_settings: SmtpSettings,
+    sent_folder: str | None,
+    blobs: BlobStore,
+    report: DeliveryReport,
+    *,
+    taken_over: bool,
+) -> bool:
+    """Deliver one row this process has claimed; True when the round should stop (server unreachable)."""
+    if taken_over:  # from a process that is gone: settle what it left (see the module docstring)
+        if await _recover(item, account, imap, sent_folder, blobs, report):
+            return False
+        outbox.mark_step(item, outbox.DeliveryStep.CLAIMED)
+    _test_crash("after_claim")
+    raw = build_item(item, account, blobs)
+    settings = mail_settings(account)
+    unconfirmed: str | None = None
+    try:
+        await send_raw(
+            smtp_settings,
+            raw,
+            settings.from_address,
+            list(item.recipients or []),
+            before_data=functools.partial(_step, item, outbox.DeliveryStep.SUBMITTING, "before_data"),
+            on_accepted=functools.partial(_step, item, outbox.DeliveryStep.ACCEPTED, "after_accept"),
+        )
+    except SendFailed as exc:
+        if getattr(exc, "maybe_delivered", False) and exc.temporary:
+            unconfirmed = _(
+                "The connection broke right after the message was transmitted: it was probably delivered, "
+                "but the server did not confirm it. Resend it if the customer did not receive it."
+            )
+            log.warning("outbox item %s: delivery unconfirmed (%s)", item.id, exc.detail)
+        elif exc.temporary:
+            outbox.mark_retry(item, exc.user_message)
+            report.retry.append(item.id)
+            return False
+        else:
+            outbox.mark_failed(item, f"{exc.user_message} ({exc.detail})" if exc.detail else exc.user_message)
+            report.failed.append(item.id)
+            report.conversations.add(item.conversation_id)
+            return False
+    except (mail_errors.ConnectionFailed, mail_errors.TlsFailed, mail_errors.LoginFailed) as exc:
+        _requeue(item, exc.user_message)
+        report.offline = isinstance(exc, mail_errors.ConnectionFailed)
+        report.retry.append(item.id)
+        # The server is unreachable: the other rows would fail the same way.
+        return isinstance(exc, mail_errors.ConnectionFailed)
+    _test_crash("after_smtp")
+    await _copy_to_sent(imap, sent_folder, item, raw)
+    _test_crash("after_append")
+    record_sent(item, account, raw, unconfirmed=unconfirmed)
+    (report.unconfirmed if unconfirmed else report.sent).append(item.id)
+    report.conversations.add(item.conversation_id)
+    await _mark_answered(account, imap, item)
+    return False

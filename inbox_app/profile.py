@@ -3,12 +3,18 @@
 Default location from platformdirs (``~/.local/share/inbox-app`` on Linux); ``--profile DIR`` or the
 ``INBOX_APP_PROFILE`` variable choose another, which is how a shared workstation keeps one profile per person
 and how tests get a fresh one each.
+
+The profile holds the seller's customers' mail: it is private to its user. The folder, ``attachments/`` and
+``backups/`` are made 0700 and the files in them 0600 (:func:`make_private`), when created and again at every
+start, which also fixes a profile made by an earlier version (folder 755, files 644).
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,15 +55,94 @@ class Profile:
 def open_profile(root: Path | None = None, *, seed: bool = True) -> Profile:
     """Open (creating and migrating if needed) the profile at ``root`` and bind the store to it."""
     folder = (root or default_profile_dir()).expanduser().resolve()
-    folder.mkdir(parents=True, exist_ok=True)
+    folder.mkdir(parents=True, exist_ok=True, mode=PRIVATE_DIR)
     db_path = folder / "inbox.sqlite3"
+    make_private(folder)
     clear_policy_cache()  # resolved policies belong to the previously opened profile
     database = store_db.open_database(db_path)
     previous = migrate(database, db_path, folder / "backups")
     profile = Profile(root=folder, db=database, blobs=BlobStore(folder / "attachments"))
     if seed and previous == 0:
         seed_defaults()
+    _migrate_keyring_names()
     return profile
+
+
+def _migrate_keyring_names() -> None:
+    """Keyring entries of the old shared names move to this profile's own (see ``inbox_app.secrets``)."""
+    from inbox_app.sync.credentials import migrate_legacy_secrets
+
+    try:
+        moved = migrate_legacy_secrets()
+    except Exception as exc:  # the keyring is the OS's: never a reason not to open the profile
+        log.warning("keyring entries could not be migrated: %s", exc)
+        return
+    if moved:
+        log.info("moved %d keyring entries to this profile's names", moved)
+
+
+PRIVATE_DIR = 0o700
+PRIVATE_FILE = 0o600
+#: What the app keeps directly in a profile folder (a profile may be any folder: only these are touched).
+_PROFILE_FILES = (
+    "inbox.sqlite3",
+    "inbox.sqlite3-wal",
+    "inbox.sqlite3-shm",
+    "inbox.sqlite3-journal",
+    "ui.ini",
+)
+_PROFILE_TREES = ("attachments", "backups")
+
+
+def make_private(folder: Path) -> None:
+    """Make the profile readable by its user only: the folder and its trees 0700, the app's files 0600.
+
+    The database is created here (empty, 0600) before SQLite opens it, because SQLite creates a new file with
+    the process's default mode, and its -wal and -shm files copy the database file's mode. Blobs and backups
+    are written 0600 by their own code; this also repairs what an earlier version left open."""
+    _chmod(folder, PRIVATE_DIR, top=True)
+    db_path = folder / "inbox.sqlite3"
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(db_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE))
+    for name in _PROFILE_FILES:
+        _chmod(folder / name, PRIVATE_FILE)
+    for tree in _PROFILE_TREES:
+        top = folder / tree
+        top.mkdir(mode=PRIVATE_DIR, exist_ok=True)
+        if stat.S_IMODE(top.lstat().st_mode) & 0o077 or _open_inside(top):
+            for dirpath, dirnames, filenames in os.walk(top):  # symlinks are not followed
+                _chmod(Path(dirpath), PRIVATE_DIR)
+                for name in filenames:
+                    _chmod(Path(dirpath) / name, PRIVATE_FILE)
+                dirnames[:] = [d for d in dirnames if not (Path(dirpath) / d).is_symlink()]
+
+
+def _open_inside(top: Path) -> bool:
+    """Does the first file found under ``top`` allow others in? (a tree written by an earlier version: it is
+    then fixed as a whole; a private one is not walked at every start)."""
+    for dirpath, _dirnames, filenames in os.walk(top):
+        for name in filenames:
+            with contextlib.suppress(OSError):
+                return bool(stat.S_IMODE((Path(dirpath) / name).lstat().st_mode) & 0o077)
+    return False
+
+
+def _chmod(path: Path, mode: int, *, top: bool = False) -> None:
+    """chmod unless it is a symlink or missing; the profile folder itself only if it is this user's own and
+    not a shared folder such as /tmp (sticky bit), in case someone points ``--profile`` at one."""
+    try:
+        info = path.lstat()
+    except FileNotFoundError:
+        return
+    if stat.S_ISLNK(info.st_mode) or stat.S_IMODE(info.st_mode) == mode:
+        return
+    if top and (info.st_mode & stat.S_ISVTX or (hasattr(os, "getuid") and info.st_uid != os.getuid())):
+        log.info("not changing the permissions of %s: not a folder of this user's own", path)
+        return
+    try:
+        os.chmod(path, mode)
+    except OSError as exc:
+        log.warning("could not make %s private: %s", path, exc)
 
 
 def seed_defaults() -> None:

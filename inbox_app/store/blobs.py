@@ -104,7 +104,10 @@ class BlobStore:
             if target.stat().st_size == len(data):
                 return sha
         try:
-            target.parent.mkdir(parents=True, exist_ok=True)
+            # Private: the profile's mail (see ``profile``).
+            self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
+            for folder in (target.parent.parent, target.parent):
+                folder.mkdir(exist_ok=True, mode=0o700)
             self._write_atomic(target, data, durable)
         except OSError as exc:
             if is_disk_full(exc):
@@ -121,7 +124,7 @@ class BlobStore:
                 handle.flush()
                 if durable:
                     os.fsync(handle.fileno())
-            os.chmod(tmp_name, 0o644)
+            os.chmod(tmp_name, 0o600)  # mkstemp's mode already; said explicitly: private to the user
             os.replace(tmp_name, target)
         except BaseException:
             with contextlib.suppress(OSError):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sqlite3
 import uuid
 from collections.abc import Callable
@@ -149,9 +150,11 @@ def schema_version(db: peewee.SqliteDatabase) -> int:
 
 
 def backup_database(db_path: Path, backup_dir: Path, version: int) -> Path:
-    backup_dir.mkdir(parents=True, exist_ok=True)
+    backup_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
     target = backup_dir / f"inbox-v{version}-{stamp}.sqlite3"
+    # Private like the database it copies: created 0600 before SQLite writes into it.
+    os.close(os.open(target, os.O_WRONLY | os.O_CREAT, 0o600))
     src = sqlite3.connect(str(db_path))
     try:
         dst = sqlite3.connect(str(target))

@@ -20,9 +20,10 @@ from inbox_app.channels.mail.security import Security, check_security_allowed
 from inbox_app.channels.mail.smtp import SmtpSettings, test_smtp
 from inbox_app.domain.account_form import AccountForm, AccountSetupError
 from inbox_app.i18n import _
-from inbox_app.secrets import NoKeyringError, check_keyring, delete_account_secrets, set_secret
+from inbox_app.secrets import NoKeyringError, check_keyring
 from inbox_app.store.accounts import MailAccountSettings, ServerSettings, create_mail_account
 from inbox_app.store.db import database_proxy
+from inbox_app.sync.credentials import delete_passwords, store_password
 
 log = logging.getLogger("inbox_app.sync")
 
@@ -134,11 +135,11 @@ def save_account(form: AccountForm) -> int:
         with database_proxy.atomic():
             account = create_mail_account(form.account_name, account_settings(form))
             try:
-                set_secret(account.id, "imap", form.password)
-                set_secret(account.id, "smtp", form.effective_smtp_password)
+                store_password(account, "imap", form.password)
+                store_password(account, "smtp", form.effective_smtp_password)
             except NoKeyringError:
                 with contextlib.suppress(NoKeyringError):
-                    delete_account_secrets(account.id)
+                    delete_passwords(account.id)
                 raise
     except NoKeyringError as exc:
         raise AccountSetupError(exc.user_message, step="keyring") from exc

@@ -35,13 +35,13 @@ from inbox_app.store.blobs import BlobStore
 from inbox_app.store.db import is_disk_full
 from inbox_app.store.models import Account
 from inbox_app.store.outbox import has_due
+from inbox_app.sync.credentials import account_password
 from inbox_app.sync.db_worker import close_db_connection
 from inbox_app.sync.events import ChangeBus, ChangeEvent
 from inbox_app.sync.mail_sync import (
     MailAccountSync,
     Progress,
     SyncReport,
-    account_password,
     imap_settings_for,
 )
 from inbox_app.sync.outbox_delivery import DeliveryReport, deliver_due
@@ -86,7 +86,7 @@ class EngineReport:
 
 def smtp_settings_for(account: Account) -> SmtpSettings:
     s = mail_settings(account).smtp
-    password = account_password(account.id, "smtp") if s.user else ""
+    password = account_password(account, "smtp") if s.user else ""
     return SmtpSettings(
         host=s.host, port=s.port, security=Security(s.security), user=s.user, password=password
     )
@@ -200,7 +200,7 @@ class SyncEngine:
             delivered_ok = True
             for account in self.accounts():
                 conn = ImapConnection(
-                    imap_settings_for(mail_settings(account), account_password(account.id, "imap"))
+                    imap_settings_for(mail_settings(account), account_password(account, "imap"))
                 )
                 try:
                     await conn.connect()

@@ -56,7 +56,6 @@ from inbox_app.domain.threading import (
     participants_of,
 )
 from inbox_app.i18n import _
-from inbox_app.secrets import get_secret
 from inbox_app.store import search_index
 from inbox_app.store.accounts import MailAccountSettings, mail_settings
 from inbox_app.store.db import database_proxy, is_disk_full
@@ -70,6 +69,7 @@ from inbox_app.store.models import (
     SyncState,
     to_db_time,
 )
+from inbox_app.sync.credentials import account_password
 from inbox_app.sync.db_worker import close_db_connection, run_db
 from inbox_app.sync.events import ChangeBus, ChangeEvent
 from inbox_app.sync.mail_parsing import attachment_sha, hashed_sha, parse_all
@@ -128,20 +128,6 @@ def norm_id(value: str | None) -> str | None:
         return None
     text = value.strip().strip("<>").strip()
     return f"<{text}>" if text else None
-
-
-def account_password(account_id: int, purpose: str) -> str:
-    """The account's password for ``purpose`` ("imap"/"smtp", SMTP falling back to IMAP's) from the keyring."""
-    value = get_secret(account_id, purpose)
-    if value is None and purpose != "imap":
-        value = get_secret(account_id, "imap")
-    if value is None:
-        raise mail_errors.LoginFailed(
-            _("No password is stored for this account. Enter it again in the account settings."),
-            step="login",
-            detail=f"no keyring entry for account {account_id} ({purpose})",
-        )
-    return value
 
 
 def imap_settings_for(settings: MailAccountSettings, password: str) -> ImapSettings:

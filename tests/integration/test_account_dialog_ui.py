@@ -12,9 +12,9 @@ from pytestqt.qtbot import QtBot
 
 from inbox_app.domain.account_form import AccountForm
 from inbox_app.profile import Profile
-from inbox_app.secrets import get_secret
 from inbox_app.store.accounts import list_accounts
 from inbox_app.sync.account_setup import save_account, test_account
+from inbox_app.sync.credentials import account_password
 from inbox_app.ui.account_dialog import AccountDialog
 from tests.integration.conftest import loopback_account_form
 from tests.servers.dovecot import DovecotServer
@@ -74,7 +74,7 @@ def test_working_account_is_tested_then_saved(
     [account] = list_accounts()
     assert account.id == account_id
     assert account.name == "seller@shop.example"
-    assert get_secret(account_id, "imap") == mail_user[1]
+    assert account_password(account_id, "imap") == mail_user[1]
 
 
 def test_wrong_password_names_the_login_step(
@@ -198,7 +198,7 @@ def test_save_anyway_asks_first_then_keeps_the_account(
     with qtbot.waitSignal(dialog.account_saved, timeout=WAIT_MS):
         qtbot.mouseClick(dialog.save_anyway_button, Qt.MouseButton.LeftButton)
     [account] = list_accounts()
-    assert get_secret(account.id, "imap") == "the-server-is-wrong-today"
+    assert account_password(account.id, "imap") == "the-server-is-wrong-today"
 
 
 def test_stopping_a_test_drops_its_result(

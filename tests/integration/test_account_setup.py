@@ -14,9 +14,9 @@ from keyring.backends import fail
 
 from inbox_app.domain.account_form import AccountForm, AccountSetupError
 from inbox_app.profile import Profile
-from inbox_app.secrets import get_secret
 from inbox_app.store.accounts import list_accounts, mail_settings
 from inbox_app.sync.account_setup import save_account, test_account
+from inbox_app.sync.credentials import account_password
 from tests.integration.conftest import SMTP_PASSWORD, SMTP_USER, loopback_account_form
 from tests.servers.dovecot import DovecotServer
 from tests.servers.smtp import SmtpServer
@@ -105,8 +105,8 @@ def test_save_stores_settings_in_the_db_and_passwords_only_in_the_keyring(
         "Mein Laden",
     )
     assert settings.folders == ("INBOX", "Sent")
-    assert get_secret(account_id, "imap") == form.password
-    assert get_secret(account_id, "smtp") == SMTP_PASSWORD
+    assert account_password(account_id, "imap") == form.password
+    assert account_password(account_id, "smtp") == SMTP_PASSWORD
     stored = json.dumps(account.settings)
     assert form.password not in stored and SMTP_PASSWORD not in stored
     profile.close()  # checkpoint: every byte the database ever got is now in these files

@@ -57,7 +57,7 @@ def mail_account(
     name: str = "Shop",
 ) -> Account:
     """A mail account in the current profile pointing at the test servers, password in the test keyring."""
-    from inbox_app.secrets import set_secret
+    from inbox_app.sync.credentials import store_password
 
     account = create_mail_account(
         name,
@@ -68,8 +68,8 @@ def mail_account(
             from_name="Beispiel Shop",
         ),
     )
-    set_secret(account.id, "imap", password)
-    set_secret(account.id, "smtp", smtp_password if smtp_password is not None else password)
+    store_password(account, "imap", password)
+    store_password(account, "smtp", smtp_password if smtp_password is not None else password)
     return account
 
 

@@ -258,9 +258,9 @@ def test_account_add_tests_the_connection_and_keeps_the_password_in_the_keyring(
     listing = _cli(profile, "account", "list", "--json")
     assert listing.returncode == 0 and password not in listing.stdout
     assert f'"id": {account_id}' in listing.stdout
-    from inbox_app.secrets import get_secret
+    from inbox_app.sync.credentials import account_password
 
-    assert get_secret(account_id, "imap") == password
+    assert account_password(account_id, "imap") == password
     assert password.encode() not in profile.db_path.read_bytes()
 
 

@@ -170,7 +170,10 @@ class SmtpServer:
         self._controller: Controller | None = None
 
     def start(self) -> None:
-        self.port = free_port()
+        """Start (again): on a new free port the first time, on the same one after ``stop()``, as a restarted
+        server would."""
+        if not self.port:
+            self.port = free_port()
         tls: dict[str, Any] = {}
         if self.tls is not None and self.implicit_tls:
             tls = {"ssl_context": self.tls.server_context()}

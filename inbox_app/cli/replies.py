@@ -78,7 +78,7 @@ def _item_info(item: Any) -> dict[str, Any]:
         "conversation_id": item.conversation_id,
         "account_id": item.account_id,
         "state": item.state,
-        "delivery_step": item.delivery_step,  # while sending: claimed, submitting, accepted
+        "delivery_step": item.delivery_step,  # sending: claimed/submitting/accepted; sent: filing (Sent copy due)
         "unconfirmed": is_unconfirmed(item.state, item.last_error),  # see `outbox send-again`
         "subject": item.subject,
         "recipients": list(item.recipients or []),

@@ -40,6 +40,9 @@ class DeliveryStep(StrEnum):
     CLAIMED = "claimed"  # nothing transmitted yet
     SUBMITTING = "submitting"  # envelope accepted, message being transmitted: the server may have it
     ACCEPTED = "accepted"  # the server answered 250: delivered, not yet recorded
+    # On a *sent* row: delivered and recorded, but its copy in Sent or the \Answered flag on the original did
+    # not reach the IMAP server (the connection broke); a later round finishes it (never sends again).
+    FILING = "filing"
 
 
 class OutboxError(RuntimeError):
@@ -228,6 +231,48 @@ def mark_sent(item: OutboxItem, *, sent_message_id: int | None = None, at: datet
     if sent_message_id is not None:
         item.sent_message_id = sent_message_id
     item.save()
+
+
+def mark_filing(item: OutboxItem) -> None:
+    """A sent row whose Sent copy or \\Answered flag is still to be made (see ``DeliveryStep.FILING``)."""
+    item.delivery_step = DeliveryStep.FILING.value
+    OutboxItem.update(delivery_step=item.delivery_step, owner=None, lease_until=None).where(
+        (OutboxItem.id == item.id) & (OutboxItem.state == OutboxState.SENT.value)
+    ).execute()
+
+
+def filing_items(account_id: int) -> list[OutboxItem]:
+    return list(
+        OutboxItem.select()
+        .where(
+            (OutboxItem.account == account_id)
+            & (OutboxItem.state == OutboxState.SENT.value)
+            & (OutboxItem.delivery_step == DeliveryStep.FILING.value)
+        )
+        .order_by(OutboxItem.id)
+    )
+
+
+def take_filing(item: OutboxItem, owner: str, *, lease: timedelta = LEASE) -> bool:
+    """Claim the filing of a sent row (compare-and-set on its previous owner, as :func:`take_over`)."""
+    previous = OutboxItem.owner.is_null() if item.owner is None else OutboxItem.owner == item.owner
+    won = (
+        OutboxItem.update(owner=owner, lease_until=utcnow() + lease)
+        .where(
+            (OutboxItem.id == item.id) & (OutboxItem.delivery_step == DeliveryStep.FILING.value) & previous
+        )
+        .execute()
+    )
+    if won == 1:
+        item.owner = owner
+    return bool(won == 1)
+
+
+def end_filing(item: OutboxItem, *, done: bool) -> None:
+    OutboxItem.update(
+        delivery_step=None if done else DeliveryStep.FILING.value, owner=None, lease_until=None
+    ).where(OutboxItem.id == item.id).execute()
+    item.owner = None
 
 
 def mark_retry(item: OutboxItem, error: str, now: datetime | None = None) -> None:

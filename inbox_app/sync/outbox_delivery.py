@@ -166,10 +166,11 @@ def record_sent(
     return message
 
 
-async def _mark_answered(account: Account, imap: ImapConnection, item: OutboxItem) -> None:
-    """Set ``\\Answered`` on the mail we replied to (best effort: the reply itself is already recorded)."""
+async def _mark_answered(account: Account, imap: ImapConnection, item: OutboxItem) -> bool:
+    """Set ``\\Answered`` on the mail we replied to; False when the server could not be told (the reply itself
+    is recorded already: the row is left ``filing`` and this is done again by a later round)."""
     if not item.in_reply_to:
-        return
+        return True
     store = MailStore(account.id)
     try:
         for loc_id, folder, uid, flags in store.locations_of(item.in_reply_to):
@@ -183,6 +184,8 @@ async def _mark_answered(account: Account, imap: ImapConnection, item: OutboxIte
             store.set_location_flags(loc_id, flags | {"\\Answered"})
     except MailError as exc:
         log.warning("could not set \\Answered for outbox item %s: %s", item.id, exc)
+        return False
+    return True
 
 
 def _requeue(item: OutboxItem, error: str) -> None:
@@ -201,14 +204,49 @@ def _step(item: OutboxItem, step: outbox.DeliveryStep, crash_point: str) -> None
     _test_crash(crash_point)
 
 
-async def _copy_to_sent(imap: ImapConnection, sent_folder: str | None, item: OutboxItem, raw: bytes) -> None:
-    """APPEND the sent bytes to Sent; a failure only costs the copy (the reply went out: never resend)."""
+async def _copy_to_sent(imap: ImapConnection, sent_folder: str | None, item: OutboxItem, raw: bytes) -> bool:
+    """APPEND the sent bytes to Sent. A failure never resends the reply (it went out); it returns False, and
+    the row is left ``filing`` so that a later round makes the copy (``_finish_filing``)."""
     if not sent_folder:
-        return
+        return True
     try:
         await imap.append(sent_folder, raw, SENT_FLAGS, datetime.now(UTC))
     except MailError as exc:
         log.warning("could not store the copy of outbox item %s in %s: %s", item.id, sent_folder, exc)
+        return False
+    return True
+
+
+async def _file(account: Account, imap: ImapConnection, item: OutboxItem, *, copied: bool) -> None:
+    """After a reply is recorded as sent: \\Answered on the original; what did not reach the server (the Sent
+    copy, the flag) is left for a later round (``outbox.FILING``)."""
+    answered = await _mark_answered(account, imap, item)
+    if not (copied and answered):
+        outbox.mark_filing(item)
+
+
+async def _finish_filing(
+    account: Account, imap: ImapConnection, sent_folder: str | None, blobs: BlobStore, me: str
+) -> None:
+    """Make the Sent copies and \\Answered flags an earlier round could not (the connection broke after the
+    reply went out). A copy is made only when Sent does not hold the reply's Message-ID already: the APPEND
+    that broke may have been carried out by the server all the same."""
+    for item in outbox.filing_items(account.id):
+        if item.owner is not None and not _abandoned(item, me, datetime.now(UTC)):
+            continue
+        if not outbox.take_filing(item, me):
+            continue
+        copied = True
+        try:
+            if sent_folder and not await imap.search_header(sent_folder, "Message-ID", item.message_id):
+                copied = await _copy_to_sent(imap, sent_folder, item, build_item(item, account, blobs))
+        except MailError as exc:
+            log.warning("could not look for outbox item %s in %s: %s", item.id, sent_folder, exc)
+            copied = False
+        answered = copied and await _mark_answered(account, imap, item)
+        outbox.end_filing(item, done=copied and answered)
+        if not (copied and answered):
+            return  # the server is not answering: the next round tries again
 
 
 def _unconfirmed_after_crash() -> str:
@@ -232,6 +270,7 @@ async def _recover(
         log.info("outbox item %s found in %s after a crash: recording, not resending", item.id, sent_folder)
         record_sent(item, account, None)
         report.recovered.append(item.id)
+        copied = True
     elif item.delivery_step in (outbox.DeliveryStep.ACCEPTED.value, outbox.DeliveryStep.SUBMITTING.value):
         accepted = item.delivery_step == outbox.DeliveryStep.ACCEPTED.value
         log.info(
@@ -240,13 +279,13 @@ async def _recover(
             "accepted" if accepted else "being transmitted",
         )
         raw = build_item(item, account, blobs)
-        await _copy_to_sent(imap, sent_folder, item, raw)
+        copied = await _copy_to_sent(imap, sent_folder, item, raw)
         record_sent(item, account, raw, unconfirmed=None if accepted else _unconfirmed_after_crash())
         (report.recovered if accepted else report.unconfirmed).append(item.id)
     else:
         return False
     report.conversations.add(item.conversation_id)
-    await _mark_answered(account, imap, item)
+    await _file(account, imap, item, copied=copied)
     return True
 
 
@@ -283,6 +322,7 @@ async def deliver_due(
     report = DeliveryReport()
     sent_folder = await find_sent_folder(account, imap)
     me = process_token()
+    await _finish_filing(account, imap, sent_folder, blobs, me)
     for item in outbox.due_items(now, account.id):
         if item.id in _IN_FLIGHT:
             continue
@@ -362,10 +402,10 @@ async def _deliver_claimed(
         # The server is unreachable: the other rows would fail the same way.
         return isinstance(exc, mail_errors.ConnectionFailed)
     _test_crash("after_smtp")
-    await _copy_to_sent(imap, sent_folder, item, raw)
+    copied = await _copy_to_sent(imap, sent_folder, item, raw)
     _test_crash("after_append")
     record_sent(item, account, raw, unconfirmed=unconfirmed)
     (report.unconfirmed if unconfirmed else report.sent).append(item.id)
     report.conversations.add(item.conversation_id)
-    await _mark_answered(account, imap, item)
+    await _file(account, imap, item, copied=copied)
     return False

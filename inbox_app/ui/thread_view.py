@@ -76,6 +76,57 @@ def blank_image() -> QImage:
     return image
 
 
+MAX_INLINE_IMAGE_BYTES = 20 * 1024 * 1024
+
+
+def raster_image(data: bytes | QByteArray) -> QImage:
+    """Decode ``data`` only if it is a PNG, JPEG, GIF, BMP or WebP by its own bytes, with that one decoder.
+
+    Never by content sniffing across every plugin: Qt's SVG plugin would take an SVG (whatever its name or
+    type claims) and open each file its ``<image xlink:href="/path">`` names, so mail could read local files
+    (and hang on a FIFO). A null image when the data is anything else.
+    """
+    from PySide6.QtCore import QBuffer, QIODevice
+    from PySide6.QtGui import QImageReader
+
+    from inbox_app.channels.mail.html_sanitize import raster_image_format
+
+    raw = bytes(data.data()) if isinstance(data, QByteArray) else bytes(data)
+    kind = raster_image_format(raw[:64])
+    if kind is None:
+        return QImage()
+    buffer = QBuffer()
+    buffer.setData(QByteArray(raw))
+    buffer.open(QIODevice.OpenModeFlag.ReadOnly)
+    reader = QImageReader(buffer, kind.encode("ascii"))
+    reader.setAutoDetectImageFormat(False)
+    reader.setDecideFormatFromContent(False)
+    image = reader.read()
+    buffer.close()
+    return image
+
+
+def _file_image(path: str) -> QImage:
+    """An attachment image from the profile's own files (a regular file, read with a bound)."""
+    import os
+    import stat
+
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except OSError:
+        return QImage()
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return QImage()
+        with os.fdopen(fd, "rb", closefd=False) as handle:
+            data = handle.read(MAX_INLINE_IMAGE_BYTES + 1)
+    except OSError:
+        return QImage()
+    finally:
+        os.close(fd)
+    return raster_image(data) if len(data) <= MAX_INLINE_IMAGE_BYTES else QImage()
+
+
 def _blend(base: QColor, other: QColor, amount: float) -> str:
     r = round(base.red() * (1 - amount) + other.red() * amount)
     g = round(base.green() * (1 - amount) + other.green() * amount)
@@ -119,15 +170,25 @@ class MessageBrowser(QTextBrowser):
         self.refused: list[str] = []  # remote URLs the document asked for and did not get
 
     def loadResource(self, kind: int, url: QUrl | str) -> Any:
+        """Only three things load: a ``cid:`` image of the shown messages, a raster ``data:`` image, and a
+        remote image the user allowed and :class:`ThreadView` already fetched into memory. Never a file
+        (``file:``, absolute or relative paths, ``qrc:``), never the network, never anything but an image,
+        and never an SVG (see :func:`raster_image`)."""
+        from inbox_app.channels.mail.html_sanitize import data_url_image
+
         qurl = QUrl(url) if isinstance(url, str) else url
         scheme = qurl.scheme().lower()
         is_image = kind == QTextDocument.ResourceType.ImageResource
+        if not is_image:  # a style sheet or HTML "resource": mail gets none
+            return self._refuse(None, is_image)
         if scheme == "cid":
             path = self.cid_images.get(qurl.path()) or self.cid_images.get(qurl.toString()[4:])
-            image = QImage(path) if path else QImage()
+            image = _file_image(path) if path else QImage()
             return image if not image.isNull() else self._refuse(None, is_image)
         if scheme == "data":
-            return super().loadResource(kind, qurl)
+            found = data_url_image(qurl.toString())
+            image = raster_image(found[1]) if found is not None else QImage()
+            return image if not image.isNull() else self._refuse(None, is_image)
         if scheme in _REMOTE_SCHEMES:
             fetched = self.remote_images.get(qurl.toString())
             if fetched is not None and is_image:
@@ -617,7 +678,7 @@ class ThreadView(QWidget):
         self._pending.discard(url)
         data: QByteArray = reply.read(MAX_REMOTE_IMAGE_BYTES)
         reply.deleteLater()
-        image = QImage.fromData(data)
+        image = raster_image(data)
         if not image.isNull():
             self.browser.remote_images[url] = image
         if not self._pending and self._detail is not None:

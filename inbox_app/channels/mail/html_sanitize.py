@@ -11,15 +11,20 @@ nh3 (ammonia) does the real work; this module only chooses the allow-lists and r
 
 from __future__ import annotations
 
+import base64
+import binascii
 import html as _html
 import re
+from urllib.parse import unquote_to_bytes
 
 import nh3
 
 __all__ = [
     "count_blocked_images",
+    "data_url_image",
     "html_is_too_deep",
     "html_to_text",
+    "raster_image_format",
     "sanitize_html",
     "sanitized_html_to_text",
 ]
@@ -148,6 +153,63 @@ _CLEANER = nh3.Cleaner(
 )
 
 
+# The raster formats an inline image may be, by their magic bytes. SVG is not one of them: Qt's SVG renderer
+# opens every file an <image xlink:href="/path"> names (a FIFO hangs it), so an SVG never reaches it, whatever
+# its data: URL claims to be.
+_RASTER_MAGIC: tuple[tuple[bytes, str], ...] = (
+    (b"\x89PNG\r\n\x1a\n", "png"),
+    (b"\xff\xd8\xff", "jpeg"),
+    (b"GIF87a", "gif"),
+    (b"GIF89a", "gif"),
+    (b"BM", "bmp"),
+)
+_RASTER_TYPES = frozenset(
+    {"image/png", "image/jpeg", "image/jpg", "image/pjpeg", "image/gif", "image/bmp", "image/webp"}
+)
+_SNIFF_CHARS = 64  # base64 characters decoded to read the magic bytes (48 bytes)
+
+
+def raster_image_format(data: bytes) -> str | None:
+    """The raster format of ``data`` by its magic bytes ("png", "jpeg", "gif", "bmp", "webp"), else None."""
+    for magic, kind in _RASTER_MAGIC:
+        if data.startswith(magic):
+            return kind
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "webp"
+    return None
+
+
+def data_url_image(url: str, *, limit: int | None = None) -> tuple[str, bytes] | None:
+    """(format, bytes) of a ``data:`` URL that holds a raster image, both by its declared type and its real
+    content; None for anything else (SVG, XML, HTML, text, broken base64). ``limit``: decode only enough to
+    sniff (the first few dozen bytes) instead of the whole image."""
+    text = _html.unescape(url.strip())
+    if text[:5].lower() != "data:":
+        return None
+    head, sep, payload = text[5:].partition(",")
+    if not sep:
+        return None
+    params = [p.strip().lower() for p in head.split(";")]
+    if params[0] not in _RASTER_TYPES:
+        return None
+    try:
+        if "base64" in params[1:]:
+            compact = re.sub(r"\s+", "", payload if limit is None else payload[: limit * 2])
+            if limit is not None:
+                compact = compact[: len(compact) // 4 * 4]
+            data = base64.b64decode(compact, validate=False)
+        else:
+            data = unquote_to_bytes(payload if limit is None else payload[: limit * 3])
+    except (binascii.Error, ValueError):
+        return None
+    kind = raster_image_format(data)
+    return (kind, data) if kind is not None else None
+
+
+def _is_raster_data_url(url: str) -> bool:
+    return data_url_image(url, limit=_SNIFF_CHARS) is not None
+
+
 def _is_remote(url: str) -> bool:
     low = url.strip().lower()
     return low.startswith(("http:", "https:", "//"))
@@ -166,12 +228,8 @@ def _rewrite_img(match: re.Match[str], allow_remote: bool) -> str:
             blocked = value if value and _is_remote(value) else None  # anything else is forged
         else:
             rest.append(f'{name}="{value}"' if value is not None else name)
-    if (
-        src is not None
-        and src.strip().lower().startswith("data:")
-        and not (src.strip().lower().startswith("data:image/"))
-    ):
-        src = None
+    if src is not None and src.strip().lower().startswith("data:") and not _is_raster_data_url(src):
+        src = None  # a data: page, an SVG (whose renderer opens files it names) or a mislabelled one
     if src is not None and _is_remote(src) and not allow_remote:
         src, blocked = "", src
     elif allow_remote and blocked is not None and not src:

@@ -1,0 +1,57 @@
+"""Channels: each marketplace or mailbox behind one interface (``base.Channel``) and its shared errors.
+
+``http`` holds the plumbing of the HTTP channels; each channel lives in its own sub-package (``mail``,
+``mirakl``). Channels return data and never touch the store (see STYLE.md).
+"""
+
+from inbox_app.channels.base import (
+    AuthFailed,
+    BadConfiguration,
+    Channel,
+    ChannelCapabilities,
+    ChannelError,
+    LookupOutcome,
+    OutgoingFile,
+    OutgoingReply,
+    Participant,
+    ParticipantKind,
+    RateLimited,
+    RejectedInput,
+    RemoteAttachment,
+    RemoteMessage,
+    RemoteNotFound,
+    RemoteThread,
+    ReplyLimits,
+    ReplyTarget,
+    SentLookup,
+    SentReceipt,
+    TemporarilyUnavailable,
+    ThreadBatch,
+    Unsupported,
+)
+
+__all__ = [
+    "AuthFailed",
+    "BadConfiguration",
+    "Channel",
+    "ChannelCapabilities",
+    "ChannelError",
+    "LookupOutcome",
+    "OutgoingFile",
+    "OutgoingReply",
+    "Participant",
+    "ParticipantKind",
+    "RateLimited",
+    "RejectedInput",
+    "RemoteAttachment",
+    "RemoteMessage",
+    "RemoteNotFound",
+    "RemoteThread",
+    "ReplyLimits",
+    "ReplyTarget",
+    "SentLookup",
+    "SentReceipt",
+    "TemporarilyUnavailable",
+    "ThreadBatch",
+    "Unsupported",
+]

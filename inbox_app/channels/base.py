@@ -33,6 +33,7 @@ __all__ = [
     "AttachmentContent",
     "AuthFailed",
     "BadConfiguration",
+    "CertificateInvalid",
     "Channel",
     "ChannelCapabilities",
     "ChannelError",
@@ -480,6 +481,15 @@ class Unsupported(ChannelError):
 
 class BadConfiguration(ChannelError):
     """The account's settings cannot work (malformed address, plain HTTP to a remote host)."""
+
+
+class CertificateInvalid(BadConfiguration):
+    """The server's TLS certificate is not valid or not trusted: never retried, never bypassed."""
+
+    def __init__(self, host: str, *, detail: str = "") -> None:
+        super().__init__(
+            _("The certificate of {host} is not valid or not trusted.").format(host=host), detail=detail
+        )
 
 
 # --------------------------------------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ import pytest
 
 from inbox_app.channels.base import (
     AuthFailed,
+    CertificateInvalid,
     LookupOutcome,
     OutgoingFile,
     OutgoingReply,
@@ -36,6 +37,7 @@ from inbox_app.channels.http import RetryPolicy
 from inbox_app.channels.mirakl import MiraklChannel, MiraklSettings
 from inbox_app.domain.conversations import Direction
 from tests.servers.mirakl import Fault, MiraklSandbox
+from tests.servers.tls import TestPki, make_test_pki
 
 pytestmark = pytest.mark.integration
 pytest_plugins = ["tests.integration.mirakl_fixtures"]
@@ -583,3 +585,32 @@ def test_the_api_key_never_reaches_the_log(
     assert any("[redacted]" in record.getMessage() for record in caplog.records)
     texts = [record.getMessage() for record in caplog.records] + [str(refused.value), repr(mirakl_settings)]
     assert not [t for t in texts if mirakl_sandbox.api_key in t]
+
+
+# -- TLS ----------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory: pytest.TempPathFactory) -> TestPki:
+    return make_test_pki(tmp_path_factory.mktemp("pki"))
+
+
+def test_https_with_a_certificate_the_system_trusts(pki: TestPki, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SSL_CERT_FILE", str(pki.good.ca))
+    with MiraklSandbox(tls=pki.good) as sandbox:
+        ids = sandbox.generate(2, 1)
+        settings = MiraklSettings(sandbox.base_url, sandbox.api_key, sandbox.shop_id)
+        assert settings.base_url.startswith("https://127.0.0.1:")
+        assert sorted(all_threads(run(settings, collect))) == sorted(ids)
+
+
+def test_an_untrusted_certificate_is_refused_and_not_retried(
+    pki: TestPki, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SSL_CERT_FILE", str(pki.good.ca))
+    with MiraklSandbox(tls=pki.untrusted) as sandbox:
+        settings = MiraklSettings(sandbox.base_url, sandbox.api_key, sandbox.shop_id)
+        with pytest.raises(CertificateInvalid) as refused:
+            run(settings, lambda ch: ch.test_connection())
+        assert "127.0.0.1" in refused.value.user_message
+        assert sandbox.requests == []  # the key was never sent

@@ -29,6 +29,7 @@ import httpx
 from inbox_app.channels.base import (
     AuthFailed,
     BadConfiguration,
+    CertificateInvalid,
     ChannelError,
     RateLimited,
     RejectedInput,
@@ -71,6 +72,18 @@ def tls_context() -> ssl.SSLContext:
     context = ssl.create_default_context()
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     return context
+
+
+def _certificate_failure(exc: BaseException) -> bool:
+    """Whether a connection failed because the server's certificate was refused (not worth retrying)."""
+    seen: BaseException | None = exc
+    for _depth in range(10):
+        if seen is None:
+            return False
+        if isinstance(seen, ssl.SSLCertVerificationError):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 def _is_loopback(host: str) -> bool:
@@ -295,7 +308,13 @@ class ApiClient:
                 files=list(files) if files else None,
                 headers=headers,
             )
-        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+        except httpx.ConnectError as exc:
+            if _certificate_failure(exc):
+                host = urlsplit(self.base_url).hostname or self.base_url
+                return CertificateInvalid(host, detail=f"{method} {path}: {exc!r}"), False
+            log.debug("%s %s: no connection (%r)", method, path, exc)
+            return TemporarilyUnavailable(self.service, detail=f"{method} {path}: {exc!r}"), True
+        except (httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
             # Nothing reached the vendor: any request may be tried again.
             log.debug("%s %s: no connection (%r)", method, path, exc)
             return TemporarilyUnavailable(self.service, detail=f"{method} {path}: {exc!r}"), True

@@ -27,6 +27,7 @@ from inbox_app.channels.base import (
     SentReceipt,
     TemporarilyUnavailable,
     ThreadBatch,
+    UnreadableAnswer,
     Unsupported,
 )
 
@@ -53,5 +54,6 @@ __all__ = [
     "SentReceipt",
     "TemporarilyUnavailable",
     "ThreadBatch",
+    "UnreadableAnswer",
     "Unsupported",
 ]

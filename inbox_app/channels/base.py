@@ -56,6 +56,7 @@ __all__ = [
     "SentReceipt",
     "TemporarilyUnavailable",
     "ThreadBatch",
+    "UnreadableAnswer",
     "Unsupported",
     "check_reply",
     "normalize_body",
@@ -443,6 +444,11 @@ class TemporarilyUnavailable(ChannelError):
         )
         self.maybe_delivered = maybe_delivered
         self.raw_body = raw_body
+
+
+class UnreadableAnswer(TemporarilyUnavailable):
+    """The vendor answered, but not in the documented format (malformed JSON, an HTML page): ``raw_body``
+    keeps what came. Retried like an outage: it is usually a proxy's error page or a deployment in progress."""
 
 
 class RejectedInput(ChannelError):

@@ -19,6 +19,7 @@ import pytest
 
 from inbox_app.channels.base import (
     AuthFailed,
+    BadConfiguration,
     CertificateInvalid,
     LookupOutcome,
     OutgoingFile,
@@ -36,6 +37,7 @@ from inbox_app.channels.base import (
 from inbox_app.channels.http import RetryPolicy
 from inbox_app.channels.mirakl import MiraklChannel, MiraklSettings
 from inbox_app.domain.conversations import Direction
+from tests.servers import free_port
 from tests.servers.mirakl import Fault, MiraklSandbox
 from tests.servers.tls import TestPki, make_test_pki
 
@@ -569,6 +571,20 @@ def test_a_shop_the_key_cannot_access_is_named(
     second = MiraklSettings(**{**mirakl_settings.__dict__, "shop_id": "2002"})
     run(second, lambda ch: ch.test_connection())
     assert mirakl_sandbox.requests[-1].query["shop_id"] == ["2002"]
+
+
+def test_test_connection_names_an_address_where_no_mirakl_answers(
+    mirakl_sandbox: MiraklSandbox, mirakl_settings: MiraklSettings
+) -> None:
+    wrong_path = MiraklSettings(**{**mirakl_settings.__dict__, "base_url": mirakl_sandbox.base_url + "/shop"})
+    with pytest.raises(BadConfiguration) as not_mirakl:
+        run(wrong_path, lambda ch: ch.test_connection())
+    assert "No Mirakl seller API answers at" in not_mirakl.value.user_message
+
+    nobody = MiraklSettings(**{**mirakl_settings.__dict__, "base_url": f"http://127.0.0.1:{free_port()}"})
+    with pytest.raises(TemporarilyUnavailable) as refused:
+        run(nobody, lambda ch: ch.test_connection())
+    assert "cannot be reached" in refused.value.user_message
 
 
 def test_the_api_key_never_reaches_the_log(

@@ -24,6 +24,7 @@ from inbox_app.channels.base import (
     RejectedInput,
     RemoteAttachment,
     RemoteThread,
+    ReplyCheck,
     ReplyLimits,
     SentLookup,
     SentReceipt,
@@ -37,8 +38,8 @@ from inbox_app.channels.mirakl import MIRAKL_LIMITS
 from inbox_app.domain.channel_limits import MB, limits_for
 
 
-def codes(check: object) -> list[LimitProblem]:
-    return [code for code, _message in check.problems]  # type: ignore[attr-defined]
+def codes(check: ReplyCheck) -> list[LimitProblem]:
+    return [code for code, _message in check.problems]
 
 
 def test_mirakl_limits_are_the_documented_ones() -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import socket
 import ssl
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -53,7 +54,7 @@ class Recorder:
 
 
 def call(
-    recorder: Recorder,
+    recorder: Handler,
     method: str = "GET",
     *,
     policy: RetryPolicy | None = None,
@@ -174,6 +175,25 @@ def test_malformed_json_is_retried_for_a_get_and_the_raw_body_is_kept() -> None:
         call(recorder, policy=RetryPolicy(max_attempts=2, base_delay=0.1))
     assert unreadable.value.raw_body == b"<html>maintenance</html>"
     assert len(recorder.requests) == 2
+
+
+def test_an_address_that_does_not_resolve_is_named_and_retried() -> None:
+    def unresolvable(request: httpx.Request) -> httpx.Response:
+        try:
+            raise socket.gaierror(-2, "Name or service not known")
+        except socket.gaierror as exc:
+            raise httpx.ConnectError("[Errno -2] Name or service not known", request=request) from exc
+
+    calls: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(request)
+        return unresolvable(request)
+
+    with pytest.raises(TemporarilyUnavailable) as failed:
+        call(handler, policy=RetryPolicy(max_attempts=2, base_delay=0.1))
+    assert "The address shop.example.net could not be found" in failed.value.user_message
+    assert len(calls) == 2
 
 
 # -- error mapping ------------------------------------------------------------------------------------------

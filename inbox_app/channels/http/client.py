@@ -18,6 +18,7 @@ import ipaddress
 import json
 import logging
 import random
+import socket
 import ssl
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -35,6 +36,7 @@ from inbox_app.channels.base import (
     RejectedInput,
     RemoteNotFound,
     TemporarilyUnavailable,
+    UnreadableAnswer,
 )
 from inbox_app.channels.http.retry import RetryPolicy, parse_retry_after
 from inbox_app.i18n import _
@@ -74,16 +76,21 @@ def tls_context() -> ssl.SSLContext:
     return context
 
 
-def _certificate_failure(exc: BaseException) -> bool:
-    """Whether a connection failed because the server's certificate was refused (not worth retrying)."""
+def _caused_by(exc: BaseException, kind: type[BaseException]) -> bool:
+    """Whether ``kind`` is in the exception's chain (httpx wraps the socket's and ssl's own errors)."""
     seen: BaseException | None = exc
     for _depth in range(10):
         if seen is None:
             return False
-        if isinstance(seen, ssl.SSLCertVerificationError):
+        if isinstance(seen, kind):
             return True
         seen = seen.__cause__ or seen.__context__
     return False
+
+
+def _certificate_failure(exc: BaseException) -> bool:
+    """Whether a connection failed because the server's certificate was refused (not worth retrying)."""
+    return _caused_by(exc, ssl.SSLCertVerificationError)
 
 
 def _is_loopback(host: str) -> bool:
@@ -124,11 +131,11 @@ def redact_headers(headers: Mapping[str, str] | httpx.Headers) -> dict[str, str]
 
 
 def decode_json(response: httpx.Response, service: str) -> JsonValue:
-    """The response's JSON, or :class:`TemporarilyUnavailable` keeping the raw body when it is not JSON."""
+    """The response's JSON, or :class:`UnreadableAnswer` keeping the raw body when it is not JSON."""
     try:
         return json.loads(response.content)
     except (ValueError, UnicodeDecodeError) as exc:
-        raise TemporarilyUnavailable(
+        raise UnreadableAnswer(
             service,
             detail=f"{response.request.method} {response.request.url.path}: unreadable JSON ({exc})",
             raw_body=response.content[:_RAW_KEEP],
@@ -207,7 +214,7 @@ class ApiClient:
         classify: Classifier | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         rng: random.Random | None = None,
-        user_agent: str = "inbox-app/0.1 (+https://github.com/inbox-app)",
+        user_agent: str = "inbox-app/0.1",
     ) -> None:
         self.service = service
         self.base_url = check_base_url(base_url, service)
@@ -313,11 +320,31 @@ class ApiClient:
                 host = urlsplit(self.base_url).hostname or self.base_url
                 return CertificateInvalid(host, detail=f"{method} {path}: {exc!r}"), False
             log.debug("%s %s: no connection (%r)", method, path, exc)
-            return TemporarilyUnavailable(self.service, detail=f"{method} {path}: {exc!r}"), True
+            host = urlsplit(self.base_url).hostname or self.base_url
+            message = (
+                _("The address {host} could not be found. Check the address, or the network.").format(
+                    host=host
+                )
+                if _caused_by(exc, socket.gaierror)
+                else None
+            )
+            return TemporarilyUnavailable(
+                self.service, detail=f"{method} {path}: {exc!r}", message=message
+            ), True
         except (httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
             # Nothing reached the vendor: any request may be tried again.
             log.debug("%s %s: no connection (%r)", method, path, exc)
-            return TemporarilyUnavailable(self.service, detail=f"{method} {path}: {exc!r}"), True
+            host = urlsplit(self.base_url).hostname or self.base_url
+            message = (
+                _("The address {host} could not be found. Check the address, or the network.").format(
+                    host=host
+                )
+                if _caused_by(exc, socket.gaierror)
+                else None
+            )
+            return TemporarilyUnavailable(
+                self.service, detail=f"{method} {path}: {exc!r}", message=message
+            ), True
         except httpx.TimeoutException as exc:
             log.debug("%s %s: timed out after %.2f s (%r)", method, path, time.monotonic() - started, exc)
             return (

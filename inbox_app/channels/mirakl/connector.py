@@ -42,6 +42,7 @@ import httpx
 from inbox_app.channels.base import (
     AttachmentContent,
     AuthFailed,
+    BadConfiguration,
     Channel,
     ChannelCapabilities,
     ChannelError,
@@ -58,6 +59,7 @@ from inbox_app.channels.base import (
     SentReceipt,
     TemporarilyUnavailable,
     ThreadBatch,
+    UnreadableAnswer,
     check_reply,
     normalize_body,
 )
@@ -215,7 +217,21 @@ class MiraklChannel(Channel):
     # -- reading ----------------------------------------------------------------------------------------
 
     async def test_connection(self) -> None:
-        await self._http.get_json("/api/account")
+        """A01 (shop information): names what failed (address, key, shop) through the typed error."""
+        try:
+            body = await self._http.get_json("/api/account")
+        except (RemoteNotFound, RejectedInput) as exc:
+            raise self._not_mirakl(exc.detail) from exc
+        except UnreadableAnswer as exc:
+            raise self._not_mirakl(exc.detail) from exc  # a web page, not an API
+        if not isinstance(body, Mapping):
+            raise self._not_mirakl("A01 answer is not an object")
+
+    def _not_mirakl(self, detail: str) -> BadConfiguration:
+        return BadConfiguration(
+            _("No Mirakl seller API answers at {url}. Check the address.").format(url=self.settings.base_url),
+            detail=detail,
+        )
 
     async def list_threads(self, cursor: str | None) -> AsyncIterator[ThreadBatch]:
         state = _Cursor.decode(cursor)

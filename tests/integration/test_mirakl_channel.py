@@ -10,8 +10,13 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
+import signal
+import subprocess
+import sys
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
@@ -382,6 +387,54 @@ def test_a_reply_whose_answer_was_lost_is_found_again_and_not_sent_twice(
     )
     assert found.outcome is LookupOutcome.FOUND
     assert found.message is not None and found.message.remote_id == stored.message_id
+
+
+SENDER = """
+import asyncio, sys
+from inbox_app.channels.base import OutgoingReply
+from inbox_app.channels.mirakl import MiraklChannel, MiraklSettings
+
+async def main() -> None:
+    settings = MiraklSettings(sys.argv[1], sys.argv[2], sys.argv[3])
+    async with MiraklChannel(settings) as channel:
+        await channel.send_reply(OutgoingReply("outbox-kill", sys.argv[4], "Your parcel is with DHL now."))
+
+asyncio.run(main())
+"""
+
+
+def test_a_sender_killed_while_waiting_for_the_answer_leaves_a_reply_that_is_found(
+    mirakl_sandbox: MiraklSandbox, mirakl_settings: MiraklSettings
+) -> None:
+    thread = mirakl_sandbox.add_thread()
+    claimed_at = datetime.now(UTC)
+    # Mirakl stores the reply, then its answer hangs: the sender is killed while it waits.
+    mirakl_sandbox.inject(Fault("slow", delay=60.0, method="POST", after_processing=True))
+    sender = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            SENDER,
+            mirakl_sandbox.base_url,
+            mirakl_sandbox.api_key,
+            mirakl_sandbox.shop_id,
+            thread.id,
+        ],
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])},
+    )
+    try:
+        assert mirakl_sandbox.reply_stored.wait(timeout=60), "the reply never reached the sandbox"
+        sender.send_signal(signal.SIGKILL)
+    finally:
+        sender.wait(timeout=30)
+    assert sender.returncode == -signal.SIGKILL
+
+    # The restarted app looks the claimed reply up before sending anything again.
+    reply = OutgoingReply("outbox-kill", thread.id, "Your parcel is with DHL now.")
+    lookup = run(mirakl_settings, lambda ch: ch.find_sent(reply, claimed_at=claimed_at))
+    assert lookup.outcome is LookupOutcome.FOUND
+    assert lookup.message is not None and lookup.message.remote_id == mirakl_sandbox.replies[0].message_id
+    assert len(mirakl_sandbox.replies) == 1
 
 
 def test_a_reply_refused_before_processing_is_not_found_and_can_be_sent(

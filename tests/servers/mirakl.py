@@ -168,6 +168,7 @@ class MiraklSandbox:
         self.faults: list[Fault] = []
         self._lock = threading.RLock()
         self._stopping = threading.Event()
+        self.reply_stored = threading.Event()  # set when an M12 reply has been stored (tests wait on it)
         self._seq = 0
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -558,6 +559,7 @@ class MiraklSandbox:
                     message_id=str(message["id"]),
                 )
             )
+            self.reply_stored.set()
             return 201, {"message_id": message["id"], "thread_id": thread_id}
 
     def iter_all_messages(self) -> Iterator[tuple[str, dict[str, Any]]]:

@@ -25,9 +25,15 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import ClassVar, Literal
 
-from inbox_app.domain.channel_limits import AttachmentCheck, ChannelLimits, check_attachments
+from inbox_app.domain.channel_limits import (
+    AttachmentCheck,
+    ChannelLimits,
+    Refusal,
+    RefusalReason,
+    check_attachments,
+)
 from inbox_app.domain.conversations import Direction
-from inbox_app.i18n import _, format_duration, format_number
+from inbox_app.i18n import _, format_duration, format_number, format_size, ngettext
 
 __all__ = [
     "AttachmentContent",
@@ -238,7 +244,7 @@ class ReplyLimits:
     max_messages_per_thread: int | None = None
     allowed_extensions: frozenset[str] | None = None  # lower-case without dot; None: any type
     links_forbidden: bool = False
-    addresses_forbidden: bool = False  # e-mail addresses and phone numbers must not appear in the text
+    addresses_forbidden: bool = False  # e-mail addresses must not appear in the text
     max_attachments_per_entity: int | None = None  # e.g. Mirakl: 50 files across all threads of one order
 
 
@@ -338,12 +344,25 @@ def check_reply(
             problems.append(
                 (
                     LimitProblem.FILE_REFUSED,
-                    _("{name} cannot be sent through {channel} ({reason}).").format(
-                        name=refusal.name, channel=kind, reason=refusal.reason.value
+                    _("{name} cannot be sent through {channel}: {reason}").format(
+                        name=refusal.name, channel=kind, reason=_refusal_reason(refusal)
                     ),
                 )
             )
     return ReplyCheck(tuple(problems), attachments)
+
+
+def _refusal_reason(refusal: Refusal) -> str:
+    limit = refusal.limit or 0
+    if refusal.reason is RefusalReason.NO_UPLOAD:
+        return _("this channel takes no files.")
+    if refusal.reason is RefusalReason.EMPTY:
+        return _("the file is empty.")
+    if refusal.reason is RefusalReason.FILE_TOO_BIG:
+        return _("it is larger than {size}.").format(size=format_size(limit))
+    if refusal.reason is RefusalReason.TOTAL_TOO_BIG:
+        return _("all files together would exceed {size}.").format(size=format_size(limit))
+    return ngettext("at most {n} file per reply.", "at most {n} files per reply.", limit).format(n=limit)
 
 
 _WS = re.compile(r"\s+")

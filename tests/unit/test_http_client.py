@@ -147,6 +147,11 @@ def test_a_429_without_retry_after_backs_off_and_a_long_one_is_handed_up() -> No
     call(recorder, sleeps=sleeps)
     assert len(sleeps) == 1 and 0 <= sleeps[0] <= 1.1
 
+    recorder = Recorder(json_response(429), json_response(429), json_response(429), json_response(200))
+    sleeps = []
+    call(recorder, sleeps=sleeps, policy=RetryPolicy(max_attempts=4, base_delay=1.0, max_delay=100.0))
+    assert len(sleeps) == 3 and max(sleeps) > 1.0  # the ceiling grows with each attempt (1, 2, 4 s)
+
     recorder = Recorder(json_response(429, headers={"Retry-After": "600"}))
     with pytest.raises(RateLimited) as limited:
         call(recorder)

@@ -269,7 +269,7 @@ class ApiClient:
         while True:
             attempt += 1
             error, may_retry = await self._attempt(
-                method, path, merged, data, files, headers, safe, expect_json
+                method, path, merged, data, files, headers, safe, expect_json, attempt
             )
             if isinstance(error, httpx.Response):
                 return error
@@ -302,6 +302,7 @@ class ApiClient:
         headers: Mapping[str, str] | None,
         safe: bool,
         expect_json: bool,
+        attempt: int,
     ) -> tuple[httpx.Response | ChannelError, bool]:
         """One try: the response when it succeeded, else (error, may this be retried)."""
         self.requests_sent += 1
@@ -388,7 +389,7 @@ class ApiClient:
                     return exc, safe
             return response, False
         error = (self._classify(response) if self._classify else None) or error_for_response(
-            response, self.service, policy=self.retry, attempt=1, rng=self._rng
+            response, self.service, policy=self.retry, attempt=attempt, rng=self._rng
         )
         if isinstance(error, RateLimited):
             return error, True  # refused before any processing: safe to try again even for a POST

@@ -159,6 +159,7 @@ class ThreadBatch:
     threads: tuple[RemoteThread, ...]
     cursor: str
     last: bool  # True on the final batch of this listing
+    unreadable: tuple[str, ...] = ()  # the vendor's JSON of items that could not be read (kept, not dropped)
 
 
 @dataclass(frozen=True)

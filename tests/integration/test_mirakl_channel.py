@@ -252,6 +252,35 @@ def test_a_thread_longer_than_the_embedded_100_messages_is_completed_through_m10
     assert len(mirakl_sandbox.requests_to(f"/api/inbox/threads/{thread.id}")) == 1
 
 
+def test_a_long_thread_deleted_before_m10_keeps_its_embedded_messages(
+    mirakl_sandbox: MiraklSandbox, mirakl_settings: MiraklSettings
+) -> None:
+    start = datetime(2026, 10, 1, tzinfo=UTC)
+    thread = mirakl_sandbox.add_thread(at=start)
+    for i in range(120):
+        mirakl_sandbox.add_message(thread.id, f"message {i}", at=start + timedelta(minutes=i))
+    mirakl_sandbox.inject(Fault("status", status=404, path_prefix=f"/api/inbox/threads/{thread.id}"))
+
+    [remote] = all_threads(run(mirakl_settings, collect)).values()
+
+    assert len(remote.messages) == 100 and not remote.messages_complete
+    assert remote.total_messages == 120
+
+
+def test_an_unreadable_thread_is_handed_on_with_its_json_and_the_rest_goes_through(
+    mirakl_sandbox: MiraklSandbox, mirakl_settings: MiraklSettings, caplog: pytest.LogCaptureFixture
+) -> None:
+    ids = mirakl_sandbox.generate(3, 1)
+    mirakl_sandbox.odd_items.append({"topic": {"type": "FREE_TEXT", "value": "thread without id"}})
+
+    with caplog.at_level(logging.ERROR, logger="inbox_app.channels.mirakl"):
+        [batch] = run(mirakl_settings, collect)
+
+    assert sorted(t.remote_id for t in batch.threads) == sorted(ids)
+    assert [json.loads(raw)["topic"]["value"] for raw in batch.unreadable] == ["thread without id"]
+    assert any("thread without id" in r.getMessage() for r in caplog.records)
+
+
 def test_attachments_are_downloaded_on_demand_through_m13(
     mirakl_sandbox: MiraklSandbox, mirakl_settings: MiraklSettings
 ) -> None:

@@ -166,6 +166,7 @@ class MiraklSandbox:
         self.replies: list[ReceivedReply] = []
         self.requests: list[RecordedRequest] = []
         self.faults: list[Fault] = []
+        self.odd_items: list[Any] = []  # sent as is at the end of the first M11 page (a vendor's surprise)
         self._lock = threading.RLock()
         self._stopping = threading.Event()
         self.reply_stored = threading.Event()  # set when an M12 reply has been stored (tests wait on it)
@@ -452,6 +453,8 @@ class MiraklSandbox:
             body: dict[str, Any] = {
                 "data": [self.render_thread(t, with_messages=with_messages, last=100) for t in page]
             }
+            if after is None:
+                body["data"].extend(self.odd_items)
             if len(ordered) > limit:
                 last = page[-1]
                 state = {

@@ -256,43 +256,58 @@ class MiraklChannel(Channel):
             marker = state.marker or _server_time(response) or self._now()
             body = response.extensions["inbox_app.parsed_json"]
             if not isinstance(body, Mapping):
-                raise TemporarilyUnavailable(
+                raise UnreadableAnswer(
                     self.name,
                     detail=f"M11 answer is not an object: {type(body).__name__}",
                     raw_body=response.content[:65536],
                 )
-            threads = [await self._complete(t) for t in self._parse_page(body)]
+            parsed, unreadable = self._parse_page(body)
+            threads = [await self._complete(t) for t in parsed]
             next_token = body.get("next_page_token")
             if isinstance(next_token, str) and next_token:
                 state = _Cursor(since=state.since, page_token=next_token, marker=marker)
-                yield ThreadBatch(tuple(threads), state.encode(), last=False)
+                yield ThreadBatch(tuple(threads), state.encode(), last=False, unreadable=unreadable)
                 continue
             new_since = marker - self._overlap
             if state.since is not None and state.since > new_since:
                 new_since = state.since
-            yield ThreadBatch(tuple(threads), _Cursor(since=new_since).encode(), last=True)
+            yield ThreadBatch(
+                tuple(threads), _Cursor(since=new_since).encode(), last=True, unreadable=unreadable
+            )
             return
 
-    def _parse_page(self, body: Mapping[str, Any]) -> list[RemoteThread]:
+    def _parse_page(self, body: Mapping[str, Any]) -> tuple[list[RemoteThread], tuple[str, ...]]:
+        """The page's threads, and the raw JSON of any that cannot be read (no id): handed on, not dropped."""
         data = body.get("data")
         if not isinstance(data, list):
-            raise TemporarilyUnavailable(self.name, detail="M11 answer without a data list")
+            raise UnreadableAnswer(
+                self.name,
+                detail="M11 answer without a data list",
+                raw_body=json.dumps(body, ensure_ascii=False).encode()[:65536],
+            )
         threads: list[RemoteThread] = []
+        unreadable: list[str] = []
         for item in data:
             try:
                 if not isinstance(item, Mapping):
                     raise ValueError(f"thread is a {type(item).__name__}")
                 threads.append(parse_thread(item))
             except ValueError as exc:
-                # Cannot be stored without an id; logged with its JSON so support can see what came.
-                log.error("skipping an unreadable Mirakl thread (%s): %.2000r", exc, item)
-        return threads
+                raw = json.dumps(item, ensure_ascii=False, sort_keys=True)
+                log.error("unreadable Mirakl thread (%s): %.2000s", exc, raw)
+                unreadable.append(raw)
+        return threads, tuple(unreadable)
 
     async def _complete(self, thread: RemoteThread) -> RemoteThread:
         """M11 embeds only the last 100 messages: fetch the rest through M10."""
         if thread.messages_complete:
             return thread
-        return await self.fetch_thread(thread.remote_id)
+        try:
+            return await self.fetch_thread(thread.remote_id)
+        except RemoteNotFound:
+            # Gone between the two calls: keep what M11 gave (still marked incomplete) rather than stall.
+            log.warning("Mirakl thread %s vanished before its older messages could be read", thread.remote_id)
+            return thread
 
     async def fetch_thread(self, thread_id: str) -> RemoteThread:
         path = f"{THREADS}/{quote(thread_id, safe='')}"

@@ -11,6 +11,7 @@ import asyncio
 import json
 import logging
 import os
+import random
 import signal
 import subprocess
 import sys
@@ -167,6 +168,34 @@ def test_a_listing_interrupted_mid_way_resumes_from_the_committed_cursor(
     seen = [t.remote_id for b in committed + rest for t in b.threads]
     assert sorted(seen) == sorted(ids)  # nothing skipped, nothing doubled
     assert len(mirakl_sandbox.requests_to("/api/inbox/threads")) == 5
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_threads_changed_while_the_pages_are_read_are_never_missed(
+    mirakl_sandbox: MiraklSandbox, mirakl_settings: MiraklSettings, seed: int
+) -> None:
+    rng = random.Random(seed)
+    ids = mirakl_sandbox.generate(60, 1)
+    # Mirakl's clock runs ahead of ours: the cursor must follow the server's clock, not this machine's.
+    mirakl_sandbox.clock_offset = timedelta(minutes=rng.choice([-30, 0, 45]))
+    settings = MiraklSettings(**{**mirakl_settings.__dict__, "page_size": 7})
+    seen: dict[str, datetime | None] = {}
+
+    async def listing_with_changes(channel: MiraklChannel) -> str:
+        cursor = ""
+        async for batch in channel.list_threads(None):
+            seen.update({t.remote_id: t.updated_at for t in batch.threads})
+            cursor = batch.cursor
+            for changed in rng.sample(ids, 3):  # customers keep writing while we page
+                mirakl_sandbox.add_message(changed, f"and another thing ({seed})")
+        return cursor
+
+    cursor = run(settings, listing_with_changes)
+    for batch in run(settings, lambda ch: collect(ch, cursor)):
+        seen.update({t.remote_id: t.updated_at for t in batch.threads})
+
+    latest = {t.id: t.date_updated for t in mirakl_sandbox.threads.values()}
+    assert seen == latest  # every thread, in its latest version
 
 
 def test_a_page_token_mirakl_no_longer_accepts_restarts_the_listing_from_since(
@@ -482,6 +511,21 @@ def test_a_reply_refused_before_processing_is_not_found_and_can_be_sent(
     assert lookup.outcome is LookupOutcome.NOT_SENT
     run(mirakl_settings, lambda ch: ch.send_reply(reply))
     assert len(mirakl_sandbox.replies) == 1
+
+
+def test_find_sent_allows_for_mirakls_clock_being_a_little_behind(
+    mirakl_sandbox: MiraklSandbox, mirakl_settings: MiraklSettings
+) -> None:
+    thread = mirakl_sandbox.add_thread()
+    mirakl_sandbox.clock_offset = timedelta(seconds=-60)
+    claimed_at = datetime.now(UTC)
+    reply = OutgoingReply("outbox-11", thread.id, "We have refunded the shipping costs.")
+    receipt = run(mirakl_settings, lambda ch: ch.send_reply(reply))
+
+    lookup = run(mirakl_settings, lambda ch: ch.find_sent(reply, claimed_at=claimed_at))
+
+    assert lookup.outcome is LookupOutcome.FOUND
+    assert lookup.message is not None and lookup.message.remote_id == receipt.remote_message_id
 
 
 def test_find_sent_ignores_the_same_text_sent_long_before_the_claim(

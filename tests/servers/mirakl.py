@@ -694,3 +694,35 @@ class _Handler(BaseHTTPRequestHandler):
         if method == "POST" and len(rest) == 2 and rest[1] == "message":
             return sandbox.reply(rest[0], self.headers.get("Content-Type", ""), payload)
         return 405 if rest else 404, {"status": 405 if rest else 404, "message": "Not allowed"}
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the sandbox on its own (benchmarks run it in a separate process, so it does not share the GIL
+    with the client it measures): prints one JSON line with base_url, api_key and shop_id, then serves until
+    stdin closes or the process is stopped."""
+    import argparse
+    import sys
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--threads", type=int, default=0, help="threads to generate")
+    parser.add_argument("--messages", type=int, default=6, help="messages per generated thread")
+    args = parser.parse_args(argv)
+    with MiraklSandbox() as sandbox:
+        if args.threads:
+            sandbox.generate(args.threads, args.messages)
+        print(
+            json.dumps(
+                {"base_url": sandbox.base_url, "api_key": sandbox.api_key, "shop_id": sandbox.shop_id}
+            ),
+            flush=True,
+        )
+        for line in sys.stdin:  # simple control channel: "touch N" adds a message to N threads
+            words = line.split()
+            if words[:1] == ["touch"] and len(words) == 2:
+                for thread_id in list(sandbox.threads)[: int(words[1])]:
+                    sandbox.add_message(thread_id, "One more question about my order, please.")
+                print(json.dumps({"touched": int(words[1])}), flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -10,6 +10,8 @@ user, a revoked refresh token, and every fault mode.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import logging
 import os
 import signal
 import subprocess
@@ -547,3 +549,82 @@ def test_the_rate_limiter_paces_calls(
     run(slow, ebay_tokens, work)
     # 2 list pages + 6 conversations = 8 calls, 2 free: about 6 waits of 1/5 s (less what the calls took)
     assert channel_box[0].bucket.waited >= 0.8
+
+
+def test_a_reply_refused_before_processing_is_not_found_and_can_be_sent(
+    ebay_sandbox: EbaySandbox, ebay_settings: EbaySettings, ebay_tokens: MemoryTokenStore
+) -> None:
+    conv = ebay_sandbox.add_conversation()
+    claimed_at = datetime.now(UTC)
+    reply = OutgoingReply("o-9", conv.id, "On its way.")
+    ebay_sandbox.inject(Fault("status", status=503, method="POST", path_prefix="/commerce"))
+    with pytest.raises(TemporarilyUnavailable) as failed:
+        run(ebay_settings, ebay_tokens, lambda ch: ch.send_reply(reply))
+    assert failed.value.maybe_delivered  # the client cannot know; the lookup decides
+    lookup = run(ebay_settings, ebay_tokens, lambda ch: ch.find_sent(reply, claimed_at=claimed_at))
+    assert lookup.outcome is LookupOutcome.NOT_SENT
+    run(ebay_settings, ebay_tokens, lambda ch: ch.send_reply(reply))
+    assert [s["messageText"] for s in ebay_sandbox.sent] == ["On its way."]
+
+
+def test_concurrent_calls_with_a_stale_token_refresh_it_once(
+    ebay_sandbox: EbaySandbox, ebay_settings: EbaySettings, ebay_tokens: MemoryTokenStore
+) -> None:
+    conv = ebay_sandbox.add_conversation()
+
+    async def work(channel: EbayChannel) -> None:
+        await channel.test_connection()
+        ebay_sandbox.expire_access_tokens()
+        await asyncio.gather(*(channel.fetch_thread(conv.id) for _ in range(5)))
+
+    run(ebay_settings, ebay_tokens, work)
+    assert len(ebay_sandbox.calls("/oauth2/token", "POST")) == 2
+
+
+@pytest.mark.parametrize("kind", ["status", "drop"])
+def test_a_token_endpoint_outage_is_retried(
+    ebay_sandbox: EbaySandbox, ebay_settings: EbaySettings, ebay_tokens: MemoryTokenStore, kind: str
+) -> None:
+    ebay_sandbox.inject(Fault(kind, status=502, path_prefix="/identity"))  # type: ignore[arg-type]
+    run(ebay_settings, ebay_tokens, lambda ch: ch.test_connection())
+    assert len(ebay_sandbox.calls("/oauth2/token", "POST")) == 2
+
+
+def test_no_token_or_secret_reaches_the_log(
+    ebay_sandbox: EbaySandbox,
+    ebay_settings: EbaySettings,
+    ebay_tokens: MemoryTokenStore,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    conv = ebay_sandbox.add_conversation()
+    caplog.set_level(logging.DEBUG, logger="inbox_app")
+
+    async def work(channel: EbayChannel) -> None:
+        await collect(channel)
+        ebay_sandbox.expire_access_tokens()
+        await channel.send_reply(OutgoingReply("o", conv.id, "Hello"))
+
+    run(ebay_settings, ebay_tokens, work)
+    assert ebay_tokens.access is not None
+    issued = list(ebay_sandbox.access_tokens)
+    assert len(issued) == 2
+    for secret in (*issued, ebay_sandbox.refresh_token, ebay_sandbox.client_secret):
+        assert secret not in caplog.text
+    assert "[redacted]" in caplog.text
+
+
+def test_without_start_time_every_page_is_read_but_only_changed_conversations_are_fetched(
+    ebay_sandbox: EbaySandbox, ebay_settings: EbaySettings, ebay_tokens: MemoryTokenStore
+) -> None:
+    ids = ebay_sandbox.generate(70, 1)
+    settings = dataclasses.replace(ebay_settings, trust_start_time=False)
+    cursor = run(settings, ebay_tokens, collect)[-1].cursor
+    ebay_sandbox.add_message(ids[3], "Again")
+    before = len(ebay_sandbox.requests)
+
+    found = threads_of(run(settings, ebay_tokens, lambda ch: collect(ch, cursor)))
+
+    assert set(found) == {ids[3]}
+    new = ebay_sandbox.requests[before:]
+    assert not any("start_time" in q for _m, _p, q in new)
+    assert len(new) == 2 + 1 + 1  # two member pages, one FROM_EBAY page, one conversation

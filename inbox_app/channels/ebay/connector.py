@@ -103,6 +103,9 @@ class EbaySettings:
     page_size: int = PAGE_SIZE_MAX
     rate_per_second: float = 4.0  # client-side pacing (see ratelimit.py)
     burst: int = 8
+    # start_time narrows FROM_MEMBERS to conversations active since the cursor. Should eBay ever apply it to
+    # the creation date only, False lists every page and compares latestMessage dates here instead.
+    trust_start_time: bool = True
 
 
 def parse_datetime(value: object) -> datetime | None:
@@ -318,7 +321,7 @@ class EbayChannel(Channel):
         limit = max(1, min(self.settings.page_size, PAGE_SIZE_MAX))
         while True:
             params = {"conversation_type": state.kind, "limit": str(limit), "offset": str(state.offset)}
-            if state.kind == MEMBERS and state.since is not None:
+            if state.kind == MEMBERS and state.since is not None and self.settings.trust_start_time:
                 params["start_time"] = _format(state.since)
             body, response = await self._json("/conversation", params)
             marker = state.marker or _server_time(response) or self._now()

@@ -628,3 +628,15 @@ def test_without_start_time_every_page_is_read_but_only_changed_conversations_ar
     new = ebay_sandbox.requests[before:]
     assert not any("start_time" in q for _m, _p, q in new)
     assert len(new) == 2 + 1 + 1  # two member pages, one FROM_EBAY page, one conversation
+
+
+def test_a_429_on_a_reply_is_sent_once_the_wait_is_over(
+    ebay_sandbox: EbaySandbox, ebay_settings: EbaySettings, ebay_tokens: MemoryTokenStore
+) -> None:
+    conv = ebay_sandbox.add_conversation()
+    ebay_sandbox.inject(
+        Fault("status", status=429, retry_after="0.1", method="POST", path_prefix="/commerce")
+    )
+    run(ebay_settings, ebay_tokens, lambda ch: ch.send_reply(OutgoingReply("o", conv.id, "Sure.")))
+    assert len(ebay_sandbox.calls("/send_message", "POST")) == 2
+    assert [s["messageText"] for s in ebay_sandbox.sent] == ["Sure."]

@@ -212,6 +212,7 @@ class ApiClient:
         retry: RetryPolicy | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         classify: Classifier | None = None,
+        auth: httpx.Auth | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         rng: random.Random | None = None,
         user_agent: str = "inbox-app/0.1",
@@ -232,6 +233,7 @@ class ApiClient:
             verify=tls_context(),
             transport=transport,
             follow_redirects=False,  # a redirect would carry the key elsewhere
+            auth=auth,  # per-request credentials (Kaufland signs every request): applied on every retry
         )
 
     @property
@@ -256,6 +258,7 @@ class ApiClient:
         headers: Mapping[str, str] | None = None,
         retry_safe: bool | None = None,
         expect_json: bool = False,
+        content: bytes | None = None,
     ) -> httpx.Response:
         """Send one request, retrying as the policy and ``retry_safe`` allow; a 2xx response or an error.
 
@@ -269,7 +272,7 @@ class ApiClient:
         while True:
             attempt += 1
             error, may_retry = await self._attempt(
-                method, path, merged, data, files, headers, safe, expect_json, attempt
+                method, path, merged, data, files, headers, safe, expect_json, attempt, content
             )
             if isinstance(error, httpx.Response):
                 return error
@@ -303,6 +306,7 @@ class ApiClient:
         safe: bool,
         expect_json: bool,
         attempt: int,
+        content: bytes | None = None,
     ) -> tuple[httpx.Response | ChannelError, bool]:
         """One try: the response when it succeeded, else (error, may this be retried)."""
         self.requests_sent += 1
@@ -315,6 +319,7 @@ class ApiClient:
                 data=data,
                 files=list(files) if files else None,
                 headers=headers,
+                content=content,
             )
         except httpx.ConnectError as exc:
             if _certificate_failure(exc):

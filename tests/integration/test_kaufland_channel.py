@@ -609,3 +609,43 @@ def test_malformed_json_is_retried_and_kept_when_it_persists(
     with pytest.raises(TemporarilyUnavailable) as unreadable:
         run(kaufland_settings, collect)
     assert unreadable.value.raw_body == b'{"data": [{"id_ticket": "1a", "status": '
+
+
+# -- the vendor's rate limit ------------------------------------------------------------------------------
+
+
+def test_requests_stay_under_the_configured_rate(
+    kaufland_sandbox: KauflandSandbox, kaufland_settings: KauflandSettings
+) -> None:
+    kaufland_sandbox.generate(60, 1)
+    settings = replace(kaufland_settings, max_requests_per_second=40.0)
+
+    run(settings, collect)
+
+    arrivals = [r.at for r in kaufland_sandbox.requests]
+    assert len(arrivals) == 61
+    # In any one second no more than the rate (+1 for the window's edge) arrived.
+    busiest = max(sum(1 for b in arrivals if a <= b < a + 1.0) for a in arrivals)
+    assert busiest <= 41
+    assert arrivals[-1] - arrivals[0] >= 60 / 40.0 - 0.1
+
+
+# -- the sandbox follows the vendor, not our client -----------------------------------------------------
+
+
+def test_the_sandbox_accepts_the_vendors_published_signature_and_nothing_else() -> None:
+    secret = "a7d0cb1da1ddbc86c96ee5fedd341b7d8ebfbb2f5c83cfe0909f4e57f05dd403"
+    sandbox = KauflandSandbox(client_key="7bffc16ba2cc5ac1cbf527d6fa39263", secret_key=secret)
+    sandbox.clock_offset = datetime.fromtimestamp(1411055926, UTC) - datetime.now(UTC)
+    headers = {
+        "Shop-Client-Key": "7bffc16ba2cc5ac1cbf527d6fa39263",
+        "Shop-Timestamp": "1411055926",
+        "Shop-Signature": "da0b65f51c0716c1d3fa658b7eaf710583630a762a98c9af8e9b392bd9df2e2a",
+    }
+    url = "https://sellerapi.kaufland.com/v2/units/"
+    assert sandbox.check_signature("POST", url, headers, b"") is None
+    assert sandbox.check_signature("POST", url.rstrip("/"), headers, b"") == "Invalid signature"
+    assert sandbox.check_signature("POST", url, headers, b"{}") == "Invalid signature"
+    assert sandbox.check_signature("POST", url, {**headers, "Shop-Timestamp": "1411057000"}, b"") == (
+        "Timestamp is outside the allowed time window"
+    )

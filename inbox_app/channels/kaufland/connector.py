@@ -101,6 +101,7 @@ class KauflandSettings:
     name: str = "Kaufland"
     page_size: int = PAGE_SIZE_MAX
     message_source: Literal["embedded", "bulk"] = "embedded"
+    max_requests_per_second: float = 100.0  # Kaufland allows 111 per seller across all endpoints
 
 
 @dataclass(frozen=True)
@@ -175,7 +176,10 @@ class KauflandChannel(Channel):
             service=settings.name,
             auth_headers={"Accept": "application/json"},
             auth=KauflandAuth(
-                settings.client_key, settings.secret_key, clock=lambda: self._now().timestamp()
+                settings.client_key,
+                settings.secret_key,
+                clock=lambda: self._now().timestamp(),
+                max_per_second=settings.max_requests_per_second,
             ),
             timeout=timeout,
             retry=retry,

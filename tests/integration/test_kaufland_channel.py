@@ -279,6 +279,25 @@ def test_ticket_files_are_downloaded_with_a_signed_request(
     assert "Shop-Signature" in download.headers
 
 
+def test_a_ticket_file_on_another_host_is_fetched_without_credentials(
+    kaufland_sandbox: KauflandSandbox, kaufland_settings: KauflandSettings
+) -> None:
+    kaufland_sandbox.files_on_cdn = True
+    start = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
+    ticket = kaufland_sandbox.add_ticket(at=start)
+    kaufland_sandbox.add_message(ticket.id, "Rechnung anbei.", at=start)
+    kaufland_sandbox.add_file(ticket.id, "rechnung.pdf", b"%PDF-1.4 ...", "application/pdf", at=start)
+
+    async def work(channel: KauflandChannel) -> bytes:
+        remote = await channel.fetch_thread(ticket.id)
+        [attachment] = remote.messages[0].attachments
+        return (await channel.download_attachment(attachment)).data
+
+    assert run(kaufland_settings, work) == b"%PDF-1.4 ..."
+    [download] = [r for r in kaufland_sandbox.requests if r.path.startswith("/cdn/files/")]
+    assert not {"Shop-Client-Key", "Shop-Signature", "Shop-Timestamp"} & set(download.headers)
+
+
 # -- replying -------------------------------------------------------------------------------------------
 
 

@@ -145,6 +145,7 @@ class KauflandSandbox:
         self.secret_key = secret_key
         self.max_skew = max_skew
         self.clock_offset = timedelta(0)
+        self.files_on_cdn = False  # ticket file URIs point at another address that takes no credentials
         self.short_pages: int | None = None  # serve at most this many items per page, whatever was asked
         self.tickets: dict[str, SandboxTicket] = {}
         self.file_store: dict[str, tuple[str, str, bytes]] = {}
@@ -287,7 +288,13 @@ class KauflandSandbox:
             file_id = str(self._next())
             self.file_store[file_id] = (filename, mime_type, data)
             self.tickets[ticket_id].files.append(
-                {"filename": filename, "ts_created_iso": _s(at), "uri": f"{self.base_url}/files/{file_id}"}
+                {
+                    "filename": filename,
+                    "ts_created_iso": _s(at),
+                    "uri": f"{self.origin}/cdn/files/{file_id}"
+                    if self.files_on_cdn
+                    else f"{self.base_url}/files/{file_id}",
+                }
             )
             return file_id
 
@@ -580,6 +587,14 @@ class _Handler(BaseHTTPRequestHandler):
             fault = sandbox._take_fault(method, path)
             if fault is not None and not fault.after_processing:
                 self._apply_fault(fault)
+                return
+            if method == "GET" and path.startswith("/cdn/files/"):  # a public file host, outside the API
+                with sandbox._lock:
+                    found = sandbox.file_store.get(path.rsplit("/", 1)[-1])
+                if found is None:
+                    self._json(404, _error("File not found"))
+                else:
+                    self._send(200, found[2], found[1])
                 return
             url = f"http://{self.headers.get('Host', '')}{self.path}"
             refused = sandbox.check_signature(method, url, self.headers, payload)

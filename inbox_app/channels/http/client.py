@@ -265,6 +265,7 @@ class ApiClient:
         ``retry_safe`` defaults to True for GET/HEAD and False otherwise. With ``expect_json`` a 2xx answer
         that is not JSON counts as a failure and is retried like a 5xx (retry-safe requests only); the decoded
         body is then in ``response.extensions["inbox_app.parsed_json"]`` (:meth:`get_json` returns it).
+        ``content`` is a raw body (e.g. a JSON reply, with its Content-Type in ``headers``).
         """
         safe = method.upper() in ("GET", "HEAD") if retry_safe is None else retry_safe
         merged = {**self._params, **(params or {})}

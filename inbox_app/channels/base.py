@@ -145,6 +145,9 @@ class RemoteThread:
     marketplace: str | None = None  # the operator's name, when the vendor says it
     problems: tuple[str, ...] = ()
     raw: str = ""  # the vendor's JSON for the thread without its messages (those keep their own raw)
+    category_hint: str | None = (
+        None  # the vendor's reason mapped to the app's categories (Kaufland open_reason)
+    )
 
 
 @dataclass(frozen=True)

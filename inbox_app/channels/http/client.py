@@ -212,6 +212,7 @@ class ApiClient:
         retry: RetryPolicy | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         classify: Classifier | None = None,
+        auth: httpx.Auth | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         rng: random.Random | None = None,
         user_agent: str = "inbox-app/0.1",
@@ -232,6 +233,7 @@ class ApiClient:
             verify=tls_context(),
             transport=transport,
             follow_redirects=False,  # a redirect would carry the key elsewhere
+            auth=auth,  # per-request credentials (Kaufland signs every request): applied on every retry
         )
 
     @property
@@ -263,7 +265,7 @@ class ApiClient:
         ``retry_safe`` defaults to True for GET/HEAD and False otherwise. With ``expect_json`` a 2xx answer
         that is not JSON counts as a failure and is retried like a 5xx (retry-safe requests only); the decoded
         body is then in ``response.extensions["inbox_app.parsed_json"]`` (:meth:`get_json` returns it).
-        ``content`` is a raw body (e.g. JSON for eBay), set its Content-Type in ``headers``.
+        ``content`` is a raw body (e.g. a JSON reply, with its Content-Type in ``headers``).
         """
         safe = method.upper() in ("GET", "HEAD") if retry_safe is None else retry_safe
         merged = {**self._params, **(params or {})}

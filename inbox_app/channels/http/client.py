@@ -256,12 +256,14 @@ class ApiClient:
         headers: Mapping[str, str] | None = None,
         retry_safe: bool | None = None,
         expect_json: bool = False,
+        content: bytes | None = None,
     ) -> httpx.Response:
         """Send one request, retrying as the policy and ``retry_safe`` allow; a 2xx response or an error.
 
         ``retry_safe`` defaults to True for GET/HEAD and False otherwise. With ``expect_json`` a 2xx answer
         that is not JSON counts as a failure and is retried like a 5xx (retry-safe requests only); the decoded
         body is then in ``response.extensions["inbox_app.parsed_json"]`` (:meth:`get_json` returns it).
+        ``content`` is a raw body (JSON already encoded, or a file's bytes) sent with the caller's Content-Type.
         """
         safe = method.upper() in ("GET", "HEAD") if retry_safe is None else retry_safe
         merged = {**self._params, **(params or {})}
@@ -269,7 +271,7 @@ class ApiClient:
         while True:
             attempt += 1
             error, may_retry = await self._attempt(
-                method, path, merged, data, files, headers, safe, expect_json, attempt
+                method, path, merged, data, files, headers, safe, expect_json, attempt, content
             )
             if isinstance(error, httpx.Response):
                 return error
@@ -303,6 +305,7 @@ class ApiClient:
         safe: bool,
         expect_json: bool,
         attempt: int,
+        content: bytes | None = None,
     ) -> tuple[httpx.Response | ChannelError, bool]:
         """One try: the response when it succeeded, else (error, may this be retried)."""
         self.requests_sent += 1
@@ -315,6 +318,7 @@ class ApiClient:
                 data=data,
                 files=list(files) if files else None,
                 headers=headers,
+                content=content,
             )
         except httpx.ConnectError as exc:
             if _certificate_failure(exc):

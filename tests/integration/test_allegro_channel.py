@@ -865,3 +865,23 @@ def test_secrets_never_reach_the_log(
     texts = [r.getMessage() for r in caplog.records] + [repr(allegro_settings), repr(new)]
     assert any("[redacted]" in t for t in texts)
     assert not [t for t in texts for s in secrets if s in t]
+
+
+def test_the_channel_stays_under_its_request_budget(
+    allegro_sandbox: AllegroSandbox, allegro_settings: AllegroSettings, allegro_tokens: MemoryTokenStore
+) -> None:
+    ids = allegro_sandbox.generate(5, 1)
+    clock = [0.0]
+    waits: list[float] = []
+
+    async def sleep(seconds: float) -> None:  # the budget's waits pass on a test clock, not in real time
+        waits.append(seconds)
+        clock[0] += seconds
+        await asyncio.sleep(0)
+
+    settings = replace(allegro_settings, rate_per_minute=2, concurrency=1)
+    batches = run(settings, allegro_tokens, collect, sleep=sleep, monotonic=lambda: clock[0])
+
+    assert sorted(all_threads(batches)) == sorted(ids)
+    assert len(allegro_sandbox.api_requests()) == 6  # one page, five message lists
+    assert sum(waits) >= 2 * 60 - 1  # 6 requests at 2 a minute: two full minutes of waiting

@@ -121,6 +121,7 @@ class AllegroSettings:
     seller_login: str | None = None  # learnt by test_connection; only a fallback for direction
     page_size: int = PAGE_SIZE_MAX
     rate_per_minute: int = RATE_PER_MINUTE
+    concurrency: int = 4  # threads whose messages are read at the same time
 
 
 @dataclass(frozen=True)
@@ -393,7 +394,7 @@ class AllegroChannel(Channel):
                 raise UnreadableAnswer(
                     self.name, detail="thread list without 'threads'", raw_body=response.content[:65536]
                 )
-            threads: list[RemoteThread] = []
+            wanted: list[Mapping[str, Any]] = []
             unreadable: list[str] = []
             reached_old = False
             for item in items:
@@ -409,10 +410,8 @@ class AllegroChannel(Channel):
                 if state.since is not None and last_at is not None and last_at < state.since:
                     reached_old = True
                     continue
-                try:
-                    threads.append(await self._whole_thread(item))
-                except RemoteNotFound:
-                    log.warning("Allegro thread %s vanished while it was being read", item["id"])
+                wanted.append(item)
+            threads = [t for t in await self._whole_threads(wanted) if t is not None]
             offset += len(items)
             if items and not reached_old and len(items) >= limit:
                 next_state = _Cursor(since=state.since, offset=offset, marker=marker)
@@ -460,6 +459,29 @@ class AllegroChannel(Channel):
             offset += len(page)
             if len(page) < PAGE_SIZE_MAX:
                 return [*seen.values(), *anonymous]
+
+    async def _whole_threads(self, items: list[Mapping[str, Any]]) -> list[RemoteThread | None]:
+        """The page's threads with their messages, fetched ``concurrency`` at a time, in the page's order;
+        None for a thread deleted meanwhile."""
+        limit = asyncio.Semaphore(max(1, self.settings.concurrency))
+
+        async def one(item: Mapping[str, Any]) -> RemoteThread | None:
+            async with limit:
+                try:
+                    return await self._whole_thread(item)
+                except RemoteNotFound:
+                    log.warning("Allegro thread %s vanished while it was being read", item["id"])
+                    return None
+
+        tasks = [asyncio.ensure_future(one(item)) for item in items]
+        try:
+            return list(await asyncio.gather(*tasks))
+        except BaseException:
+            # The first error goes up as itself (a typed ChannelError); the other fetches are stopped.
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            raise
 
     async def _whole_thread(self, item: Mapping[str, Any]) -> RemoteThread:
         thread_id = str(item["id"])

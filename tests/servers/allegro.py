@@ -277,6 +277,10 @@ class AllegroSandbox:
             self.threads[thread.id] = thread
             return thread
 
+    def delete_thread(self, thread_id: str) -> None:
+        with self._lock:
+            del self.threads[thread_id]
+
     def add_message(
         self,
         thread_id: str,

@@ -27,7 +27,9 @@ stops at the first page whose oldest thread is older than ``since``. Between pag
 the next ``offset`` and the listing's ``marker`` (Allegro's clock, from its ``Date`` header, when the listing
 started), so a crash resumes at the next page with the same bounds. The final cursor's ``since`` is the marker
 minus an overlap: a thread that moved to the top while the pages were read (and so was skipped by the offset
-shift) is newer than the marker and is listed next time. Threads whose messages were fetched are always whole
+shift) is newer than the marker and is listed next time; each later page starts ``PAGE_OVERLAP`` threads
+before the previous one ended, so a thread deleted above the offset (shifting the rest up) skips nothing.
+Threads whose messages were fetched are always whole
 (``messages_complete``), so the store never sees a partial thread.
 """
 
@@ -88,6 +90,7 @@ MEDIA_TYPE = "application/vnd.allegro.public.v1+json"
 THREADS = "/messaging/threads"
 ATTACHMENTS = "/messaging/message-attachments"
 PAGE_SIZE_MAX = 20
+PAGE_OVERLAP = 2  # each later page starts this many threads early: a thread deleted meanwhile skips nothing
 RATE_PER_MINUTE = 9000
 BLOCKED_FOR = 60.0  # a 429 blocks the client for a minute (Allegro's documentation)
 
@@ -380,11 +383,14 @@ class AllegroChannel(Channel):
     async def list_threads(self, cursor: str | None) -> AsyncIterator[ThreadBatch]:
         state = _Cursor.decode(cursor)
         limit = max(1, min(self.settings.page_size, PAGE_SIZE_MAX))
+        overlap = min(PAGE_OVERLAP, limit - 1)
         offset = state.offset
         marker = state.marker
+        done: set[str] = set()  # threads already handed over in this walk (the overlap brings some back)
         while True:
+            start = max(0, offset - overlap)
             response = await self._call(
-                "GET", THREADS, params={"limit": str(limit), "offset": str(offset)}, expect_json=True
+                "GET", THREADS, params={"limit": str(limit), "offset": str(start)}, expect_json=True
             )
             if marker is None:
                 marker = _server_time(response) or self._now()
@@ -400,9 +406,14 @@ class AllegroChannel(Channel):
             for item in items:
                 raw = json.dumps(item, ensure_ascii=False, sort_keys=True)
                 if not isinstance(item, Mapping) or not isinstance(item.get("id"), str) or not item["id"]:
-                    log.error("unreadable Allegro thread: %.2000s", raw)
-                    unreadable.append(raw)
+                    if raw not in done:
+                        log.error("unreadable Allegro thread: %.2000s", raw)
+                        unreadable.append(raw)
+                        done.add(raw)
                     continue
+                if item["id"] in done:
+                    continue
+                done.add(item["id"])
                 try:
                     last_at = parse_datetime(item.get("lastMessageDateTime"))
                 except ValueError:
@@ -412,7 +423,7 @@ class AllegroChannel(Channel):
                     continue
                 wanted.append(item)
             threads = [t for t in await self._whole_threads(wanted) if t is not None]
-            offset += len(items)
+            offset = start + len(items)
             if items and not reached_old and len(items) >= limit:
                 next_state = _Cursor(since=state.since, offset=offset, marker=marker)
                 yield ThreadBatch(

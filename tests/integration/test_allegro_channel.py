@@ -910,3 +910,41 @@ def test_the_channel_stays_under_its_request_budget(
     assert sorted(all_threads(batches)) == sorted(ids)
     assert len(allegro_sandbox.api_requests()) == 6  # one page, five message lists
     assert sum(waits) >= 2 * 60 - 1  # 6 requests at 2 a minute: two full minutes of waiting
+
+
+def test_a_server_error_while_refreshing_is_not_a_reconnect(
+    allegro_sandbox: AllegroSandbox, allegro_settings: AllegroSettings, allegro_tokens: MemoryTokenStore
+) -> None:
+    ids = allegro_sandbox.generate(2, 1)
+    allegro_sandbox.expire_access_tokens()
+    allegro_sandbox.inject(Fault("status", status=503, path_prefix="/auth/oauth/token"))
+
+    with pytest.raises(TemporarilyUnavailable) as down:
+        run(allegro_settings, allegro_tokens, collect)
+    assert not isinstance(down.value, AuthFailed)
+    assert allegro_tokens.saves == 0  # the refresh token we hold is still the valid one
+
+    assert sorted(all_threads(run(allegro_settings, allegro_tokens, collect))) == sorted(ids)
+    assert allegro_tokens.saves == 1
+
+
+def test_device_flow_polls_more_slowly_when_the_token_endpoint_is_overloaded(
+    allegro_sandbox: AllegroSandbox,
+) -> None:
+    store = MemoryTokenStore()
+    codes: list[str] = []
+    seller = SellerActs(2, lambda: allegro_sandbox.approve(codes[0]))
+    allegro_sandbox.inject(Fault("status", status=503, path_prefix="/auth/oauth/token"))
+
+    async def main() -> OAuthTokens:
+        auth = _auth(allegro_sandbox, store, seller)
+        try:
+            started = await auth.start_device_flow()
+            codes.append(started.user_code)
+            return await auth.complete_device_flow(started)
+        finally:
+            await auth.aclose()
+
+    tokens = asyncio.run(main())
+    assert store.tokens == tokens
+    assert seller.intervals == [5, 10]

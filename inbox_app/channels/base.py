@@ -138,6 +138,7 @@ class RemoteThread:
     participants: tuple[Participant, ...] = ()
     customer: Participant | None = None
     order_id: str | None = None
+    offer_id: str | None = None  # the listing or offer the thread is about (Allegro offer): never an order id
     total_messages: int | None = None
     last_message_at: datetime | None = None
     reply_needed_since: datetime | None = None

@@ -44,7 +44,8 @@ LIMITS: dict[str, ChannelLimits] = {
     ),
     "kaufland": ChannelLimits("kaufland", uploads=True, max_total_bytes=10 * MB, max_file_bytes=10 * MB),
     "email": ChannelLimits("email", uploads=True, max_total_bytes=18 * MB, max_file_bytes=18 * MB),
-    "allegro": ChannelLimits("allegro", uploads=True, max_total_bytes=10 * MB, max_file_bytes=10 * MB),
+    # Allegro's attachment declaration takes at most 5 MiB per file (NewAttachmentDeclaration.size).
+    "allegro": ChannelLimits("allegro", uploads=True, max_total_bytes=10 * MB, max_file_bytes=5 * MB),
 }
 
 #: Used for a channel kind this table does not know yet: the strictest common figure.

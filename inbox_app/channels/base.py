@@ -138,7 +138,9 @@ class RemoteThread:
     participants: tuple[Participant, ...] = ()
     customer: Participant | None = None
     order_id: str | None = None
-    offer_id: str | None = None  # the listing or offer the thread is about (Allegro offer): never an order id
+    offer_id: str | None = (
+        None  # the listing or offer the thread is about (eBay item, Allegro offer): never an order
+    )
     total_messages: int | None = None
     last_message_at: datetime | None = None
     reply_needed_since: datetime | None = None

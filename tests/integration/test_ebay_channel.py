@@ -123,6 +123,7 @@ def test_direction_listing_id_and_media_of_a_member_conversation(
     assert thread.messages[1].author.kind is ParticipantKind.SHOP  # "MEIN_LADEN" vs "Mein_Laden"
     assert thread.customer is not None and thread.customer.display_name == "anna_b"
     assert thread.order_id is None and listing_id(thread) == "204512345678"
+    assert thread.offer_id == "204512345678"
     [media] = thread.messages[0].attachments
     assert (media.name, media.mime_type, media.remote_id) == (
         "foot.jpg",

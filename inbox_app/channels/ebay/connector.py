@@ -31,6 +31,7 @@ pages are compared with ``latestMessage.createdDate`` here and only changed ones
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import logging
 import random
@@ -502,7 +503,7 @@ class EbayChannel(Channel):
         summary_raw.setdefault("conversationId", conversation_id)
         summary_raw.setdefault("conversationType", kind)
         participants = tuple({p.remote_id or p.display_name: p for m in parsed for p in (m.author,)}.values())
-        return RemoteThread(
+        thread = RemoteThread(
             remote_id=thread_id,
             subject=subject,
             created_at=created,
@@ -520,6 +521,7 @@ class EbayChannel(Channel):
             problems=tuple(problems),
             raw=_raw(summary_raw),
         )
+        return dataclasses.replace(thread, offer_id=listing_id(thread))
 
     async def download_attachment(self, attachment: RemoteAttachment) -> AttachmentContent:
         """``messageMedia`` are public HTTPS addresses (eBay's picture service): fetched without our token."""

@@ -40,7 +40,7 @@ def run_gui(profile_dir: Path | None, lang: str | None) -> int:
     from inbox_app.profile import APP_ID, open_profile
     from inbox_app.store.migrations import SchemaTooNewError
 
-    locale = i18n.setup(lang)
+    locale = i18n.setup(lang if lang and i18n.language_is_available(lang) else None)
     QGuiApplication.setHighDpiScaleFactorRoundingPolicy(Qt.HighDpiScaleFactorRoundingPolicy.PassThrough)
     existing = QApplication.instance()
     app = existing if isinstance(existing, QApplication) else QApplication(sys.argv)
@@ -48,6 +48,16 @@ def run_gui(profile_dir: Path | None, lang: str | None) -> int:
     app.setApplicationDisplayName(_("Inbox App"))
     QGuiApplication.setDesktopFileName(APP_ID)
     translator = _install_qt_translator(app, str(locale))  # noqa: F841  (kept alive for the app's lifetime)
+    if lang and not i18n.language_is_available(lang):
+        QMessageBox.warning(
+            None,
+            _("Inbox App"),
+            i18n.unknown_language_message(lang)
+            + "\n\n"
+            + _("The app continues in {language}.").format(
+                language=locale.get_display_name(locale) or str(locale)
+            ),
+        )
 
     try:
         profile = open_profile(profile_dir)

@@ -15,7 +15,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from inbox_app.i18n import _
+from inbox_app.i18n import _, language_is_available, unknown_language_message
 from inbox_app.i18n import setup as setup_i18n
 from inbox_app.profile import Profile
 
@@ -69,17 +69,30 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _lang_from_args(args: list[str]) -> str | None:
+    """The value of ``--lang xx`` or ``--lang=xx`` (the last one wins, as argparse does), None without."""
+    lang = None
+    for idx, arg in enumerate(args):
+        if arg == "--":
+            break
+        if arg == "--lang" and idx + 1 < len(args):
+            lang = args[idx + 1]
+        elif arg.startswith("--lang="):
+            lang = arg.partition("=")[2]
+    return lang
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
     # Translations first so --help is in the user's language; --lang is read before full parsing.
-    lang = None
-    if "--lang" in args_list:
-        idx = args_list.index("--lang")
-        if idx + 1 < len(args_list):
-            lang = args_list[idx + 1]
-    setup_i18n(lang)
+    lang = _lang_from_args(args_list)
+    lang_ok = lang is None or language_is_available(lang)
+    setup_i18n(lang if lang_ok else None)
     parser = build_parser()
     args = parser.parse_args(args_list)
+    if not lang_ok and args.command is not None:  # the window says so in a dialog (run_gui)
+        print(f"inbox-app: {unknown_language_message(str(lang))}", file=sys.stderr)
+        return 2
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

@@ -130,6 +130,8 @@ def cmd_list(args: argparse.Namespace) -> int:
         profile.close()
     if args.json:
         print(json.dumps(infos, ensure_ascii=False, indent=2))
+    elif not infos:
+        print(_("No accounts yet. Add one with: inbox-app account add imap …"))
     else:
         for info in infos:
             settings = info["settings"]

@@ -66,7 +66,7 @@ def conversation_json(summary: ConversationSummary, marketplace: str | None, now
         "account": summary.account_name,
         "subject": summary.subject,
         "snippet": summary.snippet,
-        "customer": summary.customer_name,
+        "customer": summary.customer_label,
         "order_id": summary.order_id,
         "status": summary.status,
         "language": summary.language,
@@ -174,7 +174,7 @@ def _print_table(rows: Sequence[ConversationSummary], now: datetime) -> None:
             str(s.id),
             time_left(s.deadline_at, now),
             _cut(s.channel_name, 16),
-            _cut(s.customer_name, 22),
+            _cut(s.customer_label, 22),
             _cut(s.subject, 48),
             s.order_id or "",
         )
@@ -189,7 +189,7 @@ def _print_table(rows: Sequence[ConversationSummary], now: datetime) -> None:
 def _print_detail(detail: ConversationDetail, now: datetime) -> None:
     s = detail.summary
     print(f"#{s.id}  {s.subject}")
-    print(f"{s.channel_name} · {s.customer_name}" + (f" · {s.order_id}" if s.order_id else ""))
+    print(f"{s.channel_name} · {s.customer_label}" + (f" · {s.order_id}" if s.order_id else ""))
     print(_("Status: {status}").format(status=s.status))
     if s.deadline_at is not None:
         print(

@@ -106,6 +106,8 @@ def cmd_outbox_list(args: argparse.Namespace) -> int:
         profile.close()
     if args.json:
         print(json.dumps(infos, ensure_ascii=False, indent=2))
+    elif not infos:
+        print(_("No replies in the outbox."))
     else:
         for info in infos:
             state = _("sent, unconfirmed") if info["unconfirmed"] else info["state"]

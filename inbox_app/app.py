@@ -10,8 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from inbox_app.profile import Profile
 
 log = logging.getLogger("inbox_app")
 
@@ -28,6 +33,52 @@ def _install_qt_translator(app: object, locale_name: str) -> object | None:
     return None
 
 
+def _open_profile_asking(profile_dir: Path | None) -> Profile | None:
+    """Open the profile; when it is damaged or read-only, ask (restore / read-only / quit) before any window.
+
+    Returns None when the user quits. A restored backup is opened normally; the damaged file stays aside.
+    """
+    from inbox_app.profile import open_profile
+    from inbox_app.store.backups import restore_backup
+    from inbox_app.store.profile_check import ProfileProblem
+    from inbox_app.ui.profile_problem_dialog import ask_about_profile_problem, show_restore_failed
+
+    read_only = False
+    while True:
+        try:
+            return open_profile(profile_dir, read_only=read_only)
+        except ProfileProblem as problem:
+            log.warning("profile problem: %s", problem)
+            choice = ask_about_profile_problem(problem)
+            if choice == "read_only" and not read_only:
+                read_only = True
+                continue
+            newest = problem.newest_backup
+            if choice == "restore" and newest is not None:
+                try:
+                    restore_backup(problem.db_path, newest.path)
+                except (OSError, sqlite3.Error) as exc:
+                    show_restore_failed(str(exc))
+                    return None
+                continue
+            return None
+
+
+def _show_read_only_notice(window: object) -> None:
+    """A permanent mark in the status bar: the profile was opened read-only, so nothing syncs or changes."""
+    from PySide6.QtWidgets import QLabel, QMainWindow
+
+    from inbox_app.i18n import _
+
+    assert isinstance(window, QMainWindow)
+    label = QLabel(_("Read-only: nothing is synced or changed"))
+    label.setObjectName("read_only_notice")
+    label.setToolTip(
+        _("The profile was opened read-only. Fix its file or folder rights, then open it again.")
+    )
+    window.statusBar().addPermanentWidget(label)
+
+
 def run_gui(profile_dir: Path | None, lang: str | None) -> int:
     """Open the main window on the profile at ``profile_dir`` (default profile when None)."""
     import qasync
@@ -37,7 +88,7 @@ def run_gui(profile_dir: Path | None, lang: str | None) -> int:
 
     from inbox_app import i18n
     from inbox_app.i18n import _
-    from inbox_app.profile import APP_ID, open_profile
+    from inbox_app.profile import APP_ID
     from inbox_app.store.migrations import SchemaTooNewError
 
     locale = i18n.setup(lang if lang and i18n.language_is_available(lang) else None)
@@ -60,11 +111,13 @@ def run_gui(profile_dir: Path | None, lang: str | None) -> int:
         )
 
     try:
-        profile = open_profile(profile_dir)
+        profile = _open_profile_asking(profile_dir)
     except (SchemaTooNewError, OSError) as exc:
         QMessageBox.critical(
             None, _("Inbox App"), _("The profile cannot be opened: {error}").format(error=exc)
         )
+        return 2
+    if profile is None:  # the user chose Quit in the profile-problem dialog
         return 2
 
     from inbox_app.sync.engine import SyncEngine
@@ -107,6 +160,10 @@ def run_gui(profile_dir: Path | None, lang: str | None) -> int:
         reply_editor.reply_queued.connect(lambda *_args: engine.wake_outbox())
     controller.start()
     controller.start_notifier()
+    if profile.read_only:
+        _show_read_only_notice(window)
+        if controller.reply_widget is not None:
+            controller.reply_widget.setEnabled(False)  # no drafts, no sending
     window.show()
 
     # Closing the window ends main() below, which stops the engine and then returns from qasync.run; letting
@@ -116,6 +173,8 @@ def run_gui(profile_dir: Path | None, lang: str | None) -> int:
 
     async def main() -> None:
         app.aboutToQuit.connect(stop.set)
+        if profile.read_only:  # nothing may be written: no sync, no sending, until reopened normally
+            await stop.wait()
         while not stop.is_set():
             restart_engine.clear()
             engine_stop = asyncio.Event()

@@ -59,7 +59,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
     lst = account_sub.add_parser("list", help=_("list accounts"))
     lst.add_argument("--json", action="store_true", help=_("machine-readable output"))
-    lst.set_defaults(func=cmd_list)
+    lst.set_defaults(func=cmd_list, read_only_ok=True)
 
 
 STEP_NAMES = {

@@ -34,18 +34,18 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     p_list.add_argument("--limit", type=int, default=None, help=_("at most this many conversations"))
     p_list.add_argument("--json", action="store_true", help=_("print JSON instead of a table"))
-    p_list.set_defaults(func=run_list)
+    p_list.set_defaults(func=run_list, read_only_ok=True)
 
     p_show = sub.add_parser("show", help=_("show one conversation with its messages"))
     p_show.add_argument("id", help=_("conversation id (as printed by list)"))
     p_show.add_argument("--json", action="store_true", help=_("print JSON instead of text"))
-    p_show.set_defaults(func=run_show)
+    p_show.set_defaults(func=run_show, read_only_ok=True)
 
     p_search = sub.add_parser("search", help=_("full-text search over all messages, best match first"))
     p_search.add_argument("query", help=_("words to find, or an order id"))
     p_search.add_argument("--limit", type=int, default=50, help=_("at most this many conversations"))
     p_search.add_argument("--json", action="store_true", help=_("print JSON instead of a table"))
-    p_search.set_defaults(func=run_search)
+    p_search.set_defaults(func=run_search, read_only_ok=True)
 
 
 # ------------------------------------------------------------------------------------------------ JSON

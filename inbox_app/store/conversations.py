@@ -20,6 +20,7 @@ from inbox_app.domain.conversations import (
     Status,
 )
 from inbox_app.domain.views import DUE_SOON_WINDOW, View, ViewKind
+from inbox_app.store import db as store_db
 from inbox_app.store.blobs import BlobStore
 from inbox_app.store.ingest import policy_for_channel
 from inbox_app.store.models import (
@@ -311,6 +312,8 @@ def sidebar_sources() -> tuple[list[tuple[int, str]], list[str], list[str]]:
 
 
 def mark_read(conversation_id: int) -> None:
+    if store_db.is_read_only():  # a profile opened read-only is looked at, not changed
+        return
     Message.update(is_read=True).where(
         (Message.conversation == conversation_id) & (Message.is_read == False)  # noqa: E712
     ).execute()

@@ -214,10 +214,14 @@ class AccountForm:
                 problems[f"{protocol}_security"] = _("Choose a security setting for {server}.").format(
                     server=label
                 )
-            elif security == SECURITY_NONE and host and not is_loopback_host(host):
+            elif (
+                security == SECURITY_NONE
+                and host
+                and not is_loopback_host(host)
                 # Without a login no password crosses the network: a relay on the local network may be plain.
-                if not (protocol == "smtp" and not self.smtp_auth and is_local_network_host(host)):
-                    problems[f"{protocol}_security"] = insecure_explanation(host)
+                and not (protocol == "smtp" and not self.smtp_auth and is_local_network_host(host))
+            ):
+                problems[f"{protocol}_security"] = insecure_explanation(host)
         return problems
 
     def warnings(self) -> list[str]:

@@ -82,7 +82,7 @@ def _show_read_only_notice(window: object) -> None:
 def run_gui(profile_dir: Path | None, lang: str | None) -> int:
     """Open the main window on the profile at ``profile_dir`` (default profile when None)."""
     import qasync
-    from PySide6.QtCore import Qt
+    from PySide6.QtCore import Qt, QTimer
     from PySide6.QtGui import QGuiApplication
     from PySide6.QtWidgets import QApplication, QMessageBox
 
@@ -146,6 +146,7 @@ def run_gui(profile_dir: Path | None, lang: str | None) -> int:
         def saved(_account_id: int) -> None:
             restart_engine.set()  # the engine picks up the new account and starts syncing it
             controller.reload()
+            maybe_show_plaintext_keyring_notice(window)
 
         dialog.account_saved.connect(saved)
         dialog.open()  # window-modal without a nested event loop: the sync keeps running meanwhile
@@ -160,6 +161,10 @@ def run_gui(profile_dir: Path | None, lang: str | None) -> int:
         reply_editor.reply_queued.connect(lambda *_args: engine.wake_outbox())
     controller.start()
     controller.start_notifier()
+    from inbox_app.ui.keyring_notice import maybe_show_plaintext_keyring_notice
+
+    if not profile.read_only:
+        QTimer.singleShot(0, lambda: maybe_show_plaintext_keyring_notice(window))
     if profile.read_only:
         _show_read_only_notice(window)
         if controller.reply_widget is not None:

@@ -123,6 +123,10 @@ def cmd_add_imap(args: argparse.Namespace) -> int:
         if not args.no_test:
             asyncio.run(test_account(form))
         print(save_account(form))
+        from inbox_app.secrets import backend_is_plaintext, plaintext_warning
+
+        if backend_is_plaintext():
+            print("inbox-app: " + _("warning: {text}").format(text=plaintext_warning()), file=sys.stderr)
     except AccountSetupError as exc:
         raise CliError(_setup_error_text(exc)) from exc
     finally:

@@ -37,12 +37,22 @@ def main() -> int:
 
     def answer_dialogs() -> None:
         box = QApplication.activeModalWidget()
+        if not isinstance(box, QMessageBox):  # a non-modal notice is answered as well
+            box = next(
+                (w for w in QApplication.topLevelWidgets() if isinstance(w, QMessageBox) and w.isVisible()),
+                None,
+            )
         if isinstance(box, QMessageBox) and box.isVisible() and not box.property("answered"):
             box.setProperty("answered", True)
             buttons = [b for b in box.buttons() if isinstance(b, QPushButton)]
             names = [b.objectName() for b in buttons]
             result["dialogs"].append(
-                {"text": box.text(), "informative": box.informativeText(), "buttons": names}
+                {
+                    "name": box.objectName(),
+                    "text": box.text(),
+                    "informative": box.informativeText(),
+                    "buttons": names,
+                }
             )
             save()
             wanted = answers.pop(0) if answers else "default"
@@ -60,9 +70,12 @@ def main() -> int:
         def report_and_close() -> None:
             notice = self.findChild(QLabel, "read_only_notice")
             model = self.conversation_list.model()
-            if (model is None or model.rowCount() == 0) and polls[
-                0
-            ] < 250:  # the list loads off the UI thread
+            pending_box = any(
+                isinstance(w, QMessageBox) and w.isVisible() and not w.property("answered")
+                for w in QApplication.topLevelWidgets()
+            )
+            loading = model is None or model.rowCount() == 0  # the list loads off the UI thread
+            if (loading or pending_box) and polls[0] < 250:
                 polls[0] += 1
                 QTimer.singleShot(20, report_and_close)
                 return

@@ -279,8 +279,13 @@ class AccountDialog(QDialog):
         self.smtp_no_auth_check.setToolTip(
             _("Send without logging in, for a relay on this computer or your network that trusts it.")
         )
-        self._server_forms["smtp"].addRow("", self.smtp_no_auth_check)
+        self._server_forms["smtp"].addRow(self.smtp_no_auth_check)
+        # Shown when a relay without login is on the internet (see AccountForm.warnings).
+        self.smtp_auth_warning = _named(QLabel(), "smtp_auth_warning")
+        self.smtp_auth_warning.setWordWrap(True)
+        self.smtp_auth_warning.hide()
         adv.addLayout(servers_row)
+        adv.addWidget(self.smtp_auth_warning)
         self.security_note = QLabel(
             _(
                 "“None” (no encryption) is offered only for servers on this computer: over a network anyone "
@@ -368,6 +373,7 @@ class AccountDialog(QDialog):
         for edit in edits:
             edit.textChanged.connect(self._settings_changed)
         self.smtp_no_auth_check.toggled.connect(self._smtp_auth_toggled)
+        self.host_edits["smtp"].textChanged.connect(self._update_smtp_auth_warning)
         self.test_button.clicked.connect(self._test_clicked)
         self.save_button.clicked.connect(self._save_clicked)
         self.save_anyway_button.clicked.connect(self._save_anyway_clicked)
@@ -462,7 +468,15 @@ class AccountDialog(QDialog):
         self.user_edits["smtp"].setEnabled(not no_auth)
         self.smtp_password_edit.setEnabled(not no_auth)
         self._update_security_choices()
+        self._update_smtp_auth_warning()
         self._settings_changed()
+
+    def _update_smtp_auth_warning(self, *_args: object) -> None:
+        warnings = self.form().warnings()
+        self.smtp_auth_warning.setText("\n".join(warnings))
+        self.smtp_auth_warning.setVisible(bool(warnings))
+        if warnings:
+            self._grow_to_fit()
 
     def _update_security_choices(self, *_args: object) -> None:
         """Offer "None" only where the host is this computer; the note says why it is greyed out."""

@@ -69,3 +69,19 @@ def test_no_auth_offers_plain_text_for_a_relay_on_the_local_network(qtbot: QtBot
     assert none_item.isEnabled()
     dialog.smtp_no_auth_check.click()
     assert not none_item.isEnabled()
+
+
+def test_no_auth_to_a_server_on_the_internet_is_allowed_with_a_warning(
+    qtbot: QtBot, profile: Profile
+) -> None:
+    dialog = AccountDialog(test_connection=test_account, save=save_account)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    dialog.advanced_button.setChecked(True)
+    dialog.host_edits["smtp"].setText("smtp.shop.example")
+    assert not dialog.smtp_auth_warning.isVisible()
+    dialog.smtp_no_auth_check.click()
+    assert dialog.smtp_auth_warning.isVisible()
+    assert "smtp.shop.example is not on this computer or the local network" in dialog.smtp_auth_warning.text()
+    dialog.host_edits["smtp"].setText("192.168.1.20")
+    assert not dialog.smtp_auth_warning.isVisible()

@@ -10,8 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from inbox_app.profile import Profile
 
 log = logging.getLogger("inbox_app")
 
@@ -28,19 +33,65 @@ def _install_qt_translator(app: object, locale_name: str) -> object | None:
     return None
 
 
+def _open_profile_asking(profile_dir: Path | None) -> Profile | None:
+    """Open the profile; when it is damaged or read-only, ask (restore / read-only / quit) before any window.
+
+    Returns None when the user quits. A restored backup is opened normally; the damaged file stays aside.
+    """
+    from inbox_app.profile import open_profile
+    from inbox_app.store.backups import restore_backup
+    from inbox_app.store.profile_check import ProfileProblem
+    from inbox_app.ui.profile_problem_dialog import ask_about_profile_problem, show_restore_failed
+
+    read_only = False
+    while True:
+        try:
+            return open_profile(profile_dir, read_only=read_only)
+        except ProfileProblem as problem:
+            log.warning("profile problem: %s", problem)
+            choice = ask_about_profile_problem(problem)
+            if choice == "read_only" and not read_only:
+                read_only = True
+                continue
+            newest = problem.newest_backup
+            if choice == "restore" and newest is not None:
+                try:
+                    restore_backup(problem.db_path, newest.path)
+                except (OSError, sqlite3.Error) as exc:
+                    show_restore_failed(str(exc))
+                    return None
+                continue
+            return None
+
+
+def _show_read_only_notice(window: object) -> None:
+    """A permanent mark in the status bar: the profile was opened read-only, so nothing syncs or changes."""
+    from PySide6.QtWidgets import QLabel, QMainWindow
+
+    from inbox_app.i18n import _
+
+    assert isinstance(window, QMainWindow)
+    label = QLabel(_("Read-only: nothing is synced or changed"))
+    label.setObjectName("read_only_notice")
+    label.setToolTip(
+        _("The profile was opened read-only. Fix its file or folder rights, then open it again.")
+    )
+    window.statusBar().addPermanentWidget(label)
+
+
 def run_gui(profile_dir: Path | None, lang: str | None) -> int:
     """Open the main window on the profile at ``profile_dir`` (default profile when None)."""
     import qasync
-    from PySide6.QtCore import Qt
+    from PySide6.QtCore import Qt, QTimer
     from PySide6.QtGui import QGuiApplication
     from PySide6.QtWidgets import QApplication, QMessageBox
 
     from inbox_app import i18n
     from inbox_app.i18n import _
-    from inbox_app.profile import APP_ID, open_profile
+    from inbox_app.profile import APP_ID
     from inbox_app.store.migrations import SchemaTooNewError
 
-    locale = i18n.setup(lang)
+    locale = i18n.setup(lang if lang and i18n.language_is_available(lang) else None)
     QGuiApplication.setHighDpiScaleFactorRoundingPolicy(Qt.HighDpiScaleFactorRoundingPolicy.PassThrough)
     existing = QApplication.instance()
     app = existing if isinstance(existing, QApplication) else QApplication(sys.argv)
@@ -48,13 +99,25 @@ def run_gui(profile_dir: Path | None, lang: str | None) -> int:
     app.setApplicationDisplayName(_("Inbox App"))
     QGuiApplication.setDesktopFileName(APP_ID)
     translator = _install_qt_translator(app, str(locale))  # noqa: F841  (kept alive for the app's lifetime)
+    if lang and not i18n.language_is_available(lang):
+        QMessageBox.warning(
+            None,
+            _("Inbox App"),
+            i18n.unknown_language_message(lang)
+            + "\n\n"
+            + _("The app continues in {language}.").format(
+                language=locale.get_display_name(locale) or str(locale)
+            ),
+        )
 
     try:
-        profile = open_profile(profile_dir)
+        profile = _open_profile_asking(profile_dir)
     except (SchemaTooNewError, OSError) as exc:
         QMessageBox.critical(
             None, _("Inbox App"), _("The profile cannot be opened: {error}").format(error=exc)
         )
+        return 2
+    if profile is None:  # the user chose Quit in the profile-problem dialog
         return 2
 
     from inbox_app.sync.engine import SyncEngine
@@ -85,6 +148,7 @@ def run_gui(profile_dir: Path | None, lang: str | None) -> int:
         def saved(_account_id: int) -> None:
             restart_engine.set()  # the engine picks up the new account and starts syncing it
             controller.reload()
+            maybe_show_plaintext_keyring_notice(window)
 
         dialog.account_saved.connect(saved)
         dialog.open()  # window-modal without a nested event loop: the sync keeps running meanwhile
@@ -99,6 +163,14 @@ def run_gui(profile_dir: Path | None, lang: str | None) -> int:
         reply_editor.reply_queued.connect(lambda *_args: engine.wake_outbox())
     controller.start()
     controller.start_notifier()
+    from inbox_app.ui.keyring_notice import maybe_show_plaintext_keyring_notice
+
+    if not profile.read_only:
+        QTimer.singleShot(0, lambda: maybe_show_plaintext_keyring_notice(window))
+    if profile.read_only:
+        _show_read_only_notice(window)
+        if controller.reply_widget is not None:
+            controller.reply_widget.setEnabled(False)  # no drafts, no sending
     window.show()
 
     # Closing the window ends main() below, which stops the engine and then returns from qasync.run; letting
@@ -108,6 +180,8 @@ def run_gui(profile_dir: Path | None, lang: str | None) -> int:
 
     async def main() -> None:
         app.aboutToQuit.connect(stop.set)
+        if profile.read_only:  # nothing may be written: no sync, no sending, until reopened normally
+            await stop.wait()
         while not stop.is_set():
             restart_engine.clear()
             engine_stop = asyncio.Event()

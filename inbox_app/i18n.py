@@ -84,6 +84,30 @@ def _load_catalog(lang: str) -> _gettext.NullTranslations:
     return _gettext.NullTranslations()
 
 
+def available_languages() -> list[str]:
+    """The interface languages: English (the source) and every language with a catalog, sorted."""
+    found = {"en"}
+    for base in (_PACKAGED_DIR, TRANSLATIONS_DIR):
+        for path in base.glob(f"*/LC_MESSAGES/{DOMAIN}.[mp]o"):
+            found.add(path.parts[-3])
+    return sorted(found)
+
+
+def language_is_available(name: str) -> bool:
+    """True when ``name`` (``it``, ``pt_BR``, ``de-DE``, ``es_ES.UTF-8``) is a locale we have a catalog for."""
+    try:
+        parsed = Locale.parse(name.split(".")[0].replace("-", "_"))
+    except (UnknownLocaleError, ValueError, TypeError):
+        return False
+    return parsed.language in available_languages()
+
+
+def unknown_language_message(name: str) -> str:
+    return _("Unknown interface language “{lang}”. Available: {languages}.").format(
+        lang=name, languages=", ".join(available_languages())
+    )
+
+
 def setup(locale_name: str | None = None) -> Locale:
     """Install the catalog and the Babel locale for ``locale_name`` (default: the system's)."""
     global _translations, _locale_obj

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import sqlite3
 import stat
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,9 +23,11 @@ import peewee
 from platformdirs import user_data_dir
 
 from inbox_app.store import db as store_db
+from inbox_app.store.backups import BACKUP_DIR_NAME, daily_backup_if_due
 from inbox_app.store.blobs import BlobStore
 from inbox_app.store.ingest import clear_policy_cache
-from inbox_app.store.migrations import migrate
+from inbox_app.store.migrations import SCHEMA_VERSION, SchemaTooNewError, migrate, schema_version
+from inbox_app.store.profile_check import check_profile, problem_from_sqlite
 
 log = logging.getLogger("inbox_app")
 
@@ -43,6 +46,7 @@ class Profile:
     root: Path
     db: peewee.SqliteDatabase
     blobs: BlobStore
+    read_only: bool = False  # opened without write access (see store.profile_check): no sync, no changes
 
     @property
     def db_path(self) -> Path:
@@ -52,15 +56,38 @@ class Profile:
         store_db.close_database()
 
 
-def open_profile(root: Path | None = None, *, seed: bool = True) -> Profile:
-    """Open (creating and migrating if needed) the profile at ``root`` and bind the store to it."""
+def open_profile(root: Path | None = None, *, seed: bool = True, read_only: bool = False) -> Profile:
+    """Open (creating and migrating if needed) the profile at ``root`` and bind the store to it.
+
+    Raises :class:`~inbox_app.store.profile_check.ProfileProblem` when the folder or the database cannot be
+    used (a file given as folder, no write access, a damaged file), never touching a damaged file.
+    ``read_only`` opens an existing profile without writing anything (the way out for a read-only one).
+    """
     folder = (root or default_profile_dir()).expanduser().resolve()
-    folder.mkdir(parents=True, exist_ok=True, mode=PRIVATE_DIR)
+    check_profile(folder, read_only=read_only)  # creates a missing folder, private (0700)
     db_path = folder / "inbox.sqlite3"
-    make_private(folder)
+    if not read_only:
+        make_private(folder)
     clear_policy_cache()  # resolved policies belong to the previously opened profile
-    database = store_db.open_database(db_path)
-    previous = migrate(database, db_path, folder / "backups")
+    try:
+        database = store_db.open_database(db_path, read_only=read_only)
+        if read_only:
+            if schema_version(database) != SCHEMA_VERSION:
+                store_db.close_database()
+                raise SchemaTooNewError(
+                    f"This profile uses database version {schema_version(database)}; it must be opened "
+                    "with write access once to be upgraded."
+                )
+            return Profile(root=folder, db=database, blobs=BlobStore(folder / "attachments"), read_only=True)
+        previous = migrate(database, db_path, folder / BACKUP_DIR_NAME)
+        if previous:
+            daily_backup_if_due(db_path, folder / BACKUP_DIR_NAME, SCHEMA_VERSION)
+    except (sqlite3.Error, peewee.DatabaseError) as exc:
+        store_db.close_database()
+        problem = problem_from_sqlite(exc, folder)
+        if problem is None:
+            raise
+        raise problem from exc
     profile = Profile(root=folder, db=database, blobs=BlobStore(folder / "attachments"))
     if seed and previous == 0:
         seed_defaults()

@@ -221,3 +221,36 @@ def migrate_legacy_secret(ref: SecretRef, server: ServerBinding) -> bool:
     _delete(ref.legacy_username)
     log.info("keyring entry %s moved to %s", ref.legacy_username, ref.username)
     return True
+
+
+# ------------------------------------------------------------------------------------------- plain-text backends
+def backend_is_plaintext() -> bool:
+    """True when secrets would land in a file anyone who can read the user's files can read.
+
+    keyring picks keyrings.alt's ``PlaintextKeyring`` by itself when no keyring service runs (a headless
+    machine, a minimal desktop), and stores passwords there without a word; callers use this to say so once.
+    """
+    backend = keyring.get_keyring()
+    chain = getattr(backend, "backends", None)
+    if chain:  # the chainer writes to its first (highest-priority) backend
+        backend = chain[0]
+    name = f"{type(backend).__module__}.{type(backend).__name__}"
+    return name.startswith("keyrings.alt.") and "Plaintext" in type(backend).__name__
+
+
+def plaintext_file() -> str:
+    """Where a plain-text backend keeps the secrets ("" when unknown)."""
+    backend = keyring.get_keyring()
+    chain = getattr(backend, "backends", None)
+    if chain:
+        backend = chain[0]
+    return str(getattr(backend, "file_path", "") or "")
+
+
+def plaintext_warning() -> str:
+    """The sentence that tells the user their password is in a plain file, and how to avoid it."""
+    return _(
+        "No keyring service was found, so passwords are stored in a plain text file ({path}): anyone who can "
+        "read your files can read them. Install and start a keyring (for example GNOME Keyring or KWallet) "
+        "to keep them encrypted."
+    ).format(path=plaintext_file() or "keyrings.alt")

@@ -12,6 +12,7 @@ import argparse
 import asyncio
 import json
 import os
+import sys
 
 from inbox_app.cli import CliError, profile_from_args
 from inbox_app.domain.account_form import AccountSetupError
@@ -37,6 +38,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     imap.add_argument("--smtp-port", type=int, default=None)
     imap.add_argument("--smtp-security", choices=("tls", "starttls", "none"), default="tls")
     imap.add_argument("--smtp-user", default=None, help=_("SMTP login if different from --user"))
+    imap.add_argument(
+        "--smtp-auth",
+        choices=("password", "none"),
+        default="password",
+        help=_("none: send without logging in (a local relay that trusts this computer or network)"),
+    )
     imap.add_argument("--from", dest="from_address", required=True, help=_("sender address of replies"))
     imap.add_argument("--from-name", default="", help=_("sender name of replies"))
     imap.add_argument("--folders", default="INBOX", help=_("comma-separated folders to sync (default INBOX)"))
@@ -59,7 +66,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
     lst = account_sub.add_parser("list", help=_("list accounts"))
     lst.add_argument("--json", action="store_true", help=_("machine-readable output"))
-    lst.set_defaults(func=cmd_list)
+    lst.set_defaults(func=cmd_list, read_only_ok=True)
 
 
 STEP_NAMES = {
@@ -107,12 +114,19 @@ def cmd_add_imap(args: argparse.Namespace) -> int:
         folders=tuple(f.strip() for f in args.folders.split(",") if f.strip()) or ("INBOX",),
         amazon_sender=args.amazon_sender,
         imap_disabled_extensions=tuple(args.imap_disable),
+        smtp_auth=args.smtp_auth != "none",
     )
+    for warning in form.warnings():
+        print("inbox-app: " + _("warning: {text}").format(text=warning), file=sys.stderr)
     profile = profile_from_args(args)
     try:
         if not args.no_test:
             asyncio.run(test_account(form))
         print(save_account(form))
+        from inbox_app.secrets import backend_is_plaintext, plaintext_warning
+
+        if backend_is_plaintext():
+            print("inbox-app: " + _("warning: {text}").format(text=plaintext_warning()), file=sys.stderr)
     except AccountSetupError as exc:
         raise CliError(_setup_error_text(exc)) from exc
     finally:
@@ -130,6 +144,8 @@ def cmd_list(args: argparse.Namespace) -> int:
         profile.close()
     if args.json:
         print(json.dumps(infos, ensure_ascii=False, indent=2))
+    elif not infos:
+        print(_("No accounts yet. Add one with: inbox-app account add imap …"))
     else:
         for info in infos:
             settings = info["settings"]

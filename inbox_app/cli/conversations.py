@@ -34,18 +34,18 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     p_list.add_argument("--limit", type=int, default=None, help=_("at most this many conversations"))
     p_list.add_argument("--json", action="store_true", help=_("print JSON instead of a table"))
-    p_list.set_defaults(func=run_list)
+    p_list.set_defaults(func=run_list, read_only_ok=True)
 
     p_show = sub.add_parser("show", help=_("show one conversation with its messages"))
     p_show.add_argument("id", help=_("conversation id (as printed by list)"))
     p_show.add_argument("--json", action="store_true", help=_("print JSON instead of text"))
-    p_show.set_defaults(func=run_show)
+    p_show.set_defaults(func=run_show, read_only_ok=True)
 
     p_search = sub.add_parser("search", help=_("full-text search over all messages, best match first"))
     p_search.add_argument("query", help=_("words to find, or an order id"))
     p_search.add_argument("--limit", type=int, default=50, help=_("at most this many conversations"))
     p_search.add_argument("--json", action="store_true", help=_("print JSON instead of a table"))
-    p_search.set_defaults(func=run_search)
+    p_search.set_defaults(func=run_search, read_only_ok=True)
 
 
 # ------------------------------------------------------------------------------------------------ JSON
@@ -66,7 +66,7 @@ def conversation_json(summary: ConversationSummary, marketplace: str | None, now
         "account": summary.account_name,
         "subject": summary.subject,
         "snippet": summary.snippet,
-        "customer": summary.customer_name,
+        "customer": summary.customer_label,
         "order_id": summary.order_id,
         "status": summary.status,
         "language": summary.language,
@@ -174,7 +174,7 @@ def _print_table(rows: Sequence[ConversationSummary], now: datetime) -> None:
             str(s.id),
             time_left(s.deadline_at, now),
             _cut(s.channel_name, 16),
-            _cut(s.customer_name, 22),
+            _cut(s.customer_label, 22),
             _cut(s.subject, 48),
             s.order_id or "",
         )
@@ -189,7 +189,7 @@ def _print_table(rows: Sequence[ConversationSummary], now: datetime) -> None:
 def _print_detail(detail: ConversationDetail, now: datetime) -> None:
     s = detail.summary
     print(f"#{s.id}  {s.subject}")
-    print(f"{s.channel_name} · {s.customer_name}" + (f" · {s.order_id}" if s.order_id else ""))
+    print(f"{s.channel_name} · {s.customer_label}" + (f" · {s.order_id}" if s.order_id else ""))
     print(_("Status: {status}").format(status=s.status))
     if s.deadline_at is not None:
         print(

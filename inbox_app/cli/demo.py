@@ -1,7 +1,8 @@
 """``inbox-app demo``: fill a profile with the demo workspace (see :mod:`inbox_app.demo.generator`).
 
 It refuses a profile that already holds real accounts, so demo conversations never get mixed into someone's
-working inbox by a slip of the folder name; ``--force`` is the deliberate way to do it anyway.
+working inbox by a slip of the folder name, and a profile that holds the demo already, so running it twice does
+not silently double the workspace; ``--force`` is the deliberate way to do either anyway.
 """
 
 from __future__ import annotations
@@ -21,7 +22,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--seed", type=int, default=1, help=_("random seed: the same seed gives the same demo")
     )
     parser.add_argument(
-        "--force", action="store_true", help=_("add the demo even if the profile holds real accounts")
+        "--force",
+        action="store_true",
+        help=_("add the demo even if the profile holds real accounts or the demo already"),
     )
     parser.set_defaults(func=run_demo)
 
@@ -30,6 +33,7 @@ def run_demo(args: argparse.Namespace) -> int:
     if args.count < 1:
         raise CliError(_("--count must be at least 1."))
     profile = profile_from_args(args)
+    from inbox_app.demo import demo_conversation_count
     from inbox_app.demo.generator import DEMO_ACCOUNT_KIND, generate
     from inbox_app.domain.views import View, ViewKind
     from inbox_app.store.accounts import list_accounts
@@ -42,6 +46,15 @@ def run_demo(args: argparse.Namespace) -> int:
                 "This profile already holds {count} real account(s) ({names}); the demo would mix invented "
                 "conversations into them. Use another --profile folder, or add --force to do it anyway."
             ).format(count=len(real), names=", ".join(a.name for a in real)),
+            exit_code=2,
+        )
+    already = demo_conversation_count()
+    if already and not args.force:
+        raise CliError(
+            _(
+                "This profile already holds the demo ({count} conversations); running it again would add "
+                "{more} more. Use another --profile folder, or add --force to add them anyway."
+            ).format(count=format_number(already), more=format_number(args.count)),
             exit_code=2,
         )
 

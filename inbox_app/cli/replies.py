@@ -31,7 +31,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     lst = box_sub.add_parser("list", help=_("list queued, failed and sent replies"))
     lst.add_argument("--json", action="store_true", help=_("machine-readable output"))
     lst.add_argument("--all", action="store_true", help=_("include sent and cancelled replies"))
-    lst.set_defaults(func=cmd_outbox_list)
+    lst.set_defaults(func=cmd_outbox_list, read_only_ok=True)
     cancel = box_sub.add_parser("cancel", help=_("cancel a reply that has not started sending"))
     cancel.add_argument("item_id", type=int, metavar="ID")
     cancel.set_defaults(func=cmd_outbox_cancel)
@@ -106,6 +106,8 @@ def cmd_outbox_list(args: argparse.Namespace) -> int:
         profile.close()
     if args.json:
         print(json.dumps(infos, ensure_ascii=False, indent=2))
+    elif not infos:
+        print(_("No replies in the outbox."))
     else:
         for info in infos:
             state = _("sent, unconfirmed") if info["unconfirmed"] else info["state"]

@@ -85,6 +85,26 @@ def is_loopback_host(host: str) -> bool:
         return False
 
 
+_LAN_SUFFIXES = (".local", ".lan", ".internal", ".home.arpa", ".localdomain", ".intranet", ".corp")
+
+
+def is_local_network_host(host: str) -> bool:
+    """True for this computer and hosts of the local network: private/link-local IP addresses, names without
+    a dot ("relay") and the usual private suffixes (".local", ".lan", ".internal", ".home.arpa")."""
+    name = host.strip().rstrip(".").lower()
+    if name.startswith("[") and name.endswith("]"):
+        name = name[1:-1]
+    if not name:
+        return False
+    if is_loopback_host(name):
+        return True
+    try:
+        address = ipaddress.ip_address(name)
+    except ValueError:
+        return "." not in name or name.endswith(_LAN_SUFFIXES)
+    return address.is_private or address.is_link_local
+
+
 def email_domain(email: str) -> str:
     """The part after the last "@", lower-cased; "" when there is none."""
     local, at, domain = email.strip().rpartition("@")
@@ -113,6 +133,8 @@ class AccountForm:
     amazon_sender: bool = False  # this address is registered with Amazon for buyer-seller messaging
     # IMAP extensions not to use although offered (e.g. "QRESYNC" on a server whose support is broken).
     imap_disabled_extensions: tuple[str, ...] = ()
+    # False: send without logging in (a shop's local relay, a smarthost that trusts the LAN).
+    smtp_auth: bool = True
 
     # ------------------------------------------------------------------ derived values
     @property
@@ -125,10 +147,15 @@ class AccountForm:
 
     @property
     def effective_smtp_user(self) -> str:
+        """The SMTP login; "" when sending without authentication."""
+        if not self.smtp_auth:
+            return ""
         return self.smtp_user.strip() or self.effective_imap_user
 
     @property
     def effective_smtp_password(self) -> str:
+        if not self.smtp_auth:
+            return ""
         return self.smtp_password or self.password
 
     @property
@@ -187,9 +214,28 @@ class AccountForm:
                 problems[f"{protocol}_security"] = _("Choose a security setting for {server}.").format(
                     server=label
                 )
-            elif security == SECURITY_NONE and host and not is_loopback_host(host):
+            elif (
+                security == SECURITY_NONE
+                and host
+                and not is_loopback_host(host)
+                # Without a login no password crosses the network: a relay on the local network may be plain.
+                and not (protocol == "smtp" and not self.smtp_auth and is_local_network_host(host))
+            ):
                 problems[f"{protocol}_security"] = insecure_explanation(host)
         return problems
+
+    def warnings(self) -> list[str]:
+        """Translated doubts that do not stop a test or a save."""
+        host = self.smtp_host.strip()
+        if not self.smtp_auth and host and not is_local_network_host(host):
+            return [
+                _(
+                    "{host} is not on this computer or the local network: a server on the internet that "
+                    "sends without a login is usually refused by the recipients' servers. Use it only if "
+                    "your provider told you so."
+                ).format(host=host)
+            ]
+        return []
 
     def validate(self) -> list[str]:
         """Translated problems that stop a test or a save; empty when the form is complete."""

@@ -64,6 +64,13 @@ class ConversationSummary:
     last_inbound_at: datetime | None
     deadline_at: datetime | None
     tags: tuple[str, ...] = ()
+    # How to reach the customer (e-mail address, relay alias, user name): shown when there is no name.
+    customer_address: str = ""
+
+    @property
+    def customer_label(self) -> str:
+        """The customer's name, else their address: what the list and ``list --json`` show as "customer"."""
+        return self.customer_name or self.customer_address
 
 
 @dataclass(frozen=True)

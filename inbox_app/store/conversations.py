@@ -20,6 +20,7 @@ from inbox_app.domain.conversations import (
     Status,
 )
 from inbox_app.domain.views import DUE_SOON_WINDOW, View, ViewKind
+from inbox_app.store import db as store_db
 from inbox_app.store.blobs import BlobStore
 from inbox_app.store.ingest import policy_for_channel
 from inbox_app.store.models import (
@@ -120,6 +121,7 @@ _SUMMARY_FIELDS = (
     Conversation.last_message_at,
     Conversation.last_inbound_at,
     Conversation.deadline_at,
+    Conversation.customer,
 )
 
 _CHUNK = 500  # SQLite's host-parameter limit is generous, but keep IN lists modest
@@ -139,7 +141,9 @@ def summaries(ids: Sequence[int]) -> dict[int, ConversationSummary]:
             .where(Conversation.id.in_(chunk))
             .tuples()
         )
-        for row in query:
+        rows = list(query)
+        addresses = _customer_addresses([row[15] for row in rows if not row[6] and row[15] is not None])
+        for row in rows:
             out[row[0]] = ConversationSummary(
                 id=row[0],
                 channel_kind=row[1],
@@ -157,8 +161,29 @@ def summaries(ids: Sequence[int]) -> dict[int, ConversationSummary]:
                 last_inbound_at=row[13],
                 deadline_at=row[14],
                 tags=tags.get(row[0], ()),
+                customer_address=addresses.get(row[15], "") if row[15] is not None else "",
             )
     return out
+
+
+def _customer_addresses(customer_ids: Sequence[int]) -> dict[int, str]:
+    """An address for each customer that has no name (an e-mail address first), for the list to show."""
+    if not customer_ids:
+        return {}
+    rank = {"email": 0}
+    best: dict[int, tuple[int, int, str]] = {}
+    query = (
+        CustomerIdentity.select(CustomerIdentity.customer, CustomerIdentity.kind, CustomerIdentity.value)
+        .where(CustomerIdentity.customer.in_(sorted(set(customer_ids))))
+        .order_by(CustomerIdentity.id)
+        .tuples()
+    )
+    for order, row in enumerate(query):
+        customer_id, kind, value = int(row[0]), str(row[1]), str(row[2])
+        key = (rank.get(kind, 1), order, value)
+        if customer_id not in best or key < best[customer_id]:
+            best[customer_id] = key
+    return {customer_id: key[2] for customer_id, key in best.items()}
 
 
 def summary(conversation_id: int) -> ConversationSummary | None:
@@ -287,6 +312,8 @@ def sidebar_sources() -> tuple[list[tuple[int, str]], list[str], list[str]]:
 
 
 def mark_read(conversation_id: int) -> None:
+    if store_db.is_read_only():  # a profile opened read-only is looked at, not changed
+        return
     Message.update(is_read=True).where(
         (Message.conversation == conversation_id) & (Message.is_read == False)  # noqa: E712
     ).execute()

@@ -41,8 +41,50 @@ class BaseModel(peewee.Model):
         legacy_table_names = False
 
 
-def open_database(path: Path) -> peewee.SqliteDatabase:
-    """Open (creating if needed) the profile database and bind every model to it."""
+READ_ONLY_PRAGMAS: dict[str, object] = {
+    "query_only": 1,
+    "foreign_keys": 1,
+    "cache_size": -64 * 1024,
+    "busy_timeout": 10_000,
+    "temp_store": "memory",
+}
+
+
+def _open_read_only(path: Path) -> peewee.SqliteDatabase:
+    """A connection that cannot write: ``mode=ro``, or ``immutable=1`` when SQLite cannot even create its
+    shared-memory file next to the database (a folder without write access)."""
+    base = path.resolve().as_uri()
+    last: Exception | None = None
+    for query in ("mode=ro", "mode=ro&immutable=1"):
+        db = peewee.SqliteDatabase(
+            f"{base}?{query}", uri=True, pragmas=READ_ONLY_PRAGMAS, thread_safe=True, check_same_thread=False
+        )
+        try:
+            db.connect(reuse_if_open=True)
+            db.execute_sql("SELECT count(*) FROM sqlite_master").fetchone()
+        except peewee.OperationalError as exc:  # unable to open: try the next way
+            last = exc
+            if not db.is_closed():
+                db.close()
+            continue
+        return db
+    assert last is not None
+    raise last
+
+
+def open_database(path: Path, *, read_only: bool = False) -> peewee.SqliteDatabase:
+    """Open (creating if needed) the profile database and bind every model to it.
+
+    ``read_only``: open an existing file without ever writing to it (no checkpoint thread either); used for a
+    read-only file or folder, where the user chose to look without changing anything.
+    """
+    global _read_only
+    _read_only = read_only
+    if read_only:
+        _stop_checkpointer()
+        ro = _open_read_only(path)
+        database_proxy.initialize(ro)
+        return ro
     path.parent.mkdir(parents=True, exist_ok=True)
     # IMMEDIATE: a transaction takes the write lock when it begins, so a read-then-write transaction on the UI
     # thread cannot fail with "database is locked" because a sync batch committed in between.
@@ -56,6 +98,14 @@ def open_database(path: Path) -> peewee.SqliteDatabase:
     _checkpointer.start()
     database_proxy.initialize(db)
     return db
+
+
+_read_only = False
+
+
+def is_read_only() -> bool:
+    """True while the bound database was opened read-only: work that would write (indexing) is skipped."""
+    return _read_only
 
 
 def close_database() -> None:

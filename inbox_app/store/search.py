@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 
+from inbox_app.store import db as store_db
 from inbox_app.store.db import database_proxy
 from inbox_app.store.models import Conversation
 from inbox_app.store.search_index import index_pending
@@ -40,7 +41,8 @@ def search_conversation_ids(text: str, limit: int = MAX_RESULTS) -> list[int]:
     query = fts_query(text)
     if query is None:
         return ids
-    index_pending()  # messages stored since the last indexing run must be found too (see search_index)
+    if not store_db.is_read_only():  # a read-only profile is searched as it was last indexed
+        index_pending()  # messages stored since the last indexing run must be found too (see search_index)
     db = database_proxy.obj
     # bm25 is computed for every row it sorts: a word found in half of 300,000 messages costs ~170 ms to rank
     # whole. Rank only the newest RANK_WINDOW matches (rowid follows arrival), which answers common words in

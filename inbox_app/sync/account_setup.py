@@ -74,7 +74,7 @@ async def test_account(form: AccountForm, *, timeout: float = 20) -> list[str]:
     imap, smtp = imap_settings(form, timeout=timeout), smtp_settings(form, timeout=timeout)
     for server, settings in (("imap", imap), ("smtp", smtp)):
         try:
-            check_security_allowed(settings.host, settings.security)
+            check_security_allowed(settings.host, settings.security, sends_password=bool(settings.user))
         except MailError as exc:
             raise _failed(server, exc) from exc
     try:
@@ -136,7 +136,8 @@ def save_account(form: AccountForm) -> int:
             account = create_mail_account(form.account_name, account_settings(form))
             try:
                 store_password(account, "imap", form.password)
-                store_password(account, "smtp", form.effective_smtp_password)
+                if form.smtp_auth:  # a relay without authentication has no password to keep
+                    store_password(account, "smtp", form.effective_smtp_password)
             except NoKeyringError:
                 with contextlib.suppress(NoKeyringError):
                     delete_passwords(account.id)

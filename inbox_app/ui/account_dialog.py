@@ -28,6 +28,7 @@ from typing import Any, TypeVar
 from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QDialog,
     QDialogButtonBox,
@@ -53,6 +54,7 @@ from inbox_app.domain.account_form import (
     AccountForm,
     AccountSetupError,
     default_port,
+    is_local_network_host,
     is_loopback_host,
 )
 from inbox_app.i18n import N_, _
@@ -273,7 +275,17 @@ class AccountDialog(QDialog):
         self.smtp_password_edit.setEchoMode(QLineEdit.EchoMode.Password)
         self.smtp_password_edit.setPlaceholderText(_("same as above"))
         self._server_forms["smtp"].addRow(_("Password:"), self.smtp_password_edit)
+        self.smtp_no_auth_check = _named(QCheckBox(_("No authentication (local relay)")), "smtp_no_auth")
+        self.smtp_no_auth_check.setToolTip(
+            _("Send without logging in, for a relay on this computer or your network that trusts it.")
+        )
+        self._server_forms["smtp"].addRow(self.smtp_no_auth_check)
+        # Shown when a relay without login is on the internet (see AccountForm.warnings).
+        self.smtp_auth_warning = _named(QLabel(), "smtp_auth_warning")
+        self.smtp_auth_warning.setWordWrap(True)
+        self.smtp_auth_warning.hide()
         adv.addLayout(servers_row)
+        adv.addWidget(self.smtp_auth_warning)
         self.security_note = QLabel(
             _(
                 "“None” (no encryption) is offered only for servers on this computer: over a network anyone "
@@ -360,6 +372,8 @@ class AccountDialog(QDialog):
         )
         for edit in edits:
             edit.textChanged.connect(self._settings_changed)
+        self.smtp_no_auth_check.toggled.connect(self._smtp_auth_toggled)
+        self.host_edits["smtp"].textChanged.connect(self._update_smtp_auth_warning)
         self.test_button.clicked.connect(self._test_clicked)
         self.save_button.clicked.connect(self._save_clicked)
         self.save_anyway_button.clicked.connect(self._save_anyway_clicked)
@@ -383,6 +397,7 @@ class AccountDialog(QDialog):
             smtp_user=self.user_edits["smtp"].text().strip(),
             smtp_password=self.smtp_password_edit.text(),
             folders=tuple(f.strip() for f in self.folders_edit.text().split(",") if f.strip()),
+            smtp_auth=not self.smtp_no_auth_check.isChecked(),
         )
 
     def set_form(self, form: AccountForm) -> None:
@@ -397,6 +412,7 @@ class AccountDialog(QDialog):
             self.user_edits["imap"].setText(form.imap_user)
             self.user_edits["smtp"].setText(form.smtp_user)
             self.smtp_password_edit.setText(form.smtp_password)
+            self.smtp_no_auth_check.setChecked(not form.smtp_auth)
             self.folders_edit.setText(", ".join(form.folders))
         finally:
             self._filling = False
@@ -447,12 +463,29 @@ class AccountDialog(QDialog):
             port.setValue(default_port(server, current))  # the user kept the usual port: follow the choice
         self._server_edited()
 
+    def _smtp_auth_toggled(self, no_auth: bool) -> None:
+        """No login: the SMTP user and password do not apply; plain text is possible on the local network."""
+        self.user_edits["smtp"].setEnabled(not no_auth)
+        self.smtp_password_edit.setEnabled(not no_auth)
+        self._update_security_choices()
+        self._update_smtp_auth_warning()
+        self._settings_changed()
+
+    def _update_smtp_auth_warning(self, *_args: object) -> None:
+        warnings = self.form().warnings()
+        self.smtp_auth_warning.setText("\n".join(warnings))
+        self.smtp_auth_warning.setVisible(bool(warnings))
+        if warnings:
+            self._grow_to_fit()
+
     def _update_security_choices(self, *_args: object) -> None:
         """Offer "None" only where the host is this computer; the note says why it is greyed out."""
         any_remote = False
         for server in SERVERS:
             host = self.host_edits[server].text().strip()
             local = is_loopback_host(host) if host else False
+            if server == "smtp" and host and self.smtp_no_auth_check.isChecked():
+                local = is_local_network_host(host)  # no password to protect: a LAN relay may be plain
             any_remote = any_remote or not local
             combo = self.security_combos[server]
             index = combo.findData(SECURITY_NONE)

@@ -867,10 +867,14 @@ class MainController(QObject):
         return answer == QMessageBox.StandardButton.Yes
 
     def _about(self) -> None:
+        from inbox_app import app_version
+
         QMessageBox.about(
             self.window,
             _("About Inbox"),
-            _("A unified inbox for e-commerce sellers, with response-deadline countdowns."),
+            _("A unified inbox for e-commerce sellers, with response-deadline countdowns.")
+            + "\n\n"
+            + _("Version {version}").format(version=app_version()),
         )
 
 

@@ -424,7 +424,7 @@ class ConversationListModel(FlatTableModel):
             label = CHANNEL_LABELS.get(summary.channel_kind)
             return summary.channel_name or (_(label) if label else summary.channel_kind)
         if column is Column.CUSTOMER:
-            return summary.customer_name or "—"
+            return summary.customer_label or "—"
         if column is Column.SUBJECT:
             return summary.subject or summary.snippet or _("(no subject)")
         if column is Column.ORDER:

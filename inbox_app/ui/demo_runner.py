@@ -37,9 +37,28 @@ class _DemoWorker(QObject):
             self.finished.emit(None)
 
 
+_running: list[_DemoWorker] = []  # the demo being prepared, so a second click does not start another
+
+
 def fill_demo(
     parent: QWidget, profile: Profile, *, on_done: Callable[[], object], count: int = DEMO_SIZE
-) -> _DemoWorker:
+) -> _DemoWorker | None:
+    """Prepare the demo, unless it is being prepared or already there (returns None then, and says so)."""
+    from inbox_app.demo import demo_conversation_count
+
+    if _running:
+        return None
+    already = demo_conversation_count()
+    if already:
+        QMessageBox.information(
+            parent,
+            _("Demo workspace"),
+            _("The demo is already in this profile ({count} conversations).").format(
+                count=format_number(already)
+            ),
+        )
+        on_done()
+        return None
     dialog = QProgressDialog(_("Preparing the demo inbox…"), "", 0, count, parent)
     dialog.setWindowTitle(_("Demo workspace"))
     dialog.setCancelButton(None)
@@ -57,6 +76,7 @@ def fill_demo(
         )
 
     def finished(error: object) -> None:
+        _running.clear()
         dialog.close()
         worker.deleteLater()
         if error is not None:
@@ -67,6 +87,7 @@ def fill_demo(
 
     worker.progressed.connect(progressed, Qt.ConnectionType.QueuedConnection)
     worker.finished.connect(finished, Qt.ConnectionType.QueuedConnection)
+    _running.append(worker)
     threading.Thread(target=worker.run, args=(profile, count), name="inbox-demo", daemon=True).start()
     dialog.show()
     return worker

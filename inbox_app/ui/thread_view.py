@@ -239,7 +239,7 @@ class CustomerStrip(QFrame):
 
     def set_detail(self, detail: ConversationDetail) -> None:
         summary = detail.summary
-        parts = [f"<b>{html.escape(summary.customer_name or _('Unknown customer'))}</b>"]
+        parts = [f"<b>{html.escape(summary.customer_label or _('Unknown customer'))}</b>"]
         parts.extend(html.escape(value) for _kind, value in detail.customer_identities[:3])
         self.label.setText(" · ".join(parts))
         self.label.setToolTip("\n".join(f"{kind}: {value}" for kind, value in detail.customer_identities))
@@ -456,7 +456,7 @@ class ThreadView(QWidget):
         self.title.setText(summary.subject or summary.snippet or _("(no subject)"))
         label = CHANNEL_LABELS.get(summary.channel_kind)
         channel = summary.channel_name or (_(label) if label else summary.channel_kind)
-        parts = [summary.customer_name or _("Unknown customer"), channel]
+        parts = [summary.customer_label or _("Unknown customer"), channel]
         if detail.marketplace and detail.marketplace.casefold() not in channel.casefold():
             parts.append(detail.marketplace)
         if summary.order_id:

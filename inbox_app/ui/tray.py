@@ -150,7 +150,7 @@ class DeadlineNotifier(QObject):
         left = format_duration(deadlines[due[0]] - now)
         if len(due) == 1 and first is not None:
             title = _("Reply due in {time}").format(time=left)
-            who = first.customer_name or first.subject
+            who = first.customer_label or first.subject
             text = _("{customer} · {channel}").format(customer=who, channel=first.channel_name)
         else:
             title = ngettext("{n} reply due soon", "{n} replies due soon", len(due)).format(n=len(due))

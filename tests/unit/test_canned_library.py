@@ -20,7 +20,7 @@ from inbox_app.domain.canned_library import (
 )
 from inbox_app.domain.templates import VARIABLES, find_unfilled, pick_variant, render, standard_values
 
-LANGUAGES = {"en", "es", "fr", "de", "it"}
+LANGUAGES = {"en", "es", "fr", "de", "it", "pt"}
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +48,7 @@ def test_starter_library_covers_every_category(starter: list[CannedResponseData]
     assert "delay" in keys
 
 
-def test_every_starter_response_has_all_five_languages(starter: list[CannedResponseData]) -> None:
+def test_every_starter_response_has_all_six_languages(starter: list[CannedResponseData]) -> None:
     for item in starter:
         assert set(item.variants) == LANGUAGES, item.key
         assert all(len(body.strip()) > 80 for body in item.variants.values()), item.key
@@ -113,6 +113,7 @@ def test_starter_greets_by_name_in_each_language(starter: list[CannedResponseDat
         "fr": "Bonjour Ana,",
         "de": "Guten Tag Ana García,",
         "it": "Buongiorno Ana,",
+        "pt": "Olá Ana,",
     }
     assert pick_variant(delay.variants, "es-MX", "en")[0] == "es"
 

@@ -52,3 +52,51 @@ def test_the_interface_language_is_applied() -> None:
     finally:
         i18n.setup("en")
     assert i18n._("Overdue") == "Overdue"
+
+
+COMPLETE_LANGUAGES = ("it", "pt")
+
+
+@pytest.mark.parametrize("lang", COMPLETE_LANGUAGES)
+def test_italian_and_portuguese_translate_every_entry_of_the_template(lang: str) -> None:
+    with (i18n.TRANSLATIONS_DIR / "messages.pot").open("rb") as fh:
+        template = read_po(fh)
+    po_path = i18n.TRANSLATIONS_DIR / lang / "LC_MESSAGES" / "messages.po"
+    assert po_path.exists(), f"no {lang} catalog"
+    with po_path.open("rb") as fh:
+        catalog = read_po(fh, locale=lang)
+    assert catalog.num_plurals == 2
+    missing = []
+    for entry in template:
+        if not entry.id:
+            continue
+        message = catalog.get(entry.id, entry.context)
+        strings = () if message is None else message.string
+        strings = strings if isinstance(strings, tuple) else (strings,)
+        if (
+            message is None
+            or message.fuzzy
+            or not all(strings)
+            or len(strings) != (2 if entry.pluralizable else 1)
+        ):
+            missing.append(entry.id)
+    assert missing == [], f"{lang}: {len(missing)} entries not translated, e.g. {missing[:5]}"
+
+
+def test_italian_and_portuguese_are_used_with_their_plurals() -> None:
+    try:
+        i18n.setup("it")
+        assert i18n._("Overdue") == "In ritardo"
+        assert i18n.ngettext("{n} new message", "{n} new messages", 1).format(n=1) == "1 nuovo messaggio"
+        assert i18n.ngettext("{n} new message", "{n} new messages", 3).format(n=3) == "3 nuovi messaggi"
+        i18n.setup("pt_BR")  # a regional variant finds the language's catalog
+        assert i18n._("Overdue") == "Atrasadas"
+        assert i18n.ngettext("{n} reply sent", "{n} replies sent", 2).format(n=2) == "2 respostas enviadas"
+    finally:
+        i18n.setup("en")
+
+
+def test_available_languages_list_every_catalog_and_english() -> None:
+    assert i18n.available_languages() == ["de", "en", "es", "fr", "it", "pt"]
+    assert i18n.language_is_available("it_IT") and i18n.language_is_available("pt-BR")
+    assert not i18n.language_is_available("xx") and not i18n.language_is_available("ja")

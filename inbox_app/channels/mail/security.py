@@ -12,7 +12,7 @@ import ssl
 from enum import StrEnum
 
 from inbox_app.channels.mail.errors import InsecureConnectionRefused
-from inbox_app.domain.account_form import is_loopback_host
+from inbox_app.domain.account_form import is_local_network_host, is_loopback_host
 from inbox_app.i18n import _
 
 __all__ = ["InsecureConnectionRefused", "Security", "check_security_allowed", "is_loopback", "tls_context"]
@@ -29,8 +29,14 @@ def is_loopback(host: str) -> bool:
     return is_loopback_host(host)
 
 
-def check_security_allowed(host: str, security: Security) -> None:
-    """Raise ``InsecureConnectionRefused`` when an unencrypted connection would leave this computer."""
+def check_security_allowed(host: str, security: Security, *, sends_password: bool = True) -> None:
+    """Raise ``InsecureConnectionRefused`` when an unencrypted connection would leave this computer.
+
+    A connection that sends no password (SMTP to a relay without authentication) may also go unencrypted to
+    a host of the local network, as mail clients allow for a shop's relay.
+    """
+    if not sends_password and is_local_network_host(host):
+        return
     if Security(security) is Security.NONE and not is_loopback(host):
         raise InsecureConnectionRefused(
             _(

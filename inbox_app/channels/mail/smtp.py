@@ -94,7 +94,7 @@ test_smtp.__test__ = False  # type: ignore[attr-defined]  # not a pytest test de
 async def _open(settings: SmtpSettings) -> aiosmtplib.SMTP:
     """Resolve, connect, secure and log in."""
     s = settings
-    check_security_allowed(s.host, s.security)
+    check_security_allowed(s.host, s.security, sends_password=bool(s.user))
     loop = asyncio.get_running_loop()
     try:
         await asyncio.wait_for(loop.getaddrinfo(s.host, s.port, type=socket.SOCK_STREAM), s.timeout)

@@ -11,9 +11,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 log = logging.getLogger("inbox_app")
+_translator: object | None = None
 
 
 def _install_qt_translator(app: object, locale_name: str) -> object | None:
@@ -30,7 +33,55 @@ def _install_qt_translator(app: object, locale_name: str) -> object | None:
 
 def run_gui(profile_dir: Path | None, lang: str | None) -> int:
     """Open the main window on the profile at ``profile_dir`` (default profile when None)."""
-    import qasync
+    gui = open_gui(profile_dir, lang)
+    if isinstance(gui, int):
+        return gui
+    return gui.run()
+
+
+@dataclass
+class Gui:
+    """The running application's object graph, as :func:`open_gui` wired it (tests drive it too)."""
+
+    app: Any
+    profile: Any
+    window: Any
+    controller: Any
+    engine: Any
+    stop: asyncio.Event
+    restart_engine: asyncio.Event
+
+    async def main(self) -> None:
+        """The engine on the qasync loop until the window closes; restarted when an account changes."""
+        self.app.aboutToQuit.connect(self.stop.set)
+        while not self.stop.is_set():
+            self.restart_engine.clear()
+            engine_stop = asyncio.Event()
+            runner = asyncio.ensure_future(self.engine.run_forever(engine_stop))
+            waiters = [
+                asyncio.ensure_future(self.stop.wait()),
+                asyncio.ensure_future(self.restart_engine.wait()),
+            ]
+            await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+            for waiter in waiters:
+                waiter.cancel()
+            engine_stop.set()
+            await runner
+        self.controller.shutdown()
+
+    def run(self) -> int:
+        """Run Qt and asyncio on one qasync loop until the window is closed; then close the profile."""
+        import qasync
+
+        try:
+            qasync.run(self.main())
+        finally:
+            self.profile.close()
+        return 0
+
+
+def open_gui(profile_dir: Path | None, lang: str | None) -> Gui | int:
+    """Build the window and everything behind it (not yet running); an exit code when the profile fails."""
     from PySide6.QtCore import Qt
     from PySide6.QtGui import QGuiApplication
     from PySide6.QtWidgets import QApplication, QMessageBox
@@ -41,13 +92,15 @@ def run_gui(profile_dir: Path | None, lang: str | None) -> int:
     from inbox_app.store.migrations import SchemaTooNewError
 
     locale = i18n.setup(lang)
-    QGuiApplication.setHighDpiScaleFactorRoundingPolicy(Qt.HighDpiScaleFactorRoundingPolicy.PassThrough)
     existing = QApplication.instance()
+    if existing is None:  # only possible before the application object exists
+        QGuiApplication.setHighDpiScaleFactorRoundingPolicy(Qt.HighDpiScaleFactorRoundingPolicy.PassThrough)
     app = existing if isinstance(existing, QApplication) else QApplication(sys.argv)
     app.setApplicationName("inbox-app")
     app.setApplicationDisplayName(_("Inbox App"))
     QGuiApplication.setDesktopFileName(APP_ID)
-    translator = _install_qt_translator(app, str(locale))  # noqa: F841  (kept alive for the app's lifetime)
+    global _translator
+    _translator = _install_qt_translator(app, str(locale))  # kept alive for the app's lifetime
 
     try:
         profile = open_profile(profile_dir)
@@ -99,27 +152,8 @@ def run_gui(profile_dir: Path | None, lang: str | None) -> int:
     controller.start_notifier()
     window.show()
 
-    # Closing the window ends main() below, which stops the engine and then returns from qasync.run; letting
+    # Closing the window ends main(), which stops the engine and then returns from qasync.run; letting
     # Qt quit on its own instead would stop the loop under the engine's feet.
     app.setQuitOnLastWindowClosed(False)
     window.closing.connect(stop.set)
-
-    async def main() -> None:
-        app.aboutToQuit.connect(stop.set)
-        while not stop.is_set():
-            restart_engine.clear()
-            engine_stop = asyncio.Event()
-            runner = asyncio.ensure_future(engine.run_forever(engine_stop))
-            waiters = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(restart_engine.wait())]
-            await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
-            for waiter in waiters:
-                waiter.cancel()
-            engine_stop.set()
-            await runner
-        controller.shutdown()
-
-    try:
-        qasync.run(main())
-    finally:
-        profile.close()
-    return 0
+    return Gui(app, profile, window, controller, engine, stop, restart_engine)

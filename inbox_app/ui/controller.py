@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import shiboken6
-from PySide6.QtCore import QObject, QSettings, QTimer, QUrl, Signal
+from PySide6.QtCore import QObject, QSettings, Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import QDesktopServices, QUndoCommand, QUndoStack
 from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 
@@ -42,6 +42,9 @@ if TYPE_CHECKING:
 log = logging.getLogger("inbox_app.ui")
 
 SEARCH_DEBOUNCE_MS = 150
+#: Setting (seconds): a conversation selected this long is marked read; 0 at once, negative only when opened.
+MARK_READ_DELAY_KEY = "mark_read_delay_seconds"
+DEFAULT_MARK_READ_DELAY_S = 2.0
 OUTBOX_KEY = "outbox"  # extra entry in the counts dict: replies waiting in the outbox
 OUTBOX_FAILED_KEY = "outbox_failed"  # extra entry in the counts dict: replies that failed for good
 DEFAULT_VIEW = View(ViewKind.OPEN)
@@ -209,6 +212,10 @@ class MainController(QObject):
         self._account_names: dict[int, str] = {}
         self._has_conversations = False
         self._pending_select_row: int | None = None
+        self._auto_selecting = False  # the app (not the seller) is moving the selection
+        self._read_timer = QTimer(self)
+        self._read_timer.setSingleShot(True)
+        self._read_timer.timeout.connect(self.mark_current_read)
         self._outbox_dialog: OutboxDialog | None = None
         self._search_timer = QTimer(self)
         self._search_timer.setSingleShot(True)
@@ -240,6 +247,7 @@ class MainController(QObject):
         w.search_text_changed.connect(self._on_search_text)
         w.conversation_list.current_conversation_changed.connect(self.show_conversation)
         w.conversation_list.open_requested.connect(self._on_open_requested)
+        w.conversation_list.clicked.connect(lambda _index: self.mark_current_read())
         w.conversation_list.ticked.connect(self._on_tick)
         w.thread_view.conversation_requested.connect(self.open_conversation)
         w.thread_view.no_response_requested.connect(self.no_response_needed)
@@ -538,22 +546,30 @@ class MainController(QObject):
     def _on_refreshed_ids(self, ids: list[int]) -> None:
         self.model.apply_ids(ids)
         listing = self.window.conversation_list
-        if not listing.currentIndex().isValid() and self.model.rowCount() > 0:
-            row = self._pending_select_row if self._pending_select_row is not None else 0
-            listing.select_row(min(row, self.model.rowCount() - 1))
-        elif self.model.rowCount() == 0:
-            self.show_conversation(None)
+        self._auto_selecting = True
+        try:
+            if not listing.currentIndex().isValid() and self.model.rowCount() > 0:
+                row = self._pending_select_row if self._pending_select_row is not None else 0
+                listing.select_row(min(row, self.model.rowCount() - 1))
+            elif self.model.rowCount() == 0:
+                self.show_conversation(None)
+        finally:
+            self._auto_selecting = False
         self._pending_select_row = None
         self.ids_loaded.emit()
 
     def _after_reset(self) -> None:
         listing = self.window.conversation_list
-        if self._current_id is not None and listing.select_conversation(self._current_id):
-            pass
-        elif self.model.rowCount() > 0:
-            listing.select_row(0)
-        else:
-            self.show_conversation(None)
+        self._auto_selecting = True
+        try:
+            if self._current_id is not None and listing.select_conversation(self._current_id):
+                pass
+            elif self.model.rowCount() > 0:
+                listing.select_row(0)
+            else:
+                self.show_conversation(None)
+        finally:
+            self._auto_selecting = False
         self.ids_loaded.emit()
 
     # ---------------------------------------------------------------------------------- sync events
@@ -660,26 +676,48 @@ class MainController(QObject):
         self.window.actions_by_name["no_response"].setEnabled(
             detail is not None and bool(detail.no_response_url) and not detail.no_response_needed
         )
-        if detail is not None and detail.summary.unread:
-            conversations.mark_read(detail.summary.id)
-            self.model.refresh_ids([detail.summary.id])
-            self.refresh_counts()
+        self._read_timer.stop()
+        if detail is not None and detail.summary.unread and not self._auto_selecting:
+            # Selected by the seller (j/k, arrows): read after a moment, as mail clients do. A selection the
+            # app makes itself (start-up, a refreshed list) marks nothing read.
+            delay = mark_read_delay()
+            if delay == 0:
+                self.mark_current_read()
+            elif delay > 0:
+                self._read_timer.start(int(delay * 1000))
         self.conversation_shown.emit(conversation_id)
+
+    def mark_current_read(self) -> None:
+        """The seller opened the conversation on screen (Enter, a click, r, or the delay passed)."""
+        from inbox_app.store import conversations
+
+        self._read_timer.stop()
+        detail = self.window.thread_view.detail()
+        cid = self._current_id
+        if cid is None or detail is None or detail.summary.id != cid or not detail.summary.unread:
+            return
+        conversations.mark_read(cid)
+        self.model.refresh_ids([cid])
+        self.refresh_counts()
 
     def open_conversation(self, conversation_id: int) -> None:
         """Open a conversation from elsewhere (the customer strip): select it when listed, else just show it."""
         if not self.window.conversation_list.select_conversation(conversation_id):
             self.window.conversation_list.clearSelection()
             self.show_conversation(conversation_id)
+        self.mark_current_read()
 
     def _on_open_requested(self, _conversation_id: int) -> None:
+        self.mark_current_read()
         self.focus_reply()
 
     def focus_reply(self) -> None:
-        if self.reply_widget is not None and self.reply_widget.isEnabled():
-            self.reply_widget.setFocus()
-        else:
-            self.window.thread_view.browser.setFocus()
+        """Put the keyboard focus in the reply text (its focus proxy), so what the seller types goes there."""
+        self.mark_current_read()
+        focus_text = getattr(self.reply_widget, "focus_text", None)
+        if self.reply_widget is not None and callable(focus_text) and focus_text():
+            return
+        self.window.thread_view.browser.setFocus(Qt.FocusReason.ShortcutFocusReason)
 
     def _on_tick(self) -> None:
         self.window.thread_view.set_now(self.model.now)
@@ -872,6 +910,19 @@ class MainController(QObject):
             _("About Inbox"),
             _("A unified inbox for e-commerce sellers, with response-deadline countdowns."),
         )
+
+
+def mark_read_delay() -> float:
+    """Seconds a selected conversation waits before it counts as read (the setting, else 2 s)."""
+    from inbox_app.store.models import Setting
+
+    row = Setting.get_or_none(Setting.key == MARK_READ_DELAY_KEY)
+    try:
+        return (
+            float(row.value) if row is not None and row.value not in (None, "") else DEFAULT_MARK_READ_DELAY_S
+        )
+    except (TypeError, ValueError):
+        return DEFAULT_MARK_READ_DELAY_S
 
 
 def _empty_text(view: View) -> str:

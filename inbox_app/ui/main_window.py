@@ -48,6 +48,10 @@ from inbox_app.ui.sidebar import Sidebar
 from inbox_app.ui.thread_view import ThreadView
 
 SETTINGS_VERSION = 1
+#: Actions whose shortcut is a plain key (no Ctrl/Alt): never fired while a text field has the focus.
+SINGLE_KEY_ACTIONS = frozenset(
+    {"next", "previous", "reply", "close", "pending", "snooze", "reopen", "mark_unread", "shortcuts"}
+)
 
 
 class EmptyState(QFrame):
@@ -214,9 +218,20 @@ class MainWindow(QMainWindow):
         tip = kw.get("tip")
         if isinstance(tip, str):
             action.setStatusTip(tip)
-        self.addAction(action)  # shortcuts work even when the menu bar is hidden
+        if name in SINGLE_KEY_ACTIONS:
+            # A plain letter is text wherever the seller can type (reply box, search field, dialogs): it is
+            # a shortcut only while the focus is in the sidebar, the list or the reading pane.
+            action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+            for widget in self._triage_widgets():
+                widget.addAction(action)
+        else:
+            self.addAction(action)  # shortcuts work even when the menu bar is hidden
         self.actions_by_name[name] = action
         return action
+
+    def _triage_widgets(self) -> list[QWidget]:
+        """Where single-key shortcuts work: the panes that never take typed text."""
+        return [self.sidebar, self.conversation_list, self.thread_view]
 
     def _build_actions(self) -> None:
         a = self._action

@@ -365,6 +365,7 @@ class ReplyEditor(QWidget):
         if app is not None:
             app.aboutToQuit.connect(self.flush_draft)
         self.setAcceptDrops(True)
+        self.setFocusProxy(self.text_edit)  # focusing the reply box puts the cursor in its text
         self._set_enabled(False)
 
     # ------------------------------------------------------------------------------------- public API
@@ -388,6 +389,13 @@ class ReplyEditor(QWidget):
 
     def set_online(self, online: bool) -> None:
         self._online = online
+
+    def focus_text(self) -> bool:
+        """Put the cursor in the reply text ("r", Enter on a conversation); False when there is none."""
+        if self._detail is None or not self.text_edit.isEnabled():
+            return False
+        self.text_edit.setFocus(Qt.FocusReason.ShortcutFocusReason)
+        return True
 
     def set_conversation(self, detail: ConversationDetail | None) -> None:
         """Show ``detail``'s draft (saving the previous conversation's first); ``None`` empties the box.

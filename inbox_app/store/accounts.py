@@ -14,6 +14,8 @@ from typing import Any
 from inbox_app.store.models import Account
 
 MAIL_KIND = "imap"
+#: The demo workspace's account: its replies are queued like real ones but never delivered.
+DEMO_KIND = "demo"
 SECURITY_VALUES = ("tls", "starttls", "none")
 
 

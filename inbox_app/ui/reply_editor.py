@@ -63,6 +63,7 @@ from inbox_app.domain.deadlines import PRESETS, Clock, DeadlinePolicy, add_busin
 from inbox_app.domain.templates import MissingSpan, find_unfilled
 from inbox_app.i18n import _, current_locale, format_datetime, format_size
 from inbox_app.store import canned, drafts, ingest, outbox
+from inbox_app.store.accounts import DEMO_KIND
 from inbox_app.store.blobs import BlobStore, BlobStoreError
 from inbox_app.store.db import database_proxy, is_disk_full
 from inbox_app.store.models import Conversation, DeadlinePolicyRow, Setting, utcnow
@@ -511,7 +512,9 @@ class ReplyEditor(QWidget):
             conv_id, outbox_id, body, self.language(), list(self._attachments), previous_status
         )
         self._load("", self.language(), [])  # queue_reply already dropped the stored draft
-        if scheduled_at is not None:
+        if item.account.kind == DEMO_KIND:
+            message = _("Demo account: the reply stays in the outbox and is not sent.")
+        elif scheduled_at is not None:
             local = scheduled_at.astimezone(datetime.now().astimezone().tzinfo)
             message = _("Scheduled for {time}").format(time=format_datetime(local, "short", tz=local.tzinfo))
         elif self._online:

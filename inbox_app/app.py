@@ -140,9 +140,56 @@ def open_gui(profile_dir: Path | None, lang: str | None) -> Gui | int:
         dialog.account_saved.connect(saved)
         dialog.open()  # window-modal without a nested event loop: the sync keeps running meanwhile
 
+    def edit_account(account_id: int) -> None:
+        from inbox_app.sync.account_setup import AccountSetupError, account_form, test_account, update_account
+        from inbox_app.ui.account_dialog import AccountDialog
+
+        try:
+            form = account_form(account_id)
+        except AccountSetupError as exc:
+            QMessageBox.warning(window, _("Edit mail account"), exc.user_message)
+            return
+        dialog = AccountDialog(
+            window,
+            test_connection=test_account,
+            save=lambda edited: update_account(account_id, edited),
+            form=form,
+            editing=True,
+        )
+
+        def saved(_account_id: int) -> None:
+            window.account_banner.clear_problem(account_id)
+            restart_engine.set()  # the engine reconnects with the new settings
+            controller.reload()
+
+        dialog.account_saved.connect(saved)
+        dialog.open()
+
+    def remove_account(account_id: int) -> None:
+        from inbox_app.store.accounts import get_account
+        from inbox_app.store.models import Conversation
+        from inbox_app.sync.account_setup import remove_account as remove
+        from inbox_app.ui.account_dialog import ask_remove_account
+
+        account = get_account(account_id)
+        if account is None:
+            return
+        count = Conversation.select().where(Conversation.account == account_id).count()
+
+        def chosen(delete_conversations: bool) -> None:
+            remove(account_id, delete_conversations=delete_conversations)
+            window.account_banner.clear_problem(account_id)
+            restart_engine.set()  # stop syncing it
+            controller.reload()
+
+        ask_remove_account(window, str(account.name), count, chosen)
+
     from inbox_app.ui.controller import MainController
 
     controller = MainController(profile, window=window, on_try_demo=try_demo, on_add_account=add_account)
+    controller.edit_account_requested.connect(edit_account)
+    controller.remove_account_requested.connect(remove_account)
+    controller.retry_sync_requested.connect(restart_engine.set)
     bus.subscribe(controller.handle_change_event)
     controller.wake_outbox_requested.connect(engine.wake_outbox)
     reply_editor = controller.reply_widget

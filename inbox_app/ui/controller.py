@@ -47,6 +47,7 @@ MARK_READ_DELAY_KEY = "mark_read_delay_seconds"
 DEFAULT_MARK_READ_DELAY_S = 2.0
 OUTBOX_KEY = "outbox"  # extra entry in the counts dict: replies waiting in the outbox
 OUTBOX_FAILED_KEY = "outbox_failed"  # extra entry in the counts dict: replies that failed for good
+ACCOUNTS_KEY = "accounts"  # extra entry in the counts dict: how many accounts exist (first run when none)
 DEFAULT_VIEW = View(ViewKind.OPEN)
 
 Confirm = Callable[[str, str], bool]
@@ -175,12 +176,18 @@ class MainController(QObject):
         ids_loaded(): the list finished loading a view or a search result.
         wake_outbox_requested(): a reply was put back in the queue ("Retry now"); the app connects this to
             the sync engine's ``wake_outbox`` so it is delivered at once.
+        edit_account_requested(int) / remove_account_requested(int): the seller chose Edit…/Remove… for an
+            account (sidebar, File ▸ Accounts, the problem banner); the app opens the dialog.
+        retry_sync_requested(): "Retry" on the problem banner; the app restarts the engine's loops now.
     """
 
     conversation_shown = Signal(object)
     counts_updated = Signal(dict)
     ids_loaded = Signal()
     wake_outbox_requested = Signal()
+    edit_account_requested = Signal(int)
+    remove_account_requested = Signal(int)
+    retry_sync_requested = Signal()
     _change_event = Signal(object)  # queued hop from the sync engine's thread to the UI thread
 
     def __init__(
@@ -277,6 +284,11 @@ class MainController(QObject):
         by["canned_manager"].triggered.connect(self.open_canned_manager)
         by["policies"].triggered.connect(self.open_policy_settings)
         w.snooze_menu.aboutToShow.connect(self._fill_snooze_menu)
+        w.accounts_menu.aboutToShow.connect(self._fill_accounts_menu)
+        w.sidebar.edit_account_requested.connect(self.edit_account_requested)
+        w.sidebar.remove_account_requested.connect(self.remove_account_requested)
+        w.account_banner.edit_requested.connect(self.edit_account_requested)
+        w.account_banner.retry_requested.connect(self._retry_account)
         reply_queued = getattr(self.reply_widget, "reply_queued", None)
         if reply_queued is not None:
             reply_queued.connect(lambda cid, _oid, _closed: self.conversations_changed([cid]))
@@ -500,10 +512,12 @@ class MainController(QObject):
         now = self.now_fn()
 
         def work() -> dict[str, int]:
+            from inbox_app.store.accounts import list_accounts
             from inbox_app.store.conversations import view_counts
             from inbox_app.store.outbox_view import failed_count, pending_count
 
             counts = view_counts(views, now)
+            counts[ACCOUNTS_KEY] = len(list_accounts())
             counts[OUTBOX_KEY] = pending_count()
             counts[OUTBOX_FAILED_KEY] = failed_count()
             return counts
@@ -517,7 +531,9 @@ class MainController(QObject):
             counts.get(OUTBOX_KEY, 0), offline=not self._online, failed=counts.get(OUTBOX_FAILED_KEY, 0)
         )
         self._has_conversations = counts.get(ViewKind.ALL.value, 0) > 0
-        self.window.show_empty_state(not self._has_conversations)
+        # The first-run screen is for a profile with nothing in it: an account that has not delivered (or
+        # cannot reach its server) shows the list, with the problem banner above it.
+        self.window.show_empty_state(not self._has_conversations and counts.get(ACCOUNTS_KEY, 0) == 0)
         self.counts_updated.emit(counts)
 
     def switch_view(self, view: View) -> None:
@@ -601,6 +617,10 @@ class MainController(QObject):
             self._reload_outbox_if_open()
         elif kind in ("online", "offline"):
             self.set_online(kind == "online")
+            if account_id is not None and kind == "online":
+                self.window.account_banner.clear_problem(account_id)
+            elif account_id is not None and message:
+                self._show_account_problem(account_id, message)
         elif kind == "progress":
             phase, done, total = getattr(event, "progress", None) or ("", 0, 0)
             if phase == "headers":
@@ -618,6 +638,8 @@ class MainController(QObject):
             self._set_sync_text(account_id, _("up to date ({time})").format(time=when))
         elif kind == "error":
             self._set_sync_text(account_id, message or _("failed"))
+            if account_id is not None:
+                self._show_account_problem(account_id, message or _("The sync failed."))
             if message:
                 self.window.statusBar().showMessage(message, 10_000)
 
@@ -630,6 +652,28 @@ class MainController(QObject):
         if callable(set_online):
             set_online(online)
         self.refresh_counts()
+
+    def _show_account_problem(self, account_id: int, message: str) -> None:
+        name = self._account_names.get(account_id, _("Account {id}").format(id=account_id))
+        self.window.account_banner.show_problem(account_id, name, message)
+
+    def _retry_account(self, account_id: int) -> None:
+        self._set_sync_text(account_id, _("syncing…"))
+        self.retry_sync_requested.emit()
+
+    def _fill_accounts_menu(self) -> None:
+        menu = self.window.accounts_menu
+        menu.clear()
+        if not self._account_names:
+            empty = menu.addAction(_("No accounts yet"))
+            empty.setEnabled(False)
+            return
+        for account_id, name in self._account_names.items():
+            sub = menu.addMenu(name)
+            edit = sub.addAction(_("&Edit…"))
+            edit.triggered.connect(lambda _c=False, a=account_id: self.edit_account_requested.emit(a))
+            remove = sub.addAction(_("&Remove…"))
+            remove.triggered.connect(lambda _c=False, a=account_id: self.remove_account_requested.emit(a))
 
     def _set_sync_text(self, account_id: int | None, text: str) -> None:
         self._sync_texts[account_id] = text

@@ -100,6 +100,67 @@ class EmptyState(QFrame):
         layout.addStretch(3)
 
 
+class AccountBanner(QFrame):
+    """A thin bar above the list for an account in trouble: "shop@…: server not found — Retry · Edit".
+
+    One line per account with a problem (the newest message of each); hidden when every account is fine.
+    Signals: retry_requested(int account_id), edit_requested(int account_id).
+    """
+
+    retry_requested = Signal(int)
+    edit_requested = Signal(int)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("accountBanner")
+        self.setFrameShape(QFrame.Shape.StyledPanel)
+        color = urgency_color(Urgency.DUE_SOON)
+        tint = color.name() if color is not None else "#a35200"
+        self.setStyleSheet(f"#accountBanner {{ border: 1px solid {tint}; border-radius: 3px; }}")
+        self._layout = QVBoxLayout(self)
+        self._layout.setContentsMargins(6, 3, 6, 3)
+        self._layout.setSpacing(2)
+        self._rows: dict[int, tuple[QWidget, QLabel]] = {}
+        self.hide()
+
+    def show_problem(self, account_id: int, name: str, message: str) -> None:
+        if account_id not in self._rows:
+            row = QWidget(self)
+            line = QHBoxLayout(row)
+            line.setContentsMargins(0, 0, 0, 0)
+            icon = QLabel(row)
+            size = self.fontMetrics().height()
+            icon.setPixmap(icons.urgency_icon(Urgency.DUE_SOON).pixmap(QSize(size, size)))
+            label = QLabel(row)
+            label.setObjectName(f"accountProblem_{account_id}")
+            label.setWordWrap(True)
+            label.setTextFormat(Qt.TextFormat.PlainText)
+            retry = QPushButton(_("Retry"), row)
+            retry.setObjectName(f"retryAccount_{account_id}")
+            retry.clicked.connect(lambda: self.retry_requested.emit(account_id))
+            edit = QPushButton(_("Edit account…"), row)
+            edit.setObjectName(f"editAccount_{account_id}")
+            edit.clicked.connect(lambda: self.edit_requested.emit(account_id))
+            line.addWidget(icon)
+            line.addWidget(label, 1)
+            line.addWidget(retry)
+            line.addWidget(edit)
+            self._layout.addWidget(row)
+            self._rows[account_id] = (row, label)
+        self._rows[account_id][1].setText(_("{account}: {problem}").format(account=name, problem=message))
+        self.show()
+
+    def clear_problem(self, account_id: int) -> None:
+        entry = self._rows.pop(account_id, None)
+        if entry is not None:
+            entry[0].deleteLater()
+        self.setVisible(bool(self._rows))
+
+    def problems(self) -> dict[int, str]:
+        """Account id → the text shown (tests, screen readers)."""
+        return {aid: label.text() for aid, (_row, label) in self._rows.items()}
+
+
 class MainWindow(QMainWindow):
     """Three panes in splitters, menus mirroring every shortcut, and a truthful status bar."""
 
@@ -134,10 +195,12 @@ class MainWindow(QMainWindow):
         self.search.setClearButtonEnabled(True)
         self.search.textChanged.connect(self.search_text_changed)
         self.conversation_list = ConversationList(self)
+        self.account_banner = AccountBanner(self)
         list_box = QWidget(self)
         list_layout = QVBoxLayout(list_box)
         list_layout.setContentsMargins(0, 0, 0, 0)
         list_layout.setSpacing(4)
+        list_layout.addWidget(self.account_banner)
         list_layout.addWidget(self.search)
         list_layout.addWidget(self.conversation_list, 1)
         # Right: thread over the reply slot.
@@ -279,6 +342,9 @@ class MainWindow(QMainWindow):
         by = self.actions_by_name
         file_menu = bar.addMenu(_("&File"))
         file_menu.addActions([by["add_account"], by["try_demo"]])
+        self.accounts_menu = QMenu(_("&Accounts"), self)  # Edit…/Remove… per account, filled when opened
+        self.accounts_menu.setObjectName("accountsMenu")
+        file_menu.addMenu(self.accounts_menu)
         file_menu.addSeparator()
         file_menu.addAction(by["quit"])
         edit_menu = bar.addMenu(_("&Edit"))

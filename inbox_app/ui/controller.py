@@ -33,6 +33,7 @@ from inbox_app.profile import Profile
 from inbox_app.store.blob_repair import materialize, restore_blob
 from inbox_app.store.blobs import BlobCorruptError, BlobNotFoundError
 from inbox_app.store.conversations import sidebar_sources
+from inbox_app.store.settings import mark_read_delay
 from inbox_app.ui.conversation_model import ConversationListModel, local_zone
 from inbox_app.ui.main_window import MainWindow
 
@@ -42,9 +43,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("inbox_app.ui")
 
 SEARCH_DEBOUNCE_MS = 150
-#: Setting (seconds): a conversation selected this long is marked read; 0 at once, negative only when opened.
-MARK_READ_DELAY_KEY = "mark_read_delay_seconds"
-DEFAULT_MARK_READ_DELAY_S = 2.0
 OUTBOX_KEY = "outbox"  # extra entry in the counts dict: replies waiting in the outbox
 OUTBOX_FAILED_KEY = "outbox_failed"  # extra entry in the counts dict: replies that failed for good
 ACCOUNTS_KEY = "accounts"  # extra entry in the counts dict: how many accounts exist (first run when none)
@@ -283,6 +281,7 @@ class MainController(QObject):
         by["about"].triggered.connect(self._about)
         by["canned_manager"].triggered.connect(self.open_canned_manager)
         by["policies"].triggered.connect(self.open_policy_settings)
+        by["settings"].triggered.connect(self.open_preferences)
         w.snooze_menu.aboutToShow.connect(self._fill_snooze_menu)
         w.accounts_menu.aboutToShow.connect(self._fill_accounts_menu)
         w.sidebar.edit_account_requested.connect(self.edit_account_requested)
@@ -429,6 +428,13 @@ class MainController(QObject):
                 self._redraw_thread()
 
         self.runner.run("inline-images", lambda: materialize(blobs, wanted, attachment_payloads), done)
+
+    def open_preferences(self) -> None:
+        from inbox_app.ui.preferences import PreferencesDialog
+
+        dialog = PreferencesDialog(self.window)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.open()
 
     def open_policy_settings(self) -> None:
         from inbox_app.ui.policy_settings import PolicySettingsDialog
@@ -954,19 +960,6 @@ class MainController(QObject):
             _("About Inbox"),
             _("A unified inbox for e-commerce sellers, with response-deadline countdowns."),
         )
-
-
-def mark_read_delay() -> float:
-    """Seconds a selected conversation waits before it counts as read (the setting, else 2 s)."""
-    from inbox_app.store.models import Setting
-
-    row = Setting.get_or_none(Setting.key == MARK_READ_DELAY_KEY)
-    try:
-        return (
-            float(row.value) if row is not None and row.value not in (None, "") else DEFAULT_MARK_READ_DELAY_S
-        )
-    except (TypeError, ValueError):
-        return DEFAULT_MARK_READ_DELAY_S
 
 
 def _empty_text(view: View) -> str:

@@ -44,6 +44,7 @@ from inbox_app.i18n import _, format_number, ngettext
 from inbox_app.ui import icons
 from inbox_app.ui.conversation_list import ConversationList
 from inbox_app.ui.conversation_model import urgency_color
+from inbox_app.ui.keys import extra_shortcuts, native_key
 from inbox_app.ui.sidebar import Sidebar
 from inbox_app.ui.thread_view import ThreadView
 
@@ -318,6 +319,11 @@ class MainWindow(QMainWindow):
         a("no_response", _("&No response needed"))
         a("canned_manager", _("Canned &responses…"))
         a("policies", _("Response &deadlines…"))
+        a(
+            "settings",
+            _("&Settings…"),
+            tip=_("Your name, the shop's name, when a conversation counts as read"),
+        )
         a("shortcuts", _("&Keyboard shortcuts"), "?")
         a("about", _("&About"))
         self.actions_by_name["add_account"].triggered.connect(self.add_account_requested)
@@ -366,7 +372,7 @@ class MainWindow(QMainWindow):
         conv_menu.addSeparator()
         conv_menu.addAction(by["no_response"])
         tools_menu = bar.addMenu(_("&Tools"))
-        tools_menu.addActions([by["canned_manager"], by["policies"]])
+        tools_menu.addActions([by["canned_manager"], by["policies"], by["settings"]])
         help_menu = bar.addMenu(_("&Help"))
         help_menu.addActions([by["shortcuts"], by["about"]])
 
@@ -474,19 +480,32 @@ class MainWindow(QMainWindow):
         return self.overdue_label.text()
 
     # ----------------------------------------------------------------------------------- dialogs
+    def shortcut_rows(self) -> list[tuple[str, str]]:
+        """(what it does, key) for every shortcut: the window's actions, then the keys of the list and the
+        reply box that are not actions (Enter, /, Ctrl+Space, Tab, Ctrl+Enter…). Keys in the platform's notation.
+        """
+        view_names = {
+            action: name for name, action in self.actions_by_name.items() if name.startswith("view_")
+        }
+        rows: list[tuple[str, str]] = []
+        for action in self.actions_by_name.values():
+            if action.shortcut().isEmpty():
+                continue
+            text = action.text().replace("&&", "\0").replace("&", "").replace("\0", "&")
+            if action in view_names:  # "Pending" the view, not "Pending" the status change
+                text = _("Show the view “{view}”").format(view=text)
+            rows.append((text, native_key(action.shortcut())))
+        rows += [(text, native_key(QKeySequence(keys))) for text, keys in extra_shortcuts()]
+        return rows
+
     def show_shortcuts(self) -> None:
         """List every action with its shortcut (what "?" promises)."""
         dialog = QDialog(self)
+        dialog.setObjectName("shortcutsDialog")
         dialog.setWindowTitle(_("Keyboard shortcuts"))
-        rows = [
-            (
-                action.text().replace("&", ""),
-                action.shortcut().toString(QKeySequence.SequenceFormat.NativeText),
-            )
-            for action in self.actions_by_name.values()
-            if not action.shortcut().isEmpty()
-        ]
+        rows = self.shortcut_rows()
         table = QTableWidget(len(rows), 2, dialog)
+        table.setObjectName("shortcutsTable")
         table.setHorizontalHeaderLabels([_("Action"), _("Shortcut")])
         table.verticalHeader().setVisible(False)
         for row, (name, key) in enumerate(rows):

@@ -36,6 +36,7 @@ from PySide6.QtGui import (
     QFocusEvent,
     QKeyEvent,
     QKeySequence,
+    QResizeEvent,
     QShortcut,
     QSyntaxHighlighter,
     QTextCharFormat,
@@ -51,6 +52,7 @@ from PySide6.QtWidgets import (
     QMenu,
     QPlainTextEdit,
     QPushButton,
+    QSizePolicy,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -67,7 +69,8 @@ from inbox_app.store.accounts import DEMO_KIND
 from inbox_app.store.blobs import BlobStore, BlobStoreError
 from inbox_app.store.db import database_proxy, is_disk_full
 from inbox_app.store.models import Conversation, DeadlinePolicyRow, Setting, utcnow
-from inbox_app.ui.canned_picker import CannedPicker, conversation_values, render_response
+from inbox_app.ui.canned_picker import SELLER_VARIABLES, CannedPicker, conversation_values, render_response
+from inbox_app.ui.keys import PICKER_KEYS, SEND_CLOSE_KEYS, SEND_KEYS, native_key
 
 log = logging.getLogger("inbox_app.ui")
 
@@ -75,8 +78,8 @@ DRAFT_DEBOUNCE_MS = 400
 PICKER_SIZE = (680, 240)
 #: Languages always offered in the reply-language combo (the conversation's own is added when missing).
 COMMON_LANGUAGES = ("en", "de", "fr", "es", "it", "pt", "nl", "pl", "sv")
-# "/" at the start of a line or after white space, then letters: the canned-response trigger.
-_SLASH_RE = re.compile(r"(?:^|(?<=\s))/([\w-]+)$")
+# "/" at the start of a line or after white space, then letters (or none yet): the canned-response trigger.
+_SLASH_RE = re.compile(r"(?:^|(?<=\s))/([\w-]*)$")
 
 
 # ------------------------------------------------------------------------------------------ pure helpers
@@ -279,8 +282,16 @@ class ReplyEditor(QWidget):
         self.language_combo.setToolTip(_("Language of this reply (canned responses use it)"))
         self.language_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         self.language_combo.currentIndexChanged.connect(self._on_language_changed)
-        self.hint = QLabel(_("/ canned responses · Tab next blank · Ctrl+Enter send"))
+        self.hint = QLabel(
+            _("/ or {picker} canned responses · Tab next blank · {send} send").format(
+                picker=native_key(PICKER_KEYS), send=native_key(SEND_KEYS)
+            )
+        )
         self.hint.setEnabled(False)
+        self.hint.setToolTip(self.hint.text())
+        # A hint, not a control: it gives way (clipped) before the language box or the buttons do.
+        self.hint.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.hint.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         header = QHBoxLayout()
         header.setContentsMargins(0, 0, 0, 0)
         header.addWidget(self.title)
@@ -318,12 +329,15 @@ class ReplyEditor(QWidget):
         self.attach_button.setText(_("Attach…"))
         self.attach_button.setToolTip(_("Attach files (or drop them on the text)"))
         self.attach_button.clicked.connect(self._choose_files)
-        self.send_button = QPushButton(_("Send ⏎"))
-        self.send_button.setToolTip(_("Send (Ctrl+Enter)"))
+        # The keys shown are the keys that work, in the platform's notation ("Ctrl+Return", "⌘↩").
+        self.send_button = QPushButton(_("Send") + "  " + native_key(SEND_KEYS))
+        self.send_button.setToolTip(_("Send ({keys})").format(keys=native_key(SEND_KEYS)))
         self.send_button.setDefault(True)
         self.send_button.clicked.connect(lambda: self.send())
-        self.send_close_button = QPushButton(_("Send && close ⇧⏎"))
-        self.send_close_button.setToolTip(_("Send and close the conversation (Ctrl+Shift+Enter)"))
+        self.send_close_button = QPushButton(_("Send && close") + "  " + native_key(SEND_CLOSE_KEYS))
+        self.send_close_button.setToolTip(
+            _("Send and close the conversation ({keys})").format(keys=native_key(SEND_CLOSE_KEYS))
+        )
         self.send_close_button.clicked.connect(lambda: self.send(close=True))
         self.later_menu = QMenu(self)
         self.later_menu.aboutToShow.connect(self._fill_later_menu)
@@ -340,6 +354,16 @@ class ReplyEditor(QWidget):
         buttons.addWidget(self.later_button)
         buttons.addWidget(self.send_close_button)
         buttons.addWidget(self.send_button)
+        # Labels with their keys ("Send  Ctrl+Enter") where there is room; in a narrow pane the keys move to
+        # the tooltips ("Send"), so the reply box never forces the window wider than a laptop screen.
+        self._labels = {
+            self.send_button: (self.send_button.text(), _("Send")),
+            self.send_close_button: (self.send_close_button.text(), _("Send && close")),
+        }
+        for button, (_full, short) in self._labels.items():
+            button.setText(short)
+            button.setMinimumWidth(button.sizeHint().width())
+        self._fit_button_labels()
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 4, 6, 6)
@@ -409,6 +433,7 @@ class ReplyEditor(QWidget):
             return
         self.flush_draft()
         self._close_picker()
+        self._dismissed_anchor = None  # an Esc in another conversation's text says nothing about this one
         self._detail = detail
         self._show_message("")
         self.undo_button.setVisible(
@@ -471,6 +496,8 @@ class ReplyEditor(QWidget):
                 text = _("Fill in {placeholder} and {count} more before sending").format(
                     placeholder=placeholder_text(first), count=len(missing) - 1
                 )
+            if any(span.name in SELLER_VARIABLES for span in missing):
+                text += " " + _("(Your name and the shop's name can be set once under Tools ▸ Settings…)")
             self._show_message(text, error=True)
             self._select_span(first)
             return False
@@ -914,6 +941,20 @@ class ReplyEditor(QWidget):
         self._picker_anchor = None
 
     # ---------------------------------------------------------------------------------------- Qt events
+
+    def _fit_button_labels(self) -> None:
+        spare = self.width() - sum(w.sizeHint().width() for w in (self.attach_button, self.later_button)) - 48
+        full = sum(
+            button.fontMetrics().horizontalAdvance(text) + 32 for button, (text, _s) in self._labels.items()
+        )
+        for button, (long_text, short) in self._labels.items():
+            text = long_text if spare >= full else short
+            if button.text() != text:
+                button.setText(text)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._fit_button_labels()
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.flush_draft()

@@ -223,8 +223,9 @@ class MainWindow(QMainWindow):
         self.content_splitter.setObjectName("contentSplitter")
         self.content_splitter.addWidget(list_box)
         self.content_splitter.addWidget(self.pane_splitter)
-        self.content_splitter.setStretchFactor(0, 5)
-        self.content_splitter.setStretchFactor(1, 4)
+        # The list gets the larger share: its subject column takes whatever the fitted columns leave.
+        self.content_splitter.setStretchFactor(0, 3)
+        self.content_splitter.setStretchFactor(1, 2)
         self.content_splitter.setChildrenCollapsible(False)
 
         self.empty_state = EmptyState(self)
@@ -259,7 +260,7 @@ class MainWindow(QMainWindow):
         )
         self.resize(1280, 760)
         self.main_splitter.setSizes([190, 1090])
-        self.content_splitter.setSizes([560, 530])
+        self.content_splitter.setSizes([620, 470])
         if on_try_demo is not None:
             self.try_demo_requested.connect(on_try_demo)
         if on_add_account is not None:

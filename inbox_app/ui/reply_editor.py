@@ -36,6 +36,9 @@ from PySide6.QtGui import (
     QFocusEvent,
     QKeyEvent,
     QKeySequence,
+    QPainter,
+    QPaintEvent,
+    QPalette,
     QResizeEvent,
     QShortcut,
     QSyntaxHighlighter,
@@ -183,6 +186,22 @@ class PlaceholderHighlighter(QSyntaxHighlighter):
             self.setFormat(span.start, span.end - span.start, self.placeholder_format)
 
 
+class ElidedLabel(QLabel):
+    """A one-line hint that gives way to the controls beside it: shortened with "…" when space is short."""
+
+    def __init__(self, text: str, parent: QWidget | None = None) -> None:
+        super().__init__(text, parent)
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.setMinimumWidth(0)
+
+    def paintEvent(self, _event: QPaintEvent) -> None:
+        painter = QPainter(self)
+        painter.setPen(self.palette().color(QPalette.ColorGroup.Disabled, QPalette.ColorRole.WindowText))
+        text = self.fontMetrics().elidedText(self.text(), Qt.TextElideMode.ElideRight, self.width())
+        painter.drawText(self.rect(), int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter), text)
+        painter.end()
+
+
 class ReplyTextEdit(QPlainTextEdit):
     """Plain text (marketplaces take plain text); keys and file drops go to the owning editor first."""
 
@@ -281,23 +300,21 @@ class ReplyEditor(QWidget):
         self.language_combo = QComboBox()
         self.language_combo.setToolTip(_("Language of this reply (canned responses use it)"))
         self.language_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+        # Always as wide as its longest language name ("Spanisch (es)"): the hint gives way first.
+        self.language_combo.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
         self.language_combo.currentIndexChanged.connect(self._on_language_changed)
-        self.hint = QLabel(
+        self.hint = ElidedLabel(
             _("/ or {picker} canned responses · Tab next blank · {send} send").format(
                 picker=native_key(PICKER_KEYS), send=native_key(SEND_KEYS)
             )
         )
         self.hint.setEnabled(False)
         self.hint.setToolTip(self.hint.text())
-        # A hint, not a control: it gives way (clipped) before the language box or the buttons do.
-        self.hint.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-        self.hint.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         header = QHBoxLayout()
         header.setContentsMargins(0, 0, 0, 0)
         header.addWidget(self.title)
         header.addWidget(self.language_combo)
-        header.addStretch(1)
-        header.addWidget(self.hint)
+        header.addWidget(self.hint, 1)
 
         self.text_edit = ReplyTextEdit(self)
         self.text_edit.setPlaceholderText(_("Write a reply… (type / for canned responses)"))
@@ -943,12 +960,20 @@ class ReplyEditor(QWidget):
     # ---------------------------------------------------------------------------------------- Qt events
 
     def _fit_button_labels(self) -> None:
+        """Keys on both buttons when they fit, else on Send only, else in the tooltips only."""
         spare = self.width() - sum(w.sizeHint().width() for w in (self.attach_button, self.later_button)) - 48
-        full = sum(
-            button.fontMetrics().horizontalAdvance(text) + 32 for button, (text, _s) in self._labels.items()
-        )
-        for button, (long_text, short) in self._labels.items():
-            text = long_text if spare >= full else short
+
+        def need(text: str) -> int:
+            return self.send_button.fontMetrics().horizontalAdvance(text.replace("&&", "&")) + 32
+
+        (send_full, send_short), (close_full, close_short) = self._labels.values()
+        if spare >= need(send_full) + need(close_full):
+            texts = (send_full, close_full)
+        elif spare >= need(send_full) + need(close_short):
+            texts = (send_full, close_short)
+        else:
+            texts = (send_short, close_short)
+        for button, text in zip(self._labels, texts, strict=True):
             if button.text() != text:
                 button.setText(text)
 

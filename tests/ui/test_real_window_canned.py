@@ -143,6 +143,7 @@ def test_the_question_mark_lists_every_key_once_and_the_buttons_show_the_real_ke
         editor = gui.controller.reply_widget
         seen["send"] = editor.send_button.text()
         seen["send_close"] = editor.send_close_button.text()
+        seen["tips"] = editor.send_button.toolTip(), editor.send_close_button.toolTip()
         # "?" typed in the reply is text, not the shortcut list.
         gui.window.conversation_list.setFocus()
         press(Qt.Key.Key_R)
@@ -151,7 +152,7 @@ def test_the_question_mark_lists_every_key_once_and_the_buttons_show_the_real_ke
         seen["typed"] = editor.body()
         seen["modal"] = QApplication.activeModalWidget()
 
-    run_real_app(demo_profile, scenario)
+    run_real_app(demo_profile, scenario, size=(1920, 1080))  # room for both keys on the buttons
     rows: list[tuple[str, str]] = seen["rows"]  # type: ignore[assignment]
     names = [name for name, _key in rows]
     assert len(names) == len(set(names)), "no action is listed twice"
@@ -161,4 +162,8 @@ def test_the_question_mark_lists_every_key_once_and_the_buttons_show_the_real_ke
         assert native(wanted) in listed, wanted
     assert str(seen["send"]).endswith(native(keys.SEND_KEYS)) and "⏎" not in str(seen["send"])
     assert str(seen["send_close"]).endswith(native(keys.SEND_CLOSE_KEYS))
+    send_tip, close_tip = seen["tips"]  # type: ignore[misc]
+    assert (
+        native(keys.SEND_KEYS) in send_tip and native(keys.SEND_CLOSE_KEYS) in close_tip
+    )  # in a narrow pane
     assert seen["typed"] == "Why?" and seen["modal"] is None

@@ -341,3 +341,14 @@ def test_refreshing_the_same_conversation_keeps_the_text(qtbot: QtBot, editor: R
     assert editor.body() == "Escribiendo"
     assert editor.text_edit.textCursor().position() == 3
     assert editor.text_edit.document().isUndoAvailable()
+
+
+def test_send_buttons_show_their_keys_where_there_is_room(qtbot: QtBot, editor: ReplyEditor) -> None:
+    from inbox_app.ui.keys import SEND_CLOSE_KEYS, SEND_KEYS, native_key
+
+    editor.resize(900, 240)
+    assert editor.send_button.text().endswith(native_key(SEND_KEYS))
+    assert editor.send_close_button.text().endswith(native_key(SEND_CLOSE_KEYS))
+    editor.resize(editor.minimumSizeHint().width(), 240)  # a narrow pane: keys move to the tooltips
+    assert editor.send_button.text() == "Send" and editor.send_close_button.text() == "Send && close"
+    assert native_key(SEND_CLOSE_KEYS) in editor.send_close_button.toolTip()

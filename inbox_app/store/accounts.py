@@ -130,9 +130,11 @@ def is_removed(account: Account) -> bool:
 
 
 def update_account(account: Account, name: str, settings: MailAccountSettings) -> None:
-    """New name and connection settings (an edit in the dialog or ``account edit``)."""
+    """New name and connection settings (an edit in the dialog or ``account edit``); a removed account whose
+    conversations were kept comes back to life this way."""
     account.name = name
-    account.settings = settings.to_dict()
+    account.settings = settings.to_dict()  # without the REMOVED_KEY flag
+    account.enabled = True
     account.save()
 
 

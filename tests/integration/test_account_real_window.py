@@ -53,7 +53,17 @@ def cli_add_args(form: AccountForm, password_env: str) -> list[str]:
         str(form.imap_port), "--imap-security", form.imap_security, "--user", form.imap_user,
         "--password-env", password_env, "--smtp-host", form.smtp_host, "--smtp-port", str(form.smtp_port),
         "--smtp-security", form.smtp_security, "--smtp-user", form.smtp_user, "--from", form.email,
+        "--folders", ",".join(form.folders),
     ]  # fmt: skip
+
+
+def closed_port() -> int:
+    """A loopback port nothing listens on (bound, then released)."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def test_add_account_in_the_real_window_tests_on_the_app_loop_then_saves(
@@ -92,6 +102,9 @@ def test_add_account_in_the_real_window_tests_on_the_app_loop_then_saves(
             ("imap", "dns"),
         ),
         ({"password": "wrong-password"}, "refused", ("imap", "login")),
+        ({"imap_port": "closed"}, "", ("imap", "connect")),
+        ({"imap_security": "tls"}, "", ("imap", "tls")),
+        ({"folders": ("INBOX", "Bestellungen")}, "Bestellungen", ("imap", "folder")),
     ],
 )
 def test_the_dialog_says_what_the_cli_says(
@@ -108,7 +121,7 @@ def test_the_dialog_says_what_the_cli_says(
     form = loopback_account_form(dovecot, mail_user, smtp_server)
     password = str(change.get("password", mail_user[1]))
     for key, value in change.items():
-        setattr(form, key, value)  # type: ignore[misc]
+        setattr(form, key, closed_port() if value == "closed" else value)  # type: ignore[misc]
     os.environ["SHOP_PW"] = password
     try:
         by_cli = cli(profile, *cli_add_args(form, "SHOP_PW"))
@@ -161,6 +174,17 @@ def test_an_unreachable_account_shows_a_banner_then_is_edited_and_removed_in_the
         seen["banner"] = banner.problems()[account_id]
         seen["empty_state"] = window.is_empty_state()
         seen["banner_visible"] = banner.isVisible()
+        # Retry restarts the engine at once: the account is tried again and reported again.
+        events: list[object] = []
+        gui.engine.bus.subscribe(events.append)
+        qtbot.mouseClick(
+            banner.findChild(QPushButton, f"retryAccount_{account_id}"), Qt.MouseButton.LeftButton
+        )
+        qtbot.waitUntil(
+            lambda: any(getattr(e, "kind", "") == "offline" and e.account_id == account_id for e in events),  # type: ignore[attr-defined]
+            timeout=WAIT_MS,
+        )
+        assert account_id in banner.problems()
         # Edit… on the banner opens the dialog with the stored settings; fix the server, test, save.
         qtbot.mouseClick(
             banner.findChild(QPushButton, f"editAccount_{account_id}"), Qt.MouseButton.LeftButton

@@ -477,6 +477,7 @@ class MainController(QObject):
             self.window.sidebar.select_view(view, emit=False)
         self.switch_view(view)
         self.window.conversation_list.start_countdown()
+        self.window.conversation_list.setFocus()  # j/k/Enter work at once (single keys live on the list)
 
     def save_settings(self) -> None:
         self.window.save_settings(self.settings)

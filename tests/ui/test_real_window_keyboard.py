@@ -113,3 +113,19 @@ def test_single_key_shortcuts_never_fire_in_the_search_box(qtbot, demo_profile: 
     run_real_app(demo_profile, scenario)
     assert seen["search"] == "jkesp?ro"
     assert seen["no_dialog"]
+
+
+def test_triage_keys_work_right_after_start_without_a_click(qtbot, demo_profile: Path) -> None:  # type: ignore[no-untyped-def]
+    seen: dict[str, object] = {}
+
+    def scenario(gui: Gui) -> None:
+        gui.window.activateWindow()
+        qtbot.waitUntil(lambda: gui.controller.current_id() is not None)
+        seen["focus"] = focused() is gui.window.conversation_list
+        first = gui.controller.current_id()
+        press(Qt.Key.Key_J)  # to whatever has the focus, as the window system does
+        qtbot.waitUntil(lambda: gui.controller.current_id() != first)
+        seen["moved"] = True
+
+    run_real_app(demo_profile, scenario)
+    assert seen == {"focus": True, "moved": True}

@@ -1,6 +1,6 @@
 """Screenshots of the main window at given sizes, without a display (Qt's offscreen platform).
 
-    python benchmarks/screenshot.py PROFILE_DIR OUT_DIR [--sizes 1366x768,1920x1080] [--count 300]
+    python benchmarks/screenshot.py PROFILE_DIR OUT_DIR [--sizes 1366x768,1920x1080] [--count 300] [--lang de]
 
 An empty profile is filled first: with the demo generator (``inbox_app.demo.generator.generate``) when it
 exists, otherwise with ~50 demo-like conversations added through ``store.ingest`` (the same path a channel
@@ -141,11 +141,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", default="1366x768,1920x1080")
     parser.add_argument("--count", type=int, default=300)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--lang", default="en", help="interface language (the file names carry it)")
     args = parser.parse_args(argv)
 
     from PySide6.QtWidgets import QApplication
 
     app = QApplication.instance() or QApplication(["inbox-screenshot"])
+    from inbox_app import i18n
+
+    i18n.setup(args.lang)
     from inbox_app.domain.views import View, ViewKind
     from inbox_app.profile import open_profile
     from inbox_app.store.conversations import conversation_ids
@@ -180,7 +184,7 @@ def main(argv: list[str] | None = None) -> int:
         listing = window.conversation_list
         listing.select_row(1 if controller.model.rowCount() > 1 else 0)
         settle()
-        path = args.out / f"main-{width}x{height}.png"
+        path = args.out / f"main-{args.lang}-{width}x{height}.png"
         window.grab().save(str(path))
         written.append(path)
     controller.save_settings()

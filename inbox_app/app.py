@@ -12,13 +12,15 @@ import asyncio
 import logging
 import sqlite3
 import sys
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from inbox_app.profile import Profile
 
 log = logging.getLogger("inbox_app")
+_translator: object | None = None
 
 
 def _install_qt_translator(app: object, locale_name: str) -> object | None:
@@ -81,7 +83,57 @@ def _show_read_only_notice(window: object) -> None:
 
 def run_gui(profile_dir: Path | None, lang: str | None) -> int:
     """Open the main window on the profile at ``profile_dir`` (default profile when None)."""
-    import qasync
+    gui = open_gui(profile_dir, lang)
+    if isinstance(gui, int):
+        return gui
+    return gui.run()
+
+
+@dataclass
+class Gui:
+    """The running application's object graph, as :func:`open_gui` wired it (tests drive it too)."""
+
+    app: Any
+    profile: Any
+    window: Any
+    controller: Any
+    engine: Any
+    stop: asyncio.Event
+    restart_engine: asyncio.Event
+
+    async def main(self) -> None:
+        """The engine on the qasync loop until the window closes; restarted when an account changes."""
+        self.app.aboutToQuit.connect(self.stop.set)
+        if self.profile.read_only:  # nothing may be written: no sync, no sending, until reopened normally
+            await self.stop.wait()
+        while not self.stop.is_set():
+            self.restart_engine.clear()
+            engine_stop = asyncio.Event()
+            runner = asyncio.ensure_future(self.engine.run_forever(engine_stop))
+            waiters = [
+                asyncio.ensure_future(self.stop.wait()),
+                asyncio.ensure_future(self.restart_engine.wait()),
+            ]
+            await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+            for waiter in waiters:
+                waiter.cancel()
+            engine_stop.set()
+            await runner
+        self.controller.shutdown()
+
+    def run(self) -> int:
+        """Run Qt and asyncio on one qasync loop until the window is closed; then close the profile."""
+        import qasync
+
+        try:
+            qasync.run(self.main())
+        finally:
+            self.profile.close()
+        return 0
+
+
+def open_gui(profile_dir: Path | None, lang: str | None) -> Gui | int:
+    """Build the window and everything behind it (not yet running); an exit code when the profile fails."""
     from PySide6.QtCore import Qt, QTimer
     from PySide6.QtGui import QGuiApplication
     from PySide6.QtWidgets import QApplication, QMessageBox
@@ -92,13 +144,15 @@ def run_gui(profile_dir: Path | None, lang: str | None) -> int:
     from inbox_app.store.migrations import SchemaTooNewError
 
     locale = i18n.setup(lang if lang and i18n.language_is_available(lang) else None)
-    QGuiApplication.setHighDpiScaleFactorRoundingPolicy(Qt.HighDpiScaleFactorRoundingPolicy.PassThrough)
     existing = QApplication.instance()
+    if existing is None:  # only possible before the application object exists
+        QGuiApplication.setHighDpiScaleFactorRoundingPolicy(Qt.HighDpiScaleFactorRoundingPolicy.PassThrough)
     app = existing if isinstance(existing, QApplication) else QApplication(sys.argv)
     app.setApplicationName("inbox-app")
     app.setApplicationDisplayName(_("Inbox App"))
     QGuiApplication.setDesktopFileName(APP_ID)
-    translator = _install_qt_translator(app, str(locale))  # noqa: F841  (kept alive for the app's lifetime)
+    global _translator
+    _translator = _install_qt_translator(app, str(locale))  # kept alive for the app's lifetime
     if lang and not i18n.language_is_available(lang):
         QMessageBox.warning(
             None,
@@ -153,9 +207,56 @@ def run_gui(profile_dir: Path | None, lang: str | None) -> int:
         dialog.account_saved.connect(saved)
         dialog.open()  # window-modal without a nested event loop: the sync keeps running meanwhile
 
+    def edit_account(account_id: int) -> None:
+        from inbox_app.sync.account_setup import AccountSetupError, account_form, test_account, update_account
+        from inbox_app.ui.account_dialog import AccountDialog
+
+        try:
+            form = account_form(account_id)
+        except AccountSetupError as exc:
+            QMessageBox.warning(window, _("Edit mail account"), exc.user_message)
+            return
+        dialog = AccountDialog(
+            window,
+            test_connection=test_account,
+            save=lambda edited: update_account(account_id, edited),
+            form=form,
+            editing=True,
+        )
+
+        def saved(_account_id: int) -> None:
+            window.account_banner.clear_problem(account_id)
+            restart_engine.set()  # the engine reconnects with the new settings
+            controller.reload()
+
+        dialog.account_saved.connect(saved)
+        dialog.open()
+
+    def remove_account(account_id: int) -> None:
+        from inbox_app.store.accounts import get_account
+        from inbox_app.store.models import Conversation
+        from inbox_app.sync.account_setup import remove_account as remove
+        from inbox_app.ui.account_dialog import ask_remove_account
+
+        account = get_account(account_id)
+        if account is None:
+            return
+        count = Conversation.select().where(Conversation.account == account_id).count()
+
+        def chosen(delete_conversations: bool) -> None:
+            remove(account_id, delete_conversations=delete_conversations)
+            window.account_banner.clear_problem(account_id)
+            restart_engine.set()  # stop syncing it
+            controller.reload()
+
+        ask_remove_account(window, str(account.name), count, chosen)
+
     from inbox_app.ui.controller import MainController
 
     controller = MainController(profile, window=window, on_try_demo=try_demo, on_add_account=add_account)
+    controller.edit_account_requested.connect(edit_account)
+    controller.remove_account_requested.connect(remove_account)
+    controller.retry_sync_requested.connect(restart_engine.set)
     bus.subscribe(controller.handle_change_event)
     controller.wake_outbox_requested.connect(engine.wake_outbox)
     reply_editor = controller.reply_widget
@@ -173,29 +274,8 @@ def run_gui(profile_dir: Path | None, lang: str | None) -> int:
             controller.reply_widget.setEnabled(False)  # no drafts, no sending
     window.show()
 
-    # Closing the window ends main() below, which stops the engine and then returns from qasync.run; letting
+    # Closing the window ends main(), which stops the engine and then returns from qasync.run; letting
     # Qt quit on its own instead would stop the loop under the engine's feet.
     app.setQuitOnLastWindowClosed(False)
     window.closing.connect(stop.set)
-
-    async def main() -> None:
-        app.aboutToQuit.connect(stop.set)
-        if profile.read_only:  # nothing may be written: no sync, no sending, until reopened normally
-            await stop.wait()
-        while not stop.is_set():
-            restart_engine.clear()
-            engine_stop = asyncio.Event()
-            runner = asyncio.ensure_future(engine.run_forever(engine_stop))
-            waiters = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(restart_engine.wait())]
-            await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
-            for waiter in waiters:
-                waiter.cancel()
-            engine_stop.set()
-            await runner
-        controller.shutdown()
-
-    try:
-        qasync.run(main())
-    finally:
-        profile.close()
-    return 0
+    return Gui(app, profile, window, controller, engine, stop, restart_engine)

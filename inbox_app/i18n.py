@@ -10,6 +10,7 @@ Catalogs are compiled from ``translations/<lang>/LC_MESSAGES/messages.po`` to ``
 
 from __future__ import annotations
 
+import functools
 import gettext as _gettext
 import locale as _locale
 import os
@@ -175,3 +176,18 @@ def format_size(num_bytes: int) -> str:
             return f"{number} {_(unit)}"
         size /= 1024
     raise AssertionError("unreachable")
+
+
+@functools.cache
+def _catalog_for(lang: str) -> _gettext.NullTranslations:
+    return _load_catalog(lang)
+
+
+def gettext_in(language: str, message: str) -> str:
+    """``message`` in ``language`` rather than the interface's (e.g. a label searched in the buyer's language)."""
+    code = language.replace("-", "_")
+    for candidate in (code, code.split("_")[0]):
+        catalog = _catalog_for(candidate)
+        if isinstance(catalog, _gettext.GNUTranslations):
+            return catalog.gettext(message)
+    return message

@@ -16,7 +16,7 @@ import sys
 
 from inbox_app.cli import CliError, profile_from_args
 from inbox_app.domain.account_form import AccountSetupError
-from inbox_app.i18n import N_, _
+from inbox_app.i18n import N_, _, ngettext
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -63,6 +63,50 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     imap.add_argument("--no-test", action="store_true", help=_("store without trying the connection"))
     imap.set_defaults(func=cmd_add_imap)
+
+    edit = account_sub.add_parser("edit", help=_("change an account's settings (tested before saving)"))
+    edit.add_argument("account_id", type=int, metavar="ID")
+    edit.add_argument("--name", default=None, help=_("display name of the account"))
+    edit.add_argument("--imap-host", default=None)
+    edit.add_argument("--imap-port", type=int, default=None)
+    edit.add_argument("--imap-security", choices=("tls", "starttls", "none"), default=None)
+    edit.add_argument("--user", default=None, help=_("login name (IMAP and SMTP)"))
+    edit.add_argument(
+        "--password-env",
+        default=None,
+        metavar="VAR",
+        help=_("environment variable that holds a new password"),
+    )
+    edit.add_argument("--smtp-host", default=None)
+    edit.add_argument("--smtp-port", type=int, default=None)
+    edit.add_argument("--smtp-security", choices=("tls", "starttls", "none"), default=None)
+    edit.add_argument("--smtp-user", default=None, help=_("SMTP login if different from --user"))
+    edit.add_argument("--from", dest="from_address", default=None, help=_("sender address of replies"))
+    edit.add_argument("--from-name", default=None, help=_("sender name of replies"))
+    edit.add_argument("--folders", default=None, help=_("comma-separated folders to sync"))
+    edit.add_argument("--no-test", action="store_true", help=_("store without trying the connection"))
+    edit.set_defaults(func=cmd_edit)
+
+    remove = account_sub.add_parser("remove", help=_("remove an account (asks first)"))
+    remove.add_argument("account_id", type=int, metavar="ID")
+    keep = remove.add_mutually_exclusive_group()
+    keep.add_argument(
+        "--delete-conversations",
+        dest="delete_conversations",
+        action="store_const",
+        const=True,
+        default=None,
+        help=_("delete the account's conversations too"),
+    )
+    keep.add_argument(
+        "--keep-conversations",
+        dest="delete_conversations",
+        action="store_const",
+        const=False,
+        help=_("keep its conversations readable (nothing syncs or sends any more)"),
+    )
+    remove.add_argument("--yes", action="store_true", help=_("do not ask for confirmation"))
+    remove.set_defaults(func=cmd_remove)
 
     lst = account_sub.add_parser("list", help=_("list accounts"))
     lst.add_argument("--json", action="store_true", help=_("machine-readable output"))
@@ -150,5 +194,124 @@ def cmd_list(args: argparse.Namespace) -> int:
         for info in infos:
             settings = info["settings"]
             address = settings.get("from_address", "") if isinstance(settings, dict) else ""
-            print(f"{info['id']}\t{info['kind']}\t{info['name']}\t{address}")
+            removed = (
+                "\t" + _("(removed, conversations kept)")
+                if isinstance(settings, dict) and settings.get("removed")
+                else ""
+            )
+            print(f"{info['id']}\t{info['kind']}\t{info['name']}\t{address}{removed}")
+    return 0
+
+
+def cmd_edit(args: argparse.Namespace) -> int:
+    """Start from the stored account, change what was given, test (unless --no-test), store."""
+    import dataclasses
+
+    from inbox_app.domain.account_form import default_port
+    from inbox_app.sync.account_setup import account_form, test_account, update_account
+
+    profile = profile_from_args(args)
+    try:
+        form = account_form(args.account_id)
+        changes: dict[str, object] = {}
+        for attr, value in (
+            ("name", args.name),
+            ("imap_host", args.imap_host),
+            ("imap_security", args.imap_security),
+            ("imap_user", args.user),
+            ("smtp_host", args.smtp_host),
+            ("smtp_security", args.smtp_security),
+            ("smtp_user", args.smtp_user),
+            ("email", args.from_address),
+            ("from_name", args.from_name),
+        ):
+            if value is not None:
+                changes[attr] = value
+        if args.imap_port is not None or args.imap_security is not None:
+            changes["imap_port"] = args.imap_port or default_port("imap", args.imap_security)
+        if args.smtp_port is not None or args.smtp_security is not None:
+            changes["smtp_port"] = args.smtp_port or default_port("smtp", args.smtp_security)
+        if args.folders is not None:
+            changes["folders"] = tuple(f.strip() for f in args.folders.split(",") if f.strip()) or ("INBOX",)
+        if args.password_env is not None:
+            password = os.environ.get(args.password_env)
+            if password is None:
+                raise CliError(_("The environment variable {var} is not set.").format(var=args.password_env))
+            changes["password"] = password
+        form = dataclasses.replace(form, **changes)  # type: ignore[arg-type]
+        if not args.no_test:
+            asyncio.run(test_account(form))
+        print(update_account(args.account_id, form))
+    except AccountSetupError as exc:
+        raise CliError(_setup_error_text(exc)) from exc
+    finally:
+        profile.close()
+    return 0
+
+
+def _ask(question: str) -> str:
+    try:
+        return input(question).strip().casefold()
+    except EOFError:
+        return ""
+
+
+def cmd_remove(args: argparse.Namespace) -> int:
+    """Ask (unless --yes), then remove; the conversations are deleted or kept as chosen."""
+    from inbox_app.store.accounts import get_account
+    from inbox_app.store.models import Conversation
+    from inbox_app.sync.account_setup import remove_account
+
+    profile = profile_from_args(args)
+    try:
+        account = get_account(args.account_id)
+        if account is None:
+            raise CliError(_("There is no account {id}.").format(id=args.account_id))
+        count = Conversation.select().where(Conversation.account == account.id).count()
+        delete = args.delete_conversations
+        if delete is None:
+            if args.yes:
+                raise CliError(
+                    _(
+                        "Say what happens to its conversations: --delete-conversations or --keep-conversations."
+                    )
+                )
+            answer = _ask(
+                _(
+                    "“{name}” has {count} conversations. Keep them readable (k), delete them (d), or cancel (c)? "
+                ).format(name=account.name, count=count)
+            )
+            if answer[:1] not in ("k", "d"):
+                print(_("Nothing was removed."))
+                return 1
+            delete = answer[:1] == "d"
+        elif not args.yes:
+            what = (
+                _("and delete its {count} conversations")
+                if delete
+                else _("and keep its {count} conversations")
+            )
+            answer = _ask(
+                _("Remove the account “{name}” {what}? [y/N] ").format(
+                    name=account.name, what=what.format(count=count)
+                )
+            )
+            if answer[:1] not in ("y", "j", "s", "o"):
+                print(_("Nothing was removed."))
+                return 1
+        deleted = remove_account(account.id, delete_conversations=delete)
+    except AccountSetupError as exc:
+        raise CliError(_setup_error_text(exc)) from exc
+    finally:
+        profile.close()
+    if delete:
+        print(
+            ngettext(
+                "Account removed with its {count} conversation.",
+                "Account removed with its {count} conversations.",
+                deleted,
+            ).format(count=deleted)
+        )
+    else:
+        print(_("Account removed; its conversations stay readable."))
     return 0

@@ -71,6 +71,7 @@ def cmd_reply(args: argparse.Namespace) -> int:
 
 
 def _item_info(item: Any) -> dict[str, Any]:
+    from inbox_app.store.accounts import DEMO_KIND
     from inbox_app.store.outbox import is_unconfirmed
 
     return {
@@ -80,6 +81,7 @@ def _item_info(item: Any) -> dict[str, Any]:
         "state": item.state,
         "delivery_step": item.delivery_step,  # sending: claimed/submitting/accepted; sent: filing (Sent copy due)
         "unconfirmed": is_unconfirmed(item.state, item.last_error),  # see `outbox send-again`
+        "demo": item.account.kind == DEMO_KIND,  # the demo account's replies are never sent
         "subject": item.subject,
         "recipients": list(item.recipients or []),
         "message_id": item.message_id,
@@ -111,6 +113,8 @@ def cmd_outbox_list(args: argparse.Namespace) -> int:
     else:
         for info in infos:
             state = _("sent, unconfirmed") if info["unconfirmed"] else info["state"]
+            if info["demo"] and info["state"] == "queued":
+                state = _("demo account: not sent")
             print(f"{info['id']}\t{state}\t{', '.join(info['recipients'])}\t{info['subject']}")
     return 0
 

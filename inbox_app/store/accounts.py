@@ -14,6 +14,8 @@ from typing import Any
 from inbox_app.store.models import Account
 
 MAIL_KIND = "imap"
+#: The demo workspace's account: its replies are queued like real ones but never delivered.
+DEMO_KIND = "demo"
 SECURITY_VALUES = ("tls", "starttls", "none")
 
 
@@ -117,3 +119,43 @@ def account_info(account: Account) -> dict[str, Any]:
         "created_at": account.created_at.isoformat() if account.created_at else None,
         "settings": dict(account.settings or {}),
     }
+
+
+#: ``Account.settings`` flag of an account the seller removed while keeping its conversations.
+REMOVED_KEY = "removed"
+
+
+def is_removed(account: Account) -> bool:
+    return bool((account.settings or {}).get(REMOVED_KEY))
+
+
+def update_account(account: Account, name: str, settings: MailAccountSettings) -> None:
+    """New name and connection settings (an edit in the dialog or ``account edit``); a removed account whose
+    conversations were kept comes back to life this way."""
+    account.name = name
+    account.settings = settings.to_dict()  # without the REMOVED_KEY flag
+    account.enabled = True
+    account.save()
+
+
+def remove_account(account: Account, *, delete_conversations: bool) -> int:
+    """Remove an account; returns how many conversations went with it.
+
+    ``delete_conversations``: the account row goes, and with it (foreign keys cascade) its conversations,
+    messages, replies and sync state. Otherwise the account stays as a disabled, "removed" row that only
+    holds its conversations: they stay readable and searchable, nothing syncs or sends any more.
+    """
+    from inbox_app.store.db import database_proxy
+    from inbox_app.store.models import Conversation
+
+    with database_proxy.obj.atomic():
+        count: int = Conversation.select().where(Conversation.account == account.id).count()
+        if delete_conversations:
+            account.delete_instance()
+            return count
+        settings = dict(account.settings or {})
+        settings[REMOVED_KEY] = True
+        account.settings = settings
+        account.enabled = False
+        account.save()
+    return 0

@@ -21,6 +21,7 @@ from enum import StrEnum
 from typing import Any
 
 from inbox_app.domain.message_ids import new_message_id
+from inbox_app.store.accounts import DEMO_KIND
 from inbox_app.store.db import database_proxy
 from inbox_app.store.events import EventKind, log_event
 from inbox_app.store.models import Account, Conversation, Draft, OutboxItem, utcnow
@@ -129,6 +130,7 @@ def due_items(now: datetime | None = None, account_id: int | None = None) -> lis
     cond = (OutboxItem.state == OutboxState.SENDING.value) | _due(moment)
     if account_id is not None:
         cond &= OutboxItem.account == account_id
+    cond &= OutboxItem.account.not_in(Account.select(Account.id).where(Account.kind == DEMO_KIND))
     return list(OutboxItem.select().where(cond).order_by(OutboxItem.created_at, OutboxItem.id))
 
 

@@ -17,7 +17,8 @@ from enum import StrEnum
 
 import peewee
 
-from inbox_app.store.models import Channel, Conversation, OutboxItem
+from inbox_app.store.accounts import DEMO_KIND
+from inbox_app.store.models import Account, Channel, Conversation, OutboxItem
 from inbox_app.store.outbox import OutboxState, is_unconfirmed
 
 ACTIVE_STATES = (OutboxState.QUEUED.value, OutboxState.SENDING.value, OutboxState.FAILED.value)
@@ -34,6 +35,7 @@ class OutboxPhase(StrEnum):
     SENT = "sent"
     FAILED = "failed"
     CANCELLED = "cancelled"
+    DEMO = "demo"  # queued on the demo account: it stays in the outbox and is never sent
 
 
 @dataclass(frozen=True)
@@ -56,8 +58,11 @@ class OutboxRow:
     last_error: str | None  # on a sent reply: a warning (delivery unconfirmed), not a failure
     sent_at: datetime | None
     close_after_send: bool
+    demo: bool = False  # a reply of the demo account: never delivered
 
     def phase(self, now: datetime) -> OutboxPhase:
+        if self.state == OutboxState.QUEUED.value and self.demo:
+            return OutboxPhase.DEMO
         if self.state == OutboxState.QUEUED.value:
             if self.scheduled_at is not None and self.scheduled_at > now:
                 return OutboxPhase.SCHEDULED
@@ -96,9 +101,12 @@ def _query() -> peewee.ModelSelect[OutboxItem]:
             Conversation.customer_name,
             Channel.kind,
             Channel.name,
+            Account.kind,
         )
         .join(Conversation)  # along the foreign keys, so ``item.conversation.channel`` needs no query
         .join(Channel)
+        .switch(OutboxItem)
+        .join(Account)
     )
 
 
@@ -122,6 +130,7 @@ def _row(item: OutboxItem) -> OutboxRow:
         last_error=item.last_error,
         sent_at=item.sent_at,
         close_after_send=bool(item.close_after_send),
+        demo=item.account.kind == DEMO_KIND,
     )
 
 

@@ -20,7 +20,7 @@ from inbox_app.domain.message_ids import new_message_id
 from inbox_app.domain.templates import find_unfilled
 from inbox_app.i18n import _
 from inbox_app.store import outbox
-from inbox_app.store.accounts import mail_settings
+from inbox_app.store.accounts import DEMO_KIND, mail_settings
 from inbox_app.store.models import Account, Channel, Conversation, Message, OutboxItem
 
 MAIL_CHANNEL_KINDS = frozenset({"email", "amazon"})
@@ -104,7 +104,9 @@ def queue_reply_for(
     if conversation is None:
         raise ReplyError(_("Conversation {id} does not exist.").format(id=conversation_id))
     channel: Channel = conversation.channel
-    if channel.kind not in MAIL_CHANNEL_KINDS:
+    account: Account = Account.get_by_id(conversation.account_id)
+    demo = account.kind == DEMO_KIND  # queued and shown like a real reply, never delivered (see outbox)
+    if channel.kind not in MAIL_CHANNEL_KINDS and not demo:
         raise ReplyError(
             _("Replies to {channel} conversations are not sent by e-mail.").format(channel=channel.name)
         )
@@ -114,14 +116,15 @@ def queue_reply_for(
     if unfilled:
         names = ", ".join(sorted({"{" + span.name + "}" for span in unfilled}))
         raise ReplyError(_("The reply still has placeholders to fill in: {names}").format(names=names))
-    account: Account = Account.get_by_id(conversation.account_id)
     settings = mail_settings(account)
-    if not settings.from_address:
+    if not settings.from_address and not demo:
         raise ReplyError(_("The account “{name}” has no sender address.").format(name=account.name))
     original = _last_inbound(conversation) or _last_message(conversation)
     if original is None:
         raise ReplyError(_("This conversation has no message to reply to."))
     recipient = _recipient_of(original, channel.kind)
+    if not recipient and demo:
+        recipient = original.author_name or conversation.customer_name or channel.name
     if not recipient:
         raise ReplyError(_("The customer's address is unknown, so the reply cannot be sent."))
     references = [str(r) for r in (original.references or []) if r]
@@ -132,7 +135,7 @@ def queue_reply_for(
     return outbox.queue_reply(
         conversation,
         body=body,
-        message_id=new_message_id(settings.from_domain),
+        message_id=new_message_id("demo.invalid" if demo else settings.from_domain),
         subject=subject,
         recipients=[recipient],
         in_reply_to=in_reply_to,

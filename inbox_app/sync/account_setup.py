@@ -23,11 +23,25 @@ from inbox_app.i18n import _
 from inbox_app.secrets import NoKeyringError, check_keyring
 from inbox_app.store.accounts import MailAccountSettings, ServerSettings, create_mail_account
 from inbox_app.store.db import database_proxy
-from inbox_app.sync.credentials import delete_passwords, store_password
+from inbox_app.sync.credentials import (
+    delete_passwords,
+    forget_password,
+    store_password,
+    stored_password,
+)
 
 log = logging.getLogger("inbox_app.sync")
 
-__all__ = ["AccountSetupError", "imap_settings", "save_account", "smtp_settings", "test_account"]
+__all__ = [
+    "AccountSetupError",
+    "account_form",
+    "imap_settings",
+    "remove_account",
+    "save_account",
+    "smtp_settings",
+    "test_account",
+    "update_account",
+]
 
 
 def imap_settings(form: AccountForm, *, timeout: float = 20) -> ImapSettings:
@@ -146,3 +160,77 @@ def save_account(form: AccountForm) -> int:
         raise AccountSetupError(exc.user_message, step="keyring") from exc
     log.info("mail account %d (%s) added", account.id, form.imap_host)
     return int(account.id)
+
+
+def account_form(account_id: int) -> AccountForm:
+    """The stored account as the dialog's fields, passwords read from the keyring (to test or keep them)."""
+    from inbox_app.store.accounts import get_account, mail_settings
+
+    account = get_account(account_id)
+    if account is None:
+        raise AccountSetupError(_("There is no account {id}.").format(id=account_id), step="form")
+    settings = mail_settings(account)
+    try:
+        password = stored_password(account, "imap")
+        smtp_password = stored_password(account, "smtp")
+    except NoKeyringError:
+        password = smtp_password = ""  # the form then asks for them
+    extensions = settings.extra.get("imap_disabled_extensions") or ()
+    return AccountForm(
+        email=settings.from_address,
+        password=password,
+        from_name=settings.from_name,
+        name=str(account.name) if str(account.name) != settings.from_address else "",
+        imap_host=settings.imap.host,
+        imap_port=settings.imap.port,
+        imap_security=settings.imap.security,
+        imap_user=settings.imap.user if settings.imap.user != settings.from_address else "",
+        smtp_host=settings.smtp.host,
+        smtp_port=settings.smtp.port,
+        smtp_security=settings.smtp.security,
+        smtp_user=settings.smtp.user if settings.smtp.user != settings.imap.user else "",
+        smtp_password=smtp_password if smtp_password != password else "",
+        folders=tuple(settings.folders),
+        amazon_sender=settings.amazon_sender,
+        imap_disabled_extensions=tuple(str(x) for x in extensions),
+    )
+
+
+def update_account(account_id: int, form: AccountForm) -> int:
+    """Store an edited account (settings and, when given, passwords); returns its id. Same checks as saving."""
+    from inbox_app.store.accounts import get_account
+    from inbox_app.store.accounts import update_account as store_update
+
+    _check_form(form)
+    account = get_account(account_id)
+    if account is None:
+        raise AccountSetupError(_("There is no account {id}.").format(id=account_id), step="form")
+    try:
+        check_keyring()
+        with database_proxy.atomic():
+            store_update(account, form.account_name, account_settings(form))
+            account = get_account(account_id) or account  # the new servers: each password is bound to them
+            store_password(account, "imap", form.password)
+            if form.smtp_auth:
+                store_password(account, "smtp", form.effective_smtp_password)
+            else:  # a relay without authentication keeps no password
+                forget_password(account, "smtp")
+    except NoKeyringError as exc:
+        raise AccountSetupError(exc.user_message, step="keyring") from exc
+    log.info("mail account %d edited (%s)", account_id, form.imap_host)
+    return account_id
+
+
+def remove_account(account_id: int, *, delete_conversations: bool) -> int:
+    """Remove an account and its passwords; see :func:`inbox_app.store.accounts.remove_account`."""
+    from inbox_app.store.accounts import get_account
+    from inbox_app.store.accounts import remove_account as store_remove
+
+    account = get_account(account_id)
+    if account is None:
+        raise AccountSetupError(_("There is no account {id}.").format(id=account_id), step="form")
+    deleted = store_remove(account, delete_conversations=delete_conversations)
+    with contextlib.suppress(NoKeyringError):  # nothing to delete where no keyring exists
+        delete_passwords(account_id)
+    log.info("account %d removed (%d conversations deleted)", account_id, deleted)
+    return deleted

@@ -17,6 +17,7 @@ from inbox_app.secrets import (
     SecretRef,
     ServerBinding,
     delete_account_secrets,
+    delete_secret,
     get_secret,
     migrate_legacy_secret,
     set_secret,
@@ -76,6 +77,20 @@ def account_password(account: Account | int, purpose: str) -> str:
             detail=f"no keyring entry for account {account.id} ({purpose})",
         )
     return value
+
+
+def stored_password(account: Account, purpose: str) -> str:
+    """The password kept for the account's current server, or "" when there is none or it belongs to another
+    server (the edit form then asks for it; nothing is handed to a server it was not saved for)."""
+    try:
+        return get_secret(secret_ref(account.id, purpose), server_of(account, purpose)) or ""
+    except SecretBoundElsewhere:
+        return ""
+
+
+def forget_password(account: Account, purpose: str) -> None:
+    """Drop one stored password (an SMTP relay that no longer logs in keeps none)."""
+    delete_secret(secret_ref(account.id, purpose))
 
 
 def migrate_legacy_secrets() -> int:

@@ -7,9 +7,11 @@ connection, encryption, login, folders) and the field to fix; Save is offered on
 "Save anyway…" (with a confirmation) after a failure, for a server that is down right now.
 
 ``ui`` may not import ``sync``: the caller injects ``test_connection`` (a coroutine function returning the
-IMAP folders or raising ``AccountSetupError``) and ``save`` (returns the new account id). The test runs in a
-worker thread with its own asyncio loop and comes back through a Qt signal, so the window never blocks, with
-or without qasync.
+IMAP folders or raising ``AccountSetupError``) and ``save`` (returns the new account id). In the app the test
+is a task on the running qasync loop (network I/O is async there, like the sync engine's); without a running
+loop (a dialog shown on its own) it runs in a worker thread with a plain asyncio loop of its own. Either way
+the result comes back through a Qt signal and the window never blocks. (``asyncio.run`` in a thread would
+pick up qasync's loop policy and fail with a RuntimeError: the worker makes its loop explicitly.)
 
 Signals (``AccountDialog``):
     account_saved(int): the account with this id was stored (the dialog then closes with ``accept()``).
@@ -21,6 +23,7 @@ import asyncio
 import contextlib
 import html
 import logging
+import sys
 import threading
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
@@ -57,7 +60,7 @@ from inbox_app.domain.account_form import (
     is_local_network_host,
     is_loopback_host,
 )
-from inbox_app.i18n import N_, _
+from inbox_app.i18n import N_, _, ngettext
 
 log = logging.getLogger("inbox_app.ui")
 
@@ -118,12 +121,14 @@ class _Relay(QObject):
     done = Signal(object, object)  # folders (list[str]) or None, exception or None
 
 
-class _BackgroundTest:
-    """Runs ``factory(form)`` to completion in a daemon thread with its own event loop.
+def _plain_loop() -> asyncio.AbstractEventLoop:
+    """A standard asyncio loop, whatever loop policy the application installed (qasync's needs Qt's thread)."""
+    factory = getattr(asyncio, "ProactorEventLoop", None) if sys.platform == "win32" else None
+    return factory() if factory is not None else asyncio.SelectorEventLoop()
 
-    Why a thread and not the app's qasync loop: it works the same under qasync, plain asyncio (tests) or no
-    loop at all, and the coroutine's blocking parts (DNS, imapclient) can never stall the window.
-    """
+
+class _BackgroundTest:
+    """Runs ``factory(form)`` to completion: on the running (qasync) loop, else in a daemon thread."""
 
     def __init__(self, factory: TestConnection, form: AccountForm, relay: _Relay) -> None:
         self._factory = factory
@@ -133,14 +138,34 @@ class _BackgroundTest:
         self._task: asyncio.Task[Any] | None = None
         self._cancelled = False
         self._thread = threading.Thread(target=self._run, name="account-test", daemon=True)
+        self._in_loop = False
 
     def start(self) -> None:
-        self._thread.start()
+        try:
+            loop = asyncio.get_running_loop()  # the app's qasync loop, when called from its window
+        except RuntimeError:
+            loop = None
+        if loop is None:
+            self._thread.start()
+            return
+        self._in_loop = True
+        self._loop = loop
+        self._task = loop.create_task(self._main())
+        self._task.add_done_callback(self._task_done)
 
     def join(self, timeout: float | None = None) -> bool:
         """Wait for the worker thread (tests, shutdown); True when it has ended."""
+        if self._in_loop:
+            return self._task is None or self._task.done()
         self._thread.join(timeout)
         return not self._thread.is_alive()
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        if task.cancelled() or self._cancelled:
+            return
+        error = task.exception()
+        folders = None if error is not None else task.result()
+        self._relay.done.emit(folders, error)
 
     def cancel(self) -> None:
         """Stop the test; no result will be delivered."""
@@ -151,8 +176,9 @@ class _BackgroundTest:
                 loop.call_soon_threadsafe(task.cancel)
 
     async def _main(self) -> list[str]:
-        self._task = asyncio.current_task()
-        self._loop = asyncio.get_running_loop()
+        if not self._in_loop:
+            self._task = asyncio.current_task()
+            self._loop = asyncio.get_running_loop()
         if self._cancelled:
             raise asyncio.CancelledError
         return list(await self._factory(self._form))
@@ -161,7 +187,8 @@ class _BackgroundTest:
         folders: list[str] | None = None
         error: BaseException | None = None
         try:
-            folders = asyncio.run(self._main())
+            with asyncio.Runner(loop_factory=_plain_loop) as runner:
+                folders = runner.run(self._main())
         except asyncio.CancelledError:
             return
         except Exception as exc:  # delivered to the GUI thread, which decides how to show it
@@ -184,8 +211,10 @@ class AccountDialog(QDialog):
         test_connection: TestConnection,
         save: SaveAccount,
         form: AccountForm | None = None,
+        editing: bool = False,
     ) -> None:
         super().__init__(parent)
+        self.editing = editing  # an existing account: its stored settings are in the form
         self._test_connection = test_connection
         self._save = save
         self._relay = _Relay()
@@ -200,7 +229,7 @@ class AccountDialog(QDialog):
         self.found_folders: list[str] = []
         self.saved_account_id: int | None = None
 
-        self.setWindowTitle(_("Add mail account"))
+        self.setWindowTitle(_("Edit mail account") if editing else _("Add mail account"))
         self.setMinimumWidth(640)
         self._build()
         self._connect()
@@ -788,3 +817,44 @@ class AccountDialog(QDialog):
     def done(self, result: int) -> None:
         self._stop_test()  # closing while testing: the worker's result is dropped
         super().done(result)
+
+
+def ask_remove_account(
+    parent: QWidget, name: str, conversations: int, on_chosen: Callable[[bool], object]
+) -> QMessageBox:
+    """Ask before removing an account: keep its conversations readable, delete them too, or cancel.
+
+    Window-modal without a nested event loop; ``on_chosen(delete_conversations)`` runs after a choice.
+    """
+    box = QMessageBox(parent)
+    box.setObjectName("removeAccountBox")
+    box.setIcon(QMessageBox.Icon.Question)
+    box.setWindowTitle(_("Remove account"))
+    box.setText(_("Remove the account “{name}”?").format(name=name))
+    box.setInformativeText(
+        ngettext(
+            "It has {count} conversation. Keep it readable (nothing syncs or sends any more), or delete it "
+            "from this computer too? The mailbox on the server is not touched.",
+            "It has {count} conversations. Keep them readable (nothing syncs or sends any more), or delete "
+            "them from this computer too? The mailbox on the server is not touched.",
+            conversations,
+        ).format(count=conversations)
+    )
+    keep = box.addButton(_("Remove, keep conversations"), QMessageBox.ButtonRole.AcceptRole)
+    keep.setObjectName("keepConversations")
+    delete = box.addButton(_("Remove and delete conversations"), QMessageBox.ButtonRole.DestructiveRole)
+    delete.setObjectName("deleteConversations")
+    cancel = box.addButton(QMessageBox.StandardButton.Cancel)
+    box.setDefaultButton(cancel)
+
+    def finished(_result: int) -> None:
+        clicked = box.clickedButton()
+        if clicked is keep:
+            on_chosen(False)
+        elif clicked is delete:
+            on_chosen(True)
+        box.deleteLater()
+
+    box.finished.connect(finished)
+    box.open()
+    return box

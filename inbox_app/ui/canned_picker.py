@@ -17,6 +17,7 @@ Signals (``CannedPicker``):
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Mapping, Sequence
 from datetime import date
 
@@ -29,7 +30,7 @@ from rapidfuzz import fuzz, process, utils
 from inbox_app.domain.canned_library import CATEGORIES, CannedResponseData
 from inbox_app.domain.conversations import ConversationDetail
 from inbox_app.domain.templates import Rendered, pick_variant, render, standard_values
-from inbox_app.i18n import _, format_date
+from inbox_app.i18n import _, format_date, gettext_in
 
 MAX_RESULTS = 30
 SCORE_CUTOFF = 80.0
@@ -43,8 +44,13 @@ def search_responses(
     responses: Sequence[CannedResponseData],
     usage: Mapping[str, int] | None = None,
     limit: int = MAX_RESULTS,
+    language: str | None = None,
 ) -> list[CannedResponseData]:
     """Responses matching ``query`` best first; an empty query lists the most used first.
+
+    ``language`` (the reply's): its words count like the English key and title, so a seller answering in
+    Spanish finds the delay reply with "/retra" ("Entrega con retraso", the category in Spanish) and its
+    Spanish text from three letters on.
 
     Two fuzzy passes (rapidfuzz ``process.extract``): over key + title + category, and over the bodies in
     every language. A body-only match counts for less, because short queries ("del") occur inside many
@@ -55,12 +61,18 @@ def search_responses(
     q = query.strip().casefold()
     if not q:
         return sorted(responses, key=lambda r: (-counts.get(r.key, 0), r.title.casefold()))[:limit]
-    heads = {i: " ".join((r.key, r.title, r.category)) for i, r in enumerate(responses)}
+    heads = {
+        i: " ".join((r.key, r.title, r.category, _category_words(r.category, language)))
+        for i, r in enumerate(responses)
+    }
     bodies = {i: " ".join(r.variants.values()) for i, r in enumerate(responses)}
     scores: dict[int, float] = {}
     passes = [(heads, 1.0, SCORE_CUTOFF)]
     if len(q) >= BODY_MIN_QUERY:
         passes.append((bodies, BODY_WEIGHT, 100.0))  # bodies: the words must really be there
+    if language and len(q) >= BODY_MIN_QUERY - 1:
+        own = {i: _variant_in(r, language) for i, r in enumerate(responses)}
+        passes.append((own, 1.0, 100.0))  # the reply's own language: its words count fully
     for choices, weight, cutoff in passes:
         found = process.extract(
             q,
@@ -84,10 +96,30 @@ def search_responses(
             bonus += 20
         elif item.category.casefold().startswith(q):
             bonus += 10
+        elif any(word.startswith(q) for word in heads[i].casefold().split()):
+            bonus += 15  # a word of the category in the reply's language ("retraso")
         bonus += min(bodies[i].casefold().count(q), 5)  # a refund text says "reembolso" more than others
         ranked.append((score + bonus, counts.get(item.key, 0), item.title.casefold(), i))
     ranked.sort(key=lambda t: (-t[0], -t[1], t[2]))
     return [responses[i] for *_rest, i in ranked[:limit]]
+
+
+def _category_words(category: str, language: str | None) -> str:
+    """The category's label in English and in ``language`` (searchable in both)."""
+    label = CATEGORIES.get(category)
+    if label is None:
+        return ""
+    return label if not language else f"{label} {gettext_in(language, label)}"
+
+
+def _variant_in(response: CannedResponseData, language: str) -> str:
+    """The body in ``language`` (base language too: "es-MX" finds "es"), or nothing."""
+    wanted = language.replace("_", "-").casefold()
+    base = wanted.split("-")[0]
+    for code, body in response.variants.items():
+        if code.replace("_", "-").casefold() in (wanted, base):
+            return body
+    return ""
 
 
 def today_text(language: str, today: date | None = None) -> str:
@@ -133,7 +165,20 @@ def render_response(
 ) -> tuple[str, Rendered]:
     """(chosen language, rendered body) for the reply language, falling back as ``pick_variant`` does."""
     lang, body = pick_variant(response.variants, language, default_language)
-    return lang, render(body, values)
+    return lang, render(keep_seller_blanks(body, values), values)
+
+
+#: Variables about the seller: filled from the settings (Tools ▸ Settings…); when not set they stay a
+#: highlighted blank to fill in, never silently dropped (a greeting ending "Un cordial saludo," and no name).
+SELLER_VARIABLES = ("agent.name", "shop.name")
+
+
+def keep_seller_blanks(body: str, values: Mapping[str, str | None]) -> str:
+    """``{agent.name|}`` → ``{agent.name}`` when the setting is empty, so it is highlighted, not dropped."""
+    for name in SELLER_VARIABLES:
+        if not values.get(name):
+            body = re.sub(r"\{\s*" + re.escape(name) + r"\s*\|[^{}\n]*\}", "{" + name + "}", body)
+    return body
 
 
 def category_label(category: str) -> str:
@@ -244,11 +289,11 @@ class CannedPicker(QFrame):
         self._values = values
         self._language = language
         self._default_language = default_language
-        self._update_preview()
+        self.set_query(self.query)  # the reply's language takes part in the search
 
     def set_query(self, query: str) -> None:
         self.query = query
-        items = search_responses(query, self._responses, self._usage)
+        items = search_responses(query, self._responses, self._usage, language=self._language)
         self.model.set_items(items)
         self.empty.setVisible(not items)
         self.empty.setText(

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import shiboken6
-from PySide6.QtCore import QObject, QSettings, QTimer, QUrl, Signal
+from PySide6.QtCore import QObject, QSettings, Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import QDesktopServices, QUndoCommand, QUndoStack
 from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 
@@ -33,6 +33,7 @@ from inbox_app.profile import Profile
 from inbox_app.store.blob_repair import materialize, restore_blob
 from inbox_app.store.blobs import BlobCorruptError, BlobNotFoundError
 from inbox_app.store.conversations import sidebar_sources
+from inbox_app.store.settings import mark_read_delay
 from inbox_app.ui.conversation_model import ConversationListModel, local_zone
 from inbox_app.ui.main_window import MainWindow
 
@@ -44,6 +45,7 @@ log = logging.getLogger("inbox_app.ui")
 SEARCH_DEBOUNCE_MS = 150
 OUTBOX_KEY = "outbox"  # extra entry in the counts dict: replies waiting in the outbox
 OUTBOX_FAILED_KEY = "outbox_failed"  # extra entry in the counts dict: replies that failed for good
+ACCOUNTS_KEY = "accounts"  # extra entry in the counts dict: how many accounts exist (first run when none)
 DEFAULT_VIEW = View(ViewKind.OPEN)
 
 Confirm = Callable[[str, str], bool]
@@ -172,12 +174,18 @@ class MainController(QObject):
         ids_loaded(): the list finished loading a view or a search result.
         wake_outbox_requested(): a reply was put back in the queue ("Retry now"); the app connects this to
             the sync engine's ``wake_outbox`` so it is delivered at once.
+        edit_account_requested(int) / remove_account_requested(int): the seller chose Edit…/Remove… for an
+            account (sidebar, File ▸ Accounts, the problem banner); the app opens the dialog.
+        retry_sync_requested(): "Retry" on the problem banner; the app restarts the engine's loops now.
     """
 
     conversation_shown = Signal(object)
     counts_updated = Signal(dict)
     ids_loaded = Signal()
     wake_outbox_requested = Signal()
+    edit_account_requested = Signal(int)
+    remove_account_requested = Signal(int)
+    retry_sync_requested = Signal()
     _change_event = Signal(object)  # queued hop from the sync engine's thread to the UI thread
 
     def __init__(
@@ -209,6 +217,10 @@ class MainController(QObject):
         self._account_names: dict[int, str] = {}
         self._has_conversations = False
         self._pending_select_row: int | None = None
+        self._auto_selecting = False  # the app (not the seller) is moving the selection
+        self._read_timer = QTimer(self)
+        self._read_timer.setSingleShot(True)
+        self._read_timer.timeout.connect(self.mark_current_read)
         self._outbox_dialog: OutboxDialog | None = None
         self._search_timer = QTimer(self)
         self._search_timer.setSingleShot(True)
@@ -240,6 +252,7 @@ class MainController(QObject):
         w.search_text_changed.connect(self._on_search_text)
         w.conversation_list.current_conversation_changed.connect(self.show_conversation)
         w.conversation_list.open_requested.connect(self._on_open_requested)
+        w.conversation_list.clicked.connect(lambda _index: self.mark_current_read())
         w.conversation_list.ticked.connect(self._on_tick)
         w.thread_view.conversation_requested.connect(self.open_conversation)
         w.thread_view.no_response_requested.connect(self.no_response_needed)
@@ -268,7 +281,13 @@ class MainController(QObject):
         by["about"].triggered.connect(self._about)
         by["canned_manager"].triggered.connect(self.open_canned_manager)
         by["policies"].triggered.connect(self.open_policy_settings)
+        by["settings"].triggered.connect(self.open_preferences)
         w.snooze_menu.aboutToShow.connect(self._fill_snooze_menu)
+        w.accounts_menu.aboutToShow.connect(self._fill_accounts_menu)
+        w.sidebar.edit_account_requested.connect(self.edit_account_requested)
+        w.sidebar.remove_account_requested.connect(self.remove_account_requested)
+        w.account_banner.edit_requested.connect(self.edit_account_requested)
+        w.account_banner.retry_requested.connect(self._retry_account)
         reply_queued = getattr(self.reply_widget, "reply_queued", None)
         if reply_queued is not None:
             reply_queued.connect(lambda cid, _oid, _closed: self.conversations_changed([cid]))
@@ -410,6 +429,13 @@ class MainController(QObject):
 
         self.runner.run("inline-images", lambda: materialize(blobs, wanted, attachment_payloads), done)
 
+    def open_preferences(self) -> None:
+        from inbox_app.ui.preferences import PreferencesDialog
+
+        dialog = PreferencesDialog(self.window)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.open()
+
     def open_policy_settings(self) -> None:
         from inbox_app.ui.policy_settings import PolicySettingsDialog
 
@@ -451,6 +477,7 @@ class MainController(QObject):
             self.window.sidebar.select_view(view, emit=False)
         self.switch_view(view)
         self.window.conversation_list.start_countdown()
+        self.window.conversation_list.setFocus()  # j/k/Enter work at once (single keys live on the list)
 
     def save_settings(self) -> None:
         self.window.save_settings(self.settings)
@@ -492,10 +519,12 @@ class MainController(QObject):
         now = self.now_fn()
 
         def work() -> dict[str, int]:
+            from inbox_app.store.accounts import list_accounts
             from inbox_app.store.conversations import view_counts
             from inbox_app.store.outbox_view import failed_count, pending_count
 
             counts = view_counts(views, now)
+            counts[ACCOUNTS_KEY] = len(list_accounts())
             counts[OUTBOX_KEY] = pending_count()
             counts[OUTBOX_FAILED_KEY] = failed_count()
             return counts
@@ -509,7 +538,9 @@ class MainController(QObject):
             counts.get(OUTBOX_KEY, 0), offline=not self._online, failed=counts.get(OUTBOX_FAILED_KEY, 0)
         )
         self._has_conversations = counts.get(ViewKind.ALL.value, 0) > 0
-        self.window.show_empty_state(not self._has_conversations)
+        # The first-run screen is for a profile with nothing in it: an account that has not delivered (or
+        # cannot reach its server) shows the list, with the problem banner above it.
+        self.window.show_empty_state(not self._has_conversations and counts.get(ACCOUNTS_KEY, 0) == 0)
         self.counts_updated.emit(counts)
 
     def switch_view(self, view: View) -> None:
@@ -538,22 +569,30 @@ class MainController(QObject):
     def _on_refreshed_ids(self, ids: list[int]) -> None:
         self.model.apply_ids(ids)
         listing = self.window.conversation_list
-        if not listing.currentIndex().isValid() and self.model.rowCount() > 0:
-            row = self._pending_select_row if self._pending_select_row is not None else 0
-            listing.select_row(min(row, self.model.rowCount() - 1))
-        elif self.model.rowCount() == 0:
-            self.show_conversation(None)
+        self._auto_selecting = True
+        try:
+            if not listing.currentIndex().isValid() and self.model.rowCount() > 0:
+                row = self._pending_select_row if self._pending_select_row is not None else 0
+                listing.select_row(min(row, self.model.rowCount() - 1))
+            elif self.model.rowCount() == 0:
+                self.show_conversation(None)
+        finally:
+            self._auto_selecting = False
         self._pending_select_row = None
         self.ids_loaded.emit()
 
     def _after_reset(self) -> None:
         listing = self.window.conversation_list
-        if self._current_id is not None and listing.select_conversation(self._current_id):
-            pass
-        elif self.model.rowCount() > 0:
-            listing.select_row(0)
-        else:
-            self.show_conversation(None)
+        self._auto_selecting = True
+        try:
+            if self._current_id is not None and listing.select_conversation(self._current_id):
+                pass
+            elif self.model.rowCount() > 0:
+                listing.select_row(0)
+            else:
+                self.show_conversation(None)
+        finally:
+            self._auto_selecting = False
         self.ids_loaded.emit()
 
     # ---------------------------------------------------------------------------------- sync events
@@ -585,6 +624,10 @@ class MainController(QObject):
             self._reload_outbox_if_open()
         elif kind in ("online", "offline"):
             self.set_online(kind == "online")
+            if account_id is not None and kind == "online":
+                self.window.account_banner.clear_problem(account_id)
+            elif account_id is not None and message:
+                self._show_account_problem(account_id, message)
         elif kind == "progress":
             phase, done, total = getattr(event, "progress", None) or ("", 0, 0)
             if phase == "headers":
@@ -602,6 +645,8 @@ class MainController(QObject):
             self._set_sync_text(account_id, _("up to date ({time})").format(time=when))
         elif kind == "error":
             self._set_sync_text(account_id, message or _("failed"))
+            if account_id is not None:
+                self._show_account_problem(account_id, message or _("The sync failed."))
             if message:
                 self.window.statusBar().showMessage(message, 10_000)
 
@@ -614,6 +659,28 @@ class MainController(QObject):
         if callable(set_online):
             set_online(online)
         self.refresh_counts()
+
+    def _show_account_problem(self, account_id: int, message: str) -> None:
+        name = self._account_names.get(account_id, _("Account {id}").format(id=account_id))
+        self.window.account_banner.show_problem(account_id, name, message)
+
+    def _retry_account(self, account_id: int) -> None:
+        self._set_sync_text(account_id, _("syncing…"))
+        self.retry_sync_requested.emit()
+
+    def _fill_accounts_menu(self) -> None:
+        menu = self.window.accounts_menu
+        menu.clear()
+        if not self._account_names:
+            empty = menu.addAction(_("No accounts yet"))
+            empty.setEnabled(False)
+            return
+        for account_id, name in self._account_names.items():
+            sub = menu.addMenu(name)
+            edit = sub.addAction(_("&Edit…"))
+            edit.triggered.connect(lambda _c=False, a=account_id: self.edit_account_requested.emit(a))
+            remove = sub.addAction(_("&Remove…"))
+            remove.triggered.connect(lambda _c=False, a=account_id: self.remove_account_requested.emit(a))
 
     def _set_sync_text(self, account_id: int | None, text: str) -> None:
         self._sync_texts[account_id] = text
@@ -660,26 +727,48 @@ class MainController(QObject):
         self.window.actions_by_name["no_response"].setEnabled(
             detail is not None and bool(detail.no_response_url) and not detail.no_response_needed
         )
-        if detail is not None and detail.summary.unread:
-            conversations.mark_read(detail.summary.id)
-            self.model.refresh_ids([detail.summary.id])
-            self.refresh_counts()
+        self._read_timer.stop()
+        if detail is not None and detail.summary.unread and not self._auto_selecting:
+            # Selected by the seller (j/k, arrows): read after a moment, as mail clients do. A selection the
+            # app makes itself (start-up, a refreshed list) marks nothing read.
+            delay = mark_read_delay()
+            if delay == 0:
+                self.mark_current_read()
+            elif delay > 0:
+                self._read_timer.start(int(delay * 1000))
         self.conversation_shown.emit(conversation_id)
+
+    def mark_current_read(self) -> None:
+        """The seller opened the conversation on screen (Enter, a click, r, or the delay passed)."""
+        from inbox_app.store import conversations
+
+        self._read_timer.stop()
+        detail = self.window.thread_view.detail()
+        cid = self._current_id
+        if cid is None or detail is None or detail.summary.id != cid or not detail.summary.unread:
+            return
+        conversations.mark_read(cid)
+        self.model.refresh_ids([cid])
+        self.refresh_counts()
 
     def open_conversation(self, conversation_id: int) -> None:
         """Open a conversation from elsewhere (the customer strip): select it when listed, else just show it."""
         if not self.window.conversation_list.select_conversation(conversation_id):
             self.window.conversation_list.clearSelection()
             self.show_conversation(conversation_id)
+        self.mark_current_read()
 
     def _on_open_requested(self, _conversation_id: int) -> None:
+        self.mark_current_read()
         self.focus_reply()
 
     def focus_reply(self) -> None:
-        if self.reply_widget is not None and self.reply_widget.isEnabled():
-            self.reply_widget.setFocus()
-        else:
-            self.window.thread_view.browser.setFocus()
+        """Put the keyboard focus in the reply text (its focus proxy), so what the seller types goes there."""
+        self.mark_current_read()
+        focus_text = getattr(self.reply_widget, "focus_text", None)
+        if self.reply_widget is not None and callable(focus_text) and focus_text():
+            return
+        self.window.thread_view.browser.setFocus(Qt.FocusReason.ShortcutFocusReason)
 
     def _on_tick(self) -> None:
         self.window.thread_view.set_now(self.model.now)

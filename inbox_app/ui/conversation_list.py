@@ -17,7 +17,16 @@ from datetime import datetime
 from typing import Any
 
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRect, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QContextMenuEvent, QKeyEvent, QPainter, QPalette, QResizeEvent
+from PySide6.QtGui import (
+    QAction,
+    QContextMenuEvent,
+    QFont,
+    QFontMetrics,
+    QKeyEvent,
+    QPainter,
+    QPalette,
+    QResizeEvent,
+)
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHeaderView,
@@ -30,17 +39,15 @@ from PySide6.QtWidgets import (
 )
 
 from inbox_app.i18n import _
-from inbox_app.ui.conversation_model import Column, ConversationListModel, status_and_tags
+from inbox_app.ui.conversation_model import Column, ConversationListModel, status_and_tags, time_left_samples
 
 TICK_SECONDS = 30
 
-_DEFAULT_WIDTHS = {
-    Column.TIME_LEFT: 142,
-    Column.CHANNEL: 122,
-    Column.CUSTOMER: 155,
-    Column.ORDER: 150,
-    Column.STATUS: 110,
-}
+# Columns are sized from what they show, measured with the list's font (bold: unread rows are bold), so a
+# language with longer words gets wider columns instead of cut-off amounts; the subject takes the rest.
+CHANNEL_SAMPLE = "Amazon.co.uk"  # the longest marketplace name: never cut
+CHANNEL_MAX_FACTOR = 1.15  # longer channel names (a shop's mail address) are elided beyond this
+ORDER_SAMPLE = "404-0000000-0000000"  # an Amazon order id: the customer cell's second line
 # The order id is the customer cell's second line and status/tags lead the subject's second line, so their
 # own columns start hidden (the header's context menu shows them).
 _HIDDEN_BY_DEFAULT = (Column.ORDER, Column.STATUS)
@@ -162,6 +169,10 @@ class ConversationList(QTableView):
         hheader.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         hheader.customContextMenuRequested.connect(self._header_menu)
         self._context_actions: list[QAction | None] = []
+        self._fitting = False
+        self._channel_sized_by_user = False
+        self._fitted_for = -1  # how many loaded rows the channel width was last measured for
+        hheader.sectionResized.connect(self._on_section_resized)
         self._empty_text = _("No conversations here.")
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
@@ -178,10 +189,10 @@ class ConversationList(QTableView):
         super().setModel(model)
         hheader = self.horizontalHeader()
         if model is not None and model.columnCount() == len(Column):
-            for column, width in _DEFAULT_WIDTHS.items():
-                hheader.resizeSection(column, width)
+            for column in Column:
                 hheader.setSectionResizeMode(column, QHeaderView.ResizeMode.Interactive)
             hheader.setSectionResizeMode(Column.SUBJECT, QHeaderView.ResizeMode.Stretch)
+            self.fit_columns()
             for column in _HIDDEN_BY_DEFAULT:
                 hheader.setSectionHidden(column, True)
         selection = self.selectionModel()
@@ -193,6 +204,66 @@ class ConversationList(QTableView):
             model.rowsRemoved.connect(self.update_visible_range)
             model.layoutChanged.connect(self.update_visible_range)
         self.update_visible_range()
+
+    # ---------------------------------------------------------------------------------- column widths
+    def _text_width(self, texts: Iterable[str], *, bold: bool = True) -> int:
+        font = QFont(self.font())
+        font.setBold(bold)
+        metrics = QFontMetrics(font)
+        return max((metrics.horizontalAdvance(t) for t in texts), default=0)
+
+    def column_width_for(self, column: Column) -> int:
+        """The width a column needs for its content in the current language and font."""
+        icon = 16 + 6  # decoration and its spacing
+        padding = 2 * (self.style().pixelMetric(QStyle.PixelMetric.PM_FocusFrameHMargin, None, self) + 1) + 8
+        if column is Column.TIME_LEFT:
+            return self._text_width(time_left_samples()) + icon + padding
+        if column is Column.CHANNEL:
+            sample = self._text_width([CHANNEL_SAMPLE])
+            names = [CHANNEL_SAMPLE, *self._loaded_channel_names()]
+            return min(self._text_width(names), int(sample * CHANNEL_MAX_FACTOR)) + icon + padding
+        if column is Column.CUSTOMER:
+            return self._text_width([ORDER_SAMPLE], bold=False) + padding
+        if column is Column.ORDER:
+            return self._text_width([ORDER_SAMPLE], bold=False) + padding
+        return self._text_width([_("Snoozed"), _("Pending")], bold=False) + padding + 24
+
+    def fit_columns(self) -> None:
+        """Size every column but the subject from its content (the subject stretches over the rest)."""
+        header = self.horizontalHeader()
+        self._fitting = True
+        try:
+            for column in Column:
+                if column is not Column.SUBJECT:
+                    header.resizeSection(column, self.column_width_for(column))
+        finally:
+            self._fitting = False
+
+    def _loaded_channel_names(self) -> list[str]:
+        model = self.conversation_model()
+        if model is None:
+            return []
+        return sorted({s.channel_name or "" for s in model.cached_summaries()})  # no query: what is loaded
+
+    def _fit_channel_column(self, *_args: object) -> None:
+        """Widen the channel column for a longer name just loaded, unless the seller sized it by hand."""
+        model = self.conversation_model()
+        loaded = model.cached_count() if model is not None else 0
+        if self._channel_sized_by_user or loaded == self._fitted_for:
+            return
+        self._fitted_for = loaded
+        wanted = self.column_width_for(Column.CHANNEL)
+        header = self.horizontalHeader()
+        if header.sectionSize(Column.CHANNEL) < wanted:
+            self._fitting = True
+            try:
+                header.resizeSection(Column.CHANNEL, wanted)
+            finally:
+                self._fitting = False
+
+    def _on_section_resized(self, column: int, _old: int, _new: int) -> None:
+        if column == Column.CHANNEL and not self._fitting:
+            self._channel_sized_by_user = True  # a drag or a restored layout: keep it
 
     def _header_menu(self, pos: Any) -> None:
         """Show or hide columns (the time-left column always stays)."""
@@ -343,6 +414,7 @@ class ConversationList(QTableView):
 
     def paintEvent(self, event: Any) -> None:
         super().paintEvent(event)
+        self._fit_channel_column()  # rows painted just now may have a longer channel name
         model = self.model()
         if model is not None and model.rowCount() == 0 and self._empty_text:
             painter = QPainter(self.viewport())

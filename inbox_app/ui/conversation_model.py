@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta, tzinfo
 from enum import IntEnum
 from typing import Any
 
+from babel import dates as babel_dates
 from PySide6.QtCore import (
     QModelIndex,
     Qt,
@@ -26,7 +27,7 @@ from PySide6.QtGui import QBrush, QColor, QFont, QGuiApplication, QPalette
 from inbox_app.domain.conversations import CHANNEL_LABELS, ConversationSummary, Status
 from inbox_app.domain.deadlines import Urgency, urgency
 from inbox_app.domain.views import DUE_SOON_WINDOW, View, ViewKind
-from inbox_app.i18n import N_, _, format_datetime, format_duration
+from inbox_app.i18n import N_, _, current_locale, format_datetime, format_duration
 from inbox_app.ui import icons
 from inbox_app.ui.table_model import (
     FlatTableModel,
@@ -92,39 +93,69 @@ def local_zone() -> tzinfo | None:
     return datetime.now().astimezone().tzinfo
 
 
+MINUS = "\u2212"  # "−3d 19h": late by that much (the red colour and the warning icon say "overdue" too)
+
+
 def time_left_text(summary: ConversationSummary, now: datetime) -> str:
-    """What the first column says: "3 h 20 min", "overdue 2 h", or why there is no clock."""
+    """What the first column says, as short as the language allows: "3h 20m", "−3 T 19h", "Pending".
+
+    The amount always comes first and whole, in Babel's narrow units of the user's language; the tooltip
+    (:func:`deadline_tooltip`) says it in full ("Overdue by 3 days 19 hours — reply by …").
+    """
     if summary.deadline_at is None:
-        if summary.status == Status.PENDING:
-            return _("Waiting on customer")
-        if summary.status in (Status.CLOSED, Status.SNOOZED):
+        if summary.status in (Status.PENDING, Status.CLOSED, Status.SNOOZED):
             return _(STATUS_LABELS[summary.status])
         return "—"
     delta = summary.deadline_at - now
     if delta.total_seconds() <= 0:
-        return _("overdue {duration}").format(duration=list_duration(-delta, precise=False, late=True))
-    return list_duration(delta, precise=delta <= DUE_SOON_WINDOW)
+        return MINUS + compact_duration(-delta, precise=True)
+    return compact_duration(delta, precise=delta <= DUE_SOON_WINDOW)
 
 
-def list_duration(delta: timedelta, *, precise: bool, late: bool = False) -> str:
-    """A duration short enough for the list: minutes only where they matter (close to the deadline).
+def compact_duration(delta: timedelta, *, precise: bool) -> str:
+    """Two units at most in the narrow form ("3d 19h", "3 T 19h", "3j 19h"); minutes only when ``precise``."""
+    seconds = abs(int(delta.total_seconds()))
+    days, rem = divmod(seconds, 86400)
+    hours, rem = divmod(rem, 3600)
+    minutes = rem // 60
+    if days:
+        parts = [timedelta(days=days)] + ([timedelta(hours=hours)] if hours else [])
+    elif hours:
+        parts = [timedelta(hours=hours)] + ([timedelta(minutes=minutes)] if minutes and precise else [])
+    else:
+        parts = [timedelta(minutes=max(minutes, 1 if seconds else 0))]
+    locale = current_locale()
+    return " ".join(
+        babel_dates.format_timedelta(p, format="narrow", threshold=1.0, locale=locale) for p in parts
+    )
 
-    "3 h 20 min" when due soon, "9 h" or "1 day 4 h" further out; once late, one unit ("overdue 5 h",
-    "overdue 2 days"): the tooltip and the reading pane give the exact figure.
-    """
-    if late and delta >= timedelta(days=1):
-        return format_duration(timedelta(days=delta.days), threshold=1.0)
-    if precise or delta >= timedelta(days=1) or delta < timedelta(hours=1):
-        return format_duration(delta, threshold=1.0)
-    return format_duration(timedelta(hours=int(delta.total_seconds() // 3600)), threshold=1.0)
+
+def time_left_samples() -> list[str]:
+    """The widest texts the time-left column shows in this language (to size the column from the font)."""
+    longest = timedelta(days=88, hours=23)
+    texts = [
+        MINUS + compact_duration(longest, precise=True),
+        compact_duration(longest, precise=False),
+        compact_duration(timedelta(hours=23, minutes=58), precise=True),
+        MINUS + compact_duration(timedelta(hours=23, minutes=58), precise=True),
+    ]
+    texts += [_(label) for label in STATUS_LABELS.values()]
+    return texts
 
 
 def deadline_tooltip(summary: ConversationSummary, now: datetime) -> str:
+    """The time left in full words: "Overdue by 3 days 19 hr — reply by 01/12/2026, 10:00"."""
     if summary.deadline_at is None:
+        if summary.status == Status.PENDING:
+            return _("Waiting on the customer: the clock is stopped")
         return _(URGENCY_WORDS[Urgency.NONE])
-    level = urgency(summary.deadline_at, now, DUE_SOON_WINDOW)
+    delta = summary.deadline_at - now
+    if delta.total_seconds() <= 0:
+        state = _("Overdue by {duration}").format(duration=format_duration(-delta, threshold=1.0))
+    else:
+        state = _("Due in {duration}").format(duration=format_duration(delta, threshold=1.0))
     when = format_datetime(summary.deadline_at, "short", tz=local_zone())
-    return _("{state} — reply by {when}").format(state=_(URGENCY_WORDS[level]), when=when)
+    return _("{state} — reply by {when}").format(state=state, when=when)
 
 
 class ConversationListModel(FlatTableModel):
@@ -337,6 +368,10 @@ class ConversationListModel(FlatTableModel):
 
     def cached_count(self) -> int:
         return len(self._cache)
+
+    def cached_summaries(self) -> list[ConversationSummary]:
+        """The rows loaded so far (no query)."""
+        return [s for s in self._cache.values() if s is not None]
 
     def summary_at(self, row: int) -> ConversationSummary | None:
         if not 0 <= row < len(self._ids):

@@ -44,10 +44,15 @@ from inbox_app.i18n import _, format_number, ngettext
 from inbox_app.ui import icons
 from inbox_app.ui.conversation_list import ConversationList
 from inbox_app.ui.conversation_model import urgency_color
+from inbox_app.ui.keys import extra_shortcuts, native_key
 from inbox_app.ui.sidebar import Sidebar
 from inbox_app.ui.thread_view import ThreadView
 
 SETTINGS_VERSION = 1
+#: Actions whose shortcut is a plain key (no Ctrl/Alt): never fired while a text field has the focus.
+SINGLE_KEY_ACTIONS = frozenset(
+    {"next", "previous", "reply", "close", "pending", "snooze", "reopen", "mark_unread", "shortcuts"}
+)
 
 
 class EmptyState(QFrame):
@@ -96,6 +101,67 @@ class EmptyState(QFrame):
         layout.addStretch(3)
 
 
+class AccountBanner(QFrame):
+    """A thin bar above the list for an account in trouble: "shop@…: server not found — Retry · Edit".
+
+    One line per account with a problem (the newest message of each); hidden when every account is fine.
+    Signals: retry_requested(int account_id), edit_requested(int account_id).
+    """
+
+    retry_requested = Signal(int)
+    edit_requested = Signal(int)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("accountBanner")
+        self.setFrameShape(QFrame.Shape.StyledPanel)
+        color = urgency_color(Urgency.DUE_SOON)
+        tint = color.name() if color is not None else "#a35200"
+        self.setStyleSheet(f"#accountBanner {{ border: 1px solid {tint}; border-radius: 3px; }}")
+        self._layout = QVBoxLayout(self)
+        self._layout.setContentsMargins(6, 3, 6, 3)
+        self._layout.setSpacing(2)
+        self._rows: dict[int, tuple[QWidget, QLabel]] = {}
+        self.hide()
+
+    def show_problem(self, account_id: int, name: str, message: str) -> None:
+        if account_id not in self._rows:
+            row = QWidget(self)
+            line = QHBoxLayout(row)
+            line.setContentsMargins(0, 0, 0, 0)
+            icon = QLabel(row)
+            size = self.fontMetrics().height()
+            icon.setPixmap(icons.urgency_icon(Urgency.DUE_SOON).pixmap(QSize(size, size)))
+            label = QLabel(row)
+            label.setObjectName(f"accountProblem_{account_id}")
+            label.setWordWrap(True)
+            label.setTextFormat(Qt.TextFormat.PlainText)
+            retry = QPushButton(_("Retry"), row)
+            retry.setObjectName(f"retryAccount_{account_id}")
+            retry.clicked.connect(lambda: self.retry_requested.emit(account_id))
+            edit = QPushButton(_("Edit account…"), row)
+            edit.setObjectName(f"editAccount_{account_id}")
+            edit.clicked.connect(lambda: self.edit_requested.emit(account_id))
+            line.addWidget(icon)
+            line.addWidget(label, 1)
+            line.addWidget(retry)
+            line.addWidget(edit)
+            self._layout.addWidget(row)
+            self._rows[account_id] = (row, label)
+        self._rows[account_id][1].setText(_("{account}: {problem}").format(account=name, problem=message))
+        self.show()
+
+    def clear_problem(self, account_id: int) -> None:
+        entry = self._rows.pop(account_id, None)
+        if entry is not None:
+            entry[0].deleteLater()
+        self.setVisible(bool(self._rows))
+
+    def problems(self) -> dict[int, str]:
+        """Account id → the text shown (tests, screen readers)."""
+        return {aid: label.text() for aid, (_row, label) in self._rows.items()}
+
+
 class MainWindow(QMainWindow):
     """Three panes in splitters, menus mirroring every shortcut, and a truthful status bar."""
 
@@ -130,10 +196,12 @@ class MainWindow(QMainWindow):
         self.search.setClearButtonEnabled(True)
         self.search.textChanged.connect(self.search_text_changed)
         self.conversation_list = ConversationList(self)
+        self.account_banner = AccountBanner(self)
         list_box = QWidget(self)
         list_layout = QVBoxLayout(list_box)
         list_layout.setContentsMargins(0, 0, 0, 0)
         list_layout.setSpacing(4)
+        list_layout.addWidget(self.account_banner)
         list_layout.addWidget(self.search)
         list_layout.addWidget(self.conversation_list, 1)
         # Right: thread over the reply slot.
@@ -155,8 +223,9 @@ class MainWindow(QMainWindow):
         self.content_splitter.setObjectName("contentSplitter")
         self.content_splitter.addWidget(list_box)
         self.content_splitter.addWidget(self.pane_splitter)
-        self.content_splitter.setStretchFactor(0, 5)
-        self.content_splitter.setStretchFactor(1, 4)
+        # The list gets the larger share: its subject column takes whatever the fitted columns leave.
+        self.content_splitter.setStretchFactor(0, 3)
+        self.content_splitter.setStretchFactor(1, 2)
         self.content_splitter.setChildrenCollapsible(False)
 
         self.empty_state = EmptyState(self)
@@ -191,7 +260,7 @@ class MainWindow(QMainWindow):
         )
         self.resize(1280, 760)
         self.main_splitter.setSizes([190, 1090])
-        self.content_splitter.setSizes([560, 530])
+        self.content_splitter.setSizes([620, 470])
         if on_try_demo is not None:
             self.try_demo_requested.connect(on_try_demo)
         if on_add_account is not None:
@@ -214,9 +283,20 @@ class MainWindow(QMainWindow):
         tip = kw.get("tip")
         if isinstance(tip, str):
             action.setStatusTip(tip)
-        self.addAction(action)  # shortcuts work even when the menu bar is hidden
+        if name in SINGLE_KEY_ACTIONS:
+            # A plain letter is text wherever the seller can type (reply box, search field, dialogs): it is
+            # a shortcut only while the focus is in the sidebar, the list or the reading pane.
+            action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+            for widget in self._triage_widgets():
+                widget.addAction(action)
+        else:
+            self.addAction(action)  # shortcuts work even when the menu bar is hidden
         self.actions_by_name[name] = action
         return action
+
+    def _triage_widgets(self) -> list[QWidget]:
+        """Where single-key shortcuts work: the panes that never take typed text."""
+        return [self.sidebar, self.conversation_list, self.thread_view]
 
     def _build_actions(self) -> None:
         a = self._action
@@ -240,6 +320,11 @@ class MainWindow(QMainWindow):
         a("no_response", _("&No response needed"))
         a("canned_manager", _("Canned &responses…"))
         a("policies", _("Response &deadlines…"))
+        a(
+            "settings",
+            _("&Settings…"),
+            tip=_("Your name, the shop's name, when a conversation counts as read"),
+        )
         a("shortcuts", _("&Keyboard shortcuts"), "?")
         a("about", _("&About"))
         self.actions_by_name["add_account"].triggered.connect(self.add_account_requested)
@@ -264,6 +349,9 @@ class MainWindow(QMainWindow):
         by = self.actions_by_name
         file_menu = bar.addMenu(_("&File"))
         file_menu.addActions([by["add_account"], by["try_demo"]])
+        self.accounts_menu = QMenu(_("&Accounts"), self)  # Edit…/Remove… per account, filled when opened
+        self.accounts_menu.setObjectName("accountsMenu")
+        file_menu.addMenu(self.accounts_menu)
         file_menu.addSeparator()
         file_menu.addAction(by["quit"])
         edit_menu = bar.addMenu(_("&Edit"))
@@ -285,7 +373,7 @@ class MainWindow(QMainWindow):
         conv_menu.addSeparator()
         conv_menu.addAction(by["no_response"])
         tools_menu = bar.addMenu(_("&Tools"))
-        tools_menu.addActions([by["canned_manager"], by["policies"]])
+        tools_menu.addActions([by["canned_manager"], by["policies"], by["settings"]])
         help_menu = bar.addMenu(_("&Help"))
         help_menu.addActions([by["shortcuts"], by["about"]])
 
@@ -393,19 +481,32 @@ class MainWindow(QMainWindow):
         return self.overdue_label.text()
 
     # ----------------------------------------------------------------------------------- dialogs
+    def shortcut_rows(self) -> list[tuple[str, str]]:
+        """(what it does, key) for every shortcut: the window's actions, then the keys of the list and the
+        reply box that are not actions (Enter, /, Ctrl+Space, Tab, Ctrl+Enter…). Keys in the platform's notation.
+        """
+        view_names = {
+            action: name for name, action in self.actions_by_name.items() if name.startswith("view_")
+        }
+        rows: list[tuple[str, str]] = []
+        for action in self.actions_by_name.values():
+            if action.shortcut().isEmpty():
+                continue
+            text = action.text().replace("&&", "\0").replace("&", "").replace("\0", "&")
+            if action in view_names:  # "Pending" the view, not "Pending" the status change
+                text = _("Show the view “{view}”").format(view=text)
+            rows.append((text, native_key(action.shortcut())))
+        rows += [(text, native_key(QKeySequence(keys))) for text, keys in extra_shortcuts()]
+        return rows
+
     def show_shortcuts(self) -> None:
         """List every action with its shortcut (what "?" promises)."""
         dialog = QDialog(self)
+        dialog.setObjectName("shortcutsDialog")
         dialog.setWindowTitle(_("Keyboard shortcuts"))
-        rows = [
-            (
-                action.text().replace("&", ""),
-                action.shortcut().toString(QKeySequence.SequenceFormat.NativeText),
-            )
-            for action in self.actions_by_name.values()
-            if not action.shortcut().isEmpty()
-        ]
+        rows = self.shortcut_rows()
         table = QTableWidget(len(rows), 2, dialog)
+        table.setObjectName("shortcutsTable")
         table.setHorizontalHeaderLabels([_("Action"), _("Shortcut")])
         table.verticalHeader().setVisible(False)
         for row, (name, key) in enumerate(rows):

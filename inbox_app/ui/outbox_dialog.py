@@ -79,6 +79,7 @@ PHASE_WORDS: dict[OutboxPhase, str] = {
     OutboxPhase.SENT: N_("Sent"),
     OutboxPhase.FAILED: N_("Failed"),
     OutboxPhase.CANCELLED: N_("Cancelled"),
+    OutboxPhase.DEMO: N_("Demo account: not sent"),
 }
 
 # Text colours with contrast on white (light) and on ~#2b2b2b (dark); the icon's shape carries the meaning too.
@@ -90,6 +91,7 @@ _COLORS_LIGHT = {
     OutboxPhase.SENT: "#1e7e34",
     OutboxPhase.FAILED: "#b3261e",
     OutboxPhase.CANCELLED: "#5f6368",
+    OutboxPhase.DEMO: "#6b4fa0",
 }
 _COLORS_DARK = {
     OutboxPhase.QUEUED: "#bdc1c6",
@@ -99,6 +101,7 @@ _COLORS_DARK = {
     OutboxPhase.SENT: "#81c995",
     OutboxPhase.FAILED: "#f28b82",
     OutboxPhase.CANCELLED: "#9aa0a6",
+    OutboxPhase.DEMO: "#c5a8f0",
 }
 
 
@@ -153,6 +156,8 @@ def next_attempt_text(row: OutboxRow, now: datetime) -> str:
         return _("now")
     if phase is OutboxPhase.FAILED:
         return _("not retried by itself")
+    if phase is OutboxPhase.DEMO:
+        return _("never (demo)")
     return ""
 
 
@@ -174,6 +179,10 @@ def status_line(row: OutboxRow, now: datetime) -> str:
         return _("Sent")
     if phase is OutboxPhase.CANCELLED:
         return _("Cancelled: it will not be sent")
+    if phase is OutboxPhase.DEMO:
+        return _(
+            "Demo account: not sent. Replies of the demo stay in the outbox; add a mail account to send."
+        )
     line = _("Queued — will send when online")
     return _("{state}. Last attempt: {error}").format(state=line, error=error) if error else line
 
@@ -223,6 +232,12 @@ def phase_icon(phase: OutboxPhase, dark: bool = False) -> QIcon:
         painter.setPen(QPen(QColor("white"), 3.2, Qt.PenStyle.SolidLine, Qt.PenCapStyle.RoundCap))
         painter.drawLine(QPointF(11.5, 11.5), QPointF(20.5, 20.5))
         painter.drawLine(QPointF(20.5, 11.5), QPointF(11.5, 20.5))
+    elif phase is OutboxPhase.DEMO:  # a dashed ring: a rehearsal, nothing leaves
+        painter.setPen(QPen(color, 3.2, Qt.PenStyle.DashLine, Qt.PenCapStyle.FlatCap))
+        painter.drawEllipse(ring)
+        painter.setBrush(color)
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.drawEllipse(QPointF(16, 16), 3.5, 3.5)
     else:  # cancelled: a ring with a bar through it
         painter.drawEllipse(ring)
         painter.drawLine(QPointF(8.5, 23.5), QPointF(23.5, 8.5))

@@ -36,6 +36,10 @@ from PySide6.QtGui import (
     QFocusEvent,
     QKeyEvent,
     QKeySequence,
+    QPainter,
+    QPaintEvent,
+    QPalette,
+    QResizeEvent,
     QShortcut,
     QSyntaxHighlighter,
     QTextCharFormat,
@@ -51,6 +55,7 @@ from PySide6.QtWidgets import (
     QMenu,
     QPlainTextEdit,
     QPushButton,
+    QSizePolicy,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -63,10 +68,12 @@ from inbox_app.domain.deadlines import PRESETS, Clock, DeadlinePolicy, add_busin
 from inbox_app.domain.templates import MissingSpan, find_unfilled
 from inbox_app.i18n import _, current_locale, format_datetime, format_size
 from inbox_app.store import canned, drafts, ingest, outbox
+from inbox_app.store.accounts import DEMO_KIND
 from inbox_app.store.blobs import BlobStore, BlobStoreError
 from inbox_app.store.db import database_proxy, is_disk_full
 from inbox_app.store.models import Conversation, DeadlinePolicyRow, Setting, utcnow
-from inbox_app.ui.canned_picker import CannedPicker, conversation_values, render_response
+from inbox_app.ui.canned_picker import SELLER_VARIABLES, CannedPicker, conversation_values, render_response
+from inbox_app.ui.keys import PICKER_KEYS, SEND_CLOSE_KEYS, SEND_KEYS, native_key
 
 log = logging.getLogger("inbox_app.ui")
 
@@ -74,8 +81,8 @@ DRAFT_DEBOUNCE_MS = 400
 PICKER_SIZE = (680, 240)
 #: Languages always offered in the reply-language combo (the conversation's own is added when missing).
 COMMON_LANGUAGES = ("en", "de", "fr", "es", "it", "pt", "nl", "pl", "sv")
-# "/" at the start of a line or after white space, then letters: the canned-response trigger.
-_SLASH_RE = re.compile(r"(?:^|(?<=\s))/([\w-]+)$")
+# "/" at the start of a line or after white space, then letters (or none yet): the canned-response trigger.
+_SLASH_RE = re.compile(r"(?:^|(?<=\s))/([\w-]*)$")
 
 
 # ------------------------------------------------------------------------------------------ pure helpers
@@ -179,6 +186,22 @@ class PlaceholderHighlighter(QSyntaxHighlighter):
             self.setFormat(span.start, span.end - span.start, self.placeholder_format)
 
 
+class ElidedLabel(QLabel):
+    """A one-line hint that gives way to the controls beside it: shortened with "…" when space is short."""
+
+    def __init__(self, text: str, parent: QWidget | None = None) -> None:
+        super().__init__(text, parent)
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.setMinimumWidth(0)
+
+    def paintEvent(self, _event: QPaintEvent) -> None:
+        painter = QPainter(self)
+        painter.setPen(self.palette().color(QPalette.ColorGroup.Disabled, QPalette.ColorRole.WindowText))
+        text = self.fontMetrics().elidedText(self.text(), Qt.TextElideMode.ElideRight, self.width())
+        painter.drawText(self.rect(), int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter), text)
+        painter.end()
+
+
 class ReplyTextEdit(QPlainTextEdit):
     """Plain text (marketplaces take plain text); keys and file drops go to the owning editor first."""
 
@@ -277,15 +300,21 @@ class ReplyEditor(QWidget):
         self.language_combo = QComboBox()
         self.language_combo.setToolTip(_("Language of this reply (canned responses use it)"))
         self.language_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+        # Always as wide as its longest language name ("Spanisch (es)"): the hint gives way first.
+        self.language_combo.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
         self.language_combo.currentIndexChanged.connect(self._on_language_changed)
-        self.hint = QLabel(_("/ canned responses · Tab next blank · Ctrl+Enter send"))
+        self.hint = ElidedLabel(
+            _("/ or {picker} canned responses · Tab next blank · {send} send").format(
+                picker=native_key(PICKER_KEYS), send=native_key(SEND_KEYS)
+            )
+        )
         self.hint.setEnabled(False)
+        self.hint.setToolTip(self.hint.text())
         header = QHBoxLayout()
         header.setContentsMargins(0, 0, 0, 0)
         header.addWidget(self.title)
         header.addWidget(self.language_combo)
-        header.addStretch(1)
-        header.addWidget(self.hint)
+        header.addWidget(self.hint, 1)
 
         self.text_edit = ReplyTextEdit(self)
         self.text_edit.setPlaceholderText(_("Write a reply… (type / for canned responses)"))
@@ -317,12 +346,15 @@ class ReplyEditor(QWidget):
         self.attach_button.setText(_("Attach…"))
         self.attach_button.setToolTip(_("Attach files (or drop them on the text)"))
         self.attach_button.clicked.connect(self._choose_files)
-        self.send_button = QPushButton(_("Send ⏎"))
-        self.send_button.setToolTip(_("Send (Ctrl+Enter)"))
+        # The keys shown are the keys that work, in the platform's notation ("Ctrl+Return", "⌘↩").
+        self.send_button = QPushButton(_("Send") + "  " + native_key(SEND_KEYS))
+        self.send_button.setToolTip(_("Send ({keys})").format(keys=native_key(SEND_KEYS)))
         self.send_button.setDefault(True)
         self.send_button.clicked.connect(lambda: self.send())
-        self.send_close_button = QPushButton(_("Send && close ⇧⏎"))
-        self.send_close_button.setToolTip(_("Send and close the conversation (Ctrl+Shift+Enter)"))
+        self.send_close_button = QPushButton(_("Send && close") + "  " + native_key(SEND_CLOSE_KEYS))
+        self.send_close_button.setToolTip(
+            _("Send and close the conversation ({keys})").format(keys=native_key(SEND_CLOSE_KEYS))
+        )
         self.send_close_button.clicked.connect(lambda: self.send(close=True))
         self.later_menu = QMenu(self)
         self.later_menu.aboutToShow.connect(self._fill_later_menu)
@@ -339,6 +371,16 @@ class ReplyEditor(QWidget):
         buttons.addWidget(self.later_button)
         buttons.addWidget(self.send_close_button)
         buttons.addWidget(self.send_button)
+        # Labels with their keys ("Send  Ctrl+Enter") where there is room; in a narrow pane the keys move to
+        # the tooltips ("Send"), so the reply box never forces the window wider than a laptop screen.
+        self._labels = {
+            self.send_button: (self.send_button.text(), _("Send")),
+            self.send_close_button: (self.send_close_button.text(), _("Send && close")),
+        }
+        for button, (_full, short) in self._labels.items():
+            button.setText(short)
+            button.setMinimumWidth(button.sizeHint().width())
+        self._fit_button_labels()
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 4, 6, 6)
@@ -365,6 +407,7 @@ class ReplyEditor(QWidget):
         if app is not None:
             app.aboutToQuit.connect(self.flush_draft)
         self.setAcceptDrops(True)
+        self.setFocusProxy(self.text_edit)  # focusing the reply box puts the cursor in its text
         self._set_enabled(False)
 
     # ------------------------------------------------------------------------------------- public API
@@ -389,6 +432,13 @@ class ReplyEditor(QWidget):
     def set_online(self, online: bool) -> None:
         self._online = online
 
+    def focus_text(self) -> bool:
+        """Put the cursor in the reply text ("r", Enter on a conversation); False when there is none."""
+        if self._detail is None or not self.text_edit.isEnabled():
+            return False
+        self.text_edit.setFocus(Qt.FocusReason.ShortcutFocusReason)
+        return True
+
     def set_conversation(self, detail: ConversationDetail | None) -> None:
         """Show ``detail``'s draft (saving the previous conversation's first); ``None`` empties the box.
 
@@ -400,6 +450,7 @@ class ReplyEditor(QWidget):
             return
         self.flush_draft()
         self._close_picker()
+        self._dismissed_anchor = None  # an Esc in another conversation's text says nothing about this one
         self._detail = detail
         self._show_message("")
         self.undo_button.setVisible(
@@ -462,6 +513,8 @@ class ReplyEditor(QWidget):
                 text = _("Fill in {placeholder} and {count} more before sending").format(
                     placeholder=placeholder_text(first), count=len(missing) - 1
                 )
+            if any(span.name in SELLER_VARIABLES for span in missing):
+                text += " " + _("(Your name and the shop's name can be set once under Tools ▸ Settings…)")
             self._show_message(text, error=True)
             self._select_span(first)
             return False
@@ -503,7 +556,9 @@ class ReplyEditor(QWidget):
             conv_id, outbox_id, body, self.language(), list(self._attachments), previous_status
         )
         self._load("", self.language(), [])  # queue_reply already dropped the stored draft
-        if scheduled_at is not None:
+        if item.account.kind == DEMO_KIND:
+            message = _("Demo account: the reply stays in the outbox and is not sent.")
+        elif scheduled_at is not None:
             local = scheduled_at.astimezone(datetime.now().astimezone().tzinfo)
             message = _("Scheduled for {time}").format(time=format_datetime(local, "short", tz=local.tzinfo))
         elif self._online:
@@ -903,6 +958,28 @@ class ReplyEditor(QWidget):
         self._picker_anchor = None
 
     # ---------------------------------------------------------------------------------------- Qt events
+
+    def _fit_button_labels(self) -> None:
+        """Keys on both buttons when they fit, else on Send only, else in the tooltips only."""
+        spare = self.width() - sum(w.sizeHint().width() for w in (self.attach_button, self.later_button)) - 48
+
+        def need(text: str) -> int:
+            return self.send_button.fontMetrics().horizontalAdvance(text.replace("&&", "&")) + 32
+
+        (send_full, send_short), (close_full, close_short) = self._labels.values()
+        if spare >= need(send_full) + need(close_full):
+            texts = (send_full, close_full)
+        elif spare >= need(send_full) + need(close_short):
+            texts = (send_full, close_short)
+        else:
+            texts = (send_short, close_short)
+        for button, text in zip(self._labels, texts, strict=True):
+            if button.text() != text:
+                button.setText(text)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._fit_button_labels()
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.flush_draft()

@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from PySide6.QtCore import QItemSelectionModel, QModelIndex, QPersistentModelIndex, QSize, Qt, Signal
-from PySide6.QtGui import QFont, QIcon, QStandardItem, QStandardItemModel
-from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTreeView, QWidget
+from PySide6.QtGui import QContextMenuEvent, QFont, QIcon, QStandardItem, QStandardItemModel
+from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QMenu, QTreeView, QWidget
 
 from inbox_app.domain.conversations import CHANNEL_LABELS
 from inbox_app.domain.deadlines import Urgency
@@ -40,6 +40,8 @@ class Sidebar(QTreeView):
     """A two-column tree (label, count) of views; section headers are not selectable."""
 
     view_selected = Signal(object)
+    edit_account_requested = Signal(int)
+    remove_account_requested = Signal(int)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -165,6 +167,26 @@ class Sidebar(QTreeView):
         finally:
             self.blockSignals(False)
         return True
+
+    def account_menu(self, index: QModelIndex) -> QMenu | None:
+        """The context menu of an account entry (Edit…, Remove…); None elsewhere."""
+        key = _key(index)
+        view = View.parse(key) if key else None
+        if view is None or view.kind is not ViewKind.ACCOUNT or not (view.value or "").isdigit():
+            return None
+        account_id = int(view.value or 0)
+        menu = QMenu(self)
+        menu.setObjectName("accountContextMenu")
+        edit = menu.addAction(_("&Edit account…"))
+        edit.triggered.connect(lambda: self.edit_account_requested.emit(account_id))
+        remove = menu.addAction(_("&Remove account…"))
+        remove.triggered.connect(lambda: self.remove_account_requested.emit(account_id))
+        return menu
+
+    def contextMenuEvent(self, event: QContextMenuEvent) -> None:
+        menu = self.account_menu(self.indexAt(event.pos()))
+        if menu is not None:
+            menu.exec(event.globalPos())
 
     def _on_current_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
         key = _key(current)

@@ -14,6 +14,7 @@ from inbox_app.profile import Profile
 from inbox_app.secrets import get_secret
 from inbox_app.store.accounts import list_accounts, mail_settings
 from inbox_app.sync.account_setup import save_account, test_account
+from inbox_app.sync.credentials import secret_ref, server_of
 from inbox_app.ui.account_dialog import AccountDialog
 from tests.integration.conftest import loopback_account_form
 from tests.servers.dovecot import DovecotServer
@@ -53,7 +54,7 @@ def test_no_auth_option_tests_and_saves_a_relay_account(
     [account] = list_accounts()
     assert account.id == saved.args[0]
     assert mail_settings(account).smtp.user == ""
-    assert get_secret(account.id, "smtp") is None
+    assert get_secret(secret_ref(account.id, "smtp"), server_of(account, "smtp")) is None
 
 
 def test_no_auth_offers_plain_text_for_a_relay_on_the_local_network(qtbot: QtBot, profile: Profile) -> None:

@@ -19,6 +19,7 @@ from inbox_app.profile import open_profile
 from inbox_app.secrets import get_secret
 from inbox_app.store.accounts import list_accounts, mail_settings
 from inbox_app.sync.account_setup import test_account
+from inbox_app.sync.credentials import secret_ref, server_of
 from tests.integration.conftest import loopback_account_form
 from tests.servers.dovecot import DovecotServer
 from tests.servers.smtp import SmtpServer
@@ -80,8 +81,8 @@ def test_cli_adds_a_no_auth_account_and_sync_delivers_a_reply_through_the_relay(
     try:
         [account] = list_accounts()
         assert mail_settings(account).smtp.user == ""
-        assert get_secret(account_id, "imap") == password
-        assert get_secret(account_id, "smtp") is None  # no password to keep for the relay
+        assert get_secret(secret_ref(account.id, "imap"), server_of(account, "imap")) == password
+        assert get_secret(secret_ref(account.id, "smtp"), server_of(account, "smtp")) is None  # no password to keep for the relay
     finally:
         profile.close()
 

@@ -42,7 +42,7 @@ class Seed:
 
     def _account(self) -> Account:
         if self.account is None:
-            self.account = Account.create(kind="demo", name="Test shop")
+            self.account = Account.create(kind="test", name="Test shop")
         return self.account
 
     def conversation(

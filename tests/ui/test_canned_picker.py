@@ -14,7 +14,7 @@ from inbox_app.store import canned
 from inbox_app.store.models import OutboxItem
 from inbox_app.ui.canned_picker import search_responses
 from inbox_app.ui.reply_editor import ReplyEditor
-from tests.ui.reply_fixtures import detail_of, make_conversation, reply_profile
+from tests.ui.reply_fixtures import detail_of, make_conversation, reply_profile, set_setting
 
 __all__ = ["reply_profile"]  # the fixture is used by name
 
@@ -108,6 +108,8 @@ def test_ctrl_space_opens_the_picker_and_typing_filters(qtbot: QtBot, editor: Re
 
 
 def test_keyboard_only_from_open_to_sent(qtbot: QtBot, editor: ReplyEditor) -> None:
+    set_setting("agent_name", "Marta")
+    set_setting("shop_name", "Tienda Sol")
     conv = make_conversation(language="es", extra={"carrier": "SEUR"})
     editor.set_conversation(detail_of(conv))
     editor.text_edit.setFocus()

@@ -102,8 +102,9 @@ def test_selecting_a_conversation_shows_its_thread(
     assert "Bonjour, rien reçu." in window.thread_view.browser.toPlainText()
     assert "Customer wrote" in window.thread_view.browser.toPlainText()
     assert window.thread_view.deadline.text().startswith("Due in")
-    # Opening it marks it read: the list row is no longer bold.
-    assert not Conversation.get_by_id(target.id).unread
+    # Selected by the seller, it counts as read once it stayed on screen for the delay (2 s by default).
+    assert Conversation.get_by_id(target.id).unread
+    qtbot.waitUntil(lambda: not Conversation.get_by_id(target.id).unread, timeout=5000)
     assert convs  # the other conversations stay listed
     assert controller.model.rowCount() == 6
 
@@ -370,7 +371,9 @@ def test_snooze_and_mark_unread(
     qtbot.waitUntil(lambda: controller.current_id() is not None)
     first = controller.current_id()
     assert first is not None
-    assert not Conversation.get_by_id(first).unread  # reading marks it read
+    assert Conversation.get_by_id(first).unread  # selected at start-up, not opened yet
+    controller.mark_current_read()  # what Enter or a click does
+    assert not Conversation.get_by_id(first).unread
     controller.window.actions_by_name["mark_unread"].trigger()
     assert Conversation.get_by_id(first).unread
     until = datetime.now(UTC) + timedelta(hours=3)

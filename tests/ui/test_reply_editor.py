@@ -59,6 +59,7 @@ def test_canned_insert_uses_the_spanish_variant_and_fills_variables(
     qtbot: QtBot, editor: ReplyEditor
 ) -> None:
     set_setting("shop_name", "Tienda Sol")
+    set_setting("agent_name", "Marta")  # Tools ▸ Settings: the signature is filled from here
     conv = make_conversation(language="es", extra={"tracking_number": "JJD0099", "carrier": "DHL"})
     editor.set_conversation(detail_of(conv))
     editor.text_edit.setFocus()
@@ -68,9 +69,23 @@ def test_canned_insert_uses_the_spanish_variant_and_fills_variables(
     text = editor.body()
     assert text.startswith("Hola, Lucía:")
     assert "404-3382716-1234567" in text and "JJD0099" in text and "con DHL" in text
-    assert "Tienda Sol" in text
+    assert text.rstrip().endswith("Marta\nTienda Sol")
     assert "{" not in text and "/delay" not in text
     assert not editor.picker.isVisible()
+
+
+def test_without_names_in_the_settings_the_signature_is_a_highlighted_blank(
+    qtbot: QtBot, editor: ReplyEditor
+) -> None:
+    conv = make_conversation(language="es", extra={"tracking_number": "JJD0099", "carrier": "DHL"})
+    editor.set_conversation(detail_of(conv))
+    assert editor.insert_response("delay")
+    text = editor.body()
+    assert text.rstrip().endswith("Un cordial saludo,\n{agent.name}\n{shop.name}")  # not silently dropped
+    assert editor.text_edit.textCursor().selectedText() == "{agent.name}"  # selected, ready to type over
+    qtbot.keyClick(editor.text_edit, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
+    assert "Fill in {agent.name} and 1 more" in editor.message_label.text()
+    assert "Tools ▸ Settings" in editor.message_label.text()
 
 
 def test_unknown_language_gets_the_default_language_variant(qtbot: QtBot, editor: ReplyEditor) -> None:
@@ -83,6 +98,8 @@ def test_unknown_language_gets_the_default_language_variant(qtbot: QtBot, editor
 
 
 def test_missing_variable_blocks_sending_and_tab_selects_it(qtbot: QtBot, editor: ReplyEditor) -> None:
+    set_setting("agent_name", "Sam")
+    set_setting("shop_name", "Shop Example")
     conv = make_conversation(language="en", customer_name="Jane Doe")
     editor.set_conversation(detail_of(conv))
     assert editor.insert_response("delay")
@@ -324,3 +341,14 @@ def test_refreshing_the_same_conversation_keeps_the_text(qtbot: QtBot, editor: R
     assert editor.body() == "Escribiendo"
     assert editor.text_edit.textCursor().position() == 3
     assert editor.text_edit.document().isUndoAvailable()
+
+
+def test_send_buttons_show_their_keys_where_there_is_room(qtbot: QtBot, editor: ReplyEditor) -> None:
+    from inbox_app.ui.keys import SEND_CLOSE_KEYS, SEND_KEYS, native_key
+
+    editor.resize(900, 240)
+    assert editor.send_button.text().endswith(native_key(SEND_KEYS))
+    assert editor.send_close_button.text().endswith(native_key(SEND_CLOSE_KEYS))
+    editor.resize(editor.minimumSizeHint().width(), 240)  # a narrow pane: keys move to the tooltips
+    assert editor.send_button.text() == "Send" and editor.send_close_button.text() == "Send && close"
+    assert native_key(SEND_CLOSE_KEYS) in editor.send_close_button.toolTip()

@@ -22,7 +22,7 @@ _ids = count(1)
 
 
 def _conversation(subject: str = "Where is my parcel?", customer: str = "Jana Becker") -> Conversation:
-    account = Account.get_or_none(Account.name == "Shop") or Account.create(kind="demo", name="Shop")
+    account = Account.get_or_none(Account.name == "Shop") or Account.create(kind="test", name="Shop")
     channel = ensure_channel(account, "amazon", "Amazon.de", "amazon.de")
     person = ensure_customer("email", f"{customer.replace(' ', '.').lower()}@example.com", customer)
     return create_conversation(account, channel, remote_id=None, subject=subject, customer=person)
@@ -139,3 +139,19 @@ def test_counts_for_the_status_bar(profile: Profile) -> None:
     assert (pending_count(), failed_count()) == (2, 1)
     outbox.retry_now(failed.id)
     assert (pending_count(), failed_count()) == (3, 0)
+
+
+def test_a_queued_reply_of_the_demo_account_shows_as_demo_and_is_never_due(profile) -> None:  # type: ignore[no-untyped-def]
+    from inbox_app.store import outbox
+    from inbox_app.store.outbox_view import outbox_overview
+
+    demo = Account.create(kind="demo", name="Demo shop")
+    channel = ensure_channel(demo, "ebay", "eBay", None)
+    person = ensure_customer("email", "buyer@example.com", "Buyer")
+    conv = create_conversation(demo, channel, remote_id=None, subject="Hi", customer=person)
+    item = outbox.queue_reply(conv, body="Thanks", message_id="<x@demo.invalid>")
+    (row,) = [r for r in outbox_overview() if r.id == item.id]
+    assert row.phase(NOW) is OutboxPhase.DEMO
+    assert not row.can_retry(NOW)
+    assert row.can_cancel
+    assert item.id not in [i.id for i in outbox.due_items(NOW)]

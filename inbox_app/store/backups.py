@@ -83,9 +83,11 @@ def list_backups(backup_dir: Path) -> list[BackupInfo]:
 
 def copy_database(source: Path, target: Path, *, read_only_source: bool = False) -> None:
     """Copy a live database with SQLite's backup API into ``target`` (written under a temporary name first)."""
-    target.parent.mkdir(parents=True, exist_ok=True)
+    target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     partial = target.with_name(target.name + ".partial")
     partial.unlink(missing_ok=True)
+    # Private like the database it copies (the seller's customers): created 0600 before SQLite writes into it.
+    os.close(os.open(partial, os.O_WRONLY | os.O_CREAT, 0o600))
     uri = f"{source.resolve().as_uri()}?mode=ro" + ("&immutable=1" if read_only_source else "")
     src = sqlite3.connect(uri, uri=True)
     try:

@@ -7,6 +7,7 @@ rectangle of each cell and the cell's font, so what is checked is what is painte
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 from pathlib import Path
 
@@ -70,23 +71,32 @@ def test_time_left_and_channel_fit_at_1366(qtbot, demo_template: Path, tmp_path:
         fixed = sum(listing.columnWidth(c) for c in (Column.TIME_LEFT, Column.CHANNEL, Column.CUSTOMER))
         editor = gui.controller.reply_widget
         combo = editor.language_combo
-        combo_text = combo.currentText()
-        combo_room = (
-            combo.style()
-            .subControlRect(
-                QStyle.ComplexControl.CC_ComboBox,
-                _combo_option(combo),
-                QStyle.SubControl.SC_ComboBoxEditField,
-                combo,
+
+        def combo_room() -> int:
+            return (
+                combo.style()
+                .subControlRect(
+                    QStyle.ComplexControl.CC_ComboBox,
+                    _combo_option(combo),
+                    QStyle.SubControl.SC_ComboBoxEditField,
+                    combo,
+                )
+                .width()
             )
-            .width()
-        )
+
+        def combo_fits() -> bool:
+            return combo.fontMetrics().horizontalAdvance(combo.currentText()) <= combo_room()
+
+        # The box sizes itself to its items once the layout runs after a conversation is loaded.
+        with contextlib.suppress(qtbot.TimeoutError):  # then the assertion below says by how much
+            qtbot.waitUntil(combo_fits, timeout=3000)
+        combo_text = combo.currentText()
         seen.update(
             cut=cut,
             subject=subject,
             fixed=fixed,
             channels=channels,
-            combo=(combo_text, combo.fontMetrics().horizontalAdvance(combo_text), combo_room),
+            combo=(combo_text, combo.fontMetrics().horizontalAdvance(combo_text), combo_room()),
             tooltip=listing.model().index(0, Column.TIME_LEFT).data(3),  # Qt.ToolTipRole
             width=window.width(),
         )

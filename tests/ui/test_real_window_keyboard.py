@@ -121,6 +121,7 @@ def test_triage_keys_work_right_after_start_without_a_click(qtbot, demo_profile:
     def scenario(gui: Gui) -> None:
         gui.window.activateWindow()
         qtbot.waitUntil(lambda: gui.controller.current_id() is not None)
+        qtbot.waitUntil(lambda: QApplication.focusWidget() is not None)  # activation is asynchronous
         seen["focus"] = focused() is gui.window.conversation_list
         first = gui.controller.current_id()
         press(Qt.Key.Key_J)  # to whatever has the focus, as the window system does

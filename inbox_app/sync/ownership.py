@@ -139,10 +139,13 @@ class ProfileLock:
         return True
 
     def holder_pid(self) -> int | None:
-        """The pid written by the process holding the lock (None when unknown)."""
-        with contextlib.suppress(OSError, ValueError):
-            return int(self.path.read_text(encoding="utf-8").split()[0])
-        return None
+        """The pid written by the process holding the lock (None when unknown: the holder may have truncated
+        the file and not yet written its pid)."""
+        words = ""
+        with contextlib.suppress(OSError):
+            words = self.path.read_text(encoding="utf-8")
+        first = words.split()[:1]
+        return int(first[0]) if first and first[0].isdigit() else None
 
     def release(self) -> None:
         handle, self._handle = self._handle, None

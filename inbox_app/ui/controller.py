@@ -490,6 +490,9 @@ class MainController(QObject):
     def shutdown(self) -> None:
         """Stop the countdown and the worker thread (closing the worker's own database connection)."""
         self.window.conversation_list.stop_countdown()
+        notifier = getattr(self, "notifier", None)
+        if notifier is not None:  # its minute timer must not query a closed profile
+            notifier.stop()
         database = self.profile.db
 
         def close_worker_connection() -> None:

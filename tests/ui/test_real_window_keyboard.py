@@ -130,3 +130,17 @@ def test_triage_keys_work_right_after_start_without_a_click(qtbot, demo_profile:
 
     run_real_app(demo_profile, scenario)
     assert seen == {"focus": True, "moved": True}
+
+
+def test_closing_the_window_stops_every_timer_that_reads_the_profile(qtbot, demo_profile: Path) -> None:  # type: ignore[no-untyped-def]
+    """The deadline notifier's minute timer once outlived the window and queried a closed database."""
+    seen: dict[str, object] = {}
+
+    def scenario(gui: Gui) -> None:
+        qtbot.waitUntil(lambda: gui.controller.current_id() is not None)
+        seen["notifier"] = gui.controller.notifier
+        seen["running"] = gui.controller.notifier._timer.isActive()
+
+    run_real_app(demo_profile, scenario)
+    assert seen["running"] is True
+    assert not seen["notifier"]._timer.isActive()  # type: ignore[attr-defined]

@@ -25,13 +25,19 @@ _translator: object | None = None
 
 def _install_qt_translator(app: object, locale_name: str) -> object | None:
     """Qt's own catalog, so standard dialogs (file pickers, message boxes) speak the user's language."""
-    from PySide6.QtCore import QLibraryInfo, QTranslator
+    from PySide6.QtCore import QLibraryInfo, QLocale, QTranslator
 
+    # Numbers in spin boxes and Qt's own date texts follow the same locale as our catalogs ("2,0 s" in German).
+    QLocale.setDefault(QLocale(locale_name))
     translator = QTranslator()
     path = QLibraryInfo.path(QLibraryInfo.LibraryPath.TranslationsPath)
-    if translator.load(f"qtbase_{locale_name}", path):
-        app.installTranslator(translator)  # type: ignore[attr-defined]
-        return translator
+    language = locale_name.split("_")[0]
+    # Qt ships some languages only for one country (Portuguese as pt_BR): take it rather than English.
+    regional = sorted(p.stem for p in Path(path).glob(f"qtbase_{language}_*.qm"))
+    for name in (f"qtbase_{locale_name}", f"qtbase_{language}", *regional):
+        if translator.load(name, path):
+            app.installTranslator(translator)  # type: ignore[attr-defined]
+            return translator
     return None
 
 

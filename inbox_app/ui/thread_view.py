@@ -57,11 +57,23 @@ from inbox_app.domain.conversations import (
 )
 from inbox_app.domain.deadlines import Urgency, urgency
 from inbox_app.domain.views import DUE_SOON_WINDOW
-from inbox_app.i18n import _, format_datetime, format_duration, format_size, ngettext
+from inbox_app.i18n import N_, _, format_datetime, format_duration, format_size, ngettext
 from inbox_app.store.outbox_view import OutboxPhase, OutboxRow
 from inbox_app.ui import icons
 from inbox_app.ui.conversation_model import STATUS_LABELS, is_dark_palette, local_zone, urgency_color
 from inbox_app.ui.outbox_dialog import phase_color, status_line, when_text
+
+# Marked with N_ and translated with _ at use: a ``_('…')`` inside an f-string escapes the message extractor.
+
+UNKNOWN_CUSTOMER = N_("Unknown customer")
+NO_MESSAGES = N_("No messages yet.")
+SEND_AGAIN = N_("Send again")
+SHOW = N_("Show")
+SAVE_AS = N_("Save as…")
+ATTACHMENT = N_("Attachment")
+CANCEL = N_("Cancel")
+RETRY_NOW = N_("Retry now")
+YOU = N_("You")
 
 _REMOTE_SCHEMES = frozenset({"http", "https", "ftp", "file", ""})
 _IMG_SRC = re.compile(r"<img\b[^>]*?\ssrc=\"(https?://[^\"]+)\"", re.IGNORECASE)
@@ -239,7 +251,7 @@ class CustomerStrip(QFrame):
 
     def set_detail(self, detail: ConversationDetail) -> None:
         summary = detail.summary
-        parts = [f"<b>{html.escape(summary.customer_label or _('Unknown customer'))}</b>"]
+        parts = [f"<b>{html.escape(summary.customer_label or _(UNKNOWN_CUSTOMER))}</b>"]
         parts.extend(html.escape(value) for _kind, value in detail.customer_identities[:3])
         self.label.setText(" · ".join(parts))
         self.label.setToolTip("\n".join(f"{kind}: {value}" for kind, value in detail.customer_identities))
@@ -517,7 +529,7 @@ class ThreadView(QWidget):
         for note in detail.notes:
             items.append((note.created_at, self._note_html(note, colors)))
         items.sort(key=lambda pair: pair[0])
-        body = "".join(chunk for _when, chunk in items) or f"<p>{html.escape(_('No messages yet.'))}</p>"
+        body = "".join(chunk for _when, chunk in items) or f"<p>{html.escape(_(NO_MESSAGES))}</p>"
         self._outbox_lines = self._outbox_status_lines()
         body += "".join(self._outbox_html(row, colors) for row in self._outbox_rows)
         self.browser.setHtml(f"<html><body style='color:{colors['text']}'>{body}</body></html>")
@@ -542,7 +554,7 @@ class ThreadView(QWidget):
             warn = _("Delivery not confirmed: the customer may not have received this reply.")
             rows.append(
                 f"<tr><td bgcolor='{colors['warn']}'>⚠ {html.escape(warn)} — "
-                f"<a href='inbox:send-again/{message.unconfirmed_outbox_id}'>{html.escape(_('Send again'))}</a>"
+                f"<a href='inbox:send-again/{message.unconfirmed_outbox_id}'>{html.escape(_(SEND_AGAIN))}</a>"
                 "</td></tr>"
             )
         if message.answered_elsewhere:
@@ -559,7 +571,7 @@ class ThreadView(QWidget):
             )
             rows.append(
                 f"<tr><td bgcolor='{colors['warn']}'>⚠ {html.escape(text)} — "
-                f"<a href='inbox:show-images/{message.id}'>{html.escape(_('Show'))}</a></td></tr>"
+                f"<a href='inbox:show-images/{message.id}'>{html.escape(_(SHOW))}</a></td></tr>"
             )
         if message.html and not self._plain:
             content = self._allowed_html(message) if message.id in self._allowed_remote else message.html
@@ -570,11 +582,9 @@ class ThreadView(QWidget):
         if files:
             links = []
             for att in files:
-                action = (
-                    f" — <a href='inbox:save/{att.id}'>{html.escape(_('Save as…'))}</a>" if att.path else ""
-                )
+                action = f" — <a href='inbox:save/{att.id}'>{html.escape(_(SAVE_AS))}</a>" if att.path else ""
                 links.append(
-                    f"<b>{html.escape(_('Attachment'))}</b>: {html.escape(att.name)} "
+                    f"<b>{html.escape(_(ATTACHMENT))}</b>: {html.escape(att.name)} "
                     f"({html.escape(format_size(att.size))}){action}"
                 )
             rows.append(f"<tr><td>{'<br>'.join(links)}</td></tr>")
@@ -594,16 +604,16 @@ class ThreadView(QWidget):
         head = _("Reply in the outbox · written {time}").format(time=when_text(row.created_at, self._now))
         links = []
         if row.can_cancel:
-            links.append(f"<a href='inbox:cancel-reply/{row.id}'>{html.escape(_('Cancel'))}</a>")
+            links.append(f"<a href='inbox:cancel-reply/{row.id}'>{html.escape(_(CANCEL))}</a>")
         if row.can_retry(self._now):
-            links.append(f"<a href='inbox:retry-reply/{row.id}'>{html.escape(_('Retry now'))}</a>")
+            links.append(f"<a href='inbox:retry-reply/{row.id}'>{html.escape(_(RETRY_NOW))}</a>")
         actions = ("&nbsp;&nbsp;" + " · ".join(links)) if links else ""
         weight = "bold" if phase is OutboxPhase.FAILED else "normal"
         return (
             f"<table width='100%' cellspacing='0' cellpadding='6' border='1' "
             f"style='border-color:{color};border-style:dashed;margin-left:48px;margin-bottom:10px' "
             f"bgcolor='{colors['out']}'>"
-            f"<tr><td><b>{html.escape(_('You'))}</b>&nbsp;&nbsp;<span style='color:{colors['muted']}'>"
+            f"<tr><td><b>{html.escape(_(YOU))}</b>&nbsp;&nbsp;<span style='color:{colors['muted']}'>"
             f"➡ {html.escape(head)}</span></td></tr>"
             f"<tr><td><span style='color:{color};font-weight:{weight}'>{html.escape(status_line(row, self._now))}"
             f"</span>{actions}</td></tr>"

@@ -100,3 +100,27 @@ def test_available_languages_list_every_catalog_and_english() -> None:
     assert i18n.available_languages() == ["de", "en", "es", "fr", "it", "pt"]
     assert i18n.language_is_available("it_IT") and i18n.language_is_available("pt-BR")
     assert not i18n.language_is_available("xx") and not i18n.language_is_available("ja")
+
+
+def test_no_translated_message_hides_inside_an_f_string() -> None:
+    """Babel's extractor (on Python 3.11) does not see ``_('…')`` inside an f-string: such a text stays English."""
+    import ast
+    from pathlib import Path
+
+    package = Path(__file__).resolve().parents[2] / "inbox_app"
+    hidden: list[str] = []
+    for path in sorted(package.rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.JoinedStr):
+                continue
+            for inner in ast.walk(node):
+                if (
+                    isinstance(inner, ast.Call)
+                    and isinstance(inner.func, ast.Name)
+                    and inner.func.id in {"_", "N_", "ngettext", "pgettext"}
+                    and inner.args
+                    and isinstance(inner.args[0], ast.Constant)
+                ):
+                    hidden.append(f"{path.relative_to(package)}:{inner.lineno} {inner.args[0].value!r}")
+    assert hidden == []

@@ -339,6 +339,7 @@ class ThreadView(QWidget):
         self.meta = QLabel(page)
         self.meta.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.meta.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.meta.setWordWrap(True)  # the order number at the end must never be cut at 1366 px
         deadline_row = QHBoxLayout()
         deadline_row.setSpacing(6)
         self.deadline_icon = QLabel(page)

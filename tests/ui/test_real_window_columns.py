@@ -120,3 +120,31 @@ def _combo_option(combo):  # type: ignore[no-untyped-def]
     option.currentText = combo.currentText()
     option.editable = combo.isEditable()
     return option
+
+
+def test_the_reading_pane_header_shows_the_whole_order_number_at_1366(
+    qtbot, demo_template: Path, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    profile = tmp_path / "profile"
+    shutil.copytree(demo_template, profile)
+    seen: list[str] = []
+
+    def scenario(gui: Gui) -> None:
+        listing, meta = gui.window.conversation_list, gui.window.thread_view.meta
+        qtbot.waitUntil(lambda: gui.controller.model.rowCount() > 20 and not gui.controller.runner.busy())
+        for row in range(12):  # the first conversations, as a seller reads them
+            listing.select_row(row)
+            qtbot.waitUntil(lambda: gui.controller.current_id() is not None and bool(meta.text()))
+
+            def fits() -> bool:
+                if not meta.wordWrap():
+                    return QFontMetrics(meta.font()).horizontalAdvance(meta.text()) <= meta.width()
+                return meta.height() >= meta.heightForWidth(meta.width())
+
+            with contextlib.suppress(qtbot.TimeoutError):  # the layout settles after the text is set
+                qtbot.waitUntil(fits, timeout=2000)
+            if not fits():
+                seen.append(meta.text())
+
+    run_real_app(profile, scenario, lang="de", size=(1366, 768))
+    assert seen == []

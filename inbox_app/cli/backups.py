@@ -1,6 +1,6 @@
 """``inbox-app backup`` and ``inbox-app restore [--list] [NAME]``: the profile database's backups by hand.
 
-Automatic backups are made daily and before each migration (:mod:`inbox_app.store.backups`); these commands
+Automatic backups are made daily and before each migration (:mod:`inbox_app.services.profiles`); these commands
 make one on request and put one back. Both work on the files directly, without opening the profile the normal
 way, because the reason to restore is usually that the profile no longer opens. ``restore`` never deletes the
 current database: it is moved aside as ``inbox.sqlite3.damaged-<timestamp>``.
@@ -31,7 +31,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def _folder(args: argparse.Namespace) -> Path:
     from inbox_app.profile import default_profile_dir
-    from inbox_app.store.profile_check import ProblemKind, ProfileProblem
+    from inbox_app.services.profiles import ProblemKind, ProfileProblem
 
     folder = Path(args.profile or default_profile_dir()).expanduser().resolve()
     if folder.exists() and not folder.is_dir():
@@ -40,8 +40,7 @@ def _folder(args: argparse.Namespace) -> Path:
 
 
 def cmd_backup(args: argparse.Namespace) -> int:
-    from inbox_app.store.backups import BACKUP_DIR_NAME, make_backup
-    from inbox_app.store.profile_check import check_header
+    from inbox_app.services.profiles import BACKUP_DIR_NAME, check_header, make_backup
 
     folder = _folder(args)
     db_path = folder / "inbox.sqlite3"
@@ -70,7 +69,7 @@ def cmd_backup(args: argparse.Namespace) -> int:
 
 
 def cmd_restore(args: argparse.Namespace) -> int:
-    from inbox_app.store.backups import BACKUP_DIR_NAME, check_backup, list_backups, restore_backup
+    from inbox_app.services.profiles import BACKUP_DIR_NAME, check_backup, list_backups, restore_backup
 
     folder = _folder(args)
     backups = list_backups(folder / BACKUP_DIR_NAME)

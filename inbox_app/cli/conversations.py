@@ -117,29 +117,11 @@ def detail_json(detail: ConversationDetail, now: datetime) -> dict[str, Any]:
     return data
 
 
-def _marketplaces(ids: Sequence[int]) -> dict[int, str | None]:
-    """Each conversation's marketplace (not part of the list summary), in one query per 500 ids."""
-    from inbox_app.store.models import Channel, Conversation
-
-    result: dict[int, str | None] = {}
-    for start in range(0, len(ids), 500):
-        chunk = list(ids[start : start + 500])
-        conversation_id: Any = Conversation.id  # peewee's auto primary key is not typed as a field
-        query: Any = (
-            Conversation.select(conversation_id, Channel.marketplace)
-            .join(Channel, on=(Conversation.channel == Channel.id))
-            .where(conversation_id.in_(chunk))
-            .tuples()
-        )
-        result.update((row[0], row[1]) for row in query)
-    return result
-
-
 def _rows(ids: Sequence[int], now: datetime) -> list[dict[str, Any]]:
-    from inbox_app.store.conversations import summaries
+    from inbox_app.services.conversations import marketplaces, summaries
 
     found = summaries(ids)
-    markets = _marketplaces(ids)
+    markets = marketplaces(ids)
     return [conversation_json(found[i], markets.get(i), now) for i in ids if i in found]
 
 
@@ -231,7 +213,7 @@ def run_list(args: argparse.Namespace) -> int:
     view = _parse_view(args.view)
     _check_limit(args.limit)
     profile_from_args(args)
-    from inbox_app.store.conversations import conversation_ids, summaries
+    from inbox_app.services.conversations import conversation_ids, summaries
 
     now = datetime.now(UTC)
     ids = conversation_ids(view, now)
@@ -253,19 +235,16 @@ def run_show(args: argparse.Namespace) -> int:
             _("“{id}” is not a conversation id (a number, as printed by list).").format(id=args.id)
         ) from None
     profile = profile_from_args(args)
-    from inbox_app.store.conversations import detail
+    from inbox_app.services.conversations import detail
 
     found = detail(conversation_id, blobs=profile.blobs)
     if found is None:
         raise CliError(_("There is no conversation with id {id}.").format(id=conversation_id))
     if args.json:  # the paths printed must be files a script can open: write them from the raw sources first
-        from inbox_app.channels.mail.mime import attachment_payloads
-        from inbox_app.store.blob_repair import materialize
+        from inbox_app.services.attachments import materialize
 
         materialize(
-            profile.blobs,
-            {Path(a.path).name for m in found.messages for a in m.attachments if a.path},
-            attachment_payloads,
+            profile.blobs, {Path(a.path).name for m in found.messages for a in m.attachments if a.path}
         )
     now = datetime.now(UTC)
     if args.json:
@@ -278,11 +257,10 @@ def run_show(args: argparse.Namespace) -> int:
 def run_search(args: argparse.Namespace) -> int:
     _check_limit(args.limit)
     profile_from_args(args)
-    from inbox_app.store.conversations import summaries
-    from inbox_app.store.search import search_conversation_ids
+    from inbox_app.services.conversations import search_ids, summaries
 
     now = datetime.now(UTC)
-    ids = search_conversation_ids(args.query, limit=args.limit)
+    ids = search_ids(args.query, limit=args.limit)
     if args.json:
         _print_json(_rows(ids, now))
     else:

@@ -33,13 +33,12 @@ def run_demo(args: argparse.Namespace) -> int:
     if args.count < 1:
         raise CliError(_("--count must be at least 1."))
     profile = profile_from_args(args)
-    from inbox_app.demo import demo_conversation_count
-    from inbox_app.demo.generator import DEMO_ACCOUNT_KIND, generate
     from inbox_app.domain.views import View, ViewKind
-    from inbox_app.store.accounts import list_accounts
-    from inbox_app.store.conversations import view_counts
+    from inbox_app.services.accounts import accounts
+    from inbox_app.services.conversations import view_counts
+    from inbox_app.services.demo import DEMO_ACCOUNT_KIND, demo_conversation_count, fill
 
-    real = [a for a in list_accounts() if a.kind != DEMO_ACCOUNT_KIND]
+    real = [a for a in accounts() if a.kind != DEMO_ACCOUNT_KIND]
     if real and not args.force:
         raise CliError(
             _(
@@ -73,7 +72,7 @@ def run_demo(args: argparse.Namespace) -> int:
         sys.stderr.flush()
 
     started = time.monotonic()
-    created = generate(profile, count=args.count, seed=args.seed, progress=progress)
+    created = fill(profile, count=args.count, seed=args.seed, progress=progress)
     if interactive:
         sys.stderr.write("\n")
     elapsed = time.monotonic() - started

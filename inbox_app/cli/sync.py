@@ -26,26 +26,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     sync.set_defaults(func=cmd_sync)
 
 
-async def _run(profile_blobs: object, profile_root: object) -> object:
-    from inbox_app.sync.engine import SyncEngine
-    from inbox_app.sync.ownership import ProfileLock
-
-    engine = SyncEngine(profile_blobs, lock=ProfileLock(profile_root))  # type: ignore[arg-type]
-    try:
-        return await engine.run_once()
-    finally:
-        await engine.close()
-
-
 def cmd_sync(args: argparse.Namespace) -> int:
-    from inbox_app.sync.engine import EngineReport
+    from inbox_app.services.sync import run_once
 
     profile = profile_from_args(args)
     try:
-        report = asyncio.run(_run(profile.blobs, profile.root))
+        report = asyncio.run(run_once(profile.blobs, profile.root))
     finally:
         profile.close()
-    assert isinstance(report, EngineReport)
     if report.elsewhere:  # not a failure: the copy that is syncing also delivers what is queued
         print(_("Another Inbox App is syncing this profile; it will send the queued replies. Nothing to do."))
         return 0

@@ -45,7 +45,7 @@ from inbox_app.domain.canned_library import (
     import_json,
 )
 from inbox_app.i18n import _, format_number
-from inbox_app.store import canned
+from inbox_app.services import canned
 
 log = logging.getLogger("inbox_app.ui")
 

@@ -1,7 +1,7 @@
 """The main window's logic: what happens when the seller picks a view, searches, reads, closes or undoes.
 
-The window and its widgets are layout; this object connects their signals, calls the store and decides what
-to refresh. Store work that can take more than a few milliseconds on a big profile (a view's ids, a search,
+The window and its widgets are layout; this object connects their signals, calls the services and decides
+what to refresh. Work that can take more than a few milliseconds on a big profile (a view's ids, a search,
 the sidebar counts) runs on one worker thread (:class:`BackgroundRunner`): one worker keeps SQLite access
 serialized, and results come back to the UI thread through a queued Qt signal. Each kind of work has a "key";
 only the latest request per key is delivered ("latest wins", which is what search-as-you-type needs).
@@ -25,15 +25,14 @@ from PySide6.QtCore import QObject, QSettings, Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import QDesktopServices, QUndoCommand, QUndoStack
 from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 
-from inbox_app.channels.mail.mime import attachment_payloads
 from inbox_app.domain.conversations import AttachmentView, ConversationDetail, Status
 from inbox_app.domain.views import View, ViewKind
 from inbox_app.i18n import _, format_number, format_time
 from inbox_app.profile import Profile
-from inbox_app.store.blob_repair import materialize, restore_blob
-from inbox_app.store.blobs import BlobCorruptError, BlobNotFoundError
-from inbox_app.store.conversations import sidebar_sources
-from inbox_app.store.settings import mark_read_delay
+from inbox_app.services import accounts, attachments, conversations, outbox
+from inbox_app.services.attachments import BlobCorruptError, BlobNotFoundError
+from inbox_app.services.conversations import ConversationState, sidebar_sources
+from inbox_app.services.settings import mark_read_delay
 from inbox_app.ui.conversation_model import ConversationListModel, local_zone
 from inbox_app.ui.main_window import MainWindow
 
@@ -331,11 +330,8 @@ class MainController(QObject):
 
     def cancel_reply(self, item_id: int) -> bool:
         """ "Cancel" under a queued reply in the thread: ask, cancel in the store, show what happened."""
-        from inbox_app.store import outbox
-        from inbox_app.store.models import OutboxItem
-
-        item = OutboxItem.get_or_none(id=item_id)
-        if item is None:
+        conversation_id = outbox.conversation_of(item_id)
+        if conversation_id is None:
             return False
         if not self.confirm(_("Cancel reply"), _("Cancel this reply? It will not be sent.")):
             return False
@@ -346,28 +342,22 @@ class MainController(QObject):
             else _("Too late to cancel: the reply is already on its way."),
             6000,
         )
-        self._on_outbox_changed([item.conversation_id])
+        self._on_outbox_changed([conversation_id])
         return done
 
     def retry_reply(self, item_id: int) -> None:
         """ "Retry now" under a failed or waiting reply: back in the queue, and wake the delivery loop."""
-        from inbox_app.store import outbox
-        from inbox_app.store.models import OutboxItem
-
-        item = OutboxItem.get_or_none(id=item_id)
-        if item is None:
+        conversation_id = outbox.conversation_of(item_id)
+        if conversation_id is None:
             return
         outbox.retry_now(item_id)
         self.wake_outbox_requested.emit()
-        self._on_outbox_changed([item.conversation_id])
+        self._on_outbox_changed([conversation_id])
 
     def send_again(self, item_id: int) -> bool:
         """ "Send again" under a reply whose delivery was not confirmed: ask, queue a copy, wake the delivery."""
-        from inbox_app.store import outbox
-        from inbox_app.store.models import OutboxItem
-
-        item = OutboxItem.get_or_none(id=item_id)
-        if item is None or not self.confirm(
+        conversation_id = outbox.conversation_of(item_id)
+        if conversation_id is None or not self.confirm(
             _("Send again"),
             _("Send this reply again? If the first one did arrive, the customer gets it twice."),
         ):
@@ -378,7 +368,7 @@ class MainController(QObject):
                 _("A copy of the reply is in the queue and will be sent as soon as possible."), 6000
             )
             self.wake_outbox_requested.emit()
-        self._on_outbox_changed([item.conversation_id])
+        self._on_outbox_changed([conversation_id])
         return copy is not None
 
     def _on_outbox_changed(self, conversation_ids: list[int]) -> None:
@@ -394,17 +384,14 @@ class MainController(QObject):
 
     def _redraw_thread(self) -> None:
         """Read the shown conversation again (messages and replies still in the outbox) and redraw it."""
-        from inbox_app.store import conversations
-        from inbox_app.store.outbox_view import outbox_rows_for
-
         cid = self._current_id
         detail = conversations.detail(cid, self.profile.blobs) if cid is not None else None
-        pending = outbox_rows_for(cid) if cid is not None else []
+        pending = outbox.rows_for(cid) if cid is not None else []
         self.window.thread_view.set_detail(detail, self.now_fn(), pending)
         self._materialize_inline_images(detail)
 
     def _materialize_inline_images(self, detail: ConversationDetail | None) -> None:
-        """Write the files of inline images shown for the first time (see store.blob_repair), then redraw.
+        """Write the files of inline images shown for the first time (see services.attachments), then redraw.
 
         On the background worker: the raw source is parsed, which can take a moment for a big mail. Each
         image is tried once per session, so a source that does not hold it cannot cause a redraw loop.
@@ -427,7 +414,7 @@ class MainController(QObject):
             if written and self._current_id == conversation_id:
                 self._redraw_thread()
 
-        self.runner.run("inline-images", lambda: materialize(blobs, wanted, attachment_payloads), done)
+        self.runner.run("inline-images", lambda: attachments.materialize(blobs, wanted), done)
 
     def open_preferences(self) -> None:
         from inbox_app.ui.preferences import PreferencesDialog
@@ -522,14 +509,10 @@ class MainController(QObject):
         now = self.now_fn()
 
         def work() -> dict[str, int]:
-            from inbox_app.store.accounts import list_accounts
-            from inbox_app.store.conversations import view_counts
-            from inbox_app.store.outbox_view import failed_count, pending_count
-
-            counts = view_counts(views, now)
-            counts[ACCOUNTS_KEY] = len(list_accounts())
-            counts[OUTBOX_KEY] = pending_count()
-            counts[OUTBOX_FAILED_KEY] = failed_count()
+            counts = conversations.view_counts(views, now)
+            counts[ACCOUNTS_KEY] = accounts.account_count()
+            counts[OUTBOX_KEY] = outbox.pending_count()
+            counts[OUTBOX_FAILED_KEY] = outbox.failed_count()
             return counts
 
         self.runner.run("counts", work, self._on_counts)
@@ -716,12 +699,9 @@ class MainController(QObject):
     # -------------------------------------------------------------------------------------- reading
     def show_conversation(self, conversation_id: int | None) -> None:
         """Show a conversation in the reading pane and mark it read."""
-        from inbox_app.store import conversations
-        from inbox_app.store.outbox_view import outbox_rows_for
-
         self._current_id = conversation_id
         detail = conversations.detail(conversation_id, self.profile.blobs) if conversation_id else None
-        pending = outbox_rows_for(conversation_id) if detail is not None and conversation_id else []
+        pending = outbox.rows_for(conversation_id) if detail is not None and conversation_id else []
         self.window.thread_view.set_detail(detail, self.now_fn(), pending)
         self._materialize_inline_images(detail)
         set_conversation = getattr(self.reply_widget, "set_conversation", None)
@@ -743,8 +723,6 @@ class MainController(QObject):
 
     def mark_current_read(self) -> None:
         """The seller opened the conversation on screen (Enter, a click, r, or the delay passed)."""
-        from inbox_app.store import conversations
-
         self._read_timer.stop()
         detail = self.window.thread_view.detail()
         cid = self._current_id
@@ -787,12 +765,10 @@ class MainController(QObject):
         Closing an unanswered marketplace conversation asks first (see :meth:`_confirm_closing`); declining
         leaves everything as it was.
         """
-        from inbox_app.store.models import Conversation
-
         cid = self._current_id
         if cid is None:
             return False
-        conv = Conversation.get_or_none(id=cid)
+        conv = conversations.state(cid)
         if conv is None:
             return False
         if conv.status == status.value and snoozed_until is None:
@@ -809,7 +785,7 @@ class MainController(QObject):
         self.undo_stack.push(StatusCommand(self, change, labels[status]))
         return True
 
-    def _confirm_closing(self, conv: Any) -> bool:
+    def _confirm_closing(self, conv: ConversationState) -> bool:
         """Ask before closing an unanswered marketplace conversation: its clock keeps running over there.
 
         "Send & close" never comes here (the reply answers the customer); e-mail closes without a question.
@@ -817,11 +793,11 @@ class MainController(QObject):
         from inbox_app.domain.conversations import CHANNEL_LABELS
         from inbox_app.domain.deadlines import DeadlineState, closing_warning_needed
 
-        kind = str(conv.channel.kind)
+        kind = conv.channel_kind
         state = DeadlineState(conv.deadline_started_at, conv.deadline_at)
         if not closing_warning_needed(kind, state):
             return True
-        channel = _(CHANNEL_LABELS[kind]) if kind in CHANNEL_LABELS else str(conv.channel.name)
+        channel = _(CHANNEL_LABELS[kind]) if kind in CHANNEL_LABELS else conv.channel_name
         return self.confirm(
             _("Close unanswered conversation"),
             _(
@@ -834,17 +810,8 @@ class MainController(QObject):
         self, conversation_id: int, status: Status, snoozed_until: datetime | None, *, actor: str
     ) -> None:
         """Apply a status in the store (logged as an event), then refresh what shows it."""
-        from inbox_app.store.ingest import set_status
-        from inbox_app.store.models import Conversation
-
-        conv = Conversation.get_or_none(id=conversation_id)
-        if conv is None:
+        if not conversations.set_status(conversation_id, status, snoozed_until, actor=actor):
             return
-        if status is Status.SNOOZED:
-            conv.snoozed_until = snoozed_until
-        set_status(conv, status, actor=actor)
-        if status is Status.SNOOZED:
-            conv.save()
         self.conversations_changed([conversation_id])
 
     def conversations_changed(self, ids: list[int]) -> None:
@@ -856,8 +823,6 @@ class MainController(QObject):
         self.refresh_counts()
 
     def mark_unread(self) -> None:
-        from inbox_app.store import conversations
-
         cid = self._current_id
         if cid is None:
             return
@@ -891,9 +856,6 @@ class MainController(QObject):
 
     def no_response_needed(self, conversation_id: int, url: str) -> None:
         """Amazon's "No response needed": open its page (after asking) and stop our clock too."""
-        from inbox_app.store.ingest import mark_no_response_needed
-        from inbox_app.store.models import Conversation
-
         if not self.confirm(
             _("No response needed"),
             _("Open the marketplace page to mark this message as needing no response?\n\n{url}").format(
@@ -902,9 +864,7 @@ class MainController(QObject):
         ):
             return
         QDesktopServices.openUrl(QUrl(url))
-        conv = Conversation.get_or_none(id=conversation_id)
-        if conv is not None:
-            mark_no_response_needed(conv, actor="user")
+        if conversations.mark_no_response_needed(conversation_id, actor="user"):
             self.conversations_changed([conversation_id])
 
     def open_external_link(self, url: QUrl) -> None:
@@ -928,11 +888,11 @@ class MainController(QObject):
         try:
             try:
                 # A synced mail's attachment file is written from its raw source on first use.
-                materialize(self.profile.blobs, [sha], attachment_payloads)
+                attachments.materialize(self.profile.blobs, [sha])
                 saved = self.profile.blobs.export(sha, target.parent, target.name)
             except (BlobCorruptError, BlobNotFoundError):
                 # Damaged (by an OS crash, say) or unreadable: rebuild it from the raw source, then save.
-                if not restore_blob(self.profile.blobs, sha, attachment_payloads):
+                if not attachments.restore(self.profile.blobs, sha):
                     raise
                 saved = self.profile.blobs.export(sha, target.parent, target.name)
         except (BlobCorruptError, BlobNotFoundError):

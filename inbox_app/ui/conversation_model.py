@@ -186,12 +186,11 @@ class ConversationListModel(FlatTableModel):
     ) -> None:
         super().__init__(parent)
         if ids_fn is None or summaries_fn is None or search_fn is None:
-            from inbox_app.store import conversations as store_conversations
-            from inbox_app.store import search as store_search
+            from inbox_app.services import conversations
 
-            ids_fn = ids_fn or store_conversations.conversation_ids
-            summaries_fn = summaries_fn or store_conversations.summaries
-            search_fn = search_fn or store_search.search_conversation_ids
+            ids_fn = ids_fn or conversations.conversation_ids
+            summaries_fn = summaries_fn or conversations.summaries
+            search_fn = search_fn or conversations.search_ids
         self._ids_fn: IdsFn = ids_fn
         self._summaries_fn: SummariesFn = summaries_fn
         self._search_fn: SearchFn = search_fn

@@ -26,10 +26,10 @@ class _DemoWorker(QObject):
     finished = Signal(object)  # None on success, else the error text
 
     def run(self, profile: Profile, count: int) -> None:
-        from inbox_app.demo.generator import generate
+        from inbox_app.services.demo import fill
 
         try:
-            generate(profile, count=count, progress=lambda done, total: self.progressed.emit(done, total))
+            fill(profile, count=count, progress=lambda done, total: self.progressed.emit(done, total))
         except Exception as exc:  # reported to the user below, and logged with its traceback
             log.exception("demo generation failed")
             self.finished.emit(str(exc))
@@ -44,7 +44,7 @@ def fill_demo(
     parent: QWidget, profile: Profile, *, on_done: Callable[[], object], count: int = DEMO_SIZE
 ) -> _DemoWorker | None:
     """Prepare the demo, unless it is being prepared or already there (returns None then, and says so)."""
-    from inbox_app.demo import demo_conversation_count
+    from inbox_app.services.demo import demo_conversation_count
 
     if _running:
         return None

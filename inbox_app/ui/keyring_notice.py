@@ -11,20 +11,13 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox, QWidget
 
 from inbox_app.i18n import _
-from inbox_app.secrets import backend_is_plaintext, plaintext_warning
-from inbox_app.store.models import Account, Setting
-
-SETTING_KEY = "plaintext_keyring_notice_shown"
+from inbox_app.services.accounts import plaintext_keyring_notice_due, plaintext_warning
 
 
 def maybe_show_plaintext_keyring_notice(parent: QWidget) -> QMessageBox | None:
     """Show the notice if passwords go to a plain file, there is an account, and it was not shown before."""
-    real_accounts = Account.select().where(Account.kind != "demo").count()  # the demo has no password
-    if not backend_is_plaintext() or real_accounts == 0:
+    if not plaintext_keyring_notice_due():  # remembered as shown from here on
         return None
-    if Setting.get_or_none(Setting.key == SETTING_KEY) is not None:
-        return None
-    Setting.insert(key=SETTING_KEY, value=True).on_conflict_replace().execute()
     box = QMessageBox(
         QMessageBox.Icon.Warning, _("Passwords in a plain file"), plaintext_warning(), parent=parent
     )

@@ -3,7 +3,7 @@
 Why it exists: a reply is written to the outbox before any byte leaves the machine, and the sync engine
 delivers it when it can. The seller must be able to see that ("is my answer to Jana gone?"), cancel a reply
 that has not started sending, and push a failed one again. The table lists what is still to be delivered and
-the last replies that went out or were cancelled (rows come from ``store.outbox_view.outbox_overview``).
+the last replies that went out or were cancelled (rows come from ``services.outbox.overview``).
 
 The text helpers at module level (:func:`phase_word`, :func:`status_line`, :func:`when_text`, …) are shared
 with the thread view, which shows a conversation's replies still in the outbox under its messages.
@@ -59,7 +59,7 @@ from PySide6.QtWidgets import (
 )
 
 from inbox_app.i18n import N_, _, current_locale, format_datetime, format_duration, format_time, ngettext
-from inbox_app.store.outbox_view import OutboxPhase, OutboxRow
+from inbox_app.services.outbox import OutboxPhase, OutboxRow
 from inbox_app.ui.conversation_model import is_dark_palette, local_zone
 from inbox_app.ui.table_model import (
     FlatTableModel,
@@ -379,26 +379,26 @@ class OutboxTableModel(FlatTableModel):
 
 
 # ------------------------------------------------------------------------------------------ dialog
-def _store_rows() -> list[OutboxRow]:
-    from inbox_app.store.outbox_view import outbox_overview
+def _service_rows() -> list[OutboxRow]:
+    from inbox_app.services import outbox
 
-    return outbox_overview()
+    return outbox.overview()
 
 
-def _store_cancel(item_id: int) -> bool:
-    from inbox_app.store import outbox
+def _service_cancel(item_id: int) -> bool:
+    from inbox_app.services import outbox
 
     return outbox.cancel(item_id, actor="user")
 
 
-def _store_retry(item_id: int) -> None:
-    from inbox_app.store import outbox
+def _service_retry(item_id: int) -> None:
+    from inbox_app.services import outbox
 
     outbox.retry_now(item_id)
 
 
-def _store_send_again(item_id: int) -> bool:
-    from inbox_app.store import outbox
+def _service_send_again(item_id: int) -> bool:
+    from inbox_app.services import outbox
 
     return outbox.send_again(item_id, actor="user") is not None
 
@@ -425,11 +425,11 @@ class OutboxDialog(QDialog):
         super().__init__(parent)
         self.setObjectName("outboxDialog")
         self.setWindowTitle(_("Outbox"))
-        self._rows_fn: RowsFn = rows_fn or _store_rows
+        self._rows_fn: RowsFn = rows_fn or _service_rows
         self._now_fn: Callable[[], datetime] = now_fn or (lambda: datetime.now(UTC))
-        self._cancel_fn = cancel_fn or _store_cancel
-        self._retry_fn = retry_fn or _store_retry
-        self._send_again_fn = send_again_fn or _store_send_again
+        self._cancel_fn = cancel_fn or _service_cancel
+        self._retry_fn = retry_fn or _service_retry
+        self._send_again_fn = send_again_fn or _service_send_again
         self._confirm: Confirm = confirm or self._ask
         self._online = True
 

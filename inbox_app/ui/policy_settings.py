@@ -7,7 +7,7 @@ worker thread with a progress dialog (thousands of conversations must not freeze
 
 A second tab, "Channels", says which policy each channel follows (its preset by default): one combo per
 channel, and "Apply to all channels of this account" for the per-account case. Saving it stores the
-assignments through ``store.policies`` and recomputes only the affected channels' running conversations.
+assignments through ``services.policies`` and recomputes only the affected channels' running conversations.
 
 Signals (``PolicySettingsDialog``):
     policies_changed(): a policy or a channel's assignment was saved and the affected open conversations'
@@ -44,11 +44,8 @@ from PySide6.QtWidgets import (
 )
 
 from inbox_app.domain.deadlines import END_OF_DAY, Clock, DeadlinePolicy
-from inbox_app.domain.views import View, ViewKind
 from inbox_app.i18n import _, current_locale, format_number
-from inbox_app.store import conversations, ingest, policies
-from inbox_app.store.db import database_proxy
-from inbox_app.store.models import Conversation, DeadlinePolicyRow
+from inbox_app.services import conversations, policies
 
 log = logging.getLogger("inbox_app.ui")
 
@@ -108,29 +105,20 @@ class RecomputeThread(QThread):
         self.cancelled = False
 
     def run(self) -> None:
-        db = database_proxy.obj
-        total = len(self._ids)
         try:
-            for start in range(0, total, 100):
-                if self.cancelled:
-                    break
-                with db.atomic():
-                    for conv_id in self._ids[start : start + 100]:
-                        conv = Conversation.get_or_none(id=conv_id)  # a primary-key read: microseconds
-                        if conv is not None:
-                            ingest.refresh_conversation(conv)
-                self.progress.emit(min(start + 100, total), total)
+            policies.recompute_deadlines(
+                self._ids, progress=self.progress.emit, cancelled=lambda: self.cancelled
+            )
         except Exception as exc:  # a bug, not an environment problem: log it loudly, tell the user briefly
             log.exception("recomputing deadlines failed")
             self.failed.emit(str(exc))
         finally:
-            db.close()  # this thread's connection only (peewee keeps one per thread)
+            policies.close_thread_connection()  # this thread's connection only
 
 
 def open_conversation_ids() -> list[int]:
     """Conversations whose deadline can run (open and snoozed)."""
-    ids = conversations.conversation_ids(View(ViewKind.OPEN))
-    return ids + conversations.conversation_ids(View(ViewKind.SNOOZED))
+    return conversations.running_ids()
 
 
 _DEFAULT = ""  # combo data of "Default for this channel" (a stored policy key is never empty)
@@ -338,16 +326,16 @@ class PolicySettingsDialog(QDialog):
     def reload(self) -> None:
         self.channels.reload()
         self.list.clear()
-        for row in DeadlinePolicyRow.select().order_by(DeadlinePolicyRow.name):
+        for row in policies.stored_policies():
             item = QListWidgetItem(_(row.name))
             item.setData(256, row.id)
             self.list.addItem(item)
         if self.list.count():
             self.list.setCurrentRow(0)
 
-    def _current_row(self) -> DeadlinePolicyRow | None:
+    def _current_row(self) -> policies.StoredPolicy | None:
         item = self.list.currentItem()
-        return None if item is None else DeadlinePolicyRow.get_or_none(id=item.data(256))
+        return None if item is None else policies.stored_policy(item.data(256))
 
     def _on_current(self, *_args: object) -> None:
         row = self._current_row()
@@ -419,11 +407,8 @@ class PolicySettingsDialog(QDialog):
             self.error.setText(str(exc))
             return False
         self.error.clear()
-        row.name = policy.name
-        row.definition = policy.to_dict()
-        row.save()
+        policies.save_policy(row.id, policy)  # also forgets the resolved policies
         self.list.currentItem().setText(_(policy.name))
-        ingest.clear_policy_cache()
         self.channels.reload(keep_choices=True)  # the combos show policy names
         self.recompute()
         return True
@@ -432,12 +417,7 @@ class PolicySettingsDialog(QDialog):
         """Store the channels page's choices, then recompute the affected conversations. False when busy."""
         if self.busy:
             return False
-        changed = [
-            channel_id
-            for channel_id, key in self.channels.choices().items()
-            if policies.assign_policy(channel_id, key)
-        ]
-        ingest.clear_policy_cache()
+        changed = policies.assign_policies(self.channels.choices())
         self.channels.reload()
         self.recompute(policies.running_conversation_ids(changed))
         return True

@@ -16,7 +16,7 @@ from PySide6.QtWidgets import (
 )
 
 from inbox_app.i18n import _
-from inbox_app.store import settings
+from inbox_app.services import settings
 
 
 class PreferencesDialog(QDialog):

@@ -1,6 +1,6 @@
 """The dialog shown before the main window when the profile cannot be opened normally.
 
-It explains what is wrong (:class:`~inbox_app.store.profile_check.ProfileProblem`'s message) and offers the ways
+It explains what is wrong (:class:`~inbox_app.services.profiles.ProfileProblem`'s message) and offers the ways
 out that exist for that problem: Restore newest backup (damaged file, a backup exists), Open read-only (the file
 can still be read), Quit. The buttons carry object names (``restore``, ``read_only``, ``quit``) so a test can
 answer the dialog as a user would.
@@ -13,7 +13,7 @@ from typing import Literal
 from PySide6.QtWidgets import QMessageBox, QPushButton, QWidget
 
 from inbox_app.i18n import _
-from inbox_app.store.profile_check import ProfileProblem
+from inbox_app.services.profiles import ProfileProblem
 
 Choice = Literal["restore", "read_only", "quit"]
 

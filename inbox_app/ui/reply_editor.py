@@ -20,11 +20,10 @@ import logging
 import mimetypes
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import Any
 
-import peewee
 from babel import Locale, UnknownLocaleError
 from PySide6.QtCore import QMimeData, QPoint, QRect, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import (
@@ -64,14 +63,14 @@ from PySide6.QtWidgets import (
 from inbox_app.domain.canned_library import CannedResponseData
 from inbox_app.domain.channel_limits import Refusal, RefusalReason, check_attachments, limits_for
 from inbox_app.domain.conversations import CHANNEL_LABELS, ConversationDetail, Status
-from inbox_app.domain.deadlines import PRESETS, Clock, DeadlinePolicy, add_business_time, is_open_at
+from inbox_app.domain.deadlines import Clock, DeadlinePolicy, add_business_time, is_open_at
 from inbox_app.domain.templates import MissingSpan, find_unfilled
 from inbox_app.i18n import _, current_locale, format_datetime, format_size
-from inbox_app.store import canned, drafts, ingest, outbox
-from inbox_app.store.accounts import DEMO_KIND
-from inbox_app.store.blobs import BlobStore, BlobStoreError
-from inbox_app.store.db import database_proxy, is_disk_full
-from inbox_app.store.models import Conversation, DeadlinePolicyRow, Setting, utcnow
+from inbox_app.services import canned, conversations, outbox, replies
+from inbox_app.services.attachments import BlobStore, BlobStoreError, open_profile_blobs
+from inbox_app.services.policies import office_policy, policy_for_conversation
+from inbox_app.services.replies import ReplyError, ReplyNotSaved, is_disk_full
+from inbox_app.services.settings import get_setting
 from inbox_app.ui.canned_picker import SELLER_VARIABLES, CannedPicker, conversation_values, render_response
 from inbox_app.ui.keys import PICKER_KEYS, SEND_CLOSE_KEYS, SEND_KEYS, native_key
 
@@ -86,25 +85,6 @@ _SLASH_RE = re.compile(r"(?:^|(?<=\s))/([\w-]*)$")
 
 
 # ------------------------------------------------------------------------------------------ pure helpers
-
-
-def read_setting(key: str, default: Any = None) -> Any:
-    """One value from the Setting table (a tiny primary-key read)."""
-    row = Setting.get_or_none(Setting.key == key)
-    if row is None or row.value in (None, ""):
-        return default
-    return row.value
-
-
-def office_policy() -> DeadlinePolicy:
-    """The seller's opening hours, for "next business hour": the e-mail policy (user-editable)."""
-    row = DeadlinePolicyRow.get_or_none(DeadlinePolicyRow.key == "email")
-    if row is not None:
-        try:
-            return DeadlinePolicy.from_dict(row.definition)
-        except ValueError:
-            log.warning("the stored e-mail deadline policy is malformed; using the preset")
-    return PRESETS["email"]
 
 
 def later_times(now: datetime, policy: DeadlinePolicy, local_tz: tzinfo) -> dict[str, datetime]:
@@ -456,16 +436,16 @@ class ReplyEditor(QWidget):
         self.undo_button.setVisible(
             self._last is not None and detail is not None and self._last.conversation_id == detail.summary.id
         )
-        self._default_language = str(read_setting("default_language", "en"))
-        self._agent_name = read_setting("agent_name")
-        self._shop_name = read_setting("shop_name")
+        self._default_language = str(get_setting("default_language", "en"))
+        self._agent_name = get_setting("agent_name")
+        self._shop_name = get_setting("shop_name")
         if detail is None:
             self._load("", self._default_language, [])
             self._set_enabled(False)
             return
-        draft = drafts.load_draft(detail.summary.id)
+        draft = replies.load_draft(detail.summary.id)
         language = (draft.language if draft and draft.language else None) or detail.summary.language
-        attachments = [AttachmentRef.from_dict(a) for a in (draft.attachments or [])] if draft else []
+        attachments = [AttachmentRef.from_dict(a) for a in draft.attachments] if draft else []
         self._load(draft.body if draft else "", language or self._default_language, attachments)
         self._set_enabled(True)
 
@@ -477,7 +457,7 @@ class ReplyEditor(QWidget):
         self._dirty = False
         conv_id = self._detail.summary.id
         try:
-            drafts.save_draft(conv_id, self.body(), language=self.language(), attachments=self.attachments())
+            replies.save_draft(conv_id, self.body(), language=self.language(), attachments=self.attachments())
         except Exception as exc:  # a draft that cannot be written must not take the window down; say so
             self._dirty = True  # tried again with the next change or switch
             if is_disk_full(exc):
@@ -494,8 +474,6 @@ class ReplyEditor(QWidget):
 
     def send(self, *, close: bool = False, scheduled_at: datetime | None = None) -> bool:
         """Queue the reply (persisted before anything leaves the machine). False when blocked."""
-        from inbox_app.store.replies import ReplyError, queue_reply_for
-
         if self._detail is None:
             return False
         self._close_picker()
@@ -521,42 +499,36 @@ class ReplyEditor(QWidget):
         conv_id = self._detail.summary.id
         self._save_timer.stop()
         try:
-            item = queue_reply_for(
+            queued = replies.queue_reply(
                 conv_id,
                 body,
-                close_after_send=close,
+                close=close,
                 scheduled_at=scheduled_at,
                 attachments=self.attachments(),
             )
         except ReplyError as exc:
             self._show_message(exc.user_message, error=True)
             return False
-        except (peewee.DatabaseError, OSError) as exc:  # nothing was queued: the text stays in the editor
+        except ReplyNotSaved as exc:  # nothing was queued: the text stays in the editor
             log.error("queueing the reply to conversation %s failed: %s", conv_id, exc)
             self._dirty = True  # and the draft is written again at the next chance
             self._show_message(
                 _(
                     "The disk is full, so the reply was not queued. Your text stays here: free some space, then send."
                 )
-                if is_disk_full(exc)
+                if exc.disk_full
                 else _(
                     "The reply could not be saved, so it was not queued. Your text stays here: try again."
                 ),
                 error=True,
             )
             return False
-        previous_status: str | None = None
-        if close:
-            conv = Conversation.get_by_id(conv_id)
-            if conv.status != Status.CLOSED.value:
-                previous_status = conv.status
-                ingest.set_status(conv, Status.CLOSED)
-        outbox_id: int = item.id
+        outbox_id = queued.outbox_id
         self._last = _LastReply(
-            conv_id, outbox_id, body, self.language(), list(self._attachments), previous_status
+            conv_id, outbox_id, body, self.language(), list(self._attachments), queued.previous_status
         )
         self._load("", self.language(), [])  # queue_reply already dropped the stored draft
-        if item.account.kind == DEMO_KIND:
+        if queued.demo:
             message = _("Demo account: the reply stays in the outbox and is not sent.")
         elif scheduled_at is not None:
             local = scheduled_at.astimezone(datetime.now().astimezone().tzinfo)
@@ -590,16 +562,14 @@ class ReplyEditor(QWidget):
         self._last = None
         self.undo_button.hide()
         if last.previous_status is not None:
-            conv = Conversation.get_or_none(id=last.conversation_id)
-            if conv is not None:
-                ingest.set_status(conv, Status(last.previous_status))
+            conversations.set_status(last.conversation_id, Status(last.previous_status))
         if self.conversation_id == last.conversation_id and not self.body().strip():
             self._load(last.body, last.language, last.attachments)
             self._dirty = True
             self.flush_draft()
             self.text_edit.setFocus()
-        elif drafts.load_draft(last.conversation_id) is None:
-            drafts.save_draft(
+        elif replies.load_draft(last.conversation_id) is None:
+            replies.save_draft(
                 last.conversation_id,
                 last.body,
                 language=last.language,
@@ -754,7 +724,7 @@ class ReplyEditor(QWidget):
 
     def _blob_store(self) -> BlobStore:
         if self._blobs is None:
-            self._blobs = BlobStore(Path(database_proxy.obj.database).parent / "attachments")
+            self._blobs = open_profile_blobs()
         return self._blobs
 
     def _set_enabled(self, enabled: bool) -> None:
@@ -834,10 +804,8 @@ class ReplyEditor(QWidget):
     def _later_times(self) -> dict[str, datetime]:
         policy = office_policy()
         if self._detail is not None:
-            conv = Conversation.get_or_none(id=self._detail.summary.id)
-            if conv is not None:
-                policy = ingest.policy_for_channel(conv.channel)
-        return later_times(utcnow(), policy, datetime.now().astimezone().tzinfo or policy.zone)
+            policy = policy_for_conversation(self._detail.summary.id) or policy
+        return later_times(datetime.now(UTC), policy, datetime.now().astimezone().tzinfo or policy.zone)
 
     def _fill_later_menu(self) -> None:
         self.later_menu.clear()

@@ -58,7 +58,7 @@ from inbox_app.domain.conversations import (
 from inbox_app.domain.deadlines import Urgency, urgency
 from inbox_app.domain.views import DUE_SOON_WINDOW
 from inbox_app.i18n import N_, _, format_datetime, format_duration, format_size, ngettext
-from inbox_app.store.outbox_view import OutboxPhase, OutboxRow
+from inbox_app.services.outbox import OutboxPhase, OutboxRow
 from inbox_app.ui import icons
 from inbox_app.ui.conversation_model import STATUS_LABELS, is_dark_palette, local_zone, urgency_color
 from inbox_app.ui.outbox_dialog import phase_color, status_line, when_text
@@ -101,7 +101,7 @@ def raster_image(data: bytes | QByteArray) -> QImage:
     from PySide6.QtCore import QBuffer, QIODevice
     from PySide6.QtGui import QImageReader
 
-    from inbox_app.channels.mail.html_sanitize import raster_image_format
+    from inbox_app.domain.html_sanitize import raster_image_format
 
     raw = bytes(data.data()) if isinstance(data, QByteArray) else bytes(data)
     kind = raster_image_format(raw[:64])
@@ -186,7 +186,7 @@ class MessageBrowser(QTextBrowser):
         remote image the user allowed and :class:`ThreadView` already fetched into memory. Never a file
         (``file:``, absolute or relative paths, ``qrc:``), never the network, never anything but an image,
         and never an SVG (see :func:`raster_image`)."""
-        from inbox_app.channels.mail.html_sanitize import data_url_image
+        from inbox_app.domain.html_sanitize import data_url_image
 
         qurl = QUrl(url) if isinstance(url, str) else url
         scheme = qurl.scheme().lower()
@@ -395,7 +395,7 @@ class ThreadView(QWidget):
     ) -> None:
         """Show a conversation (None: the placeholder). Remote images start blocked for every message.
 
-        ``pending``: the conversation's replies still in the outbox (``store.outbox_view.outbox_rows_for``),
+        ``pending``: the conversation's replies still in the outbox (``services.outbox.rows_for``),
         drawn under the messages with their state.
         """
         same = (
@@ -452,7 +452,7 @@ class ThreadView(QWidget):
                 self._fetch_remote(self._allowed_html(message))
 
     def blocked_image_count(self, message_id: int) -> int:
-        from inbox_app.channels.mail.html_sanitize import count_blocked_images
+        from inbox_app.domain.html_sanitize import count_blocked_images
 
         if self._detail is None or message_id in self._allowed_remote:
             return 0
@@ -494,12 +494,12 @@ class ThreadView(QWidget):
 
     # --------------------------------------------------------------------------------------- thread
     def _allowed_html(self, message: MessageView) -> str:
-        from inbox_app.channels.mail.html_sanitize import sanitize_html
+        from inbox_app.domain.html_sanitize import sanitize_html
 
         return sanitize_html(message.html or "", allow_remote=True)
 
     def _render_thread(self, *, keep_scroll: bool) -> None:
-        from inbox_app.channels.mail.html_sanitize import count_blocked_images
+        from inbox_app.domain.html_sanitize import count_blocked_images
 
         detail = self._detail
         assert detail is not None

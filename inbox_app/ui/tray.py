@@ -14,62 +14,21 @@ Signals:
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
+from datetime import UTC, datetime
 
 from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication, QStyle, QSystemTrayIcon
 
 from inbox_app.domain.notifications import Notified, due_notifications, overdue_count, prune_notified
-from inbox_app.domain.views import View, ViewKind
 from inbox_app.i18n import _, format_duration, ngettext
-from inbox_app.store import conversations
-from inbox_app.store.models import Setting, utcnow
+from inbox_app.services import conversations
+from inbox_app.services.conversations import upcoming_deadlines
+from inbox_app.services.settings import notify_before
 
 log = logging.getLogger("inbox_app.ui")
 
-DEFAULT_NOTIFY_BEFORE = timedelta(minutes=30)
 CHECK_INTERVAL_MS = 60_000
-_CHUNK = 200
-
-
-def notify_before() -> timedelta:
-    """The Setting "notify_before_minutes" (default 30); a broken value falls back to the default."""
-    row = Setting.get_or_none(Setting.key == "notify_before_minutes")
-    if row is None:
-        return DEFAULT_NOTIFY_BEFORE
-    try:
-        minutes = float(row.value)
-    except (TypeError, ValueError):
-        log.warning("ignoring malformed notify_before_minutes setting: %r", row.value)
-        return DEFAULT_NOTIFY_BEFORE
-    return timedelta(minutes=max(minutes, 0))
-
-
-def upcoming_deadlines(horizon: datetime) -> dict[int, datetime]:
-    """Deadlines of conversations that still owe an answer, up to ``horizon`` (overdue ones included).
-
-    The repository returns ids in deadline order, so we read summaries chunk by chunk and stop at the first
-    deadline beyond the horizon: cheap even with a huge inbox.
-    """
-    found: dict[int, datetime] = {}
-    for kind in (ViewKind.OPEN, ViewKind.SNOOZED):
-        ids = conversations.conversation_ids(View(kind))
-        for start in range(0, len(ids), _CHUNK):
-            chunk = ids[start : start + _CHUNK]
-            rows = conversations.summaries(chunk)
-            stop = False
-            for conv_id in chunk:
-                row = rows.get(conv_id)
-                if row is None:
-                    continue
-                if row.deadline_at is None or row.deadline_at > horizon:
-                    stop = True
-                    break
-                found[conv_id] = row.deadline_at
-            if stop:
-                break
-    return found
 
 
 class DeadlineNotifier(QObject):
@@ -116,7 +75,7 @@ class DeadlineNotifier(QObject):
 
     def check(self, now: datetime | None = None) -> list[int]:
         """Update the badge and notify what is due; returns the ids notified this time."""
-        moment = now or utcnow()
+        moment = now or datetime.now(UTC)
         before = notify_before()
         deadlines = upcoming_deadlines(moment + before)
         self._already = prune_notified(self._already, deadlines)

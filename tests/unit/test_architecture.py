@@ -1,4 +1,9 @@
-"""The layering rules of STYLE.md, checked on the source: arrows point down only."""
+"""The layering rules of STYLE.md, checked on the source: arrows point down only.
+
+``ui`` and ``cli`` → ``services`` (+ ``domain`` types) → ``store``, ``sync``, ``domain``; ``sync`` → ``channels``,
+``store``; ``channels`` → ``domain``; ``store`` → ``domain``; ``domain`` → nothing of ours. Every import counts,
+also the ones inside functions and under ``TYPE_CHECKING``.
+"""
 
 from __future__ import annotations
 
@@ -9,17 +14,62 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[2] / "inbox_app"
 
-# layer → inbox_app sub-packages it must not import (plus PySide6 for the Qt-free layers)
+#: Our own modules at the top of the package (not layers): wiring and helpers every layer may use.
+TOP_LEVEL = {"app", "profile", "secrets", "i18n", "i18n_build", "__main__"}
+
+# layer → what it must not import: inbox_app sub-packages or modules, and third-party top-level packages.
 FORBIDDEN: dict[str, set[str]] = {
-    "domain": {"store", "channels", "sync", "ui", "cli", "app", "PySide6", "qasync"},
-    "store": {"channels", "sync", "ui", "cli", "app", "PySide6", "qasync"},
-    "channels": {"store", "sync", "ui", "cli", "app", "PySide6", "qasync"},
-    "sync": {"ui", "cli", "app", "PySide6"},
-    "ui": {"sync", "cli"},
+    # pure Python: nothing of ours but domain (i18n is allowed: N_/_ mark texts for translation)
+    "domain": {
+        "store",
+        "channels",
+        "sync",
+        "services",
+        "ui",
+        "cli",
+        "demo",
+        "app",
+        "profile",
+        "secrets",
+        "PySide6",
+        "qasync",
+        "shiboken6",
+        "peewee",
+        "playhouse",
+        "httpx",
+    },
+    "store": {"channels", "sync", "services", "ui", "cli", "app", "PySide6", "qasync", "shiboken6", "httpx"},
+    "channels": {"store", "sync", "services", "ui", "cli", "demo", "app", "PySide6", "qasync", "shiboken6"},
+    "sync": {"services", "ui", "cli", "app", "PySide6", "shiboken6"},
+    "services": {"ui", "cli", "app", "PySide6", "qasync", "shiboken6"},
+    # the windows and the commands talk to services only: no peewee, no store model, no channel, no engine
+    "ui": {"store", "channels", "sync", "demo", "cli", "peewee", "playhouse", "httpx"},
+    "cli": {"store", "channels", "sync", "demo", "ui", "peewee", "playhouse", "httpx", "PySide6"},
+}
+
+#: Imports waiting to be routed through services, file → the modules it may still import. Temporary: these
+#: files are being changed by other branches (``account add mirakl``, top-level error handling, reply body
+#: limits) and move to services after those merge. Remove an entry as soon as its file is clean; an entry
+#: that is no longer needed fails :func:`test_allow_list_is_not_stale`.
+PENDING: dict[str, set[str]] = {
+    "cli/__init__.py": {"inbox_app.store.migrations", "inbox_app.store.profile_check"},
+    "cli/accounts.py": {
+        "inbox_app.store.accounts",
+        "inbox_app.store.models",
+        "inbox_app.sync.account_setup",
+    },
+    "cli/replies.py": {
+        "inbox_app.store.accounts",
+        "inbox_app.store.models",
+        "inbox_app.store.outbox",
+        "inbox_app.store.replies",
+        "inbox_app.store",
+    },
 }
 
 
 def _imports(path: Path) -> set[str]:
+    """Every module ``path`` imports (``from x import y`` counts as ``x`` and ``x.y``: y may be a module)."""
     tree = ast.parse(path.read_text(encoding="utf-8"))
     names: set[str] = set()
     for node in ast.walk(tree):
@@ -27,6 +77,8 @@ def _imports(path: Path) -> set[str]:
             names.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             names.add(node.module)
+            if node.module == "inbox_app":
+                names.update(f"inbox_app.{alias.name}" for alias in node.names)
     return names
 
 
@@ -37,14 +89,40 @@ def _layer_of(module: str) -> str | None:
     return parts[0]
 
 
-@pytest.mark.parametrize("layer", sorted(FORBIDDEN))
-def test_layer_imports_point_down_only(layer: str) -> None:
+def _offenders(layer: str) -> list[str]:
     files = sorted((PACKAGE / layer).rglob("*.py"))
     assert files, f"layer {layer} has no modules"
-    offenders = [
-        f"{path.relative_to(PACKAGE)} imports {name}"
-        for path in files
-        for name in _imports(path)
-        if _layer_of(name) in FORBIDDEN[layer]
-    ]
-    assert offenders == []
+    found = []
+    for path in files:
+        relative = path.relative_to(PACKAGE).as_posix()
+        allowed = PENDING.get(relative, set())
+        found.extend(
+            f"{relative} imports {name}"
+            for name in sorted(_imports(path))
+            if _layer_of(name) in FORBIDDEN[layer] and name not in allowed
+        )
+    return found
+
+
+@pytest.mark.parametrize("layer", sorted(FORBIDDEN))
+def test_layer_imports_point_down_only(layer: str) -> None:
+    assert _offenders(layer) == []
+
+
+def test_allow_list_is_not_stale() -> None:
+    """Each temporary exception is still used: a file that was cleaned up leaves the allow-list too."""
+    unused = {
+        f"{file}: {name}"
+        for file, names in PENDING.items()
+        for name in names
+        if name not in _imports(PACKAGE / file)
+    }
+    assert unused == set()
+
+
+def test_the_check_sees_a_violation(tmp_path: Path) -> None:
+    """The rule is not vacuous: an import of the store inside a function (as ui code did) is found."""
+    sample = tmp_path / "sample.py"
+    sample.write_text("def f():\n    from inbox_app.store.models import Conversation\n    import peewee\n")
+    assert {_layer_of(name) for name in _imports(sample)} == {"store", "peewee"}
+    assert {"store", "peewee"} <= FORBIDDEN["ui"] and {"store", "peewee"} <= FORBIDDEN["cli"]

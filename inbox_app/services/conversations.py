@@ -1,0 +1,162 @@
+"""Conversations for the views: ids of a view or a search, counts, summaries, a thread, and what the seller
+does to a conversation (read, unread, status, snooze, "no response needed")."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from inbox_app.domain.conversations import ConversationDetail, ConversationSummary, Status
+from inbox_app.domain.views import View, ViewKind
+from inbox_app.store import conversations as store_conversations
+from inbox_app.store import ingest, search
+from inbox_app.store.blobs import BlobStore
+from inbox_app.store.models import Channel, Conversation
+
+#: How many conversations a search returns at most (the store's limit).
+MAX_SEARCH_RESULTS = search.MAX_RESULTS
+_DEADLINE_CHUNK = 200
+
+
+@dataclass(frozen=True)
+class ConversationState:
+    """What a status change needs to know about a conversation (and to undo it)."""
+
+    id: int
+    status: str
+    snoozed_until: datetime | None
+    channel_kind: str
+    channel_name: str
+    deadline_started_at: datetime | None
+    deadline_at: datetime | None
+
+
+def conversation_ids(view: View, now: datetime | None = None) -> list[int]:
+    """The ids of a view, in list order."""
+    return store_conversations.conversation_ids(view, now)
+
+
+def search_ids(text: str, limit: int = MAX_SEARCH_RESULTS) -> list[int]:
+    """The ids of the conversations matching a search text, best first."""
+    return search.search_conversation_ids(text, limit=limit)
+
+
+def view_counts(views: Sequence[View], now: datetime | None = None) -> dict[str, int]:
+    """View key → how many conversations it holds."""
+    return store_conversations.view_counts(views, now)
+
+
+def summaries(ids: Sequence[int]) -> dict[int, ConversationSummary]:
+    """The list lines of ``ids`` (ids that no longer exist are missing from the result)."""
+    return store_conversations.summaries(ids)
+
+
+def summary(conversation_id: int) -> ConversationSummary | None:
+    return store_conversations.summary(conversation_id)
+
+
+def detail(conversation_id: int, blobs: BlobStore | None = None) -> ConversationDetail | None:
+    """A whole thread with its messages and attachments (paths under ``blobs``), or None."""
+    return store_conversations.detail(conversation_id, blobs)
+
+
+def marketplaces(ids: Sequence[int]) -> dict[int, str | None]:
+    """Each conversation's marketplace (not part of the list summary), in one query per 500 ids."""
+    result: dict[int, str | None] = {}
+    conversation_id: Any = Conversation.id  # peewee's auto primary key is not typed as a field
+    for start in range(0, len(ids), 500):
+        chunk = list(ids[start : start + 500])
+        query: Any = (
+            Conversation.select(conversation_id, Channel.marketplace)
+            .join(Channel, on=(Conversation.channel == Channel.id))
+            .where(conversation_id.in_(chunk))
+            .tuples()
+        )
+        result.update((int(row[0]), row[1]) for row in query)
+    return result
+
+
+def running_ids() -> list[int]:
+    """Conversations whose deadline can run (open and snoozed)."""
+    return conversation_ids(View(ViewKind.OPEN)) + conversation_ids(View(ViewKind.SNOOZED))
+
+
+def sidebar_sources() -> tuple[list[tuple[int, str]], list[str], list[str]]:
+    """Accounts (id, name), channel kinds and tag names the sidebar lists."""
+    return store_conversations.sidebar_sources()
+
+
+def mark_read(conversation_id: int) -> None:
+    store_conversations.mark_read(conversation_id)
+
+
+def mark_unread(conversation_id: int) -> None:
+    store_conversations.mark_unread(conversation_id)
+
+
+def state(conversation_id: int) -> ConversationState | None:
+    """The status facts of one conversation, or None when it does not exist (any more)."""
+    conv = Conversation.get_or_none(id=conversation_id)
+    if conv is None:
+        return None
+    return ConversationState(
+        id=conversation_id,
+        status=str(conv.status),
+        snoozed_until=conv.snoozed_until,
+        channel_kind=str(conv.channel.kind),
+        channel_name=str(conv.channel.name),
+        deadline_started_at=conv.deadline_started_at,
+        deadline_at=conv.deadline_at,
+    )
+
+
+def set_status(
+    conversation_id: int, status: Status, snoozed_until: datetime | None = None, *, actor: str = ""
+) -> bool:
+    """Apply a status (logged as an event); ``snoozed_until`` goes with SNOOZED. False when it is gone."""
+    conv = Conversation.get_or_none(id=conversation_id)
+    if conv is None:
+        return False
+    if status is Status.SNOOZED:
+        conv.snoozed_until = snoozed_until
+    ingest.set_status(conv, status, actor=actor)
+    if status is Status.SNOOZED:
+        conv.save()
+    return True
+
+
+def mark_no_response_needed(conversation_id: int, *, actor: str = "") -> bool:
+    """The marketplace was told "no response needed": stop our clock too. False when it is gone."""
+    conv = Conversation.get_or_none(id=conversation_id)
+    if conv is None:
+        return False
+    ingest.mark_no_response_needed(conv, actor=actor)
+    return True
+
+
+def upcoming_deadlines(horizon: datetime) -> dict[int, datetime]:
+    """Deadlines of conversations that still owe an answer, up to ``horizon`` (overdue ones included).
+
+    The repository returns ids in deadline order, so we read summaries chunk by chunk and stop at the first
+    deadline beyond the horizon: cheap even with a huge inbox.
+    """
+    found: dict[int, datetime] = {}
+    for kind in (ViewKind.OPEN, ViewKind.SNOOZED):
+        ids = conversation_ids(View(kind))
+        for start in range(0, len(ids), _DEADLINE_CHUNK):
+            chunk = ids[start : start + _DEADLINE_CHUNK]
+            rows = summaries(chunk)
+            stop = False
+            for conv_id in chunk:
+                row = rows.get(conv_id)
+                if row is None:
+                    continue
+                if row.deadline_at is None or row.deadline_at > horizon:
+                    stop = True
+                    break
+                found[conv_id] = row.deadline_at
+            if stop:
+                break
+    return found

@@ -1,0 +1,119 @@
+"""Replies and drafts: queue a reply (persisted before anything leaves the machine), keep and restore drafts.
+
+Errors a caller shows to the seller: :class:`ReplyError` (the reply cannot be sent as written; its
+``user_message`` says why) and :class:`ReplyNotSaved` (the database or the disk refused the write; nothing was
+queued). Anything else is a bug.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import peewee
+
+from inbox_app.domain.conversations import Status
+from inbox_app.store import drafts as store_drafts
+from inbox_app.store import ingest
+from inbox_app.store.accounts import DEMO_KIND
+from inbox_app.store.db import is_disk_full
+from inbox_app.store.models import Conversation
+from inbox_app.store.replies import ReplyError, queue_reply_for
+
+__all__ = [
+    "Draft",
+    "QueuedReply",
+    "ReplyError",
+    "ReplyNotSaved",
+    "delete_draft",
+    "is_disk_full",
+    "load_draft",
+    "queue_reply",
+    "save_draft",
+]
+
+
+class ReplyNotSaved(Exception):
+    """The reply could not be written (database error, disk full…): nothing was queued."""
+
+    def __init__(self, error: BaseException) -> None:
+        super().__init__(str(error))
+        self.disk_full = is_disk_full(error)
+
+
+@dataclass(frozen=True)
+class QueuedReply:
+    """A reply now in the outbox. ``previous_status`` is what "send & close" changed (None: nothing)."""
+
+    outbox_id: int
+    conversation_id: int
+    demo: bool
+    previous_status: str | None = None
+
+
+@dataclass(frozen=True)
+class Draft:
+    body: str
+    language: str | None
+    attachments: list[dict[str, object]] = field(default_factory=list)
+
+
+def queue_reply(
+    conversation_id: int,
+    body: str,
+    *,
+    close: bool = False,
+    scheduled_at: datetime | None = None,
+    attachments: Sequence[dict[str, object]] = (),
+    actor: str = "",
+) -> QueuedReply:
+    """Address and queue a reply; with ``close`` the conversation is closed too (undo: ``previous_status``).
+
+    Raises :class:`ReplyError` when it cannot be sent as written, :class:`ReplyNotSaved` when the write failed.
+    """
+    try:
+        item = queue_reply_for(
+            conversation_id,
+            body,
+            close_after_send=close,
+            scheduled_at=scheduled_at,
+            attachments=attachments,
+            actor=actor,
+        )
+    except (peewee.DatabaseError, OSError) as exc:
+        raise ReplyNotSaved(exc) from exc
+    previous_status: str | None = None
+    if close:
+        conv = Conversation.get_by_id(conversation_id)
+        if conv.status != Status.CLOSED.value:
+            previous_status = str(conv.status)
+            ingest.set_status(conv, Status.CLOSED)
+    return QueuedReply(
+        outbox_id=int(item.id),
+        conversation_id=conversation_id,
+        demo=item.account.kind == DEMO_KIND,
+        previous_status=previous_status,
+    )
+
+
+def load_draft(conversation_id: int) -> Draft | None:
+    row = store_drafts.load_draft(conversation_id)
+    if row is None:
+        return None
+    return Draft(body=str(row.body), language=row.language, attachments=list(row.attachments or []))
+
+
+def save_draft(
+    conversation_id: int,
+    body: str,
+    *,
+    language: str | None = None,
+    attachments: Sequence[dict[str, object]] = (),
+) -> None:
+    """Write the draft durably (an empty one is deleted)."""
+    store_drafts.save_draft(conversation_id, body, language=language, attachments=attachments)
+
+
+def delete_draft(conversation_id: int) -> None:
+    store_drafts.delete_draft(conversation_id)

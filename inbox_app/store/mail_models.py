@@ -398,6 +398,7 @@ class MailStore:
         is_read: bool,
         extra: dict[str, Any],
         is_answered: bool = False,
+        received_at: datetime | None = None,
     ) -> int:
         """One message row plus its received/replied event (as ``ingest.add_message`` logs it).
 
@@ -416,7 +417,7 @@ class MailStore:
                 _json(list(recipients)),
                 subject,
                 to_db_time(sent_at),
-                self._now(),
+                to_db_time(received_at) if received_at is not None else self._now(),
                 text,
                 in_reply_to,
                 int(is_read),

@@ -47,6 +47,7 @@ from inbox_app.channels.mail.fetch_stream import UidRanges
 from inbox_app.channels.mail.imap import FlagChange, FolderStatus, HeaderInfo, ImapConnection, ImapSettings
 from inbox_app.channels.mail.mime import ParsedMail
 from inbox_app.channels.mail.security import Security
+from inbox_app.domain import deadlines
 from inbox_app.domain.conversations import Direction
 from inbox_app.domain.threading import (
     canonical_address,
@@ -141,6 +142,22 @@ def imap_settings_for(settings: MailAccountSettings, password: str) -> ImapSetti
         password=password,
         disabled_extensions=frozenset(str(x).upper() for x in disabled if isinstance(x, str)),
     )
+
+
+def arrival_time(header: HeaderInfo) -> datetime:
+    """When the mail reached the mailbox: INTERNALDATE (the server's clock), or now if the server gave none."""
+    if header.internaldate.timestamp() > 0:  # imap.py says 1970 when INTERNALDATE was missing
+        return header.internaldate
+    return datetime.now(UTC)
+
+
+def message_time(header: HeaderInfo) -> datetime:
+    """The time a mail is shown with and its deadline clock counts from (``deadlines.clock_time``).
+
+    The sender's Date header where plausible, else INTERNALDATE: a Date of 1900 or 2099 must neither make a
+    new mail overdue for a century nor hide it for decades.
+    """
+    return deadlines.clock_time(header.date, arrival_time(header))
 
 
 # --------------------------------------------------------------------------------------------- threading
@@ -503,7 +520,7 @@ class MailAccountSync:
         """Store a message known only by its headers (body to follow); returns (message id, conversation id)."""
         outbound = is_sent or canonical_address(header.from_address) in self._own
         relay = self._relay_for(header, outbound)
-        sent_at = header.date or header.internaldate
+        sent_at = message_time(header)
         participants = facts.participants
         conv_id = find_thread(
             self.index,
@@ -523,6 +540,8 @@ class MailAccountSync:
             "internaldate": to_db_time(header.internaldate),
             "reply_to": [[n, a] for n, a in header.reply_to],
         }
+        if header.date is not None and header.date != sent_at:  # kept, not believed (see message_time)
+            extra["date_header"] = to_db_time(header.date)
         if relay:
             extra["relay_address"] = relay
         message_id = self.store.insert_message(
@@ -534,6 +553,7 @@ class MailAccountSync:
             recipients=[a for _n, a in (*header.to, *header.cc)],
             subject=header.subject,
             sent_at=sent_at,
+            received_at=arrival_time(header),
             text=PLACEHOLDER_TEXT,
             in_reply_to=norm_id(header.in_reply_to),
             is_read=True if outbound else SEEN in header.flags,
@@ -1045,7 +1065,7 @@ class MailAccountSync:
                 candidates = (
                     by_id.get(msg_id, [])
                     if msg_id
-                    else by_fallback.get((to_db_time(header.date or header.internaldate), header.size), [])
+                    else by_fallback.get((to_db_time(message_time(header)), header.size), [])
                 )
                 if not candidates:
                     continue

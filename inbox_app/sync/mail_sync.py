@@ -36,7 +36,7 @@ import contextlib
 import logging
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
@@ -49,6 +49,7 @@ from inbox_app.channels.mail.mime import ParsedMail
 from inbox_app.channels.mail.security import Security
 from inbox_app.domain import deadlines
 from inbox_app.domain.conversations import Direction
+from inbox_app.domain.message_ids import content_hash, copy_key
 from inbox_app.domain.threading import (
     canonical_address,
     find_thread,
@@ -158,6 +159,17 @@ def message_time(header: HeaderInfo) -> datetime:
     new mail overdue for a century nor hide it for decades.
     """
     return deadlines.clock_time(header.date, arrival_time(header))
+
+
+def _copy_key_of(location: MailLocation) -> str | None:
+    message: Message | None = location.message
+    return None if message is None else dict(message.extra or {}).get("copy_key")
+
+
+def header_copy_key(header: HeaderInfo) -> str:
+    """``message_ids.copy_key`` of a fetched header: equal for copies of one mail in any folder."""
+    recipients = [a for _n, a in (*header.to, *header.cc)]
+    return copy_key(header.from_address, recipients, header.date, header.subject, norm_id(header.in_reply_to))
 
 
 # --------------------------------------------------------------------------------------------- threading
@@ -452,32 +464,45 @@ class MailAccountSync:
         with self.store.bulk_transaction():
             self.store.begin_batch()  # also drops anything left by a batch that was rolled back
             ids = [norm_id(h.message_id) for h in headers]
-            known = self.store.known_messages(i for i in ids if i)
+            keys = {h.uid: header_copy_key(h) for h in headers}
+            known = self.store.known_copies(i for i in ids if i)
+
+            def copy_of(header: HeaderInfo, mid: str | None) -> KnownMessage | None:
+                """The stored mail this one may be a copy of: same Message-ID and header fields."""
+                candidates = known.get(mid, []) if mid else []
+                return next((k for k in candidates if k.is_copy(keys[header.uid])), None)
+
             # What threading needs of each new mail, worked out once (it was done up to three times per mail).
             new = {
                 h.uid: _NewHeader(
                     participants_of(h.from_address, h.to, h.cc, self._own), normalize_subject(h.subject)
                 )
                 for h, mid in zip(headers, ids, strict=True)
-                if not mid or mid not in known
+                if copy_of(h, mid) is None
             }
             self._prefetch_for_batch([h for h in headers if h.uid in new], new)
             for mid in ids:  # the lookup above answers the thread index too: one query instead of two
                 if mid:
-                    self.index.cache[mid] = known[mid].conversation_id if mid in known else None
+                    self.index.cache[mid] = known[mid][0].conversation_id if known.get(mid) else None
             self.index.prefetch([h.in_reply_to for h in headers])
             locations: list[tuple[int, int, list[str], bool]] = []
             for header, msg_id in zip(headers, ids, strict=True):
-                existing = known.get(msg_id) if msg_id else None
+                existing = copy_of(header, msg_id)
                 if existing is None:
-                    message_id, conv_id = self._create_from_header(header, msg_id, is_sent, new[header.uid])
+                    message_id, conv_id = self._create_from_header(
+                        header, msg_id, is_sent, new[header.uid], keys[header.uid]
+                    )
                     if msg_id:
-                        known[msg_id] = KnownMessage(message_id, conv_id, True)
+                        known.setdefault(msg_id, []).append(
+                            KnownMessage(message_id, conv_id, True, keys[header.uid])
+                        )
                     body_fetched = False
                     report.new_messages += 1
                 else:
                     message_id, conv_id = existing.id, existing.conversation_id
-                    body_fetched = not existing.body_pending
+                    # A body to compare with means this copy's body is fetched and compared (_store_bodies): a
+                    # different mail under the same Message-ID and headers is then split off, never lost.
+                    body_fetched = not existing.body_pending and existing.content_hash is None
                 locations.append((header.uid, message_id, sorted(header.flags), body_fetched))
                 touched.add(conv_id)
             self.store.flush_batch()
@@ -515,7 +540,7 @@ class MailAccountSync:
         return None
 
     def _create_from_header(
-        self, header: HeaderInfo, msg_id: str | None, is_sent: bool, facts: _NewHeader
+        self, header: HeaderInfo, msg_id: str | None, is_sent: bool, facts: _NewHeader, key: str
     ) -> tuple[int, int]:
         """Store a message known only by its headers (body to follow); returns (message id, conversation id)."""
         outbound = is_sent or canonical_address(header.from_address) in self._own
@@ -524,7 +549,9 @@ class MailAccountSync:
         participants = facts.participants
         conv_id = find_thread(
             self.index,
-            message_id=msg_id,
+            # Not by its own Message-ID: a stored mail with that id is not a copy of this one (copies never get
+            # here), so its conversation says nothing about this mail's.
+            message_id=None,
             in_reply_to=header.in_reply_to,
             references=(),
             subject=header.subject,
@@ -539,6 +566,7 @@ class MailAccountSync:
             "size": header.size,
             "internaldate": to_db_time(header.internaldate),
             "reply_to": [[n, a] for n, a in header.reply_to],
+            "copy_key": key,
         }
         if header.date is not None and header.date != sent_at:  # kept, not believed (see message_time)
             extra["date_header"] = to_db_time(header.date)
@@ -695,11 +723,33 @@ class MailAccountSync:
             stored: dict[
                 int, tuple[BodyTarget, bytes, bool]
             ] = {}  # message id -> (target, raw, had problems)
+            hashes: dict[int, str] = {}  # message id -> content hash, of the bodies stored in this batch
+            split: set[int] = set()  # conversations that got a message split off (counts change)
+            variants: dict[int, dict[str, int]] = {}  # message id -> content hash -> message split off it
             for uid, raw, parsed, error, language in rows:
                 target = targets.get(uid)
                 if target is None:
                     continue
-                if target.extra.get("body_pending") and target.message_id not in stored:
+                fingerprint = content_hash(raw)
+                pending = bool(target.extra.get("body_pending")) and target.message_id not in stored
+                if not pending:  # a copy of a stored mail by Message-ID and headers: is the content the same?
+                    reference = hashes.get(target.message_id) or target.extra.get("content_hash")
+                    if reference is not None and reference != fingerprint:
+                        # Not a copy of that mail; maybe of another one under the same Message-ID, else new.
+                        first = target.message_id
+                        same = variants.get(first, {}).get(fingerprint)
+                        same = same or self.store.find_copy(first, fingerprint)
+                        if same is not None:
+                            self.store.move_location(target.location_id, same)
+                        else:
+                            target = self._split_off(target, folder, uid)
+                            variants.setdefault(first, {})[fingerprint] = target.message_id
+                            split.add(target.conversation_id)
+                            report.new_messages += 1
+                            pending = True
+                if pending:
+                    target = replace(target, extra={**target.extra, "content_hash": fingerprint})
+                    hashes[target.message_id] = fingerprint
                     try:
                         # No savepoint per mail (it cost 10 % of the phase): _apply_body does its fallible work
                         # first and writes last, and a failure is overwritten below with the raw-only row.
@@ -728,9 +778,24 @@ class MailAccountSync:
                 )  # the batch is rolled back and retried
             self.store.mark_fetched(fetched)
             self.store.refresh_after_bodies(touched)
+            self.store.refresh(split)
         report.conversations |= touched
         final.merge(report)
         return touched
+
+    def _split_off(self, target: BodyTarget, folder: str, uid: int) -> BodyTarget:
+        """A mail fetched as a copy turned out to differ from the one it shares its Message-ID with: it gets
+        its own message (in the same conversation: its header fields are the same), the body follows."""
+        log.info(
+            "UID %s in %s shares its Message-ID with message %s but not its content: stored on its own",
+            uid,
+            folder,
+            target.message_id,
+        )
+        message_id = self.store.split_copy(target.message_id, target.location_id, text=PLACEHOLDER_TEXT)
+        extra = {k: v for k, v in target.extra.items() if k != "content_hash"}
+        extra["body_pending"] = True
+        return replace(target, message_id=message_id, extra=extra)
 
     def _store_raw_only(self, target: BodyTarget, raw: bytes, problem: str) -> None:
         extra = dict(target.extra)
@@ -1069,7 +1134,10 @@ class MailAccountSync:
                 )
                 if not candidates:
                     continue
-                loc = candidates.pop(0)
+                # Different mails may share a Message-ID: the one with this mail's header fields first.
+                copy = header_copy_key(header)
+                loc = next((c for c in candidates if _copy_key_of(c) == copy), candidates[0])
+                candidates.remove(loc)
                 matched.add(loc.id)
                 MailLocation.insert(
                     account=self.account_id,

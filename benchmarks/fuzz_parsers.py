@@ -5,6 +5,10 @@
 Runs the properties of ``tests/fuzz/test_fuzz_parsers.py`` (same strategies, same checks) with
 ``INBOX_FUZZ_EXAMPLES`` examples each, randomized, and prints per parser: examples run, time, and the first
 failure found (hypothesis shrinks it and prints a reproduction blob). Exit status 1 if any parser failed.
+
+The whole ingest (real Dovecot, sync, database) has its own fuzz test, batches of 25 fuzzed mails:
+
+    INBOX_FUZZ_INGEST_BATCHES=60 python -m pytest tests/integration/test_fuzz_ingest.py -p no:randomly
 """
 
 from __future__ import annotations

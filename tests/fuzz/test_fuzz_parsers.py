@@ -242,7 +242,9 @@ def test_sanitized_html_has_nothing_active_or_remote(html: str) -> None:
     _storable(text, "html_to_text")
 
 
-@pytest.mark.parametrize("src", ["0", "/etc/passwd", "../../x.png", "x.png", "C:\\x.png", "?x", "#x", "%2e%2e/x"])
+@pytest.mark.parametrize(
+    "src", ["0", "/etc/passwd", "../../x.png", "x.png", "C:\\x.png", "?x", "#x", "%2e%2e/x"]
+)
 def test_an_image_path_never_reaches_the_renderer(src: str) -> None:
     """Found by the fuzzer (``<img src="0">`` survived): an image is remote (blocked), cid: or raster data:."""
     html = sanitize_html(f'<p>x<img src="{src}" alt="a"></p>')

@@ -23,6 +23,7 @@ from pathlib import Path
 
 PROPERTIES = {
     "mime": "test_mime_parser_at_ingest_never_crashes",
+    "headers": "test_header_phase_parser_never_crashes",
     "amazon": "test_amazon_relay_parser_never_crashes",
     "html": "test_sanitized_html_has_nothing_active_or_remote",
     "search": "test_search_query_parser_never_crashes",

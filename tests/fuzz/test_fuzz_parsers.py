@@ -115,6 +115,31 @@ def test_mime_parser_at_ingest_never_crashes(raw: bytes) -> None:
     assert language is None or isinstance(language, str)
 
 
+@fuzz(300)
+@given(raw=s.raw_mails)
+def test_header_phase_parser_never_crashes(raw: bytes) -> None:
+    """The sync's header phase reads the header fields on their own (``imap._header_info_from_fields``), before
+    any body: a crash there would fail the FETCH of a whole batch (see ``imap._guarded``)."""
+    from datetime import UTC, datetime
+
+    from inbox_app.channels.mail import imap
+    from inbox_app.sync.mail_sync import header_copy_key, message_time
+
+    EXAMPLES["headers"] += 1
+    head = raw.split(b"\r\n\r\n", 1)[0].split(b"\n\n", 1)[0]
+    data = {
+        imap._FIELDS_KEY: head,
+        b"INTERNALDATE": datetime(2026, 12, 1, tzinfo=UTC),
+        b"RFC822.SIZE": len(raw),
+    }
+    info = imap._header_info_from_fields(1, data)
+    for value in (info.subject, info.from_name, info.from_address):
+        _storable(value, "header field")
+    header_copy_key(info)
+    when = message_time(info)
+    assert when.tzinfo is not None
+
+
 # ------------------------------------------------------------------------------------------- Amazon relay
 @fuzz(250)
 @given(raw=s.amazon_mails())

@@ -94,6 +94,8 @@ class KnownMessage:
     # are then taken as copies of any mail with their Message-ID, as before.
     copy_key: str | None = None
     content_hash: str | None = None
+    # Its author and recipients (lower-cased): which of several mails under one Message-ID a reply answers.
+    people: frozenset[str] = frozenset()
 
     def is_copy(self, key: str) -> bool:
         """Whether a mail with this row's Message-ID and header ``key`` may be a copy of this row's mail."""
@@ -208,13 +210,15 @@ class MailStore:
         if not ids:
             return {}
         rows = self._sql(
-            "SELECT m.remote_id, m.id, m.conversation_id, m.extra FROM message m JOIN conversation c "
-            f"ON c.id = m.conversation_id WHERE c.account_id = ? AND m.remote_id IN ({_marks(ids)}) ORDER BY m.id",
+            "SELECT m.remote_id, m.id, m.conversation_id, m.extra, m.author_address, m.recipients FROM message m "
+            "JOIN conversation c ON c.id = m.conversation_id "
+            f"WHERE c.account_id = ? AND m.remote_id IN ({_marks(ids)}) ORDER BY m.id",
             [self.account_id, *ids],
         ).fetchall()
         found: dict[str, list[KnownMessage]] = {}
-        for remote_id, msg_id, conv_id, extra in rows:
+        for remote_id, msg_id, conv_id, extra, author, recipients in rows:
             data = json.loads(extra or "{}")
+            people = [author or "", *(r for r in json.loads(recipients or "[]") if isinstance(r, str))]
             found.setdefault(remote_id, []).append(
                 KnownMessage(
                     int(msg_id),
@@ -222,6 +226,7 @@ class MailStore:
                     bool(data.get("body_pending", False)),
                     data.get("copy_key"),
                     data.get("content_hash"),
+                    frozenset(p.strip().lower() for p in people if p),
                 )
             )
         return found

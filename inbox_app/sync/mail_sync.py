@@ -190,24 +190,54 @@ class StoreThreadIndex:
     def __init__(self, store: MailStore) -> None:
         self.store = store
         self.cache: dict[str, int | None] = {}
+        # Message-IDs that several different mails share: (conversation, their people) of each, oldest first.
+        self.shared: dict[str, list[tuple[int, frozenset[str]]]] = {}
+        # The participants of the mail being threaded (``_create_from_header`` sets them): a reference to a
+        # shared Message-ID goes to the conversation of the mail among them that has one of these people.
+        self.participants: frozenset[str] = frozenset()
+
+    def learn(self, message_id: str, known: Sequence[KnownMessage]) -> None:
+        """What the store holds under ``message_id`` (see ``MailStore.known_copies``)."""
+        self.cache[message_id] = known[0].conversation_id if known else None
+        conversations = {k.conversation_id for k in known}
+        if len(conversations) > 1:
+            self.shared[message_id] = [(k.conversation_id, k.people) for k in known]
+        else:
+            self.shared.pop(message_id, None)
 
     def prefetch(self, ids: Iterable[str | None]) -> None:
         wanted = sorted({i for i in (norm_id(x) for x in ids) if i and i not in self.cache})
         if not wanted:
             return
-        found = self.store.known_messages(wanted)
+        found = self.store.known_copies(wanted)
         for mid in wanted:
-            self.cache[mid] = found[mid].conversation_id if mid in found else None
+            self.learn(mid, found.get(mid, []))
 
-    def remember(self, message_id: str | None, conversation_id: int) -> None:
-        if message_id:
+    def remember(
+        self, message_id: str | None, conversation_id: int, people: frozenset[str] = frozenset()
+    ) -> None:
+        if not message_id:
+            return
+        first = self.cache.get(message_id)
+        if first is None:
             self.cache[message_id] = conversation_id
+        elif first != conversation_id:  # another mail under a Message-ID already known
+            shared = self.shared.setdefault(message_id, [(first, frozenset())])
+            shared.append((conversation_id, people))
+
+    def _conversation_of(self, message_id: str) -> int | None:
+        shared = self.shared.get(message_id)
+        if shared and self.participants:
+            for conversation, people in shared:
+                if {canonical_address(p) for p in people} & self.participants:
+                    return conversation
+        return self.cache.get(message_id)
 
     def find_by_message_ids(self, ids: Sequence[str]) -> int | None:
         wanted = [i for i in (norm_id(x) for x in ids) if i]
         self.prefetch(wanted)
         for mid in wanted:
-            conv = self.cache.get(mid)
+            conv = self._conversation_of(mid)
             if conv is not None:
                 return conv
         return None
@@ -483,7 +513,7 @@ class MailAccountSync:
             self._prefetch_for_batch([h for h in headers if h.uid in new], new)
             for mid in ids:  # the lookup above answers the thread index too: one query instead of two
                 if mid:
-                    self.index.cache[mid] = known[mid][0].conversation_id if known.get(mid) else None
+                    self.index.learn(mid, known.get(mid, []))
             self.index.prefetch([h.in_reply_to for h in headers])
             locations: list[tuple[int, int, list[str], bool]] = []
             for header, msg_id in zip(headers, ids, strict=True):
@@ -547,6 +577,7 @@ class MailAccountSync:
         relay = self._relay_for(header, outbound)
         sent_at = message_time(header)
         participants = facts.participants
+        self.index.participants = participants
         conv_id = find_thread(
             self.index,
             # Not by its own Message-ID: a stored mail with that id is not a copy of this one (copies never get
@@ -572,13 +603,14 @@ class MailAccountSync:
             extra["date_header"] = to_db_time(header.date)
         if relay:
             extra["relay_address"] = relay
+        recipients = [a for _n, a in (*header.to, *header.cc)]
         message_id = self.store.insert_message(
             conversation_id=conv_id,
             direction=Direction.OUT.value if outbound else Direction.IN.value,
             remote_id=msg_id,
             author_name=header.from_name,
             author_address=header.from_address,
-            recipients=[a for _n, a in (*header.to, *header.cc)],
+            recipients=recipients,
             subject=header.subject,
             sent_at=sent_at,
             received_at=arrival_time(header),
@@ -588,7 +620,8 @@ class MailAccountSync:
             is_answered=not outbound and ANSWERED in header.flags,
             extra=extra,
         )
-        self.index.remember(msg_id, conv_id)
+        people = frozenset(a.strip().lower() for a in (header.from_address, *recipients) if a)
+        self.index.remember(msg_id, conv_id, people)
         if participants and not is_generic_subject(facts.subject):
             self.store.add_thread_keys(conv_id, facts.subject, participants, sent_at)
         return message_id, conv_id

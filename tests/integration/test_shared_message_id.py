@@ -116,10 +116,22 @@ def test_two_mails_with_one_message_id_are_both_kept_and_found(
     dovecot.append(user, password, "INBOX", reply)
     run(_sync(account))
     assert Message.get(Message.remote_id == "<anna-2@example.net>").conversation_id == anna_conv
-    assert len(_app_messages(account)) == 3
+    # Bob answers too, referencing the same shared Message-ID: his reply joins *his* conversation.
+    bob_reply = _mail(
+        "Bob Other <bob@example.org>",
+        "Did you cancel it?",
+        message_id="<bob-2@example.org>",
+        subject="Re: Order question",
+        In_Reply_To=SHARED,
+        References=SHARED,
+    )
+    dovecot.append(user, password, "INBOX", bob_reply)
+    run(_sync(account))
+    assert Message.get(Message.remote_id == "<bob-2@example.org>").conversation_id == bob_conv
+    assert len(_app_messages(account)) == 4
     # A second sync changes nothing: every location is known.
     report = run(_sync(account))
-    assert report.new_messages == 0 and len(_app_messages(account)) == 3
+    assert report.new_messages == 0 and len(_app_messages(account)) == 4
 
 
 def test_same_headers_other_body_is_another_mail_and_its_copies_join_it(

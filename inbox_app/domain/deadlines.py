@@ -42,6 +42,7 @@ __all__ = [
     "Urgency",
     "add_business_time",
     "business_time_between",
+    "clock_time",
     "closing_warning_needed",
     "compute_deadline",
     "is_open_at",
@@ -466,6 +467,38 @@ def preset_for(
 
 
 # ------------------------------------------------------------------------------------------------ clock rules
+
+
+#: How far a sender's Date header may lie after the moment the mail reached the mailbox (clock skew of the
+#: sender's machine and of the servers between): beyond this the header is in the future and is not believed.
+DATE_FUTURE_SKEW = timedelta(minutes=15)
+#: How long before reaching the mailbox a mail may claim to have been written (a queue that held it, a mail
+#: written offline and sent later); earlier than this the header is not believed either.
+DATE_MAX_AGE = timedelta(days=7)
+
+
+def clock_time(
+    claimed: datetime | None,
+    arrived: datetime,
+    *,
+    future_skew: timedelta = DATE_FUTURE_SKEW,
+    max_age: timedelta = DATE_MAX_AGE,
+) -> datetime:
+    """The time a message counts from: the sender's ``claimed`` date where plausible, else when it ``arrived``.
+
+    Why: the Date header is written by the sender and can say anything (``Date: 1900`` would make a new mail
+    overdue since 1900, ``Date: 2099`` would hide a customer for 73 years). ``arrived`` is the receiving side's
+    own clock (IMAP INTERNALDATE, a marketplace's timestamp), so a header that is missing, more than
+    ``future_skew`` after it or more than ``max_age`` before it loses to it. A plausible header wins: it is
+    the time the customer wrote, and what the thread shows.
+    """
+    _require_aware(arrived, "arrival time")
+    if claimed is None:
+        return arrived.astimezone(UTC)
+    _require_aware(claimed, "message date")
+    if claimed > arrived + future_skew or claimed < arrived - max_age:
+        return arrived.astimezone(UTC)
+    return claimed.astimezone(UTC)
 
 
 @dataclass(frozen=True)

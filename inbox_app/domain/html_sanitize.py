@@ -218,6 +218,12 @@ def _is_remote(url: str) -> bool:
     return low.startswith(("http:", "https:", "//"))
 
 
+def _is_local_image(url: str) -> bool:
+    """An image the mail carries itself: an attachment (``cid:``) or a raster ``data:`` image."""
+    low = url.strip().lower()
+    return low.startswith("cid:") or (low.startswith("data:") and _is_raster_data_url(url))
+
+
 def _rewrite_img(match: re.Match[str], allow_remote: bool) -> str:
     """Move a remote ``src`` to ``data-blocked-src`` (or back, when allowed); drop non-image data: URLs."""
     src: str | None = None
@@ -233,6 +239,8 @@ def _rewrite_img(match: re.Match[str], allow_remote: bool) -> str:
             rest.append(f'{name}="{value}"' if value is not None else name)
     if src is not None and src.strip().lower().startswith("data:") and not _is_raster_data_url(src):
         src = None  # a data: page, an SVG (whose renderer opens files it names) or a mislabelled one
+    elif src is not None and not _is_remote(src) and not _is_local_image(src):
+        src = None  # a path ("0", "/etc/passwd", "../x"): the view would resolve it against something local
     if src is not None and _is_remote(src) and not allow_remote:
         src, blocked = "", src
     elif allow_remote and blocked is not None and not src:

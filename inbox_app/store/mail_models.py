@@ -90,6 +90,16 @@ class KnownMessage:
     id: int
     conversation_id: int
     body_pending: bool
+    # See domain.message_ids: None for rows stored before they were kept (and for replies sent from here), which
+    # are then taken as copies of any mail with their Message-ID, as before.
+    copy_key: str | None = None
+    content_hash: str | None = None
+    # Its author and recipients (lower-cased): which of several mails under one Message-ID a reply answers.
+    people: frozenset[str] = frozenset()
+
+    def is_copy(self, key: str) -> bool:
+        """Whether a mail with this row's Message-ID and header ``key`` may be a copy of this row's mail."""
+        return self.copy_key is None or self.copy_key == key
 
 
 @dataclass(frozen=True)
@@ -191,19 +201,34 @@ class MailStore:
 
     # ------------------------------------------------------------------ lookups
     def known_messages(self, remote_ids: Iterable[str]) -> dict[str, KnownMessage]:
+        """The first stored message of each Message-ID (what threading by In-Reply-To needs)."""
+        return {remote_id: rows[0] for remote_id, rows in self.known_copies(remote_ids).items()}
+
+    def known_copies(self, remote_ids: Iterable[str]) -> dict[str, list[KnownMessage]]:
+        """Every stored message of each Message-ID, oldest first: different mails may share one."""
         ids = sorted(set(remote_ids))
         if not ids:
             return {}
         rows = self._sql(
-            "SELECT m.remote_id, m.id, m.conversation_id, m.extra FROM message m JOIN conversation c "
-            f"ON c.id = m.conversation_id WHERE c.account_id = ? AND m.remote_id IN ({_marks(ids)}) ORDER BY m.id",
+            "SELECT m.remote_id, m.id, m.conversation_id, m.extra, m.author_address, m.recipients FROM message m "
+            "JOIN conversation c ON c.id = m.conversation_id "
+            f"WHERE c.account_id = ? AND m.remote_id IN ({_marks(ids)}) ORDER BY m.id",
             [self.account_id, *ids],
         ).fetchall()
-        found: dict[str, KnownMessage] = {}
-        for remote_id, msg_id, conv_id, extra in rows:
-            if remote_id not in found:
-                pending = bool(json.loads(extra or "{}").get("body_pending", False))
-                found[remote_id] = KnownMessage(int(msg_id), int(conv_id), pending)
+        found: dict[str, list[KnownMessage]] = {}
+        for remote_id, msg_id, conv_id, extra, author, recipients in rows:
+            data = json.loads(extra or "{}")
+            people = [author or "", *(r for r in json.loads(recipients or "[]") if isinstance(r, str))]
+            found.setdefault(remote_id, []).append(
+                KnownMessage(
+                    int(msg_id),
+                    int(conv_id),
+                    bool(data.get("body_pending", False)),
+                    data.get("copy_key"),
+                    data.get("content_hash"),
+                    frozenset(p.strip().lower() for p in people if p),
+                )
+            )
         return found
 
     def prefetch_thread_keys(self, subjects: Iterable[str], participants: Iterable[str]) -> None:
@@ -265,14 +290,67 @@ class MailStore:
             for r in rows
         ]
 
-    def locations_of(self, remote_id: str) -> list[tuple[int, str, int, frozenset[str]]]:
-        """(location id, folder, uid, flags) of every copy of a message (by Message-ID) in this account."""
+    def locations_of(
+        self, remote_id: str, conversation_id: int | None = None
+    ) -> list[tuple[int, str, int, frozenset[str]]]:
+        """(location id, folder, uid, flags) of every copy of a message (by Message-ID) in this account.
+
+        ``conversation_id`` narrows it to that conversation's mail: another mail that only shares the
+        Message-ID (see ``domain.message_ids``) is not a copy.
+        """
+        where, params = "", [self.account_id, remote_id]
+        if conversation_id is not None:
+            where, params = " AND m.conversation_id = ?", [*params, conversation_id]
         rows = self._sql(
             "SELECT l.id, l.folder, l.uid, l.flags FROM mail_location l JOIN message m ON m.id = l.message_id "
-            "WHERE l.account_id = ? AND m.remote_id = ?",
-            [self.account_id, remote_id],
+            "WHERE l.account_id = ? AND m.remote_id = ?" + where,
+            params,
         ).fetchall()
         return [(int(r[0]), str(r[1]), int(r[2]), frozenset(json.loads(r[3] or "[]"))) for r in rows]
+
+    def split_copy(self, message_id: int, location_id: int, *, text: str) -> int:
+        """Give a location its own message: a different mail stored as a copy of ``message_id`` (same
+        Message-ID and header fields, other content). The new row takes the header fields of the one it was
+        mistaken for (they are equal by the copy key), its read/answered state from the location's flags, a
+        body to follow, and its own received event. Returns the new message's id."""
+        flags_json, direction = self._sql(
+            "SELECT l.flags, m.direction FROM mail_location l JOIN message m ON m.id = ? WHERE l.id = ?",
+            [message_id, location_id],
+        ).fetchone()
+        flags = set(json.loads(flags_json or "[]"))
+        inbound = direction == "in"
+        is_read, is_answered = (not inbound) or "\\Seen" in flags, inbound and "\\Answered" in flags
+        cursor = self._sql(
+            "INSERT INTO message (conversation_id, direction, remote_id, author_name, author_address, recipients, "
+            'subject, sent_at, received_at, text_body, html_body, in_reply_to, "references", is_read, is_answered, '
+            "is_auto_reply, problems, extra) SELECT conversation_id, direction, remote_id, author_name, "
+            "author_address, recipients, subject, sent_at, received_at, ?, NULL, in_reply_to, '[]', ?, ?, 0, NULL, "
+            "json_remove(extra, '$.content_hash') FROM message WHERE id = ?",
+            [text, int(is_read), int(is_answered), message_id],
+        )
+        new_id = int(cursor.lastrowid)
+        self._sql("UPDATE mail_location SET message_id = ? WHERE id = ?", [new_id, location_id])
+        self._sql(
+            "INSERT INTO event (at, kind, conversation, message, account, actor, data) "
+            "SELECT sent_at, CASE direction WHEN 'in' THEN 'received' ELSE 'replied' END, conversation_id, id, ?, "
+            "'', '{}' FROM message WHERE id = ?",
+            [self.account_id, new_id],
+        )
+        return new_id
+
+    def find_copy(self, message_id: int, content: str) -> int | None:
+        """Another message of this account with ``message_id``'s Message-ID whose body hashes to ``content``
+        (bodies queued in the running batch are not written yet: the caller knows those)."""
+        row = self._sql(
+            "SELECT m.id FROM message m JOIN conversation c ON c.id = m.conversation_id "
+            "WHERE c.account_id = ? AND m.remote_id = (SELECT remote_id FROM message WHERE id = ?) "
+            "AND json_extract(m.extra, '$.content_hash') = ? ORDER BY m.id LIMIT 1",
+            [self.account_id, message_id, content],
+        ).fetchone()
+        return int(row[0]) if row else None
+
+    def move_location(self, location_id: int, message_id: int) -> None:
+        self._sql("UPDATE mail_location SET message_id = ? WHERE id = ?", [message_id, location_id])
 
     def set_location_flags(self, location_id: int, flags: Iterable[str]) -> None:
         self._sql("UPDATE mail_location SET flags = ? WHERE id = ?", [_json(sorted(flags)), location_id])
@@ -398,6 +476,7 @@ class MailStore:
         is_read: bool,
         extra: dict[str, Any],
         is_answered: bool = False,
+        received_at: datetime | None = None,
     ) -> int:
         """One message row plus its received/replied event (as ``ingest.add_message`` logs it).
 
@@ -416,7 +495,7 @@ class MailStore:
                 _json(list(recipients)),
                 subject,
                 to_db_time(sent_at),
-                self._now(),
+                to_db_time(received_at) if received_at is not None else self._now(),
                 text,
                 in_reply_to,
                 int(is_read),

@@ -36,7 +36,7 @@ import contextlib
 import logging
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
@@ -47,7 +47,9 @@ from inbox_app.channels.mail.fetch_stream import UidRanges
 from inbox_app.channels.mail.imap import FlagChange, FolderStatus, HeaderInfo, ImapConnection, ImapSettings
 from inbox_app.channels.mail.mime import ParsedMail
 from inbox_app.channels.mail.security import Security
+from inbox_app.domain import deadlines
 from inbox_app.domain.conversations import Direction
+from inbox_app.domain.message_ids import content_hash, copy_key
 from inbox_app.domain.threading import (
     canonical_address,
     find_thread,
@@ -143,6 +145,33 @@ def imap_settings_for(settings: MailAccountSettings, password: str) -> ImapSetti
     )
 
 
+def arrival_time(header: HeaderInfo) -> datetime:
+    """When the mail reached the mailbox: INTERNALDATE (the server's clock), or now if the server gave none."""
+    if header.internaldate.timestamp() > 0:  # imap.py says 1970 when INTERNALDATE was missing
+        return header.internaldate
+    return datetime.now(UTC)
+
+
+def message_time(header: HeaderInfo) -> datetime:
+    """The time a mail is shown with and its deadline clock counts from (``deadlines.clock_time``).
+
+    The sender's Date header where plausible, else INTERNALDATE: a Date of 1900 or 2099 must neither make a
+    new mail overdue for a century nor hide it for decades.
+    """
+    return deadlines.clock_time(header.date, arrival_time(header))
+
+
+def _copy_key_of(location: MailLocation) -> str | None:
+    message: Message | None = location.message
+    return None if message is None else dict(message.extra or {}).get("copy_key")
+
+
+def header_copy_key(header: HeaderInfo) -> str:
+    """``message_ids.copy_key`` of a fetched header: equal for copies of one mail in any folder."""
+    recipients = [a for _n, a in (*header.to, *header.cc)]
+    return copy_key(header.from_address, recipients, header.date, header.subject, norm_id(header.in_reply_to))
+
+
 # --------------------------------------------------------------------------------------------- threading
 class _NewHeader(NamedTuple):
     """What threading needs of a new mail, worked out once per mail of a header batch."""
@@ -161,24 +190,54 @@ class StoreThreadIndex:
     def __init__(self, store: MailStore) -> None:
         self.store = store
         self.cache: dict[str, int | None] = {}
+        # Message-IDs that several different mails share: (conversation, their people) of each, oldest first.
+        self.shared: dict[str, list[tuple[int, frozenset[str]]]] = {}
+        # The participants of the mail being threaded (``_create_from_header`` sets them): a reference to a
+        # shared Message-ID goes to the conversation of the mail among them that has one of these people.
+        self.participants: frozenset[str] = frozenset()
+
+    def learn(self, message_id: str, known: Sequence[KnownMessage]) -> None:
+        """What the store holds under ``message_id`` (see ``MailStore.known_copies``)."""
+        self.cache[message_id] = known[0].conversation_id if known else None
+        conversations = {k.conversation_id for k in known}
+        if len(conversations) > 1:
+            self.shared[message_id] = [(k.conversation_id, k.people) for k in known]
+        else:
+            self.shared.pop(message_id, None)
 
     def prefetch(self, ids: Iterable[str | None]) -> None:
         wanted = sorted({i for i in (norm_id(x) for x in ids) if i and i not in self.cache})
         if not wanted:
             return
-        found = self.store.known_messages(wanted)
+        found = self.store.known_copies(wanted)
         for mid in wanted:
-            self.cache[mid] = found[mid].conversation_id if mid in found else None
+            self.learn(mid, found.get(mid, []))
 
-    def remember(self, message_id: str | None, conversation_id: int) -> None:
-        if message_id:
+    def remember(
+        self, message_id: str | None, conversation_id: int, people: frozenset[str] = frozenset()
+    ) -> None:
+        if not message_id:
+            return
+        first = self.cache.get(message_id)
+        if first is None:
             self.cache[message_id] = conversation_id
+        elif first != conversation_id:  # another mail under a Message-ID already known
+            shared = self.shared.setdefault(message_id, [(first, frozenset())])
+            shared.append((conversation_id, people))
+
+    def _conversation_of(self, message_id: str) -> int | None:
+        shared = self.shared.get(message_id)
+        if shared and self.participants:
+            for conversation, people in shared:
+                if {canonical_address(p) for p in people} & self.participants:
+                    return conversation
+        return self.cache.get(message_id)
 
     def find_by_message_ids(self, ids: Sequence[str]) -> int | None:
         wanted = [i for i in (norm_id(x) for x in ids) if i]
         self.prefetch(wanted)
         for mid in wanted:
-            conv = self.cache.get(mid)
+            conv = self._conversation_of(mid)
             if conv is not None:
                 return conv
         return None
@@ -435,32 +494,45 @@ class MailAccountSync:
         with self.store.bulk_transaction():
             self.store.begin_batch()  # also drops anything left by a batch that was rolled back
             ids = [norm_id(h.message_id) for h in headers]
-            known = self.store.known_messages(i for i in ids if i)
+            keys = {h.uid: header_copy_key(h) for h in headers}
+            known = self.store.known_copies(i for i in ids if i)
+
+            def copy_of(header: HeaderInfo, mid: str | None) -> KnownMessage | None:
+                """The stored mail this one may be a copy of: same Message-ID and header fields."""
+                candidates = known.get(mid, []) if mid else []
+                return next((k for k in candidates if k.is_copy(keys[header.uid])), None)
+
             # What threading needs of each new mail, worked out once (it was done up to three times per mail).
             new = {
                 h.uid: _NewHeader(
                     participants_of(h.from_address, h.to, h.cc, self._own), normalize_subject(h.subject)
                 )
                 for h, mid in zip(headers, ids, strict=True)
-                if not mid or mid not in known
+                if copy_of(h, mid) is None
             }
             self._prefetch_for_batch([h for h in headers if h.uid in new], new)
             for mid in ids:  # the lookup above answers the thread index too: one query instead of two
                 if mid:
-                    self.index.cache[mid] = known[mid].conversation_id if mid in known else None
+                    self.index.learn(mid, known.get(mid, []))
             self.index.prefetch([h.in_reply_to for h in headers])
             locations: list[tuple[int, int, list[str], bool]] = []
             for header, msg_id in zip(headers, ids, strict=True):
-                existing = known.get(msg_id) if msg_id else None
+                existing = copy_of(header, msg_id)
                 if existing is None:
-                    message_id, conv_id = self._create_from_header(header, msg_id, is_sent, new[header.uid])
+                    message_id, conv_id = self._create_from_header(
+                        header, msg_id, is_sent, new[header.uid], keys[header.uid]
+                    )
                     if msg_id:
-                        known[msg_id] = KnownMessage(message_id, conv_id, True)
+                        known.setdefault(msg_id, []).append(
+                            KnownMessage(message_id, conv_id, True, keys[header.uid])
+                        )
                     body_fetched = False
                     report.new_messages += 1
                 else:
                     message_id, conv_id = existing.id, existing.conversation_id
-                    body_fetched = not existing.body_pending
+                    # A body to compare with means this copy's body is fetched and compared (_store_bodies): a
+                    # different mail under the same Message-ID and headers is then split off, never lost.
+                    body_fetched = not existing.body_pending and existing.content_hash is None
                 locations.append((header.uid, message_id, sorted(header.flags), body_fetched))
                 touched.add(conv_id)
             self.store.flush_batch()
@@ -498,16 +570,19 @@ class MailAccountSync:
         return None
 
     def _create_from_header(
-        self, header: HeaderInfo, msg_id: str | None, is_sent: bool, facts: _NewHeader
+        self, header: HeaderInfo, msg_id: str | None, is_sent: bool, facts: _NewHeader, key: str
     ) -> tuple[int, int]:
         """Store a message known only by its headers (body to follow); returns (message id, conversation id)."""
         outbound = is_sent or canonical_address(header.from_address) in self._own
         relay = self._relay_for(header, outbound)
-        sent_at = header.date or header.internaldate
+        sent_at = message_time(header)
         participants = facts.participants
+        self.index.participants = participants
         conv_id = find_thread(
             self.index,
-            message_id=msg_id,
+            # Not by its own Message-ID: a stored mail with that id is not a copy of this one (copies never get
+            # here), so its conversation says nothing about this mail's.
+            message_id=None,
             in_reply_to=header.in_reply_to,
             references=(),
             subject=header.subject,
@@ -522,25 +597,31 @@ class MailAccountSync:
             "size": header.size,
             "internaldate": to_db_time(header.internaldate),
             "reply_to": [[n, a] for n, a in header.reply_to],
+            "copy_key": key,
         }
+        if header.date is not None and header.date != sent_at:  # kept, not believed (see message_time)
+            extra["date_header"] = to_db_time(header.date)
         if relay:
             extra["relay_address"] = relay
+        recipients = [a for _n, a in (*header.to, *header.cc)]
         message_id = self.store.insert_message(
             conversation_id=conv_id,
             direction=Direction.OUT.value if outbound else Direction.IN.value,
             remote_id=msg_id,
             author_name=header.from_name,
             author_address=header.from_address,
-            recipients=[a for _n, a in (*header.to, *header.cc)],
+            recipients=recipients,
             subject=header.subject,
             sent_at=sent_at,
+            received_at=arrival_time(header),
             text=PLACEHOLDER_TEXT,
             in_reply_to=norm_id(header.in_reply_to),
             is_read=True if outbound else SEEN in header.flags,
             is_answered=not outbound and ANSWERED in header.flags,
             extra=extra,
         )
-        self.index.remember(msg_id, conv_id)
+        people = frozenset(a.strip().lower() for a in (header.from_address, *recipients) if a)
+        self.index.remember(msg_id, conv_id, people)
         if participants and not is_generic_subject(facts.subject):
             self.store.add_thread_keys(conv_id, facts.subject, participants, sent_at)
         return message_id, conv_id
@@ -675,11 +756,33 @@ class MailAccountSync:
             stored: dict[
                 int, tuple[BodyTarget, bytes, bool]
             ] = {}  # message id -> (target, raw, had problems)
+            hashes: dict[int, str] = {}  # message id -> content hash, of the bodies stored in this batch
+            split: set[int] = set()  # conversations that got a message split off (counts change)
+            variants: dict[int, dict[str, int]] = {}  # message id -> content hash -> message split off it
             for uid, raw, parsed, error, language in rows:
                 target = targets.get(uid)
                 if target is None:
                     continue
-                if target.extra.get("body_pending") and target.message_id not in stored:
+                fingerprint = content_hash(raw)
+                pending = bool(target.extra.get("body_pending")) and target.message_id not in stored
+                if not pending:  # a copy of a stored mail by Message-ID and headers: is the content the same?
+                    reference = hashes.get(target.message_id) or target.extra.get("content_hash")
+                    if reference is not None and reference != fingerprint:
+                        # Not a copy of that mail; maybe of another one under the same Message-ID, else new.
+                        first = target.message_id
+                        same = variants.get(first, {}).get(fingerprint)
+                        same = same or self.store.find_copy(first, fingerprint)
+                        if same is not None:
+                            self.store.move_location(target.location_id, same)
+                        else:
+                            target = self._split_off(target, folder, uid)
+                            variants.setdefault(first, {})[fingerprint] = target.message_id
+                            split.add(target.conversation_id)
+                            report.new_messages += 1
+                            pending = True
+                if pending:
+                    target = replace(target, extra={**target.extra, "content_hash": fingerprint})
+                    hashes[target.message_id] = fingerprint
                     try:
                         # No savepoint per mail (it cost 10 % of the phase): _apply_body does its fallible work
                         # first and writes last, and a failure is overwritten below with the raw-only row.
@@ -708,9 +811,24 @@ class MailAccountSync:
                 )  # the batch is rolled back and retried
             self.store.mark_fetched(fetched)
             self.store.refresh_after_bodies(touched)
+            self.store.refresh(split)
         report.conversations |= touched
         final.merge(report)
         return touched
+
+    def _split_off(self, target: BodyTarget, folder: str, uid: int) -> BodyTarget:
+        """A mail fetched as a copy turned out to differ from the one it shares its Message-ID with: it gets
+        its own message (in the same conversation: its header fields are the same), the body follows."""
+        log.info(
+            "UID %s in %s shares its Message-ID with message %s but not its content: stored on its own",
+            uid,
+            folder,
+            target.message_id,
+        )
+        message_id = self.store.split_copy(target.message_id, target.location_id, text=PLACEHOLDER_TEXT)
+        extra = {k: v for k, v in target.extra.items() if k != "content_hash"}
+        extra["body_pending"] = True
+        return replace(target, message_id=message_id, extra=extra)
 
     def _store_raw_only(self, target: BodyTarget, raw: bytes, problem: str) -> None:
         extra = dict(target.extra)
@@ -1045,11 +1163,14 @@ class MailAccountSync:
                 candidates = (
                     by_id.get(msg_id, [])
                     if msg_id
-                    else by_fallback.get((to_db_time(header.date or header.internaldate), header.size), [])
+                    else by_fallback.get((to_db_time(message_time(header)), header.size), [])
                 )
                 if not candidates:
                     continue
-                loc = candidates.pop(0)
+                # Different mails may share a Message-ID: the one with this mail's header fields first.
+                copy = header_copy_key(header)
+                loc = next((c for c in candidates if _copy_key_of(c) == copy), candidates[0])
+                candidates.remove(loc)
                 matched.add(loc.id)
                 MailLocation.insert(
                     account=self.account_id,

@@ -173,7 +173,8 @@ async def _mark_answered(account: Account, imap: ImapConnection, item: OutboxIte
         return True
     store = MailStore(account.id)
     try:
-        for loc_id, folder, uid, flags in store.locations_of(item.in_reply_to):
+        # Of this conversation only: another mail may share the Message-ID (domain.message_ids).
+        for loc_id, folder, uid, flags in store.locations_of(item.in_reply_to, item.conversation_id):
             if "\\Answered" in flags:
                 continue
             try:

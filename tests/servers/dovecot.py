@@ -31,6 +31,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
+from datetime import datetime
 from pathlib import Path
 from types import TracebackType
 
@@ -337,13 +338,24 @@ class DovecotServer:
         self.start()
 
     # ----------------------------------------------------------------- loading mail
-    def append(self, user: str, password: str, folder: str, raw: bytes, flags: Sequence[str] = ()) -> int:
-        """Store one message over IMAP APPEND, as another mail client would; returns its UID (UIDPLUS)."""
+    def append(
+        self,
+        user: str,
+        password: str,
+        folder: str,
+        raw: bytes,
+        flags: Sequence[str] = (),
+        internaldate: datetime | None = None,
+    ) -> int:
+        """Store one message over IMAP APPEND, as another mail client would; returns its UID (UIDPLUS).
+
+        ``internaldate``: when the mail reached the mailbox (INTERNALDATE); now if not given.
+        """
         from imapclient import IMAPClient
 
         with IMAPClient(self.host, self.port, ssl=False, timeout=10) as client:
             client.login(user, password)
-            response = client.append(folder, raw, flags=tuple(flags))
+            response = client.append(folder, raw, flags=tuple(flags), msg_time=internaldate)
         match = re.search(rb"APPENDUID \d+ (\d+)", response)
         if not match:
             raise RuntimeError(f"no APPENDUID in {response!r}")

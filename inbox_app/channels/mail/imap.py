@@ -28,6 +28,7 @@ from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from email.errors import MessageError
 from email.header import decode_header, make_header
 from email.utils import getaddresses, parsedate_to_datetime
 from typing import Any, TypeVar
@@ -37,6 +38,7 @@ from imapclient import exceptions as imap_exc
 
 from inbox_app.channels.mail import errors, fetch_stream
 from inbox_app.channels.mail.errors import MailError
+from inbox_app.channels.mail.mime import decode_header_value
 from inbox_app.channels.mail.security import Security, check_security_allowed, tls_context
 
 log = logging.getLogger("inbox_app.channels")
@@ -368,7 +370,9 @@ class ImapConnection:
         result: list[HeaderInfo] = []
         for batch in _batches(uids, HEADER_BATCH):
             rows = await self._call(functools.partial(self._fetch_sync, batch, items))
-            result.extend(_header_info(uid, data) for uid, data in rows.items() if b"ENVELOPE" in data)
+            result.extend(
+                _guarded(_header_info, uid, data) for uid, data in rows.items() if b"ENVELOPE" in data
+            )
         result.sort(key=lambda h: h.uid)
         return result
 
@@ -387,7 +391,9 @@ class ImapConnection:
         for batch in _batches(uids, HEADER_BATCH):
             rows = await self._call(functools.partial(self._fast_fetch_sync, batch, items))
             result.extend(
-                _header_info_from_fields(uid, data) for uid, data in rows.items() if _FIELDS_KEY in data
+                _guarded(_header_info_from_fields, uid, data)
+                for uid, data in rows.items()
+                if _FIELDS_KEY in data
             )
         result.sort(key=lambda h: h.uid)
         return result
@@ -683,8 +689,12 @@ def decode_words(raw: object) -> str:
         return ""
     text = _text(raw)
     if "=?" in text:
-        with contextlib.suppress(ValueError, LookupError, UnicodeError):
+        try:
             text = str(make_header(decode_header(text)))
+        except (ValueError, LookupError, UnicodeError, MessageError):
+            # e.g. HeaderParseError for a base64 word that cannot be padded ("=?utf-8?B?c^?="): the body
+            # parser's lenient decoder keeps what it can and leaves the broken word as written.
+            text = decode_header_value(text)
     return " ".join(text.split())
 
 
@@ -780,6 +790,35 @@ def _header_date(value: str | None) -> datetime | None:
         return _utc(parsedate_to_datetime(value))
     except (TypeError, ValueError, IndexError, OverflowError):
         return None
+
+
+def _guarded(
+    parse: Callable[[int, dict[bytes, Any]], HeaderInfo], uid: int, data: dict[bytes, Any]
+) -> HeaderInfo:
+    """One mail's header info; a header this module cannot read must not fail the whole batch.
+
+    Without this, one such mail failed every header FETCH of its folder, on every sync, forever. The mail is
+    then known by its UID, flags, date and size only; its body (parsed leniently, raw kept) fills in the rest.
+    """
+    try:
+        return parse(uid, data)
+    except Exception:  # a bug in the header parsing: logged loudly, the mail still gets in
+        log.exception("the header fields of UID %s could not be read; storing it by its body only", uid)
+    internaldate = _utc(data.get(b"INTERNALDATE")) or datetime.fromtimestamp(0, UTC)
+    return HeaderInfo(
+        uid=uid,
+        flags=_flags(data.get(b"FLAGS", ())),
+        internaldate=internaldate,
+        size=int(data.get(b"RFC822.SIZE", 0) or 0),
+        modseq=_modseq(data),
+        message_id=None,
+        in_reply_to=None,
+        subject="",
+        from_name="",
+        from_address="",
+        to=(),
+        date=None,
+    )
 
 
 def _header_info_from_fields(uid: int, data: dict[bytes, Any]) -> HeaderInfo:

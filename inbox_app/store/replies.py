@@ -111,8 +111,8 @@ def _recipient_of(message: Message, channel_kind: str) -> tuple[str | None, str 
 def _no_address_message(bad: str | None) -> str:
     if bad:
         return _(
-            "This mail has no usable reply address: “{address}” is not a valid e-mail address, so no reply "
-            "can be queued. Check the sender, and answer from your mail program if it is genuine."
+            "No usable reply address: “{address}” is not a valid e-mail address, so no reply can be sent. "
+            "Check the sender."
         ).format(address=printable(bad))
     return _("The customer's address is unknown, so the reply cannot be sent.")
 

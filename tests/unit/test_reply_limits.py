@@ -134,16 +134,16 @@ def test_the_outbox_itself_refuses_what_the_callers_should_have(profile: Any) ->
 def test_garbage_reply_to_is_not_replied_to_nor_passed_over_for_from(profile: Any) -> None:
     conv = _conversation(extra={"reply_to": [["", "_victim2@evil.example=0D=0AX-Injected"]]})
     problem = recipient_problem(conv.id)
-    assert problem is not None and "no usable reply address" in problem
+    assert problem is not None and "No usable reply address" in problem
     assert "_victim2@evil.example=0D=0AX-Injected" in problem
-    with pytest.raises(ReplyError, match="no usable reply address"):
+    with pytest.raises(ReplyError, match="No usable reply address"):
         queue_reply_for(conv.id, "Hi")
     assert OutboxItem.select().count() == 0
 
 
 def test_garbage_from_without_reply_to_is_refused(profile: Any) -> None:
     conv = _conversation(author="victim@evil.example\r\nX-Injected: 1")
-    with pytest.raises(ReplyError, match="no usable reply address"):
+    with pytest.raises(ReplyError, match="No usable reply address"):
         queue_reply_for(conv.id, "Hi")
     assert OutboxItem.select().count() == 0
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -151,3 +152,40 @@ def test_the_window_says_there_is_no_usable_address_and_sends_nothing(qtbot, syn
     assert seen["still_shown"] and seen["message"] == ""  # the reason once, not twice
     assert outbox(profile) == []
     assert smtp.messages == []
+
+
+def test_a_thousand_deep_mail_in_dovecot_is_stored_with_a_reason_and_no_traceback(
+    tmp_path: Path, dovecot: DovecotServer, mail_user: tuple[str, str]
+) -> None:
+    """Issue 11.9: the nested mail used to log a RecursionError traceback during sync."""
+    from tests.unit.test_mime_nesting import nested_multipart
+
+    user, password = mail_user
+    dovecot.append(user, password, "INBOX", nested_multipart(1000))
+    profile = tmp_path / "profile"
+    os.environ["GUARD_PW"] = password
+    try:
+        added = cli(
+            profile,
+            *["account", "add", "imap", "--name", "Shop", "--imap-host", dovecot.host, "--imap-port",
+              str(dovecot.port), "--imap-security", "none", "--user", user, "--password-env", "GUARD_PW",
+              "--smtp-host", "127.0.0.1", "--smtp-auth", "none", "--smtp-security", "none", "--no-test",
+              "--from", SELLER],
+        )  # fmt: skip
+    finally:
+        del os.environ["GUARD_PW"]
+    assert added.returncode == 0, added.stderr
+    synced = cli(profile, "-v", "sync", "--once")
+    assert synced.returncode == 0, synced.stderr
+    assert "Traceback" not in synced.stderr and "RecursionError" not in synced.stderr
+    connection = sqlite3.connect(f"file:{profile / 'inbox.sqlite3'}?mode=ro", uri=True)
+    try:
+        rows = connection.execute("SELECT author_address, subject, problems FROM message").fetchall()
+    finally:
+        connection.close()
+    assert len(rows) == 1
+    address, subject, problems = rows[0]
+    assert (address, subject) == ("anna@example.net", "deep")
+    assert "nested too deeply" in json.loads(problems)[0]
+    log_file = profile / "logs" / "inbox-app.log"
+    assert not log_file.exists() or "Traceback" not in log_file.read_text(encoding="utf-8")

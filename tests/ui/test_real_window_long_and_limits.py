@@ -19,6 +19,7 @@ from PySide6.QtWidgets import QApplication
 
 from inbox_app import i18n
 from inbox_app.app import Gui
+from inbox_app.domain.channel_limits import MAX_BODY_CHARS
 from inbox_app.profile import open_profile
 from inbox_app.ui.reply_editor import ReplyEditor
 from inbox_app.ui.thread_view import SHOWN_CHARS
@@ -166,6 +167,9 @@ def test_the_reply_box_holds_a_reply_over_the_channels_limit_and_queues_it_once_
         editor = gui.controller.reply_widget
         assert isinstance(editor, ReplyEditor)
         editor.text_edit.setFocus()
+        QApplication.clipboard().setText("p" * (MAX_BODY_CHARS + 1))  # more than any channel: not pasted
+        QTest.keyClick(editor.text_edit, Qt.Key.Key_V, Qt.KeyboardModifier.ControlModifier)
+        seen["huge_paste"] = (editor.body(), editor.message_label.text())
         QApplication.clipboard().setText("x" * 50_001)
         QTest.keyClick(editor.text_edit, Qt.Key.Key_V, Qt.KeyboardModifier.ControlModifier)
         qtbot.waitUntil(lambda: not editor.send_button.isEnabled())
@@ -183,6 +187,10 @@ def test_the_reply_box_holds_a_reply_over_the_channels_limit_and_queues_it_once_
         qtbot.waitUntil(lambda: editor.body() == "")
 
     run_real_app(path, scenario)
+    assert seen["huge_paste"] == (
+        "",
+        "Not pasted: 1,000,001 characters is more than any channel accepts (1,000,000).",
+    )
     assert seen["counter"] == "50,001 / 50,000"
     assert "too long" in str(seen["problem"]) and "Mirakl" in str(seen["problem"])
     assert seen["tooltip"] == seen["problem"] and seen["later"] is False

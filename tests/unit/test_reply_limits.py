@@ -152,3 +152,21 @@ def test_a_usable_reply_to_after_a_garbage_one_is_used(profile: Any) -> None:
     conv = _conversation(extra={"reply_to": [["", "x@evil=0D"], ["Anna", "anna.replies@example.net"]]})
     assert recipient_problem(conv.id) is None
     assert queue_reply_for(conv.id, "Hi").recipients == ["anna.replies@example.net"]
+
+
+def test_send_again_of_a_row_queued_by_an_older_version_to_garbage_is_refused(profile: Any) -> None:
+    """A sent-but-unconfirmed row written before these checks existed cannot be copied to the same garbage."""
+    conv = _conversation()
+    old = OutboxItem.create(
+        conversation=conv,
+        account=conv.account_id,
+        body="Hi",
+        subject="Re: x",
+        recipients=["_victim2@evil.example=0D=0AX-Injected"],
+        message_id="<old@shop.example>",
+        state="sent",
+        last_error="delivery not confirmed",
+    )
+    with pytest.raises(outbox.QueueRefused, match="not a usable e-mail address"):
+        outbox.send_again(old.id)
+    assert OutboxItem.select().count() == 1

@@ -184,6 +184,14 @@ class _PrivateFileHandler(logging.FileHandler):
         fd = os.open(self.baseFilename, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         return open(fd, "a", encoding="utf-8", errors="backslashreplace")  # the handler closes it
 
+    def emit(self, record: logging.LogRecord) -> None:
+        if self.failed:
+            return
+        try:  # FileHandler opens the file outside its own error handling: a read-only profile would raise
+            super().emit(record)
+        except Exception:
+            self.failed = True
+
     def handleError(self, record: logging.LogRecord) -> None:
         self.failed = True  # a log file that cannot be written must not print a traceback of its own
 

@@ -299,12 +299,14 @@ def check_reply(
                 ),
             )
         )
-    if limits.max_chars is not None and len(body) > limits.max_chars:
+    # A channel without its own figure still has the sane maximum of channel_limits (mail: a million).
+    max_chars = limits.max_chars if limits.max_chars is not None else limits.attachments.max_body_chars
+    if len(body) > max_chars:
         problems.append(
             (
                 LimitProblem.TOO_LONG,
                 _("The reply is too long: {count} characters, {channel} accepts at most {n}.").format(
-                    count=format_number(len(body)), channel=kind, n=format_number(limits.max_chars)
+                    count=format_number(len(body)), channel=kind, n=format_number(max_chars)
                 ),
             )
         )

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from inbox_app.cli import CliError, profile_from_args
+from inbox_app.cli import INT64_MAX, CliError, profile_from_args
 from inbox_app.domain.conversations import ConversationDetail, ConversationSummary
 from inbox_app.domain.deadlines import urgency
 from inbox_app.domain.views import STATUS_VIEWS, View, ViewKind
@@ -234,6 +234,8 @@ def run_show(args: argparse.Namespace) -> int:
         raise CliError(
             _("“{id}” is not a conversation id (a number, as printed by list).").format(id=args.id)
         ) from None
+    if not 0 < conversation_id <= INT64_MAX:  # SQLite cannot even look such a number up (OverflowError)
+        raise CliError(_("There is no conversation with id {id}.").format(id=args.id))
     profile = profile_from_args(args)
     from inbox_app.services.conversations import detail
 

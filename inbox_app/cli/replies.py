@@ -7,12 +7,14 @@ makes scripted replies safe: a crash or a dead network never loses a queued repl
 from __future__ import annotations
 
 import argparse
+import io
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from inbox_app.cli import CliError, profile_from_args
-from inbox_app.i18n import _
+from inbox_app.domain.channel_limits import MAX_BODY_CHARS
+from inbox_app.i18n import _, format_number
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -42,23 +44,70 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     again.set_defaults(func=cmd_outbox_send_again)
 
 
-def _read_body(path: Path) -> str:
+def _read_limited(stream: TextIO, limit: int) -> str:
+    """At most ``limit`` characters from ``stream``: one more than any channel takes is enough to refuse."""
+    parts: list[str] = []
+    left = limit
+    while left > 0:
+        chunk = stream.read(min(left, 1 << 16))
+        if not chunk:
+            break
+        parts.append(chunk)
+        left -= len(chunk)
+    return "".join(parts)
+
+
+def read_body(path: Path, limit: int = MAX_BODY_CHARS) -> str:
+    """The reply text from ``path`` ('-': stdin) as UTF-8, refusing early what no channel could send.
+
+    Never reads more than ``limit`` + 1 characters, so ``--body-file /dev/zero`` or a 100 MB file is refused
+    at once instead of filling the memory; a binary file (NUL bytes), text that is not UTF-8, a folder or a
+    missing file each get their own plain message.
+    """
     import sys
 
-    if str(path) == "-":
-        return sys.stdin.read()
     try:
-        return path.read_text(encoding="utf-8")
+        if str(path) == "-":
+            binary = getattr(sys.stdin, "buffer", None)
+            if binary is None:  # stdin replaced by a text stream (an embedding program): read it as is
+                text = _read_limited(sys.stdin, limit + 1)
+            else:
+                wrapper = io.TextIOWrapper(binary, encoding="utf-8", errors="strict", newline=None)
+                try:
+                    text = _read_limited(wrapper, limit + 1)
+                finally:
+                    wrapper.detach()  # sys.stdin still owns the buffer
+            where = _("standard input")
+        else:
+            with path.open(encoding="utf-8", errors="strict") as handle:
+                text = _read_limited(handle, limit + 1)
+            where = str(path)
+    except IsADirectoryError as exc:
+        raise CliError(_("{path} is a folder, not a file.").format(path=path)) from exc
     except OSError as exc:
         raise CliError(_("Cannot read {path}: {error}").format(path=path, error=exc.strerror or exc)) from exc
     except UnicodeDecodeError as exc:
-        raise CliError(_("{path} is not UTF-8 text.").format(path=path)) from exc
+        shown = _("standard input") if str(path) == "-" else str(path)
+        raise CliError(
+            _("{path} is not UTF-8 text (byte {offset} cannot be read); save it as UTF-8.").format(
+                path=shown, offset=exc.start
+            )
+        ) from exc
+    if len(text) > limit:
+        raise CliError(
+            _("The reply in {path} is too long: no channel takes more than {n} characters.").format(
+                path=where, n=format_number(limit)
+            )
+        )
+    if "\x00" in text:
+        raise CliError(_("{path} contains NUL bytes: it is a binary file, not a reply.").format(path=where))
+    return text
 
 
 def cmd_reply(args: argparse.Namespace) -> int:
     from inbox_app.store.replies import ReplyError, queue_reply_for
 
-    body = _read_body(args.body_file)
+    body = read_body(args.body_file)
     profile = profile_from_args(args)
     try:
         item = queue_reply_for(args.conversation_id, body, close_after_send=args.close, actor="cli")
@@ -147,7 +196,10 @@ def cmd_outbox_send_again(args: argparse.Namespace) -> int:
     try:
         if OutboxItem.get_or_none(OutboxItem.id == args.item_id) is None:
             raise CliError(_("There is no outbox item {id}.").format(id=args.item_id))
-        copy = outbox.send_again(args.item_id, actor="cli")
+        try:
+            copy = outbox.send_again(args.item_id, actor="cli")
+        except outbox.QueueRefused as exc:  # e.g. queued by an older version to an unusable address
+            raise CliError(exc.user_message) from exc
         if copy is None:
             raise CliError(
                 _("Outbox item {id} is not a sent reply with an unconfirmed delivery.").format(

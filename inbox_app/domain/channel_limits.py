@@ -12,14 +12,26 @@ an immediate, clear refusal. The figures come from each channel's documentation 
 - E-mail: most providers refuse messages above 25 MB *encoded*; base64 adds a third, so 18 MB of files.
 - Allegro has no published figure: a cautious 10 MB, like Amazon.
 
-Pure data and arithmetic; messages for the user are built by the UI from :class:`Refusal`.
+The text of a reply has limits too (``max_body_chars``): eBay and Allegro 2,000 characters, Kaufland 10,000,
+Mirakl 50,000 (M12 ``body``). Mail has no protocol limit, so a sane one is set here: 1,000,000 characters of
+text (a reply is written by a person; a million characters is a 300-page book, so more is always a mistake
+such as ``--body-file /dev/zero``), and at most 25 MB for the whole message as sent (text plus attachments
+after base64, :data:`MAX_MAIL_MESSAGE_BYTES`), the size most providers refuse above. Amazon's relay takes
+10 MB per message. :data:`MAX_BODY_CHARS` is the largest text any channel takes: a reader of untrusted input
+(``reply --body-file``) never needs more than that plus one character to refuse it.
+
+Pure data and arithmetic; messages for the user are built by the UI from :class:`Refusal`, and for the text
+by :func:`body_problem_message`.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+
+from inbox_app.i18n import _, format_number, format_size
 
 MB = 1024 * 1024
 
@@ -34,19 +46,45 @@ class ChannelLimits:
     max_file_bytes: int | None = None
     max_files: int | None = None
     max_links: int | None = None
+    max_body_chars: int = 1_000_000  # the reply's text, in characters (see the module docs)
+    max_message_bytes: int | None = None  # the whole message as sent, encoded (mail)
+
+
+#: The whole mail as it leaves: text and base64-encoded attachments (most providers refuse more than 25 MB).
+MAX_MAIL_MESSAGE_BYTES = 25 * MB
 
 
 LIMITS: dict[str, ChannelLimits] = {
-    "amazon": ChannelLimits("amazon", uploads=True, max_total_bytes=10 * MB, max_file_bytes=10 * MB),
-    "ebay": ChannelLimits("ebay", uploads=False, max_links=5),
-    "mirakl": ChannelLimits(
-        "mirakl", uploads=True, max_total_bytes=20 * MB, max_file_bytes=10 * MB, max_files=10
+    "amazon": ChannelLimits(
+        "amazon", uploads=True, max_total_bytes=10 * MB, max_file_bytes=10 * MB, max_message_bytes=10 * MB
     ),
-    "kaufland": ChannelLimits("kaufland", uploads=True, max_total_bytes=10 * MB, max_file_bytes=10 * MB),
-    "email": ChannelLimits("email", uploads=True, max_total_bytes=18 * MB, max_file_bytes=18 * MB),
+    "ebay": ChannelLimits("ebay", uploads=False, max_links=5, max_body_chars=2_000),
+    "mirakl": ChannelLimits(
+        "mirakl",
+        uploads=True,
+        max_total_bytes=20 * MB,
+        max_file_bytes=10 * MB,
+        max_files=10,
+        max_body_chars=50_000,
+    ),
+    "kaufland": ChannelLimits(
+        "kaufland", uploads=True, max_total_bytes=10 * MB, max_file_bytes=10 * MB, max_body_chars=10_000
+    ),
+    "email": ChannelLimits(
+        "email",
+        uploads=True,
+        max_total_bytes=18 * MB,
+        max_file_bytes=18 * MB,
+        max_message_bytes=MAX_MAIL_MESSAGE_BYTES,
+    ),
     # Allegro's attachment declaration takes at most 5 MiB per file (NewAttachmentDeclaration.size).
-    "allegro": ChannelLimits("allegro", uploads=True, max_total_bytes=10 * MB, max_file_bytes=5 * MB),
+    "allegro": ChannelLimits(
+        "allegro", uploads=True, max_total_bytes=10 * MB, max_file_bytes=5 * MB, max_body_chars=2_000
+    ),
 }
+
+#: The most text any channel takes in one reply: read at most this plus one character of untrusted input.
+MAX_BODY_CHARS = max(limits.max_body_chars for limits in LIMITS.values())
 
 #: Used for a channel kind this table does not know yet: the strictest common figure.
 UNKNOWN_LIMITS = ChannelLimits("unknown", uploads=True, max_total_bytes=10 * MB, max_file_bytes=10 * MB)
@@ -54,6 +92,52 @@ UNKNOWN_LIMITS = ChannelLimits("unknown", uploads=True, max_total_bytes=10 * MB,
 
 def limits_for(channel_kind: str) -> ChannelLimits:
     return LIMITS.get(channel_kind.casefold(), UNKNOWN_LIMITS)
+
+
+def encoded_size(text: str, attachment_sizes: Iterable[int] = ()) -> int:
+    """About how many bytes a mail with this text and these attachments takes once encoded for sending.
+
+    Text goes out as UTF-8 quoted-printable or base64 (at most 4/3 of its bytes, plus line breaks), each file
+    as base64 (4/3 plus a line break every 76 characters); a few kilobytes of headers on top. An estimate
+    that errs on the large side, so a message under the limit here is under it on the wire.
+    """
+
+    def b64(n: int) -> int:
+        encoded = (n + 2) // 3 * 4
+        return encoded + encoded // 76 * 2
+
+    body = len(text.encode("utf-8", "surrogatepass"))
+    return 8 * 1024 + b64(body) + sum(b64(max(size, 0)) + 512 for size in attachment_sizes)
+
+
+class BodyProblem(StrEnum):
+    TOO_LONG = "too_long"  # more characters than the channel takes
+    MESSAGE_TOO_BIG = "message_too_big"  # text and attachments together, encoded, over the message limit
+    NOT_TEXT = "not_text"  # NUL or other control characters: a binary file, not a reply
+
+
+# Control characters no typed text contains (tab, line feed, form feed and carriage return are fine).
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f]")
+
+
+def check_body(
+    channel_kind: str, body: str, attachment_sizes: Sequence[int] = ()
+) -> tuple[BodyProblem, int] | None:
+    """What is wrong with a reply's text for this channel (the problem and the limit), None when nothing.
+
+    The one check every way into the outbox runs (the reply editor as you type, ``reply --body-file``, and the
+    outbox itself before it writes a row).
+    """
+    limits = limits_for(channel_kind)
+    if len(body) > limits.max_body_chars:
+        return BodyProblem.TOO_LONG, limits.max_body_chars
+    if _CONTROL.search(body) is not None:
+        return BodyProblem.NOT_TEXT, 0
+    if limits.max_message_bytes is not None and (
+        encoded_size(body, attachment_sizes) > limits.max_message_bytes
+    ):
+        return BodyProblem.MESSAGE_TOO_BIG, limits.max_message_bytes
+    return None
 
 
 class RefusalReason(StrEnum):
@@ -115,3 +199,16 @@ def check_attachments(
         total += size
         count += 1
     return AttachmentCheck(tuple(accepted), tuple(refused))
+
+
+def body_problem_message(channel_label: str, problem: BodyProblem, limit: int, length: int) -> str:
+    """The sentence the seller reads for a :func:`check_body` problem (``channel_label``: "eBay", "E-mail")."""
+    if problem is BodyProblem.TOO_LONG:
+        return _("The reply is too long: {count} characters, {channel} accepts at most {n}.").format(
+            count=format_number(length), channel=channel_label, n=format_number(limit)
+        )
+    if problem is BodyProblem.MESSAGE_TOO_BIG:
+        return _("The reply with its attachments is larger than the {size} {channel} accepts.").format(
+            size=format_size(limit), channel=channel_label
+        )
+    return _("The reply contains control characters (such as NUL): it looks like a binary file, not text.")

@@ -19,7 +19,7 @@ from inbox_app.store import ingest
 from inbox_app.store.accounts import DEMO_KIND
 from inbox_app.store.db import is_disk_full
 from inbox_app.store.models import Conversation
-from inbox_app.store.replies import ReplyError, queue_reply_for
+from inbox_app.store.replies import ReplyError, queue_reply_for, recipient_problem
 
 __all__ = [
     "Draft",
@@ -30,6 +30,7 @@ __all__ = [
     "is_disk_full",
     "load_draft",
     "queue_reply",
+    "recipient_problem",
     "save_draft",
 ]
 

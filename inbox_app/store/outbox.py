@@ -20,7 +20,11 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
+from inbox_app.domain.addresses import is_reply_address, printable
+from inbox_app.domain.channel_limits import body_problem_message, check_body
+from inbox_app.domain.conversations import CHANNEL_LABELS
 from inbox_app.domain.message_ids import new_message_id
+from inbox_app.i18n import _
 from inbox_app.store.accounts import DEMO_KIND
 from inbox_app.store.db import database_proxy
 from inbox_app.store.events import EventKind, log_event
@@ -50,6 +54,55 @@ class OutboxError(RuntimeError):
     pass
 
 
+class QueueRefused(OutboxError):
+    """A reply that must not enter the outbox as written; ``user_message`` (translated) says why."""
+
+    def __init__(self, user_message: str) -> None:
+        super().__init__(user_message)
+        self.user_message = user_message
+
+
+#: Channels whose replies are mails: their recipients must be plain addresses (see domain.addresses).
+MAIL_CHANNEL_KINDS = frozenset({"email", "amazon"})
+
+
+def check_body_queueable(channel_kind: str, body: str, attachments: Sequence[dict[str, object]] = ()) -> None:
+    """Raise :class:`QueueRefused` for a text (with its files) over the channel's limits or not text at all."""
+    sizes = [int(size) for a in attachments if isinstance(size := a.get("size"), int | float)]
+    problem = check_body(channel_kind, body, sizes)
+    if problem is not None:
+        label = _(CHANNEL_LABELS[channel_kind]) if channel_kind in CHANNEL_LABELS else channel_kind
+        raise QueueRefused(body_problem_message(label, problem[0], problem[1], len(body)))
+
+
+def check_queueable(
+    channel_kind: str,
+    *,
+    body: str,
+    recipients: Sequence[str],
+    attachments: Sequence[dict[str, object]] = (),
+    demo: bool = False,
+) -> None:
+    """Raise :class:`QueueRefused` for a reply that breaks its channel's limits or has an unusable recipient.
+
+    The last line of defence: the reply editor and ``reply`` check the same before they get here, but every
+    row passes this first, so no path (a script, a future dialog, ``send-again``) can queue a 100 MB body or a
+    reply to ``victim@evil.example=0D=0AX-Injected``. A demo account's replies are never delivered and may
+    be addressed to a name; they still respect the text limits.
+    """
+    check_body_queueable(channel_kind, body, attachments)
+    if channel_kind in MAIL_CHANNEL_KINDS and not demo:
+        if not recipients:
+            raise QueueRefused(_("The customer's address is unknown, so the reply cannot be sent."))
+        for recipient in recipients:
+            if not is_reply_address(recipient):
+                raise QueueRefused(
+                    _("“{address}” is not a usable e-mail address, so the reply was not queued.").format(
+                        address=printable(recipient)
+                    )
+                )
+
+
 BACKOFF_STEPS = (timedelta(seconds=30), timedelta(minutes=2), timedelta(minutes=10), timedelta(hours=1))
 
 
@@ -74,13 +127,24 @@ def queue_reply(
 ) -> OutboxItem:
     """Persist a reply (and drop the draft) in one transaction: after this returns, the reply cannot be lost.
 
+    Every reply enters the outbox here, after :func:`check_queueable` (raises :class:`QueueRefused`).
+
     ``resend_of`` (``send_again``): a copy of that earlier reply, which leaves the draft being written alone.
     """
+    account = Account.get_by_id(conversation.account_id)
+    channel = conversation.channel
+    check_queueable(
+        channel.kind,
+        body=body,
+        recipients=recipients,
+        attachments=attachments,
+        demo=account.kind == DEMO_KIND,
+    )
     db = database_proxy.obj
     with db.atomic():
         item = OutboxItem.create(
             conversation=conversation,
-            account=Account.get_by_id(conversation.account_id),
+            account=account,
             body=body,
             subject=subject,
             recipients=list(recipients),

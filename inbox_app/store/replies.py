@@ -16,6 +16,7 @@ import re
 from collections.abc import Sequence
 from datetime import datetime
 
+from inbox_app.domain.addresses import is_reply_address, printable
 from inbox_app.domain.message_ids import new_message_id
 from inbox_app.domain.templates import find_unfilled
 from inbox_app.i18n import _
@@ -23,7 +24,7 @@ from inbox_app.store import outbox
 from inbox_app.store.accounts import DEMO_KIND, mail_settings
 from inbox_app.store.models import Account, Channel, Conversation, Message, OutboxItem
 
-MAIL_CHANNEL_KINDS = frozenset({"email", "amazon"})
+MAIL_CHANNEL_KINDS = outbox.MAIL_CHANNEL_KINDS
 _PREFIX_RE = re.compile(r"^\s*((re|aw|sv|antw|rif|r|odp|vs|wg|fwd?|tr)\s*(\[\d+\])?\s*:\s*)+", re.IGNORECASE)
 
 
@@ -72,22 +73,67 @@ def _last_message(conversation: Conversation) -> Message | None:
     return row
 
 
-def _recipient_of(message: Message, channel_kind: str) -> str | None:
+def _candidates(message: Message, channel_kind: str) -> list[str]:
+    """The addresses a reply to ``message`` would go to, in order of preference, as the headers gave them.
+
+    The first group that is present wins: our own recipients for an outbound message; Amazon's relay alias;
+    Reply-To; From. A Reply-To that is present but unusable is *not* passed over for From: the sender asked
+    for replies elsewhere and we cannot read where, so the seller is told instead of guessing.
+    """
     extra = dict(message.extra or {})
     if message.direction == "out":
-        recipients = [str(r) for r in (message.recipients or []) if r]
-        return recipients[0] if recipients else None
+        return [str(r) for r in (message.recipients or []) if r][:1]
     if channel_kind == "amazon":
         relay = extra.get("relay_address")
         if isinstance(relay, str) and relay:
-            return relay
+            return [relay]
     reply_to = extra.get("reply_to")
     if isinstance(reply_to, list) and reply_to:
-        first = reply_to[0]
-        address = first[1] if isinstance(first, list | tuple) and len(first) == 2 else first
-        if isinstance(address, str) and "@" in address:
-            return address
-    return message.author_address or None
+        found = []
+        for entry in reply_to:
+            address = entry[1] if isinstance(entry, list | tuple) and len(entry) == 2 else entry
+            if isinstance(address, str) and address:
+                found.append(address)
+        if found:
+            return found
+    return [message.author_address] if message.author_address else []
+
+
+def _recipient_of(message: Message, channel_kind: str) -> tuple[str | None, str | None]:
+    """(the address to reply to, None) or (None, the unusable address the headers gave, if any)."""
+    candidates = _candidates(message, channel_kind)
+    for address in candidates:
+        if is_reply_address(address.strip()):
+            return address.strip(), None
+    return None, candidates[0] if candidates else None
+
+
+def _no_address_message(bad: str | None) -> str:
+    if bad:
+        return _(
+            "No usable reply address: “{address}” is not a valid e-mail address, so no reply can be sent. "
+            "Check the sender."
+        ).format(address=printable(bad))
+    return _("The customer's address is unknown, so the reply cannot be sent.")
+
+
+def recipient_problem(conversation_id: int) -> str | None:
+    """Why a reply to this conversation could not be addressed (shown with the thread), None when it can.
+
+    Only mail conversations are addressed here; a demo account's replies are never delivered.
+    """
+    conversation: Conversation | None = Conversation.get_or_none(Conversation.id == conversation_id)
+    if conversation is None:
+        return None
+    channel: Channel = conversation.channel
+    account: Account = Account.get_by_id(conversation.account_id)
+    if channel.kind not in MAIL_CHANNEL_KINDS or account.kind == DEMO_KIND:
+        return None
+    original = _last_inbound(conversation) or _last_message(conversation)
+    if original is None:
+        return None
+    recipient, bad = _recipient_of(original, channel.kind)
+    return None if recipient else _no_address_message(bad)
 
 
 def queue_reply_for(
@@ -112,6 +158,10 @@ def queue_reply_for(
         )
     if not body or not body.strip():
         raise ReplyError(_("The reply is empty."))
+    try:  # first: the checks below read the whole text, which must not be 100 MB
+        outbox.check_body_queueable(channel.kind, body, attachments)
+    except outbox.QueueRefused as exc:
+        raise ReplyError(exc.user_message) from exc
     unfilled = find_unfilled(body)
     if unfilled:
         names = ", ".join(sorted({"{" + span.name + "}" for span in unfilled}))
@@ -122,26 +172,29 @@ def queue_reply_for(
     original = _last_inbound(conversation) or _last_message(conversation)
     if original is None:
         raise ReplyError(_("This conversation has no message to reply to."))
-    recipient = _recipient_of(original, channel.kind)
+    recipient, bad = _recipient_of(original, channel.kind)
     if not recipient and demo:
         recipient = original.author_name or conversation.customer_name or channel.name
     if not recipient:
-        raise ReplyError(_("The customer's address is unknown, so the reply cannot be sent."))
+        raise ReplyError(_no_address_message(bad))
     references = [str(r) for r in (original.references or []) if r]
     in_reply_to = original.remote_id or None
     if in_reply_to and in_reply_to not in references:
         references.append(in_reply_to)
     subject = reply_subject(original.subject or conversation.subject, channel.kind)
-    return outbox.queue_reply(
-        conversation,
-        body=body,
-        message_id=new_message_id("demo.invalid" if demo else settings.from_domain),
-        subject=subject,
-        recipients=[recipient],
-        in_reply_to=in_reply_to,
-        references=references,
-        attachments=attachments,
-        close_after_send=close_after_send,
-        scheduled_at=scheduled_at,
-        actor=actor,
-    )
+    try:
+        return outbox.queue_reply(
+            conversation,
+            body=body,
+            message_id=new_message_id("demo.invalid" if demo else settings.from_domain),
+            subject=subject,
+            recipients=[recipient],
+            in_reply_to=in_reply_to,
+            references=references,
+            attachments=attachments,
+            close_after_send=close_after_send,
+            scheduled_at=scheduled_at,
+            actor=actor,
+        )
+    except outbox.QueueRefused as exc:  # too long, not text, or an unusable recipient
+        raise ReplyError(exc.user_message) from exc

@@ -8,6 +8,13 @@ the draft is saved ~400 ms after typing stops, on conversation switch and on clo
 first a row in the outbox (the sync engine delivers it), so sending works offline and can be undone until
 delivery starts.
 
+Channel rules before Send: the text is checked as you type against the channel's own limits
+(:func:`inbox_app.domain.channel_limits.check_body`: eBay 2,000 characters, mail 1,000,000 and 25 MB with
+files…); a counter shows "1,840 / 2,000" once the text nears a limit, and what is wrong is said under the text
+while Send, Send & close and Later are disabled with the reason in their tooltips. A mail whose sender left no
+usable reply address (a garbage Reply-To) says so here too, and nothing can be sent. The outbox checks the same
+again before it writes a row.
+
 Signals (``ReplyEditor``):
     reply_queued(int conversation_id, int outbox_id, bool closed): a reply was persisted to the outbox.
     status_message(str): a short message for the status bar ("Sending…", "Queued — will send when online").
@@ -61,11 +68,19 @@ from PySide6.QtWidgets import (
 )
 
 from inbox_app.domain.canned_library import CannedResponseData
-from inbox_app.domain.channel_limits import Refusal, RefusalReason, check_attachments, limits_for
+from inbox_app.domain.channel_limits import (
+    MAX_BODY_CHARS,
+    Refusal,
+    RefusalReason,
+    body_problem_message,
+    check_attachments,
+    check_body,
+    limits_for,
+)
 from inbox_app.domain.conversations import CHANNEL_LABELS, ConversationDetail, Status
 from inbox_app.domain.deadlines import Clock, DeadlinePolicy, add_business_time, is_open_at
 from inbox_app.domain.templates import MissingSpan, find_unfilled
-from inbox_app.i18n import _, current_locale, format_datetime, format_size
+from inbox_app.i18n import _, current_locale, format_datetime, format_number, format_size
 from inbox_app.services import canned, conversations, outbox, replies
 from inbox_app.services.attachments import BlobStore, BlobStoreError, open_profile_blobs
 from inbox_app.services.policies import office_policy, policy_for_conversation
@@ -207,6 +222,9 @@ class ReplyTextEdit(QPlainTextEdit):
         if files:
             self._owner.add_files(files)
             return
+        if source.hasText() and len(source.text()) > MAX_BODY_CHARS:  # a 100 MB paste would freeze the editor
+            self._owner.refuse_paste(len(source.text()))
+            return
         super().insertFromMimeData(source)
 
 
@@ -266,6 +284,10 @@ class ReplyEditor(QWidget):
         self._picker_anchor: int | None = None
         self._picker_manual = False
         self._dismissed_anchor: int | None = None
+        self._send_block: str | None = (
+            None  # why Send is disabled (too long, no reply address…), None: it is not
+        )
+        self._address_problem: str | None = None  # the conversation's mail has no usable reply address
 
         self._save_timer = QTimer(self)
         self._save_timer.setSingleShot(True)
@@ -309,6 +331,19 @@ class ReplyEditor(QWidget):
         self._strip_layout.addStretch(1)
         self.attachment_strip.hide()
 
+        self.limit_label = QLabel()  # "1,840 / 2,000" once the text nears the channel's limit
+        self.limit_label.setObjectName("replyLimitCounter")
+        self.limit_label.setTextFormat(Qt.TextFormat.PlainText)
+        self.limit_label.hide()
+        self.problem_label = QLabel()  # what keeps this reply from being sent (limits, no reply address)
+        self.problem_label.setObjectName("replyProblem")
+        self.problem_label.setWordWrap(True)
+        self.problem_label.setTextFormat(Qt.TextFormat.PlainText)
+        self.problem_label.setStyleSheet("color: #b3261e; font-weight: bold;")
+        # Its whole wrapped text, always: the reply text gives way, not the reason Send is off.
+        self.problem_label.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Minimum)
+        self.problem_label.hide()
+
         self.message_label = QLabel()
         self.message_label.setWordWrap(True)
         self.message_label.setTextFormat(Qt.TextFormat.PlainText)
@@ -347,6 +382,7 @@ class ReplyEditor(QWidget):
         buttons = QHBoxLayout()
         buttons.setContentsMargins(0, 0, 0, 0)
         buttons.addWidget(self.attach_button)
+        buttons.addWidget(self.limit_label)
         buttons.addStretch(1)
         buttons.addWidget(self.later_button)
         buttons.addWidget(self.send_close_button)
@@ -368,6 +404,7 @@ class ReplyEditor(QWidget):
         layout.addLayout(header)
         layout.addWidget(self.text_edit, 1)
         layout.addWidget(self.attachment_strip)
+        layout.addWidget(self.problem_label)
         layout.addLayout(message_row)
         layout.addLayout(buttons)
 
@@ -439,15 +476,18 @@ class ReplyEditor(QWidget):
         self._default_language = str(get_setting("default_language", "en"))
         self._agent_name = get_setting("agent_name")
         self._shop_name = get_setting("shop_name")
+        self._address_problem = None
         if detail is None:
             self._load("", self._default_language, [])
             self._set_enabled(False)
             return
+        self._address_problem = replies.recipient_problem(detail.summary.id)
         draft = replies.load_draft(detail.summary.id)
         language = (draft.language if draft and draft.language else None) or detail.summary.language
         attachments = [AttachmentRef.from_dict(a) for a in draft.attachments] if draft else []
         self._load(draft.body if draft else "", language or self._default_language, attachments)
         self._set_enabled(True)
+        self._check_limits()
 
     def flush_draft(self) -> None:
         """Write the draft now if it changed (debounce timer, switch, close, quit)."""
@@ -477,6 +517,11 @@ class ReplyEditor(QWidget):
         if self._detail is None:
             return False
         self._close_picker()
+        self._check_limits()
+        if self._send_block is not None:  # the keys reach here even with the buttons disabled
+            self._show_message("")  # the reason is already shown, once, above the buttons
+            self.status_message.emit(self._send_block)
+            return False
         body = self.body()
         if not body.strip():
             self._show_message(_("Write a reply first."), error=True)
@@ -737,6 +782,73 @@ class ReplyEditor(QWidget):
             self.attach_button,
         ):
             widget.setEnabled(enabled)
+        if enabled:
+            self._apply_send_block()
+
+    def _apply_send_block(self) -> None:
+        """Send, Send & close and Later are off while :attr:`_send_block` says why (in their tooltips)."""
+        blocked = self._send_block is not None
+        for button, tip in (
+            (self.send_button, _("Send ({keys})").format(keys=native_key(SEND_KEYS))),
+            (
+                self.send_close_button,
+                _("Send and close the conversation ({keys})").format(keys=native_key(SEND_CLOSE_KEYS)),
+            ),
+            (self.later_button, _("Send at the next business hour; the arrow offers other times")),
+        ):
+            button.setEnabled(self._detail is not None and not blocked)
+            button.setToolTip(self._send_block if self._send_block is not None else tip)
+
+    def _check_limits(self) -> None:
+        """Check the text (and files) against the channel's limits; show the counter and what is wrong."""
+        detail = self._detail
+        if detail is None:
+            self._send_block = None
+            self.limit_label.hide()
+            self.problem_label.hide()
+            return
+        kind = detail.summary.channel_kind
+        body = self.body()
+        limit = limits_for(kind).max_body_chars
+        if len(body) >= limit * 0.8 or (limit <= 10_000 and body):
+            self.limit_label.setText(
+                _("{count} / {limit}").format(count=format_number(len(body)), limit=format_number(limit))
+            )
+            over = len(body) > limit
+            self.limit_label.setStyleSheet("color: #b3261e; font-weight: bold;" if over else "")
+            self.limit_label.setToolTip(
+                _("Characters in this reply / the most {channel} accepts").format(
+                    channel=self._channel_label()
+                )
+            )
+            self.limit_label.show()
+        else:
+            self.limit_label.hide()
+        problem = check_body(kind, body, [a.size for a in self._attachments])
+        block: str | None = None
+        if self._address_problem is not None:
+            block = self._address_problem
+        elif problem is not None:
+            block = body_problem_message(self._channel_label(), problem[0], problem[1], len(body))
+        self._send_block = block
+        self.problem_label.setText(block or "")
+        self.problem_label.setVisible(block is not None)
+        if self.text_edit.isEnabled():
+            self._apply_send_block()
+
+    def _channel_label(self) -> str:
+        kind = self._detail.summary.channel_kind if self._detail is not None else ""
+        label = CHANNEL_LABELS.get(kind)
+        return _(label) if label else kind
+
+    def refuse_paste(self, length: int) -> None:
+        """A paste larger than any channel takes is refused before it reaches the editor (it would freeze it)."""
+        self._show_message(
+            _("Not pasted: {count} characters is more than any channel accepts ({limit}).").format(
+                count=format_number(length), limit=format_number(MAX_BODY_CHARS)
+            ),
+            error=True,
+        )
 
     def _load(self, body: str, language: str, attachments: list[AttachmentRef]) -> None:
         self._loading = True
@@ -773,6 +885,7 @@ class ReplyEditor(QWidget):
     def _on_text_changed(self) -> None:
         if self._loading:
             return
+        self._check_limits()
         self._mark_dirty()
         if self.undo_button.isVisible() and self.body().strip():
             self.undo_button.hide()
@@ -842,6 +955,7 @@ class ReplyEditor(QWidget):
             chip.clicked.connect(lambda _checked=False, i=index: self.remove_attachment(i))
             self._strip_layout.insertWidget(index, chip)
         self.attachment_strip.setVisible(bool(self._attachments))
+        self._check_limits()  # files count towards the message size
 
     # ----------------------------------------------------------------------------------- picker glue
 

@@ -16,6 +16,12 @@ Signals of :class:`ThreadView`:
     retry_reply_requested(int): "Retry now" on a failed or waiting reply (the outbox item's id).
     send_again_requested(int): "Send again" on a reply whose delivery was not confirmed (the outbox item's id).
 
+A very long message (a 5 MB text, a 100 MB mail already in the profile) is drawn cut after
+:data:`SHOWN_CHARS` characters with a "Show all" link: Qt lays out a table cell's text in time that grows
+faster than its length (100,000 characters ≈ 0.3 s here, a million ≈ 7 s, five million ≈ 30 s), so drawing it
+whole would freeze the window. "Show all" opens the whole text in a :class:`WholeMessageDialog`, a plain-text
+viewer filled a slice per event-loop turn, so even 100 MB never blocks the window.
+
 Replies of the shown conversation that are still in the outbox (queued, scheduled, sending, failed) are drawn
 under the thread as outbound bubbles with a dashed border and their state, so the seller sees at once that an
 answer exists but has not reached the customer yet.
@@ -29,14 +35,18 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from PySide6.QtCore import QByteArray, QSize, Qt, QUrl, Signal
+from PySide6.QtCore import QByteArray, QSize, Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import QColor, QImage, QPalette, QTextDocument
 from PySide6.QtWidgets import (
+    QDialog,
+    QDialogButtonBox,
     QFrame,
     QHBoxLayout,
     QLabel,
     QListWidget,
     QListWidgetItem,
+    QPlainTextEdit,
+    QProgressBar,
     QPushButton,
     QSizePolicy,
     QStackedWidget,
@@ -57,7 +67,7 @@ from inbox_app.domain.conversations import (
 )
 from inbox_app.domain.deadlines import Urgency, urgency
 from inbox_app.domain.views import DUE_SOON_WINDOW
-from inbox_app.i18n import N_, _, format_datetime, format_duration, format_size, ngettext
+from inbox_app.i18n import N_, _, format_datetime, format_duration, format_number, format_size, ngettext
 from inbox_app.services.outbox import OutboxPhase, OutboxRow
 from inbox_app.ui import icons
 from inbox_app.ui.conversation_model import STATUS_LABELS, is_dark_palette, local_zone, urgency_color
@@ -69,6 +79,7 @@ UNKNOWN_CUSTOMER = N_("Unknown customer")
 NO_MESSAGES = N_("No messages yet.")
 SEND_AGAIN = N_("Send again")
 SHOW = N_("Show")
+SHOW_ALL = N_("Show all")
 SAVE_AS = N_("Save as…")
 ATTACHMENT = N_("Attachment")
 CANCEL = N_("Cancel")
@@ -78,6 +89,10 @@ YOU = N_("You")
 _REMOTE_SCHEMES = frozenset({"http", "https", "ftp", "file", ""})
 _IMG_SRC = re.compile(r"<img\b[^>]*?\ssrc=\"(https?://[^\"]+)\"", re.IGNORECASE)
 MAX_REMOTE_IMAGES = 30
+#: A message longer than this (characters of text, or of sanitized HTML) is drawn cut, with "Show all".
+SHOWN_CHARS = 100_000
+#: How much text the whole-message viewer adds per event-loop turn (≈ 0.05 s each here).
+VIEWER_SLICE_CHARS = 500_000
 MAX_REMOTE_IMAGE_BYTES = 5 * 1024 * 1024
 
 
@@ -167,6 +182,96 @@ def deadline_text(detail: ConversationDetail, now: datetime) -> tuple[str, Urgen
     if rule:
         text = _("{deadline} ({rule})").format(deadline=text, rule=rule)
     return text, level
+
+
+def cut_html(markup: str, limit: int) -> str:
+    """The first ``limit`` characters of sanitized HTML, ended before a tag cut in half."""
+    if len(markup) <= limit:
+        return markup
+    head = markup[:limit]
+    opening = head.rfind("<")
+    if opening > head.rfind(">"):
+        head = head[:opening]
+    return head
+
+
+def cut_text(text: str, limit: int) -> str:
+    """The first ``limit`` characters of plain text, ended at a line break when one is near."""
+    if len(text) <= limit:
+        return text
+    head = text[:limit]
+    newline = head.rfind("\n", max(0, limit - 2000))
+    return head[:newline] if newline > 0 else head
+
+
+_BLOCK_END = re.compile(r"(?i)<br\s*/?>|</(?:p|div|tr|li|h[1-6]|table|blockquote)\s*>")
+_TAG = re.compile(r"<[^>]*>")
+
+
+def html_slice_text(markup: str) -> str:
+    """Readable text of a slice of sanitized HTML (block ends become line breaks), in linear time."""
+    return html.unescape(_TAG.sub("", _BLOCK_END.sub("\n", markup)))
+
+
+class WholeMessageDialog(QDialog):
+    """The whole text of one long message, read-only, filled a slice per event-loop turn.
+
+    ``is_html``: ``text`` is sanitized HTML (a message without a text part); each slice ends after a tag and
+    is shown as text.
+
+    Signals: ``loaded()`` once the last slice is in.
+    """
+
+    loaded = Signal()
+
+    def __init__(
+        self, title: str, text: str, parent: QWidget | None = None, *, is_html: bool = False
+    ) -> None:
+        super().__init__(parent)
+        self._is_html = is_html
+        self.setObjectName("wholeMessageDialog")
+        self.setWindowTitle(title)
+        self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        self._text = text
+        self._done = 0
+        self.view = QPlainTextEdit(self)
+        self.view.setReadOnly(True)
+        self.view.setUndoRedoEnabled(False)
+        self.view.setLineWrapMode(QPlainTextEdit.LineWrapMode.WidgetWidth)
+        self.progress = QProgressBar(self)
+        self.progress.setRange(0, max(len(text), 1))
+        self.progress.setFormat(_("Loading… %p%"))
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close, self)
+        buttons.rejected.connect(self.close)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.view, 1)
+        layout.addWidget(self.progress)
+        layout.addWidget(buttons)
+        self.resize(900, 700)
+        self._timer = QTimer(self)
+        self._timer.setInterval(0)
+        self._timer.timeout.connect(self._next_slice)
+        self._timer.start()
+
+    def is_loaded(self) -> bool:
+        return self._done >= len(self._text)
+
+    def _next_slice(self) -> None:
+        end = self._done + VIEWER_SLICE_CHARS
+        if self._is_html and end < len(self._text):
+            tag_end = self._text.find(">", end)
+            end = len(self._text) if tag_end < 0 else tag_end + 1
+        piece = self._text[self._done : end]
+        cursor = self.view.textCursor()
+        cursor.movePosition(cursor.MoveOperation.End)
+        cursor.insertText(html_slice_text(piece) if self._is_html else piece)
+        self._done += len(piece)
+        self.progress.setValue(self._done)
+        if self._done >= len(self._text):
+            self._timer.stop()
+            self.progress.hide()
+            self.view.moveCursor(self.view.textCursor().MoveOperation.Start)
+            self.loaded.emit()
 
 
 class MessageBrowser(QTextBrowser):
@@ -309,6 +414,7 @@ class ThreadView(QWidget):
         self._pending: set[str] = set()  # remote image URLs being fetched
         self._outbox_rows: list[OutboxRow] = []  # this conversation's replies still in the outbox
         self._outbox_lines: list[str] = []  # their status lines as last drawn (the tick redraws on change)
+        self.whole_message: WholeMessageDialog | None = None  # the "Show all" viewer, while open
 
         self.stack = QStackedWidget(self)
         outer = QVBoxLayout(self)
@@ -525,7 +631,11 @@ class ThreadView(QWidget):
         }
         items: list[tuple[datetime, str]] = []
         for message in detail.messages:
-            blocked = 0 if message.id in self._allowed_remote else count_blocked_images(message.html)
+            blocked = (
+                0
+                if message.id in self._allowed_remote
+                else count_blocked_images(cut_html(message.html or "", SHOWN_CHARS))
+            )
             items.append((message.sent_at, self._message_html(message, blocked, colors)))
         for note in detail.notes:
             items.append((note.created_at, self._note_html(note, colors)))
@@ -575,10 +685,27 @@ class ThreadView(QWidget):
                 f"<a href='inbox:show-images/{message.id}'>{html.escape(_(SHOW))}</a></td></tr>"
             )
         if message.html and not self._plain:
-            content = self._allowed_html(message) if message.id in self._allowed_remote else message.html
+            markup = message.html
+            cut = len(markup) > SHOWN_CHARS
+            if cut:
+                markup = cut_html(markup, SHOWN_CHARS)
+            elif message.id in self._allowed_remote:
+                markup = self._allowed_html(message)
+            content = markup
         else:
-            content = f"<div style='white-space:pre-wrap'>{html.escape(message.text or '')}</div>"
+            text = message.text or ""
+            cut = len(text) > SHOWN_CHARS
+            content = f"<div style='white-space:pre-wrap'>{html.escape(cut_text(text, SHOWN_CHARS))}</div>"
         rows.append(f"<tr><td>{content}</td></tr>")
+        if cut:
+            size = len(message.text or "") or len(message.html or "")
+            note = _("This message is very long ({count} characters); only its beginning is shown.").format(
+                count=format_number(size)
+            )
+            rows.append(
+                f"<tr><td bgcolor='{colors['warn']}'>⚠ {html.escape(note)} — "
+                f"<a href='inbox:show-all/{message.id}'>{html.escape(_(SHOW_ALL))}</a></td></tr>"
+            )
         files = [att for att in message.attachments if not att.inline]
         if files:
             links = []
@@ -646,8 +773,35 @@ class ThreadView(QWidget):
                 self.retry_reply_requested.emit(int(value))
             elif action == "send-again" and value.isdigit():
                 self.send_again_requested.emit(int(value))
+            elif action == "show-all" and value.isdigit():
+                self.show_whole_message(int(value))
             return
         self.external_link_requested.emit(url)
+
+    def show_whole_message(self, message_id: int) -> WholeMessageDialog | None:
+        """ "Show all" on a message drawn cut: its whole text in a viewer that fills without blocking."""
+        if self._detail is None:
+            return None
+        for message in self._detail.messages:
+            if message.id == message_id:
+                break
+        else:
+            return None
+        if self.whole_message is not None:
+            self.whole_message.close()
+        text = message.text or message.html or ""
+        is_html = not message.text and bool(message.html)
+        who = message.author_name or message.author_address or ""
+        title = " · ".join(part for part in (message.subject or self._detail.summary.subject, who) if part)
+        dialog = WholeMessageDialog(title or _("Message"), text, self, is_html=is_html)
+        dialog.finished.connect(lambda *_args: self._viewer_closed(dialog))
+        self.whole_message = dialog
+        dialog.show()
+        return dialog
+
+    def _viewer_closed(self, dialog: WholeMessageDialog) -> None:
+        if self.whole_message is dialog:
+            self.whole_message = None
 
     def _attachment(self, attachment_id: int) -> AttachmentView | None:
         if self._detail is None:

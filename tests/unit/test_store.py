@@ -166,7 +166,10 @@ def test_outbox_lifecycle_and_draft(profile: Profile) -> None:
     ingest.add_message(conv, _inbound(NOW, remote="o1"))
     drafts.save_draft(conv.id, "Hola Lucía,")
     assert drafts.load_draft(conv.id).body == "Hola Lucía,"
-    item = outbox.queue_reply(conv, body="Hola Lucía, ya está en camino.", message_id="<x1@shop>")
+    # A mail reply always has a recipient: the outbox refuses one without (issue 11.8).
+    item = outbox.queue_reply(
+        conv, body="Hola Lucía, ya está en camino.", message_id="<x1@shop>", recipients=["lucia@example.es"]
+    )
     assert drafts.load_draft(conv.id) is None, "queuing consumes the draft in the same transaction"
     assert [i.id for i in outbox.due_items(NOW)] == [item.id]
     outbox.mark_sending(item)
@@ -176,7 +179,7 @@ def test_outbox_lifecycle_and_draft(profile: Profile) -> None:
     assert outbox.cancel(item.id)
     assert not outbox.cancel(item.id), "a cancelled reply cannot be cancelled again"
     with pytest.raises(peewee.IntegrityError):
-        outbox.queue_reply(conv, body="dup", message_id="<x1@shop>")
+        outbox.queue_reply(conv, body="dup", message_id="<x1@shop>", recipients=["lucia@example.es"])
 
 
 def test_event_log_is_append_only(profile: Profile) -> None:

@@ -16,6 +16,7 @@ import codecs
 import email
 import email.errors
 import email.message
+import email.parser
 import email.utils
 import logging
 import quopri
@@ -689,8 +690,17 @@ def _message_from_bytes(raw: bytes) -> email.message.Message:
     return msg
 
 
-def _parse(raw: bytes, max_bytes: int, problems: list[str]) -> ParsedMail:
-    msg = _message_from_bytes(raw)
+def _headers_only(raw: bytes) -> email.message.Message:
+    """The top-level headers with an empty body: for a mail whose MIME structure cannot be parsed safely."""
+    msg = email.parser.BytesParser(policy=compat32).parsebytes(raw, headersonly=True)
+    for name in ("Content-Type", "Content-Transfer-Encoding", "Content-Disposition"):
+        del msg[name]
+    msg.set_payload("")
+    return msg
+
+
+def _parse(raw: bytes, max_bytes: int, problems: list[str], *, headers_only: bool = False) -> ParsedMail:
+    msg = _headers_only(raw) if headers_only else _message_from_bytes(raw)
     if not _headers_of(msg):
         problems.append("The message has no headers.")
 
@@ -782,7 +792,18 @@ def parse_message(raw: bytes, *, max_attachment_bytes: int = DEFAULT_MAX_ATTACHM
     try:
         if not isinstance(raw, bytes | bytearray | memoryview):
             raise TypeError(f"expected bytes, got {type(raw).__name__}")
-        mail = _parse(bytes(raw), max_attachment_bytes, problems)
+        try:
+            mail = _parse(bytes(raw), max_attachment_bytes, problems)
+        except RecursionError:
+            # The stdlib parser recurses once per nesting level (multipart or message/rfc822): a hostile mail
+            # nested ~1,000 deep exhausts the stack. Refused with a reason; its headers still thread it.
+            log.warning("a mail is nested too deeply to be parsed; only its headers were read")
+            problems.clear()
+            problems.append(
+                "The message is nested too deeply to be read (MIME parts inside parts, over and over); "
+                "only its headers were read. The original is kept."
+            )
+            mail = _parse(bytes(raw), max_attachment_bytes, problems, headers_only=True)
     except Exception as exc:  # a parser bug must not lose the message: the raw bytes are kept elsewhere
         log.exception("mail parser failed")
         problems.append(f"The message could not be parsed ({type(exc).__name__}); showing it as raw text.")

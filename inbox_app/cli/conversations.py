@@ -101,6 +101,9 @@ def detail_json(detail: ConversationDetail, now: datetime) -> dict[str, Any]:
                     "id": m.id,
                     "direction": m.direction,
                     "author": m.author_name,
+                    "author_name": m.author_name,
+                    "author_role": m.author_role,
+                    "remote_id": m.remote_id,
                     "author_address": m.author_address,
                     "sent_at": iso(m.sent_at),
                     "subject": m.subject,
@@ -202,7 +205,8 @@ def _print_detail(detail: ConversationDetail, now: datetime) -> None:
     for m in detail.messages:
         arrow = "←" if m.direction == "in" else "→"
         print()
-        print(f"{arrow} {format_datetime(m.sent_at)}  {m.author_name}")
+        role = "  " + _("(marketplace operator)") if m.author_role == "operator" else ""
+        print(f"{arrow} {format_datetime(m.sent_at)}  {m.author_name}{role}")
         for line in m.text.splitlines():
             print(f"  {line}")
         for a in m.attachments:

@@ -83,7 +83,9 @@ def test_cli_adds_a_no_auth_account_and_sync_delivers_a_reply_through_the_relay(
         assert account.id == account_id
         assert mail_settings(account).smtp.user == ""
         assert get_secret(secret_ref(account.id, "imap"), server_of(account, "imap")) == password
-        assert get_secret(secret_ref(account.id, "smtp"), server_of(account, "smtp")) is None  # no password to keep for the relay
+        assert (
+            get_secret(secret_ref(account.id, "smtp"), server_of(account, "smtp")) is None
+        )  # no password to keep for the relay
     finally:
         profile.close()
 

@@ -125,6 +125,11 @@ def create_api_account(kind: str, name: str, settings: ApiAccountSettings) -> Ac
     return account
 
 
+def is_api_account(account: Account) -> bool:
+    """A marketplace account reached over an HTTP API (anything but a mailbox or the demo)."""
+    return account.kind not in (MAIL_KIND, DEMO_KIND)
+
+
 def api_settings(account: Account) -> ApiAccountSettings:
     return ApiAccountSettings.from_dict(dict(account.settings or {}))
 

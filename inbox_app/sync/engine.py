@@ -36,6 +36,7 @@ from inbox_app.store.blobs import BlobStore
 from inbox_app.store.db import is_disk_full
 from inbox_app.store.models import Account
 from inbox_app.store.outbox import has_due
+from inbox_app.sync.channel_delivery import deliver_due_channel
 from inbox_app.sync.channel_sync import ChannelAccountSync, ChannelSyncReport
 from inbox_app.sync.credentials import account_password
 from inbox_app.sync.db_worker import close_db_connection
@@ -228,14 +229,38 @@ class SyncEngine:
 
     async def _channel_once(self, account: Account, report: EngineReport) -> None:
         """One round of a marketplace account: its listing, then its due replies; errors stay with it."""
+        sync = self.channel_sync_for(account)
         try:
-            sync = self.channel_sync_for(account)
             report.channel_syncs[account.id] = ChannelSyncReport()
             await sync.sync_once(report.channel_syncs[account.id])
         except Exception as exc:
             problem = self._problem(account, exc)
             report.problems.append(problem)
             self.bus.publish(ChangeEvent("error", frozenset(), account.id, problem.message))
+            if problem.needs_reconnect or problem.bug:
+                return
+        # Replies go out even when the listing failed half-way (a 503 on one page says little about M12).
+        try:
+            delivery = await self._deliver_channel(account, sync)
+            report.deliveries[account.id] = delivery
+            if delivery.offline and not any(p.account_id == account.id for p in report.problems):
+                report.problems.append(
+                    AccountProblem(
+                        account.id,
+                        account.name,
+                        _("“{name}” could not be reached; queued replies stay queued.").format(
+                            name=account.name
+                        ),
+                        offline=True,
+                    )
+                )
+        except Exception as exc:
+            problem = self._problem(account, exc)
+            report.problems.append(problem)
+            self.bus.publish(ChangeEvent("error", frozenset(), account.id, problem.message))
+
+    async def _deliver_channel(self, account: Account, sync: ChannelAccountSync) -> DeliveryReport:
+        return await deliver_due_channel(account, await sync.channel(), blobs=self.blobs, bus=self.bus)
 
     async def _channel_loop(self, account: Account, stop_event: asyncio.Event) -> None:
         """The window's loop of one marketplace account: a round every ``poll_interval``, or after a backoff
@@ -243,9 +268,11 @@ class SyncEngine:
         sync = self.channel_sync_for(account)
         spec = self.registry.spec_for(account.kind)
         interval = spec.poll_interval if spec is not None else 120.0
+        loop = asyncio.get_running_loop()
         while not stop_event.is_set():
             try:
                 await sync.sync_once()
+                await self._deliver_channel(account, sync)
                 wait = interval
                 self.bus.publish(ChangeEvent("online", frozenset(), account.id))
             except Exception as exc:
@@ -254,8 +281,20 @@ class SyncEngine:
                 if problem.offline:
                     self.bus.publish(ChangeEvent("offline", frozenset(), account.id, problem.message))
                 wait = max(sync.backoff(exc), interval if problem.needs_reconnect else 0.0)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop_event.wait(), timeout=wait)
+            # Until the next round: deliver a reply as soon as one is queued (here or by another copy).
+            until = loop.time() + wait
+            while not stop_event.is_set() and loop.time() < until:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop_event.wait(), timeout=min(OUTBOX_POLL, until - loop.time()))
+                if stop_event.is_set():
+                    break
+                try:
+                    if has_due(account_ids=[account.id]):
+                        await self._deliver_channel(account, sync)
+                except Exception as exc:
+                    problem = self._problem(account, exc)
+                    self.bus.publish(ChangeEvent("error", frozenset(), account.id, problem.message))
+                    break
         await sync.close()
 
     def wake_outbox(self) -> None:

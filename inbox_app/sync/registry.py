@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from inbox_app.channels.base import AuthFailed, Channel
+from inbox_app.channels.base import AuthFailed, Channel, ReplyLimits
 from inbox_app.i18n import _
 from inbox_app.store.accounts import MIRAKL_KIND, ApiAccountSettings, api_settings
 from inbox_app.store.channel_threads import ChannelTarget
@@ -31,6 +31,7 @@ class ChannelKindSpec:
     channel_kind: str  # Channel.kind of its conversations (and the deadline preset's kind)
     label: str  # the kind's name for the user ("Mirakl")
     build: ChannelBuilder
+    limits: ReplyLimits | None = None  # what a reply must respect (checked before it is queued)
     poll_interval: float = 120.0  # s between two listings in the window (no push from these APIs)
 
 
@@ -44,7 +45,13 @@ def _build_mirakl(settings: ApiAccountSettings, name: str, secret: str) -> Chann
     )
 
 
-MIRAKL = ChannelKindSpec(MIRAKL_KIND, "mirakl", "Mirakl", _build_mirakl)
+def _mirakl_limits() -> ReplyLimits:
+    from inbox_app.channels.mirakl import MIRAKL_LIMITS
+
+    return MIRAKL_LIMITS
+
+
+MIRAKL = ChannelKindSpec(MIRAKL_KIND, "mirakl", "Mirakl", _build_mirakl, limits=_mirakl_limits())
 
 
 @dataclass

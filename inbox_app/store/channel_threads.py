@@ -150,7 +150,8 @@ def store_thread_batch(
         if channel.name != target.name:
             channel.name = target.name
             channel.save()
-        customer_kind = f"{target.kind}:customer"
+        # The vendor's customer ids are per marketplace account: the identity kind names the account.
+        customer_kind = f"{target.kind}:{target.account_id}"
         remote_ids = sorted({t.remote_id for t in threads})
         existing: dict[str, tuple[int, int | None, dict[str, Any]]] = {}
         for chunk in _chunks(remote_ids):
@@ -172,9 +173,7 @@ def store_thread_batch(
                     known[int(conv_id)].add(str(remote_id))
                 if direction == "out" and str(remote_id or "").startswith("<"):
                     own_replies.setdefault(int(conv_id), []).append((int(message_id), str(text)))
-        store.prefetch_customers(
-            customer_kind, [f"{target.account_id}:{t.customer_key}" for t in threads if t.customer_key]
-        )
+        store.prefetch_customers(customer_kind, [t.customer_key for t in threads if t.customer_key])
         thread_updates: list[tuple[object, ...]] = []
         sources: list[tuple[int, bytes]] = []
         attachments: list[tuple[object, ...]] = []
@@ -184,7 +183,7 @@ def store_thread_batch(
             customer = (
                 store.customer(
                     customer_kind,
-                    f"{target.account_id}:{record.customer_key}",
+                    record.customer_key,
                     record.customer_name or None,
                     None,
                 )

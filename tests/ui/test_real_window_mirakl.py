@@ -1,0 +1,77 @@
+"""A Mirakl account in the real window: the app's own engine syncs it from the sandbox on 127.0.0.1 and the list
+shows its conversation with the operator's name as the channel (no hand-built widget, no mocked HTTP)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from PySide6.QtCore import Qt
+from PySide6.QtTest import QTest
+
+from inbox_app.app import Gui
+from inbox_app.ui.conversation_model import Column
+from tests.servers.mirakl import MiraklSandbox
+from tests.ui.real_app import cli, run_real_app
+
+KEY_ENV = "TEST_MIRAKL_KEY"
+
+
+def test_a_synced_mirakl_conversation_shows_with_its_operator_as_channel(qtbot, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path / "profile"
+    with MiraklSandbox(operator_name="Fnac ES") as sandbox:
+        thread = sandbox.add_thread(topic="Colis abîmé", order_id="ORDER-77-A", customer_name="Lucía Pérez")
+        sandbox.add_message(thread.id, "Mi paquete llegó roto, ¿qué hago?")
+        added = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "inbox_app",
+                "--profile",
+                str(path),
+                "account",
+                "add",
+                "mirakl",
+                "--name",
+                "Fnac ES",
+                "--base-url",
+                sandbox.base_url,
+                "--api-key-env",
+                KEY_ENV,
+            ],
+            capture_output=True,
+            text=True,
+            env={**os.environ, KEY_ENV: sandbox.api_key, "INBOX_APP_LANG": "en"},
+            timeout=120,
+        )
+        assert added.returncode == 0, added.stderr
+        seen: dict[str, str] = {}
+
+        def scenario(gui: Gui) -> None:
+            listing = gui.window.conversation_list
+            # The engine's own loop lists the account, stores the thread and publishes the change event.
+            qtbot.waitUntil(
+                lambda: (
+                    listing.conversation_model() is not None and listing.conversation_model().rowCount() == 1
+                ),
+                timeout=30_000,
+            )
+            model = listing.conversation_model()
+            listing.setFocus()
+            QTest.keyClick(listing, Qt.Key.Key_Return)
+            qtbot.waitUntil(lambda: gui.controller.current_id() is not None, timeout=10_000)
+            for column in (Column.CHANNEL, Column.CUSTOMER, Column.SUBJECT, Column.ORDER):
+                seen[column.name] = str(model.index(0, int(column)).data(Qt.ItemDataRole.DisplayRole))
+            gui.window.grab().save(str(tmp_path / "mirakl.png"))
+
+        run_real_app(path, scenario)
+    assert seen == {
+        "CHANNEL": "Fnac ES",
+        "CUSTOMER": "Lucía Pérez",
+        "SUBJECT": "Colis abîmé",
+        "ORDER": "ORDER-77-A",
+    }
+    shown = cli(path, "list", "--json")
+    assert shown.returncode == 0 and "Fnac ES" in shown.stdout

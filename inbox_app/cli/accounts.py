@@ -264,7 +264,12 @@ def cmd_list(args: argparse.Namespace) -> int:
                 if isinstance(settings, dict) and settings.get("removed")
                 else ""
             )
-            print(f"{info['id']}\t{info['kind']}\t{info['name']}\t{address}{removed}")
+            reconnect = (
+                "\t" + _("needs reconnecting: {reason}").format(reason=settings["needs_reconnect"])
+                if isinstance(settings, dict) and settings.get("needs_reconnect")
+                else ""
+            )
+            print(f"{info['id']}\t{info['kind']}\t{info['name']}\t{address}{removed}{reconnect}")
     return 0
 
 

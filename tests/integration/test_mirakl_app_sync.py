@@ -75,7 +75,9 @@ def test_key_lives_in_the_keyring_bound_to_the_host(sandbox: MiraklSandbox, tmp_
 def test_sync_list_show_search_and_incremental(sandbox: MiraklSandbox, tmp_path: Path) -> None:
     profile = tmp_path / "p"
     thread = sandbox.add_thread(topic="Colis abîmé", order_id="ORDER-77-A", customer_name="Lucía Pérez")
-    sandbox.add_message(thread.id, "Mi paquete llegó roto, ¿qué hago?", attachments=(("foto.jpg", b"JPEG"),))
+    sandbox.add_message(
+        thread.id, "Mi paquete llegó roto, ¿qué hago?", attachments=(("../../foto.jpg", b"JPEG"),)
+    )
     sandbox.add_message(thread.id, "Hemos pedido al vendedor que responda.", sender="OPERATOR")
     quiet = sandbox.add_thread(topic="Gracias", order_id="ORDER-78-A")
     sandbox.add_message(quiet.id, "Todo bien, gracias")
@@ -94,7 +96,15 @@ def test_sync_list_show_search_and_incremental(sandbox: MiraklSandbox, tmp_path:
     messages = detail["messages"]
     assert [m["direction"] for m in messages] == ["in", "in"]
     assert messages[1]["author_name"] == "Operator support (Fnac ES)"
-    assert [(a["name"], a["size"]) for a in messages[0]["attachments"]] == [("foto.jpg", 4)]
+    assert [(a["name"], a["size"]) for a in messages[0]["attachments"]] == [("foto.jpg", 4)]  # no path in it
+    assert messages[0]["attachments"][0]["path"] is None  # metadata only until the seller opens it
+    (attachment_id,) = [a["id"] for a in messages[0]["attachments"]]
+    downloads = tmp_path / "downloads"
+    downloads.mkdir()
+    saved = Path(ok(cli(profile, "attachment", str(attachment_id), "--to", str(downloads))).strip())
+    assert saved.parent == downloads and saved.read_bytes() == b"JPEG"
+    ok(cli(profile, "attachment", str(attachment_id), "--to", str(downloads)))  # kept: not downloaded again
+    assert len([r for r in sandbox.requests_to("/api/inbox/threads") if r.path.endswith("/download")]) == 1
     hits = json.loads(ok(cli(profile, "search", "paquete", "--json")))
     assert [h["id"] for h in hits] == [row["id"]]
 
@@ -197,3 +207,5 @@ def test_a_failing_account_does_not_stall_another(sandbox: MiraklSandbox, tmp_pa
     accounts = {a["name"]: a for a in json.loads(ok(cli(profile, "account", "list", "--json")))}
     assert accounts["ManoMano"]["settings"]["needs_reconnect"]
     assert "needs_reconnect" not in accounts["Fnac ES"]["settings"]
+    text = ok(cli(profile, "account", "list"))
+    assert "ManoMano\t" in text and "needs reconnecting: ManoMano refused the key" in text

@@ -3,6 +3,7 @@ shows its conversation with the operator's name as the channel (no hand-built wi
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -10,13 +11,42 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QApplication
 
 from inbox_app.app import Gui
 from inbox_app.ui.conversation_model import Column
 from tests.servers.mirakl import MiraklSandbox
 from tests.ui.real_app import cli, run_real_app
+from tests.ui.test_real_window_keyboard import press, type_text, wait_ready
 
 KEY_ENV = "TEST_MIRAKL_KEY"
+
+
+def add_account(path: Path, sandbox: MiraklSandbox) -> None:
+    """``inbox-app account add mirakl`` as a user types it (the key in an environment variable)."""
+    added = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "inbox_app",
+            "--profile",
+            str(path),
+            "account",
+            "add",
+            "mirakl",
+            "--name",
+            "Fnac ES",
+            "--base-url",
+            sandbox.base_url,
+            "--api-key-env",
+            KEY_ENV,
+        ],
+        capture_output=True,
+        text=True,
+        env={**os.environ, KEY_ENV: sandbox.api_key, "INBOX_APP_LANG": "en"},
+        timeout=120,
+    )
+    assert added.returncode == 0, added.stderr
 
 
 def test_a_synced_mirakl_conversation_shows_with_its_operator_as_channel(qtbot, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -24,29 +54,7 @@ def test_a_synced_mirakl_conversation_shows_with_its_operator_as_channel(qtbot, 
     with MiraklSandbox(operator_name="Fnac ES") as sandbox:
         thread = sandbox.add_thread(topic="Colis abîmé", order_id="ORDER-77-A", customer_name="Lucía Pérez")
         sandbox.add_message(thread.id, "Mi paquete llegó roto, ¿qué hago?")
-        added = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "inbox_app",
-                "--profile",
-                str(path),
-                "account",
-                "add",
-                "mirakl",
-                "--name",
-                "Fnac ES",
-                "--base-url",
-                sandbox.base_url,
-                "--api-key-env",
-                KEY_ENV,
-            ],
-            capture_output=True,
-            text=True,
-            env={**os.environ, KEY_ENV: sandbox.api_key, "INBOX_APP_LANG": "en"},
-            timeout=120,
-        )
-        assert added.returncode == 0, added.stderr
+        add_account(path, sandbox)
         seen: dict[str, str] = {}
 
         def scenario(gui: Gui) -> None:
@@ -75,3 +83,38 @@ def test_a_synced_mirakl_conversation_shows_with_its_operator_as_channel(qtbot, 
     }
     shown = cli(path, "list", "--json")
     assert shown.returncode == 0 and "Fnac ES" in shown.stdout
+
+
+def test_a_reply_typed_in_the_window_reaches_mirakl_once(qtbot, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path / "profile"
+    with MiraklSandbox(operator_name="Fnac ES") as sandbox:
+        thread = sandbox.add_thread(topic="Factura", customer_name="Lucía Pérez")
+        sandbox.add_message(thread.id, "¿Me pueden enviar la factura?")
+        add_account(path, sandbox)
+
+        def scenario(gui: Gui) -> None:
+            listing = gui.window.conversation_list
+            qtbot.waitUntil(
+                lambda: (
+                    listing.conversation_model() is not None and listing.conversation_model().rowCount() == 1
+                ),
+                timeout=30_000,
+            )
+            wait_ready(qtbot, gui)
+            editor = gui.controller.reply_widget
+            press(Qt.Key.Key_R)
+            qtbot.waitUntil(lambda: QApplication.focusWidget() is editor.text_edit)
+            type_text("Se la enviamos hoy mismo.")
+            press(Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
+            qtbot.waitUntil(lambda: editor.body() == "")
+            # The engine's loop for the account sees the queued reply and delivers it through M12.
+            qtbot.waitUntil(lambda: len(sandbox.replies) == 1, timeout=30_000)
+            qtbot.waitUntil(
+                lambda: "Se la enviamos" in gui.window.thread_view.browser.toPlainText(), timeout=10_000
+            )
+
+        run_real_app(path, scenario)
+        assert [r.message_input["body"] for r in sandbox.replies] == ["Se la enviamos hoy mismo."]
+    outbox = cli(path, "outbox", "list", "--all", "--json")
+    assert outbox.returncode == 0, outbox.stderr
+    assert [i["state"] for i in json.loads(outbox.stdout)] == ["sent"]

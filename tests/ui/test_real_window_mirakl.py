@@ -118,3 +118,58 @@ def test_a_reply_typed_in_the_window_reaches_mirakl_once(qtbot, tmp_path: Path) 
     outbox = cli(path, "outbox", "list", "--all", "--json")
     assert outbox.returncode == 0, outbox.stderr
     assert [i["state"] for i in json.loads(outbox.stdout)] == ["sent"]
+
+
+def test_adding_a_mirakl_account_in_the_window_names_what_failed_then_syncs(qtbot, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from inbox_app.ui.marketplace_dialog import MarketplaceAccountDialog
+
+    path = tmp_path / "profile"
+    with MiraklSandbox(operator_name="Carrefour") as sandbox:
+        thread = sandbox.add_thread(topic="¿Dónde está mi pedido?", customer_name="Jordi Puig")
+        sandbox.add_message(thread.id, "Hace una semana que lo pedí.")
+        seen: dict[str, object] = {}
+
+        def scenario(gui: Gui) -> None:
+            gui.window.activateWindow()
+            qtbot.waitUntil(lambda: gui.window.isActiveWindow())
+            gui.window.actions_by_name["add_marketplace"].trigger()
+            qtbot.waitUntil(
+                lambda: any(
+                    isinstance(w, MarketplaceAccountDialog) and w.isVisible()
+                    for w in QApplication.topLevelWidgets()
+                )
+            )
+            dialog = next(
+                w for w in QApplication.topLevelWidgets() if isinstance(w, MarketplaceAccountDialog)
+            )
+            QTest.keyClicks(dialog.name_edit, "Carrefour")
+            QTest.keyClicks(dialog.url_edit, sandbox.base_url)
+            QTest.keyClicks(dialog.key_edit, "a-wrong-key")
+            QTest.mouseClick(dialog.test_button, Qt.MouseButton.LeftButton)
+            qtbot.waitUntil(lambda: "failed" in dialog.message_label.text(), timeout=20_000)
+            seen["failure"] = dialog.message_label.text()
+            seen["highlighted"] = dialog.highlighted_field()
+            seen["save_after_failure"] = dialog.save_button.isEnabled()
+            dialog.key_edit.selectAll()
+            QTest.keyClicks(dialog.key_edit, sandbox.api_key)
+            QTest.mouseClick(dialog.test_button, Qt.MouseButton.LeftButton)
+            qtbot.waitUntil(dialog.save_button.isEnabled, timeout=20_000)
+            dialog.grab().save(str(tmp_path / "dialog.png"))
+            QTest.mouseClick(dialog.save_button, Qt.MouseButton.LeftButton)
+            listing = gui.window.conversation_list
+            qtbot.waitUntil(
+                lambda: (
+                    listing.conversation_model() is not None and listing.conversation_model().rowCount() == 1
+                ),
+                timeout=30_000,
+            )
+            model = listing.conversation_model()
+            seen["channel"] = str(model.index(0, int(Column.CHANNEL)).data(Qt.ItemDataRole.DisplayRole))
+
+        run_real_app(path, scenario)
+    assert "Connection test failed (key refused)" in str(seen["failure"])
+    assert seen["highlighted"] == "api_key" and seen["save_after_failure"] is False
+    assert seen["channel"] == "Carrefour"
+    accounts = json.loads(cli(path, "account", "list", "--json").stdout)
+    assert [(a["kind"], a["name"]) for a in accounts] == [("mirakl", "Carrefour")]
+    assert sandbox.api_key.encode() not in (path / "inbox.sqlite3").read_bytes()

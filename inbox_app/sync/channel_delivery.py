@@ -143,7 +143,7 @@ def record_channel_reply(
                 direction=Direction.OUT,
                 sent_at=now,
                 text=item.body,
-                author_name=account.name,
+                author_name="",  # the shop: shown as "You" (account.name is the marketplace's name)
                 subject=item.subject,
                 remote_id=remote_id or item.message_id,
                 recipients=tuple(item.recipients or []),

@@ -54,6 +54,7 @@ def test_a_synced_mirakl_conversation_shows_with_its_operator_as_channel(qtbot, 
     with MiraklSandbox(operator_name="Fnac ES") as sandbox:
         thread = sandbox.add_thread(topic="Colis abîmé", order_id="ORDER-77-A", customer_name="Lucía Pérez")
         sandbox.add_message(thread.id, "Mi paquete llegó roto, ¿qué hago?")
+        sandbox.add_message(thread.id, "Hemos pedido al vendedor que responda.", sender="OPERATOR")
         add_account(path, sandbox)
         seen: dict[str, str] = {}
 
@@ -72,9 +73,14 @@ def test_a_synced_mirakl_conversation_shows_with_its_operator_as_channel(qtbot, 
             qtbot.waitUntil(lambda: gui.controller.current_id() is not None, timeout=10_000)
             for column in (Column.CHANNEL, Column.CUSTOMER, Column.SUBJECT, Column.ORDER):
                 seen[column.name] = str(model.index(0, int(column)).data(Qt.ItemDataRole.DisplayRole))
+            qtbot.waitUntil(lambda: "Hemos pedido" in gui.window.thread_view.browser.toPlainText())
+            seen["thread"] = gui.window.thread_view.browser.toPlainText()
             gui.window.grab().save(str(tmp_path / "mirakl.png"))
 
         run_real_app(path, scenario)
+    thread_text = seen.pop("thread")
+    assert "Customer wrote" in thread_text  # Lucía
+    assert "Operator support (Fnac ES)" in thread_text and "Marketplace wrote" in thread_text
     assert seen == {
         "CHANNEL": "Fnac ES",
         "CUSTOMER": "Lucía Pérez",

@@ -213,6 +213,31 @@ def open_gui(profile_dir: Path | None, lang: str | None) -> Gui | int:
         dialog.account_saved.connect(saved)
         dialog.open()  # window-modal without a nested event loop: the sync keeps running meanwhile
 
+    def add_marketplace_account() -> None:
+        from inbox_app.store.accounts import ApiAccountSettings
+        from inbox_app.sync.channel_setup import save_channel_account, test_channel_account
+        from inbox_app.ui.marketplace_dialog import MarketplaceAccountDialog, MarketplaceForm
+
+        def settings_of(form: MarketplaceForm) -> ApiAccountSettings:
+            return ApiAccountSettings(base_url=form.base_url, shop_id=form.shop_id or None)
+
+        async def test(form: MarketplaceForm) -> None:
+            await test_channel_account(engine.registry, form.kind, form.name, settings_of(form), form.api_key)
+
+        def save(form: MarketplaceForm) -> int:
+            return save_channel_account(form.kind, form.name, settings_of(form), form.api_key)
+
+        kinds = [(spec.account_kind, spec.label) for spec in engine.registry.specs.values()]
+        dialog = MarketplaceAccountDialog(window, kinds=kinds, test_connection=test, save=save)
+
+        def saved(_account_id: int) -> None:
+            restart_engine.set()  # the engine picks up the new account and starts syncing it
+            controller.reload()
+            maybe_show_plaintext_keyring_notice(window)
+
+        dialog.account_saved.connect(saved)
+        dialog.open()
+
     def edit_account(account_id: int) -> None:
         from inbox_app.sync.account_setup import AccountSetupError, account_form, test_account, update_account
         from inbox_app.ui.account_dialog import AccountDialog
@@ -261,6 +286,7 @@ def open_gui(profile_dir: Path | None, lang: str | None) -> Gui | int:
 
     controller = MainController(profile, window=window, on_try_demo=try_demo, on_add_account=add_account)
     controller.edit_account_requested.connect(edit_account)
+    window.add_marketplace_requested.connect(add_marketplace_account)
     controller.remove_account_requested.connect(remove_account)
     controller.retry_sync_requested.connect(restart_engine.set)
     bus.subscribe(controller.handle_change_event)

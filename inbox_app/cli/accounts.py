@@ -64,6 +64,26 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     imap.add_argument("--no-test", action="store_true", help=_("store without trying the connection"))
     imap.set_defaults(func=cmd_add_imap)
 
+    mirakl = add_sub.add_parser("mirakl", help=_("a Mirakl marketplace shop (Carrefour, Fnac, ManoMano…)"))
+    mirakl.add_argument(
+        "--name", required=True, help=_("the marketplace's name, shown as the channel (e.g. “Fnac ES”)")
+    )
+    mirakl.add_argument(
+        "--base-url", required=True, help=_("the operator's API address, e.g. https://fnac-es.mirakl.net")
+    )
+    mirakl.add_argument(
+        "--api-key-env",
+        required=True,
+        metavar="VAR",
+        help=_("environment variable that holds the shop API key"),
+    )
+    mirakl.add_argument("--shop-id", default=None, help=_("the shop id, when the key serves several shops"))
+    mirakl.add_argument(
+        "--marketplace", default=None, help=_("the operator, for its reply deadline (default: the name)")
+    )
+    mirakl.add_argument("--no-test", action="store_true", help=_("store without trying the connection"))
+    mirakl.set_defaults(func=cmd_add_api_account, api_kind="mirakl")
+
     edit = account_sub.add_parser("edit", help=_("change an account's settings (tested before saving)"))
     edit.add_argument("account_id", type=int, metavar="ID")
     edit.add_argument("--name", default=None, help=_("display name of the account"))
@@ -178,6 +198,47 @@ def cmd_add_imap(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_add_api_account(args: argparse.Namespace) -> int:
+    """A marketplace account (``account add mirakl``): test the connection (unless --no-test), then store
+    it with its key in the keyring. The key comes from an environment variable, never the command line."""
+    from inbox_app.store.accounts import ApiAccountSettings
+    from inbox_app.sync.channel_setup import (
+        ChannelSetupError,
+        save_channel_account,
+        setup_error_text,
+        test_channel_account,
+    )
+    from inbox_app.sync.registry import default_registry
+
+    secret = os.environ.get(args.api_key_env)
+    if not secret:
+        raise CliError(_("The environment variable {var} is not set.").format(var=args.api_key_env))
+    name = args.name.strip()
+    if not name:
+        raise CliError(_("The account needs a name."))
+    settings = ApiAccountSettings(
+        base_url=args.base_url.strip().rstrip("/"),
+        shop_id=(args.shop_id or "").strip() or None,
+        marketplace=(args.marketplace or "").strip() or None,
+    )
+    registry = default_registry()
+    if not args.no_test:  # before the profile is opened: nothing is stored when the test fails
+        try:
+            asyncio.run(test_channel_account(registry, args.api_kind, name, settings, secret))
+        except ChannelSetupError as exc:
+            raise CliError(setup_error_text(exc)) from exc
+    profile = profile_from_args(args)
+    try:
+        print(save_channel_account(args.api_kind, name, settings, secret))
+        from inbox_app.secrets import backend_is_plaintext, plaintext_warning
+
+        if backend_is_plaintext():
+            print("inbox-app: " + _("warning: {text}").format(text=plaintext_warning()), file=sys.stderr)
+    finally:
+        profile.close()
+    return 0
+
+
 def cmd_list(args: argparse.Namespace) -> int:
     from inbox_app.store.accounts import account_info, list_accounts
 
@@ -193,13 +254,22 @@ def cmd_list(args: argparse.Namespace) -> int:
     else:
         for info in infos:
             settings = info["settings"]
-            address = settings.get("from_address", "") if isinstance(settings, dict) else ""
+            address = (
+                settings.get("from_address") or settings.get("base_url") or ""
+                if isinstance(settings, dict)
+                else ""
+            )
             removed = (
                 "\t" + _("(removed, conversations kept)")
                 if isinstance(settings, dict) and settings.get("removed")
                 else ""
             )
-            print(f"{info['id']}\t{info['kind']}\t{info['name']}\t{address}{removed}")
+            reconnect = (
+                "\t" + _("needs reconnecting: {reason}").format(reason=settings["needs_reconnect"])
+                if isinstance(settings, dict) and settings.get("needs_reconnect")
+                else ""
+            )
+            print(f"{info['id']}\t{info['kind']}\t{info['name']}\t{address}{removed}{reconnect}")
     return 0
 
 

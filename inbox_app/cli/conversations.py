@@ -41,6 +41,15 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p_show.add_argument("--json", action="store_true", help=_("print JSON instead of text"))
     p_show.set_defaults(func=run_show, read_only_ok=True)
 
+    p_att = sub.add_parser(
+        "attachment", help=_("save an attachment (downloaded from the marketplace if needed)")
+    )
+    p_att.add_argument(
+        "attachment_id", type=int, metavar="ID", help=_("attachment id (as printed by show --json)")
+    )
+    p_att.add_argument("--to", type=Path, default=Path("."), help=_("folder to save it in (default: here)"))
+    p_att.set_defaults(func=run_save_attachment)
+
     p_search = sub.add_parser("search", help=_("full-text search over all messages, best match first"))
     p_search.add_argument("query", help=_("words to find, or an order id"))
     p_search.add_argument("--limit", type=int, default=50, help=_("at most this many conversations"))
@@ -101,12 +110,15 @@ def detail_json(detail: ConversationDetail, now: datetime) -> dict[str, Any]:
                     "id": m.id,
                     "direction": m.direction,
                     "author": m.author_name,
+                    "author_name": m.author_name,
+                    "author_role": m.author_role,
+                    "remote_id": m.remote_id,
                     "author_address": m.author_address,
                     "sent_at": iso(m.sent_at),
                     "subject": m.subject,
                     "text": m.text,
                     "attachments": [
-                        {"name": a.name, "size": a.size, "mime_type": a.mime_type, "path": a.path}
+                        {"id": a.id, "name": a.name, "size": a.size, "mime_type": a.mime_type, "path": a.path}
                         for a in m.attachments
                     ],
                 }
@@ -184,7 +196,8 @@ def _print_detail(detail: ConversationDetail, now: datetime) -> None:
     for m in detail.messages:
         arrow = "←" if m.direction == "in" else "→"
         print()
-        print(f"{arrow} {format_datetime(m.sent_at)}  {m.author_name}")
+        role = "  " + _("(marketplace operator)") if m.author_role == "operator" else ""
+        print(f"{arrow} {format_datetime(m.sent_at)}  {m.author_name}{role}")
         for line in m.text.splitlines():
             print(f"  {line}")
         for a in m.attachments:
@@ -253,6 +266,35 @@ def run_show(args: argparse.Namespace) -> int:
         _print_json(detail_json(found, now))
     else:
         _print_detail(found, now)
+    return 0
+
+
+def run_save_attachment(args: argparse.Namespace) -> int:
+    """Save one attachment into a folder; a marketplace file is downloaded first (and kept for next time)."""
+    import asyncio
+
+    from inbox_app.channels.base import ChannelError
+    from inbox_app.sync.channel_attachments import AttachmentUnavailable, save_attachment
+    from inbox_app.sync.db_worker import close_db_connection
+    from inbox_app.sync.registry import default_registry
+
+    profile = profile_from_args(args)
+
+    async def run() -> Path:
+        try:
+            return await save_attachment(default_registry(), profile.blobs, args.attachment_id, args.to)
+        finally:
+            await close_db_connection()
+
+    try:
+        saved = asyncio.run(run())
+    except (AttachmentUnavailable, ChannelError) as exc:
+        raise CliError(exc.user_message) from exc
+    except OSError as exc:
+        raise CliError(_("Could not save: {error}").format(error=exc.strerror or exc)) from exc
+    finally:
+        profile.close()
+    print(saved)
     return 0
 
 

@@ -26,6 +26,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     reply.add_argument(
         "--close", action="store_true", help=_("close the conversation once the reply is sent")
     )
+    reply.add_argument(
+        "--attach",
+        action="append",
+        default=[],
+        type=Path,
+        metavar="FILE",
+        help=_("attach this file (repeat for several); checked against the channel's limits"),
+    )
     reply.set_defaults(func=cmd_reply)
 
     box = sub.add_parser("outbox", help=_("replies waiting to be sent"))
@@ -108,15 +116,55 @@ def cmd_reply(args: argparse.Namespace) -> int:
     from inbox_app.store.replies import ReplyError, queue_reply_for
 
     body = read_body(args.body_file)
+    files = _read_attachments(args.attach)
     profile = profile_from_args(args)
     try:
-        item = queue_reply_for(args.conversation_id, body, close_after_send=args.close, actor="cli")
+        attachments = _check_and_keep(profile, args.conversation_id, body, files)
+        item = queue_reply_for(
+            args.conversation_id, body, close_after_send=args.close, attachments=attachments, actor="cli"
+        )
         print(item.id)
     except ReplyError as exc:
         raise CliError(exc.user_message) from exc
     finally:
         profile.close()
     return 0
+
+
+def _read_attachments(paths: list[Path]) -> list[tuple[str, bytes]]:
+    files: list[tuple[str, bytes]] = []
+    for path in paths:
+        try:
+            files.append((path.name, path.read_bytes()))
+        except OSError as exc:
+            raise CliError(
+                _("Cannot read {path}: {error}").format(path=path, error=exc.strerror or exc)
+            ) from exc
+    return files
+
+
+def _check_and_keep(
+    profile: Any, conversation_id: int, body: str, files: list[tuple[str, bytes]]
+) -> list[dict[str, object]]:
+    """Refuse a reply its channel would refuse (length, files), before anything is queued; then keep the
+    files in the profile's blob store and return the outbox's attachment entries."""
+    import mimetypes
+
+    from inbox_app.sync.channel_delivery import reply_problems
+    from inbox_app.sync.registry import default_registry
+
+    problems = reply_problems(default_registry(), conversation_id, body, [(n, len(d)) for n, d in files])
+    if problems:
+        raise CliError("\n".join(problems))
+    return [
+        {
+            "name": name,
+            "sha256": profile.blobs.put(data),
+            "size": len(data),
+            "mime_type": mimetypes.guess_type(name)[0] or "application/octet-stream",
+        }
+        for name, data in files
+    ]
 
 
 def _item_info(item: Any) -> dict[str, Any]:

@@ -40,6 +40,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
     if not report.accounts:
         raise CliError(_("No mail account is set up. Add one with: inbox-app account add imap …"))
     new = sum(r.new_messages for r in report.syncs.values())
+    new += sum(r.new_messages for r in report.channel_syncs.values())
     bodies = sum(r.bodies for r in report.syncs.values())
     sent = sum(len(d.sent) + len(d.recovered) + len(d.unconfirmed) for d in report.deliveries.values())
     queued = sum(len(d.retry) for d in report.deliveries.values())

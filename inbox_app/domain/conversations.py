@@ -101,6 +101,8 @@ class MessageView:
     problems: tuple[str, ...] = ()
     answered_elsewhere: bool = False  # flagged answered on the server, reply not here (stops the clock)
     unconfirmed_outbox_id: int | None = None  # our reply whose delivery was not confirmed (can be sent again)
+    remote_id: str | None = None  # the channel's message id (Message-ID, the marketplace's id)
+    author_role: str | None = None  # marketplaces: customer, operator (the marketplace itself), shop
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,8 @@ from typing import Any
 from inbox_app.store.models import Account
 
 MAIL_KIND = "imap"
+#: Marketplace accounts reached over an HTTP API (``sync.registry`` knows how to build their channel).
+MIRAKL_KIND = "mirakl"
 #: The demo workspace's account: its replies are queued like real ones but never delivered.
 DEMO_KIND = "demo"
 SECURITY_VALUES = ("tls", "starttls", "none")
@@ -84,6 +86,76 @@ class MailAccountSettings:
 def create_mail_account(name: str, settings: MailAccountSettings) -> Account:
     account: Account = Account.create(kind=MAIL_KIND, name=name, settings=settings.to_dict())
     return account
+
+
+@dataclass(frozen=True)
+class ApiAccountSettings:
+    """A marketplace account reached over an HTTP API (Mirakl, and the others later).
+
+    ``base_url`` is where its API answers (the key is bound to that host in the keyring), ``shop_id`` picks the
+    shop when one key serves several, ``marketplace`` is an optional label (the operator, e.g. "carrefour")
+    that picks its deadline preset. Kind-specific extras stay in ``extra``.
+    """
+
+    base_url: str
+    shop_id: str | None = None
+    marketplace: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = dict(self.extra)
+        data.update({"base_url": self.base_url, "shop_id": self.shop_id, "marketplace": self.marketplace})
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ApiAccountSettings:
+        known = {"base_url", "shop_id", "marketplace"}
+        shop = data.get("shop_id")
+        label = data.get("marketplace")
+        return cls(
+            base_url=str(data.get("base_url", "")),
+            shop_id=str(shop) if shop not in (None, "") else None,
+            marketplace=str(label) if label not in (None, "") else None,
+            extra={k: v for k, v in data.items() if k not in known},
+        )
+
+
+def create_api_account(kind: str, name: str, settings: ApiAccountSettings) -> Account:
+    account: Account = Account.create(kind=kind, name=name, settings=settings.to_dict())
+    return account
+
+
+def is_api_account(account: Account) -> bool:
+    """A marketplace account reached over an HTTP API (anything but a mailbox or the demo)."""
+    return account.kind not in (MAIL_KIND, DEMO_KIND)
+
+
+def api_settings(account: Account) -> ApiAccountSettings:
+    return ApiAccountSettings.from_dict(dict(account.settings or {}))
+
+
+#: ``Account.settings`` key holding the user message of an account whose key or token was refused.
+NEEDS_RECONNECT_KEY = "needs_reconnect"
+
+
+def set_needs_reconnect(account_id: int, message: str | None) -> None:
+    """Mark (message) or clear (None) "needs reconnect": the channel refused the account's credentials."""
+    account = Account.get_or_none(Account.id == account_id)
+    if account is None:
+        return
+    settings = dict(account.settings or {})
+    if message is None and NEEDS_RECONNECT_KEY not in settings:
+        return
+    if message is None:
+        settings.pop(NEEDS_RECONNECT_KEY, None)
+    else:
+        settings[NEEDS_RECONNECT_KEY] = message
+    Account.update(settings=settings).where(Account.id == account_id).execute()
+
+
+def needs_reconnect(account: Account) -> str | None:
+    value = (account.settings or {}).get(NEEDS_RECONNECT_KEY)
+    return str(value) if value else None
 
 
 def update_mail_settings(account: Account, settings: MailAccountSettings) -> None:

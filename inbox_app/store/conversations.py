@@ -244,6 +244,8 @@ def detail(conversation_id: int, blobs: BlobStore | None = None) -> Conversation
             problems=tuple(m.problems or ()),
             answered_elsewhere=bool(m.is_answered),
             unconfirmed_outbox_id=unconfirmed.get(m.id),
+            remote_id=m.remote_id,
+            author_role=(m.extra or {}).get("author_role"),
         )
         for m in msgs
     )

@@ -215,9 +215,14 @@ def refresh_conversation(conversation: Conversation, *, save: bool = True) -> Co
 
 def apply_deadline(conversation: Conversation, clock_messages: Iterable[deadlines.ClockMessage]) -> None:
     policy = policy_for_channel(conversation.channel)
+    messages = list(clock_messages)
+    if (conversation.extra or {}).get("vendor_clock") and conversation.reply_needed_since is None:
+        # A marketplace that runs the clock itself (Mirakl) and awaits no reply: no deadline from the
+        # messages (see store.channel_threads.VENDOR_CLOCK); only our replies matter, and they stop it.
+        messages = []
     state = deadlines.compute_deadline(
         policy,
-        list(clock_messages),
+        messages,
         status=conversation.status,
         no_response_needed=bool(conversation.no_response_needed),
         reply_needed_since=conversation.reply_needed_since,

@@ -6,8 +6,10 @@ is what lets the delivery side recognise, after a crash, whether a reply already
 (and so must not be sent again).
 
 Mail and Amazon conversations are handled here (Amazon replies are e-mails to the buyer's relay alias, with the
-subject kept as Amazon wrote it so Amazon files the answer under the same inquiry). Other channels answer
-through their APIs and have their own queueing.
+subject kept as Amazon wrote it so Amazon files the answer under the same inquiry). Marketplace conversations
+(an API account: Mirakl…) are queued the same way: their row's Message-ID is the reply's idempotency reference
+(handed to the channel's ``send_reply`` and ``find_sent``), ``in_reply_to`` the vendor's thread id and the
+recipient the customer; the channel's limits are checked before this (``sync.channel_delivery``).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from inbox_app.domain.message_ids import new_message_id
 from inbox_app.domain.templates import find_unfilled
 from inbox_app.i18n import _
 from inbox_app.store import outbox
-from inbox_app.store.accounts import DEMO_KIND, mail_settings
+from inbox_app.store.accounts import DEMO_KIND, is_api_account, mail_settings
 from inbox_app.store.models import Account, Channel, Conversation, Message, OutboxItem
 
 MAIL_CHANNEL_KINDS = outbox.MAIL_CHANNEL_KINDS
@@ -152,6 +154,16 @@ def queue_reply_for(
     channel: Channel = conversation.channel
     account: Account = Account.get_by_id(conversation.account_id)
     demo = account.kind == DEMO_KIND  # queued and shown like a real reply, never delivered (see outbox)
+    if is_api_account(account):
+        return _queue_marketplace_reply(
+            conversation,
+            account,
+            body,
+            close_after_send=close_after_send,
+            scheduled_at=scheduled_at,
+            attachments=attachments,
+            actor=actor,
+        )
     if channel.kind not in MAIL_CHANNEL_KINDS and not demo:
         raise ReplyError(
             _("Replies to {channel} conversations are not sent by e-mail.").format(channel=channel.name)
@@ -197,4 +209,39 @@ def queue_reply_for(
             actor=actor,
         )
     except outbox.QueueRefused as exc:  # too long, not text, or an unusable recipient
+        raise ReplyError(exc.user_message) from exc
+
+
+def _queue_marketplace_reply(
+    conversation: Conversation,
+    account: Account,
+    body: str,
+    *,
+    close_after_send: bool,
+    scheduled_at: datetime | None,
+    attachments: Sequence[dict[str, object]],
+    actor: str,
+) -> OutboxItem:
+    if not body or not body.strip():
+        raise ReplyError(_("The reply is empty."))
+    unfilled = find_unfilled(body)
+    if unfilled:
+        names = ", ".join(sorted({"{" + span.name + "}" for span in unfilled}))
+        raise ReplyError(_("The reply still has placeholders to fill in: {names}").format(names=names))
+    if not conversation.remote_id:
+        raise ReplyError(_("This conversation has no message to reply to."))
+    try:
+        return outbox.queue_reply(
+            conversation,
+            body=body,
+            message_id=new_message_id(f"{account.kind}.outbox.invalid"),  # the idempotency reference
+            subject=conversation.subject,
+            recipients=["customer"],
+            in_reply_to=conversation.remote_id,
+            attachments=attachments,
+            close_after_send=close_after_send,
+            scheduled_at=scheduled_at,
+            actor=actor,
+        )
+    except outbox.QueueRefused as exc:  # beyond the channel's limits
         raise ReplyError(exc.user_message) from exc

@@ -22,12 +22,14 @@ from inbox_app.secrets import (
     migrate_legacy_secret,
     set_secret,
 )
-from inbox_app.store.accounts import MAIL_KIND, list_accounts, mail_settings
+from inbox_app.store.accounts import MAIL_KIND, api_settings, list_accounts, mail_settings
 from inbox_app.store.models import Account, Setting
 
 log = logging.getLogger("inbox_app.sync")
 
 PURPOSES = ("imap", "smtp")
+#: The keyring purpose of a marketplace account's API key (bound to its base URL's host and port).
+API_KEY = "api-key"
 PROFILE_UUID_KEY = "profile_uuid"
 MIGRATED_KEY = "keyring_names_migrated"
 
@@ -53,7 +55,35 @@ def store_password(account: Account, purpose: str, value: str) -> None:
 
 
 def delete_passwords(account_id: int) -> None:
-    delete_account_secrets(profile_uuid(), account_id, PURPOSES)
+    delete_account_secrets(profile_uuid(), account_id, (*PURPOSES, API_KEY))
+
+
+def api_server_of(account: Account) -> ServerBinding:
+    """The API host a marketplace account's key may be sent to: its base URL's host and port (the shop id, if
+    any, as the user)."""
+    from urllib.parse import urlsplit
+
+    settings = api_settings(account)
+    parts = urlsplit(settings.base_url.strip())
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        port = 0
+    return ServerBinding((parts.hostname or "").lower(), port, settings.shop_id or "")
+
+
+def store_api_key(account: Account, value: str) -> None:
+    set_secret(secret_ref(account.id, API_KEY), value, api_server_of(account))
+
+
+def api_key(account: Account) -> str | None:
+    """The account's API key for the host in its settings; None when there is none (or it was stored for
+    another host: never handed to a server it was not saved for)."""
+    try:
+        return get_secret(secret_ref(account.id, API_KEY), api_server_of(account))
+    except SecretBoundElsewhere:
+        log.warning("the API key of account %s is bound to another host: not used", account.id)
+        return None
 
 
 def account_password(account: Account | int, purpose: str) -> str:

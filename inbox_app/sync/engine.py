@@ -23,6 +23,7 @@ import contextlib
 import logging
 from dataclasses import dataclass, field
 
+from inbox_app.channels.base import AuthFailed, ChannelError, TemporarilyUnavailable
 from inbox_app.channels.mail import errors as mail_errors
 from inbox_app.channels.mail.errors import MailError
 from inbox_app.channels.mail.imap import ImapConnection
@@ -35,6 +36,8 @@ from inbox_app.store.blobs import BlobStore
 from inbox_app.store.db import is_disk_full
 from inbox_app.store.models import Account
 from inbox_app.store.outbox import has_due
+from inbox_app.sync.channel_delivery import deliver_due_channel
+from inbox_app.sync.channel_sync import ChannelAccountSync, ChannelSyncReport
 from inbox_app.sync.credentials import account_password
 from inbox_app.sync.db_worker import close_db_connection
 from inbox_app.sync.events import ChangeBus, ChangeEvent
@@ -46,6 +49,7 @@ from inbox_app.sync.mail_sync import (
 )
 from inbox_app.sync.outbox_delivery import DeliveryReport, deliver_due
 from inbox_app.sync.ownership import ProfileLock
+from inbox_app.sync.registry import ChannelRegistry, default_registry
 from inbox_app.sync.user_messages import disk_full_message
 
 log = logging.getLogger("inbox_app.sync")
@@ -64,11 +68,13 @@ class AccountProblem:
     message: str  # for the user (translated)
     offline: bool  # the server could not be reached at all
     bug: bool = False
+    needs_reconnect: bool = False  # the key or token was refused: the seller must reconnect the account
 
 
 @dataclass
 class EngineReport:
     syncs: dict[int, SyncReport] = field(default_factory=dict)
+    channel_syncs: dict[int, ChannelSyncReport] = field(default_factory=dict)  # marketplace accounts
     deliveries: dict[int, DeliveryReport] = field(default_factory=dict)
     problems: list[AccountProblem] = field(default_factory=list)
     accounts: int = 0
@@ -96,17 +102,34 @@ class SyncEngine:
     """Owns the per-account syncs; see the module docstring. Publishes ChangeEvents on ``bus``."""
 
     def __init__(
-        self, blobs: BlobStore, bus: ChangeBus | None = None, lock: ProfileLock | None = None
+        self,
+        blobs: BlobStore,
+        bus: ChangeBus | None = None,
+        lock: ProfileLock | None = None,
+        registry: ChannelRegistry | None = None,
     ) -> None:
         self.blobs = blobs
         self.bus = bus or ChangeBus()
         self.lock = lock
+        self.registry = registry or default_registry()
         self._syncs: dict[int, MailAccountSync] = {}
+        self._channel_syncs: dict[int, ChannelAccountSync] = {}
         self._outbox_wake = asyncio.Event()
         self.online: bool | None = None
 
     def accounts(self) -> list[Account]:
         return list_accounts(MAIL_KIND, enabled_only=True)
+
+    def channel_accounts(self) -> list[Account]:
+        """Enabled marketplace accounts whose kind the registry knows (synced by the cursor loop)."""
+        return [a for a in list_accounts(enabled_only=True) if self.registry.handles(a.kind)]
+
+    def channel_sync_for(self, account: Account) -> ChannelAccountSync:
+        sync = self._channel_syncs.get(account.id)
+        if sync is None:
+            sync = ChannelAccountSync(account, self.registry, bus=self.bus)
+            self._channel_syncs[account.id] = sync
+        return sync
 
     def sync_for(self, account: Account) -> MailAccountSync:
         sync = self._syncs.get(account.id)
@@ -116,6 +139,15 @@ class SyncEngine:
         return sync
 
     def _problem(self, account: Account, exc: BaseException) -> AccountProblem:
+        if isinstance(exc, ChannelError):
+            log.info("account %s: %s", account.id, exc)
+            return AccountProblem(
+                account.id,
+                account.name,
+                exc.user_message,
+                offline=isinstance(exc, TemporarilyUnavailable),
+                needs_reconnect=isinstance(exc, AuthFailed),
+            )
         if isinstance(exc, MailError):
             log.info("account %s: %s", account.id, exc)
             return AccountProblem(
@@ -155,8 +187,12 @@ class SyncEngine:
             report.elsewhere = True
             return report
         accounts = self.accounts()
-        report.accounts = len(accounts)
+        channel_accounts = self.channel_accounts()
+        report.accounts = len(accounts) + len(channel_accounts)
         self.bus.publish(ChangeEvent("sync_started"))
+        # Marketplace accounts run side by side with the mail accounts (each on its own: one failing or slow
+        # account never holds up another); the mail path below is unchanged.
+        channel_round = asyncio.gather(*(self._channel_once(a, report) for a in channel_accounts))
         for account in accounts:
             sync = self.sync_for(account)
             try:
@@ -184,11 +220,82 @@ class SyncEngine:
                 self.bus.publish(ChangeEvent("error", frozenset(), account.id, problem.message))
                 with contextlib.suppress(Exception):
                     await sync.close()
+        await channel_round
         if report.accounts:
             offline_msgs = [p.message for p in report.problems if p.offline]
             self._set_online(not report.offline, offline_msgs[0] if offline_msgs else "")
         self.bus.publish(ChangeEvent("sync_finished"))
         return report
+
+    async def _channel_once(self, account: Account, report: EngineReport) -> None:
+        """One round of a marketplace account: its listing, then its due replies; errors stay with it."""
+        sync = self.channel_sync_for(account)
+        try:
+            report.channel_syncs[account.id] = ChannelSyncReport()
+            await sync.sync_once(report.channel_syncs[account.id])
+        except Exception as exc:
+            problem = self._problem(account, exc)
+            report.problems.append(problem)
+            self.bus.publish(ChangeEvent("error", frozenset(), account.id, problem.message))
+            if problem.needs_reconnect or problem.bug:
+                return
+        # Replies go out even when the listing failed half-way (a 503 on one page says little about M12).
+        try:
+            delivery = await self._deliver_channel(account, sync)
+            report.deliveries[account.id] = delivery
+            if delivery.offline and not any(p.account_id == account.id for p in report.problems):
+                report.problems.append(
+                    AccountProblem(
+                        account.id,
+                        account.name,
+                        _("“{name}” could not be reached; queued replies stay queued.").format(
+                            name=account.name
+                        ),
+                        offline=True,
+                    )
+                )
+        except Exception as exc:
+            problem = self._problem(account, exc)
+            report.problems.append(problem)
+            self.bus.publish(ChangeEvent("error", frozenset(), account.id, problem.message))
+
+    async def _deliver_channel(self, account: Account, sync: ChannelAccountSync) -> DeliveryReport:
+        return await deliver_due_channel(account, await sync.channel(), blobs=self.blobs, bus=self.bus)
+
+    async def _channel_loop(self, account: Account, stop_event: asyncio.Event) -> None:
+        """The window's loop of one marketplace account: a round every ``poll_interval``, or after a backoff
+        (the vendor's Retry-After when given) when the round failed."""
+        sync = self.channel_sync_for(account)
+        spec = self.registry.spec_for(account.kind)
+        interval = spec.poll_interval if spec is not None else 120.0
+        loop = asyncio.get_running_loop()
+        while not stop_event.is_set():
+            try:
+                await sync.sync_once()
+                await self._deliver_channel(account, sync)
+                wait = interval
+                self.bus.publish(ChangeEvent("online", frozenset(), account.id))
+            except Exception as exc:
+                problem = self._problem(account, exc)
+                self.bus.publish(ChangeEvent("error", frozenset(), account.id, problem.message))
+                if problem.offline:
+                    self.bus.publish(ChangeEvent("offline", frozenset(), account.id, problem.message))
+                wait = max(sync.backoff(exc), interval if problem.needs_reconnect else 0.0)
+            # Until the next round: deliver a reply as soon as one is queued (here or by another copy).
+            until = loop.time() + wait
+            while not stop_event.is_set() and loop.time() < until:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop_event.wait(), timeout=min(OUTBOX_POLL, until - loop.time()))
+                if stop_event.is_set():
+                    break
+                try:
+                    if has_due(account_ids=[account.id]):
+                        await self._deliver_channel(account, sync)
+                except Exception as exc:
+                    problem = self._problem(account, exc)
+                    self.bus.publish(ChangeEvent("error", frozenset(), account.id, problem.message))
+                    break
+        await sync.close()
 
     def wake_outbox(self) -> None:
         """Deliver now (call after queueing a reply)."""
@@ -257,7 +364,7 @@ class SyncEngine:
             self._offline_accounts.discard(event.account_id)
         else:
             return
-        count = len(self.accounts())
+        count = len(self.accounts()) + len(self.channel_accounts())
         if count:
             self._set_online(len(self._offline_accounts) < count, event.message)
 
@@ -284,6 +391,7 @@ class SyncEngine:
         self._offline_accounts: set[int] = set()
         unsubscribe = self.bus.subscribe(self._track)
         tasks = [asyncio.ensure_future(self.sync_for(a).idle_loop(stop_event)) for a in self.accounts()]
+        tasks += [asyncio.ensure_future(self._channel_loop(a, stop_event)) for a in self.channel_accounts()]
         tasks.append(asyncio.ensure_future(self._delivery_loop(stop_event)))
         try:
             await stop_event.wait()
@@ -306,6 +414,9 @@ class SyncEngine:
             with contextlib.suppress(Exception):
                 await sync.close()
         self._syncs.clear()
+        for channel_sync in self._channel_syncs.values():
+            await channel_sync.close()
+        self._channel_syncs.clear()
         await close_db_connection()
         if self.lock is not None:
             self.lock.release()

@@ -167,6 +167,7 @@ class MainWindow(QMainWindow):
 
     try_demo_requested = Signal()
     add_account_requested = Signal()
+    add_marketplace_requested = Signal()  # "Add a marketplace account" (Mirakl…)
     search_text_changed = Signal(str)
     overdue_link_activated = Signal()
     outbox_link_activated = Signal()
@@ -301,6 +302,7 @@ class MainWindow(QMainWindow):
     def _build_actions(self) -> None:
         a = self._action
         a("add_account", _("Add a &mail account…"))
+        a("add_marketplace", _("Add a mar&ketplace account…"))
         a("try_demo", _("Try the &demo"))
         a("quit", _("&Quit"), QKeySequence.StandardKey.Quit)
         a("undo", _("&Undo"), QKeySequence.StandardKey.Undo)
@@ -328,6 +330,7 @@ class MainWindow(QMainWindow):
         a("shortcuts", _("&Keyboard shortcuts"), "?")
         a("about", _("&About"))
         self.actions_by_name["add_account"].triggered.connect(self.add_account_requested)
+        self.actions_by_name["add_marketplace"].triggered.connect(self.add_marketplace_requested)
         self.actions_by_name["try_demo"].triggered.connect(self.try_demo_requested)
         self.actions_by_name["quit"].triggered.connect(self.close)
         self.actions_by_name["find"].triggered.connect(self.focus_search)
@@ -348,7 +351,7 @@ class MainWindow(QMainWindow):
         bar = self.menuBar()
         by = self.actions_by_name
         file_menu = bar.addMenu(_("&File"))
-        file_menu.addActions([by["add_account"], by["try_demo"]])
+        file_menu.addActions([by["add_account"], by["add_marketplace"], by["try_demo"]])
         self.accounts_menu = QMenu(_("&Accounts"), self)  # Edit…/Remove… per account, filled when opened
         self.accounts_menu.setObjectName("accountsMenu")
         file_menu.addMenu(self.accounts_menu)

@@ -653,6 +653,8 @@ class ThreadView(QWidget):
         inbound = message.direction == Direction.IN
         who = message.author_name or message.author_address or (_("Customer") if inbound else _("You"))
         label = _("Customer wrote") if inbound else _("You replied")
+        if message.author_role == "operator":  # the marketplace itself (Mirakl operator), not the customer
+            label = _("Marketplace wrote")
         when = format_datetime(message.sent_at, "short", tz=local_zone())
         bg = colors["in"] if inbound else colors["out"]
         margins = "margin-right:48px;" if inbound else "margin-left:48px;"

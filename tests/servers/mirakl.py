@@ -722,6 +722,9 @@ def main(argv: list[str] | None = None) -> None:
                 for thread_id in list(sandbox.threads)[: int(words[1])]:
                     sandbox.add_message(thread_id, "One more question about my order, please.")
                 print(json.dumps({"touched": int(words[1])}), flush=True)
+            elif words[:1] == ["requests"]:  # how many requests the sandbox has answered so far
+                with sandbox._lock:
+                    print(json.dumps({"requests": len(sandbox.requests)}), flush=True)
 
 
 if __name__ == "__main__":

@@ -57,8 +57,18 @@ PENDING: dict[str, set[str]] = {
         "inbox_app.store.accounts",
         "inbox_app.store.models",
         "inbox_app.sync.account_setup",
+        "inbox_app.sync.channel_setup",  # Mirakl set-up landed before its service wrapper (issue 12, open)
+        "inbox_app.sync.registry",
+    },
+    "cli/conversations.py": {  # marketplace attachments download: to route through services (issue 12, open)
+        "inbox_app.channels.base",
+        "inbox_app.sync.channel_attachments",
+        "inbox_app.sync.db_worker",
+        "inbox_app.sync.registry",
     },
     "cli/replies.py": {
+        "inbox_app.sync.channel_delivery",  # marketplace limits and files: to route through services (issue 12)
+        "inbox_app.sync.registry",
         "inbox_app.store.accounts",
         "inbox_app.store.models",
         "inbox_app.store.outbox",

@@ -6,6 +6,7 @@ trigger a lazy query by accident and the CLI's JSON is built from the same objec
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -145,6 +146,8 @@ class IncomingMessage:
     in_reply_to: str | None = None
     references: tuple[str, ...] = ()
     is_read: bool = True
+    # An inbound message the seller answered elsewhere (IMAP ``\\Answered``): it stops the clock at its own time.
+    is_answered: bool = False
     is_auto_reply: bool = False
     problems: tuple[str, ...] = ()
     raw: bytes | None = None
@@ -162,13 +165,19 @@ SNIPPET_LENGTH = 160
 SNIPPET_SOURCE = 4000
 
 
+# A rule line ("-----", "====") or a labelled one such as Amazon's relay markers "------------- Message: -------------":
+# layout around the customer's words, never the words themselves.
+_RULE_LINE = re.compile(r"^[-=_*~]{3,}(?:.{0,100}?[-=_*~]{3,})?$")
+
+
 def _is_salutation(line: str) -> bool:
     """A short opening line ("Buenos días,", "Hallo Herr Weber,") that says nothing about the problem."""
     return len(line) <= 40 and line.endswith((",", ":", "!"))
 
 
 def snippet_of(text: str) -> str:
-    """The list line of a message: its first informative line (quoted lines and a leading salutation skipped).
+    """The list line of a message: its first informative line (quoted and rule lines and a leading salutation
+    skipped).
 
     Why skip the greeting: the list answers "what is this about?" at a glance (UX.md); "Hallo Herr Weber," says
     nothing, "mein Paket ist nicht angekommen" does. A message that is only a greeting keeps it.
@@ -176,7 +185,7 @@ def snippet_of(text: str) -> str:
     lines: list[str] = []
     for raw in text[:SNIPPET_SOURCE].splitlines():
         line = raw.strip()
-        if line and not line.startswith(">"):
+        if line and not line.startswith(">") and not _RULE_LINE.match(line):
             lines.append(line)
             if len(lines) == 2:  # the first line, and the next one in case the first is a salutation
                 break

@@ -151,6 +151,7 @@ def add_message(
         in_reply_to=incoming.in_reply_to,
         references=list(incoming.references),
         is_read=incoming.is_read,
+        is_answered=incoming.is_answered,
         is_auto_reply=incoming.is_auto_reply,
         problems=list(incoming.problems) or None,
         extra=incoming.extra,

@@ -8,11 +8,21 @@ message twice is a no-op, which is what makes every sync idempotent.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
 from datetime import datetime
 
+from peewee import fn
+
 from inbox_app.domain import deadlines
-from inbox_app.domain.conversations import Direction, IncomingMessage, Status
+from inbox_app.domain.conversations import (
+    SNIPPET_SOURCE,
+    DerivedFields,
+    Direction,
+    IncomingMessage,
+    MessageFacts,
+    Status,
+    derive_fields,
+    identity_value,
+)
 from inbox_app.store.blobs import BlobStore
 from inbox_app.store.events import EventKind, log_event
 from inbox_app.store.models import (
@@ -29,8 +39,6 @@ from inbox_app.store.models import (
 )
 
 log = logging.getLogger("inbox_app.store")
-
-SNIPPET_LENGTH = 160
 
 _policy_cache: dict[int, deadlines.DeadlinePolicy] = {}
 
@@ -66,7 +74,7 @@ def ensure_customer(
     kind: str, value: str, display_name: str | None = None, language: str | None = None
 ) -> Customer:
     """The customer behind an identity (address, relay alias, user name), created on first sight."""
-    value = value.strip().lower() if kind == "email" else value.strip()
+    value = identity_value(kind, value)
     identity = CustomerIdentity.get_or_none(kind=kind, value=value)
     if identity is not None:
         customer: Customer = identity.customer
@@ -143,6 +151,7 @@ def add_message(
         in_reply_to=incoming.in_reply_to,
         references=list(incoming.references),
         is_read=incoming.is_read,
+        is_answered=incoming.is_answered,
         is_auto_reply=incoming.is_auto_reply,
         problems=list(incoming.problems) or None,
         extra=incoming.extra,
@@ -166,69 +175,51 @@ def add_message(
     return message
 
 
-def _is_salutation(line: str) -> bool:
-    """A short opening line ("Buenos días,", "Hallo Herr Weber,") that says nothing about the problem."""
-    return len(line) <= 40 and line.endswith((",", ":", "!"))
-
-
-def _snippet(text: str) -> str:
-    """The first informative line of a message (quotes and a leading salutation skipped)."""
-    lines = [ln.strip() for ln in text.splitlines() if ln.strip() and not ln.strip().startswith(">")]
-    if len(lines) > 1 and _is_salutation(lines[0]):
-        lines = lines[1:]
-    return lines[0][:SNIPPET_LENGTH] if lines else ""
-
-
 def refresh_conversation(conversation: Conversation, *, save: bool = True) -> Conversation:
-    """Recompute the list fields and the deadline from the stored messages and the channel's policy."""
-    rows = list(
-        Message.select(
+    """Recompute the list fields and the deadline from the stored messages and the channel's policy.
+
+    The rules are ``domain.conversations.derive_fields``, the same the bulk writer (``MailStore.refresh``) uses.
+    """
+    rows = [
+        MessageFacts(str(r[0]), r[1], bool(r[2]), r[3] or "", bool(r[4]), bool(r[5]))
+        for r in Message.select(
             Message.direction,
             Message.sent_at,
             Message.is_auto_reply,
-            Message.text_body,
+            fn.substr(Message.text_body, 1, SNIPPET_SOURCE),
             Message.is_read,
             Message.is_answered,
         )
         .where(Message.conversation == conversation)
         .order_by(Message.sent_at, Message.id)
         .tuples()
-    )
-    conversation.message_count = len(rows)
-    if rows:
-        conversation.last_message_at = rows[-1][1]
-        conversation.snippet = _snippet(rows[-1][3])
-        inbound = [r for r in rows if r[0] == Direction.IN.value]
-        conversation.last_inbound_at = inbound[-1][1] if inbound else None
-        conversation.unread = any(r[0] == Direction.IN.value and not r[4] for r in rows)
-    apply_deadline(
+    ]
+    apply_derived(
         conversation,
-        [
-            deadlines.ClockMessage(direction=r[0], at=r[1], auto_reply=bool(r[2]), answered=bool(r[5]))
-            for r in rows
-        ],
+        derive_fields(
+            rows,
+            policy_for_channel(conversation.channel),
+            status=conversation.status,
+            no_response_needed=bool(conversation.no_response_needed),
+            reply_needed_since=conversation.reply_needed_since,
+            # A marketplace that runs the clock itself (Mirakl; store.channel_threads.VENDOR_CLOCK)
+            vendor_clock=bool((conversation.extra or {}).get("vendor_clock")),
+        ),
     )
     if save:
         conversation.save()
     return conversation
 
 
-def apply_deadline(conversation: Conversation, clock_messages: Iterable[deadlines.ClockMessage]) -> None:
-    policy = policy_for_channel(conversation.channel)
-    messages = list(clock_messages)
-    if (conversation.extra or {}).get("vendor_clock") and conversation.reply_needed_since is None:
-        # A marketplace that runs the clock itself (Mirakl) and awaits no reply: no deadline from the
-        # messages (see store.channel_threads.VENDOR_CLOCK); only our replies matter, and they stop it.
-        messages = []
-    state = deadlines.compute_deadline(
-        policy,
-        messages,
-        status=conversation.status,
-        no_response_needed=bool(conversation.no_response_needed),
-        reply_needed_since=conversation.reply_needed_since,
-    )
-    conversation.deadline_started_at = state.started_at
-    conversation.deadline_at = state.deadline_at
+def apply_derived(conversation: Conversation, derived: DerivedFields) -> None:
+    conversation.message_count = derived.message_count
+    if derived.has_messages:
+        conversation.last_message_at = derived.last_message_at
+        conversation.snippet = derived.snippet or ""
+        conversation.last_inbound_at = derived.last_inbound_at
+        conversation.unread = bool(derived.unread)
+    conversation.deadline_started_at = derived.deadline_started_at
+    conversation.deadline_at = derived.deadline_at
 
 
 def set_status(conversation: Conversation, status: Status, *, actor: str = "") -> None:

@@ -29,8 +29,15 @@ from typing import Any, cast
 import peewee
 
 from inbox_app.domain import deadlines
+from inbox_app.domain.conversations import (
+    SNIPPET_SOURCE,
+    MessageFacts,
+    derive_fields,
+    identity_value,
+    snippet_of,
+)
 from inbox_app.store.db import BaseModel, database_proxy, is_disk_full, wal_written
-from inbox_app.store.ingest import SNIPPET_LENGTH, ensure_channel, policy_for_channel
+from inbox_app.store.ingest import ensure_channel, policy_for_channel
 from inbox_app.store.models import (
     Account,
     Channel,
@@ -74,15 +81,8 @@ def _time(value: str | None) -> datetime | None:
     return None if value is None else from_db_time(value)
 
 
-SNIPPET_SOURCE = 4000  # characters of a text the snippet is taken from: its first unquoted line is in there
-
-
-def _snippet(text: str) -> str:
-    for line in text.splitlines():
-        line = line.strip()
-        if line and not line.startswith(">"):
-            return line[:SNIPPET_LENGTH]
-    return ""
+def _db_time(value: datetime | None) -> str | None:
+    return None if value is None else to_db_time(value)
 
 
 @dataclass(frozen=True)
@@ -125,11 +125,6 @@ class LocationState:
     direction: str
     message_id: int
     conversation_id: int
-
-
-def _identity_value(kind: str, value: str) -> str:
-    """A customer identity as stored: e-mail addresses are compared lower-cased."""
-    return value.strip().lower() if kind == "email" else value.strip()
 
 
 def _marks(values: Sequence[object]) -> str:
@@ -376,7 +371,7 @@ class MailStore:
     def prefetch_customers(self, kind: str, values: Iterable[str]) -> None:
         """Look up many identities in one query; ``customer`` then inserts the missing ones without asking."""
         wanted = sorted(
-            {_identity_value(kind, v) for v in values if v} - {v for k, v in self._customers if k == kind}
+            {identity_value(kind, v) for v in values if v} - {v for k, v in self._customers if k == kind}
         )
         if not wanted:
             return
@@ -391,7 +386,7 @@ class MailStore:
 
     def customer(self, kind: str, value: str, name: str | None, language: str | None) -> tuple[int, str]:
         """``ingest.ensure_customer`` in plain SQL (a first sync meets thousands of customers): (id, name)."""
-        value = _identity_value(kind, value)
+        value = identity_value(kind, value)
         key = (kind, value)
         cached = self._customers.get(key)
         if cached is not None:
@@ -788,7 +783,7 @@ class MailStore:
             "UPDATE conversation SET snippet = ? WHERE id = ? AND ? = "
             "(SELECT id FROM message WHERE conversation_id = ? ORDER BY sent_at DESC, id DESC LIMIT 1)",
             [
-                (_snippet(text), conv, message_id, conv)
+                (snippet_of(text), conv, message_id, conv)
                 for message_id, (conv, text, _auto) in facts.items()
                 if conv not in full
             ],
@@ -803,58 +798,56 @@ class MailStore:
     def _refresh_chunk(self, ids: list[int]) -> None:
         if not ids:
             return
-        messages: dict[int, list[tuple[str, str, int, str, int, int]]] = {i: [] for i in ids}
+        messages: dict[int, list[MessageFacts]] = {i: [] for i in ids}
         for conv_id, direction, sent_at, auto, text, is_read, answered in self._sql(
-            # The snippet is the first unquoted line of the last message: 4,000 characters are plenty.
-            f"SELECT conversation_id, direction, sent_at, is_auto_reply, substr(text_body, 1, {SNIPPET_SOURCE}), is_read, "
-            f"is_answered FROM message WHERE conversation_id IN ({_marks(ids)}) "
+            # The snippet comes from the first lines of the last message: SNIPPET_SOURCE characters are plenty.
+            f"SELECT conversation_id, direction, sent_at, is_auto_reply, substr(text_body, 1, {SNIPPET_SOURCE}), "
+            f"is_read, is_answered FROM message WHERE conversation_id IN ({_marks(ids)}) "
             "ORDER BY conversation_id, sent_at, id",
             ids,
         ):
-            messages[int(conv_id)].append((direction, sent_at, auto, text, is_read, answered))
+            messages[int(conv_id)].append(
+                MessageFacts(
+                    str(direction),
+                    from_db_time(sent_at),
+                    bool(auto),
+                    text or "",
+                    bool(is_read),
+                    bool(answered),
+                )
+            )
         updates = []
-        for conv_id, channel_id, status, no_response, reply_needed, last_in, unread in self._sql(
-            "SELECT id, channel_id, status, no_response_needed, reply_needed_since, last_inbound_at, unread "
+        for conv_id, channel_id, status, no_response, reply_needed in self._sql(
+            "SELECT id, channel_id, status, no_response_needed, reply_needed_since "
             f"FROM conversation WHERE id IN ({_marks(ids)})",
             ids,
         ):
-            rows = messages.get(int(conv_id), [])
-            last_at = rows[-1][1] if rows else None
-            snippet = _snippet(rows[-1][3]) if rows else None
-            if rows:
-                inbound = [r for r in rows if r[0] == "in"]
-                last_in = inbound[-1][1] if inbound else None
-                unread = int(any(r[0] == "in" and not r[4] for r in rows))
-            state = deadlines.compute_deadline(
+            derived = derive_fields(
+                messages.get(int(conv_id), []),
                 self._policy(int(channel_id)),
-                [
-                    deadlines.ClockMessage(
-                        direction=r[0],  # type: ignore[arg-type]
-                        at=_time(r[1]),  # type: ignore[arg-type]
-                        auto_reply=bool(r[2]),
-                        answered=bool(r[5]),
-                    )
-                    for r in rows
-                ],
                 status=str(status),
                 no_response_needed=bool(no_response),
                 reply_needed_since=_time(reply_needed),
             )
+            keep = not derived.has_messages  # no message: the list fields stay as stored
             updates.append(
                 (
-                    len(rows),
-                    last_at,
-                    snippet,
-                    last_in,
-                    unread,
-                    to_db_time(state.started_at) if state.started_at else None,
-                    to_db_time(state.deadline_at) if state.deadline_at else None,
+                    derived.message_count,
+                    _db_time(derived.last_message_at),
+                    derived.snippet,
+                    int(keep),
+                    _db_time(derived.last_inbound_at),
+                    int(keep),
+                    None if derived.unread is None else int(derived.unread),
+                    _db_time(derived.deadline_started_at),
+                    _db_time(derived.deadline_at),
                     conv_id,
                 )
             )
         self.db.cursor().executemany(
             "UPDATE conversation SET message_count = ?, last_message_at = COALESCE(?, last_message_at), "
-            "snippet = COALESCE(?, snippet), last_inbound_at = ?, unread = ?, "
+            "snippet = COALESCE(?, snippet), last_inbound_at = CASE WHEN ? THEN last_inbound_at ELSE ? END, "
+            "unread = CASE WHEN ? THEN unread ELSE ? END, "
             "deadline_started_at = ?, deadline_at = ? WHERE id = ?",
             updates,
         )

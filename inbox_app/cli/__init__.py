@@ -20,7 +20,7 @@ from inbox_app.i18n import setup as setup_i18n
 from inbox_app.profile import Profile
 
 # module name → it defines register(subparsers) which adds its parsers and sets `func` on each.
-COMMAND_MODULES = ("conversations", "demo", "accounts", "replies", "sync", "backups")
+COMMAND_MODULES = ("conversations", "demo", "accounts", "replies", "sync", "backups", "reports")
 
 
 class CliError(Exception):

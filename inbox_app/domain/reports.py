@@ -136,12 +136,16 @@ class Episode:
         return self.is_running() and now >= self.deadline_at
 
 
+def _utc(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is UTC else moment.astimezone(UTC)
+
+
 def _ordered(
     messages: Iterable[ReportMessage], changes: Iterable[StatusChange]
 ) -> list[tuple[datetime, int, object]]:
     # At equal times a message comes before a status change ("Send & close" replies, then closes).
-    items: list[tuple[datetime, int, object]] = [(m.at.astimezone(UTC), 0, m) for m in messages]
-    items.extend((c.at.astimezone(UTC), 1, c) for c in changes)
+    items: list[tuple[datetime, int, object]] = [(_utc(m.at), 0, m) for m in messages]
+    items.extend((_utc(c.at), 1, c) for c in changes)
     items.sort(key=lambda item: (item[0], item[1]))
     return items
 

@@ -29,6 +29,7 @@ from inbox_app.domain.reports import (
     aggregate,
 )
 from inbox_app.store import reports as store_reports
+from inbox_app.store.models import from_db_time
 
 __all__ = [
     "RESPONSE_BUCKETS",
@@ -94,44 +95,42 @@ def _facts(
     progress: Callable[[int, int], None] | None,
 ) -> list[ConversationFacts]:
     policies = store_reports.channel_policies()
-    rows = store_reports.conversation_rows(since)
-    ids = [r.id for r in rows]
-    categories = category_of(ids) if category_of is not None else {}
-    agents = agent_of(ids) if agent_of is not None else {}
+    rows = store_reports.conversation_rows()
     facts: dict[int, ConversationFacts] = {}
-    for row in rows:
-        facts[row.id] = ConversationFacts(
-            id=row.id,
-            channel=row.channel_kind,
-            account=row.account_name,
-            language=row.language,
-            policy=policies[row.channel_id],
-            messages=[],
-            category=categories.get(row.id),
-            agent=agents.get(row.id),
+    current: ConversationFacts | None = None
+    parse = from_db_time
+    for conv_id, direction, sent_at, auto, answered in store_reports.message_rows(since):
+        if current is None or current.id != conv_id:
+            row = rows[conv_id]
+            current = facts[conv_id] = ConversationFacts(
+                id=conv_id,
+                channel=row.channel_kind,
+                account=row.account_name,
+                language=row.language,
+                policy=policies[row.channel_id],
+                messages=[],
+            )
+        current.messages.append(
+            ReportMessage("in" if direction == "in" else "out", parse(sent_at), bool(auto), bool(answered))
         )
     if progress is not None:
         progress(1, 3)
-    for conv_id, direction, at, auto, answered in store_reports.message_rows(since):
-        f = facts.get(conv_id)
-        if f is not None:
-            f.messages.append(ReportMessage("in" if direction == "in" else "out", at, auto, answered))
-    if progress is not None:
-        progress(2, 3)
-    for conv_id, at, status in store_reports.status_rows(since):
+    for conv_id, at, status in store_reports.status_rows():
         f = facts.get(conv_id)
         if f is not None:
             f.changes.append(StatusChange(at, status))
-    for row in rows:
-        f = facts[row.id]
+    ids = list(facts)
+    categories = category_of(ids) if category_of is not None else {}
+    agents = agent_of(ids) if agent_of is not None else {}
+    for f in facts.values():
+        f.category = categories.get(f.id)
+        f.agent = agents.get(f.id)
         # A conversation flagged "no response needed" whose flag predates the event log: stop its clock at
         # its last message (the countdown shows no deadline for it either).
-        if (
-            row.no_response_needed
-            and f.messages
-            and not any(c.status == NO_RESPONSE_NEEDED for c in f.changes)
-        ):
+        if rows[f.id].no_response_needed and not any(c.status == NO_RESPONSE_NEEDED for c in f.changes):
             f.changes.append(StatusChange(f.messages[-1].at, NO_RESPONSE_NEEDED))
+    if progress is not None:
+        progress(2, 3)
     return list(facts.values())
 
 

@@ -16,7 +16,7 @@ from datetime import datetime
 from inbox_app.domain import deadlines
 from inbox_app.store import ingest
 from inbox_app.store.events import EventKind
-from inbox_app.store.models import Account, Channel, Conversation, from_db_time, to_db_time
+from inbox_app.store.models import Channel, Conversation, from_db_time, to_db_time
 
 __all__ = ["ConversationRow", "channel_policies", "conversation_rows", "message_rows", "status_rows"]
 
@@ -44,57 +44,46 @@ def channel_policies() -> dict[int, deadlines.DeadlinePolicy]:
     return {int(ch.id): ingest.policy_for_channel(ch) for ch in Channel.select()}
 
 
-def conversation_rows(since: datetime) -> list[ConversationRow]:
+def conversation_rows() -> dict[int, ConversationRow]:
+    """Every conversation's group keys (a plain scan: cheaper than choosing them again in SQL)."""
     db = Conversation._meta.database
-    sql = (
-        _CANDIDATES
-        + """
+    sql = """
         SELECT c.id, c.channel_id, ch.kind, a.name, c.language, c.no_response_needed
-        FROM cand JOIN conversation c ON c.id = cand.id
+        FROM conversation c
         JOIN channel ch ON ch.id = c.channel_id
         JOIN account a ON a.id = c.account_id
-        ORDER BY c.id
         """
-    )
-    return [
-        ConversationRow(int(r[0]), int(r[1]), str(r[2]), str(r[3]), r[4] or None, bool(r[5]))
-        for r in db.execute_sql(sql, (to_db_time(since),))
-    ]
+    return {
+        int(r[0]): ConversationRow(int(r[0]), int(r[1]), str(r[2]), str(r[3]), r[4] or None, bool(r[5]))
+        for r in db.execute_sql(sql)
+    }
 
 
-def message_rows(since: datetime) -> Iterator[tuple[int, str, datetime, bool, bool]]:
-    """(conversation id, direction, sent_at, auto-reply, answered elsewhere) of the candidates, by conversation."""
+def message_rows(since: datetime) -> Iterator[tuple[int, str, str, int, int]]:
+    """(conversation id, direction, sent_at as stored, auto-reply, answered elsewhere) of the conversations
+    with a message since ``since`` or a clock that may run now, ordered by conversation and time."""
     db = Conversation._meta.database
     sql = (
         _CANDIDATES
         + """
         SELECT m.conversation_id, m.direction, m.sent_at, m.is_auto_reply, m.is_answered
-        FROM cand JOIN message m ON m.conversation_id = cand.id
+        FROM message m WHERE m.conversation_id IN (SELECT id FROM cand)
         ORDER BY m.conversation_id, m.sent_at, m.id
         """
     )
-    parse = from_db_time
-    for conv_id, direction, sent_at, auto, answered in db.execute_sql(sql, (to_db_time(since),)):
-        yield conv_id, direction, parse(sent_at), bool(auto), bool(answered)
+    return iter(db.execute_sql(sql, (to_db_time(since),)))
 
 
-def status_rows(since: datetime) -> Iterator[tuple[int, datetime, str]]:
-    """(conversation id, time, new status or ``no_response_needed``) of the candidates' status events."""
+def status_rows() -> Iterator[tuple[int, datetime, str]]:
+    """(conversation id, time, new status or ``no_response_needed``) of every status event, by conversation."""
     db = Conversation._meta.database
-    sql = (
-        _CANDIDATES
-        + """
+    sql = """
         SELECT e.conversation, e.at, e.kind, json_extract(e.data, '$.new')
-        FROM cand JOIN event e ON e.conversation = cand.id
-        WHERE e.kind IN (?, ?)
+        FROM event e
+        WHERE e.kind IN (?, ?) AND e.conversation IS NOT NULL
         ORDER BY e.conversation, e.at, e.id
         """
-    )
-    params = (to_db_time(since), EventKind.STATUS_CHANGED.value, EventKind.NO_RESPONSE_NEEDED.value)
+    params = (EventKind.STATUS_CHANGED.value, EventKind.NO_RESPONSE_NEEDED.value)
     for conv_id, at, kind, new in db.execute_sql(sql, params):
         status = "no_response_needed" if kind == EventKind.NO_RESPONSE_NEEDED.value else str(new or "")
         yield int(conv_id), from_db_time(at), status
-
-
-def account_names() -> list[str]:
-    return [str(a.name) for a in Account.select(Account.name)]

@@ -33,10 +33,12 @@ from inbox_app.store.models import from_db_time
 
 __all__ = [
     "RESPONSE_BUCKETS",
+    "ConversationLabel",
     "EpisodeRow",
     "KeyLookup",
     "Report",
     "compute_report",
+    "conversations_behind",
     "summary_json",
     "write_conversations_csv",
     "write_episodes_csv",
@@ -347,3 +349,18 @@ def write_summary_csv(report: Report, path: Path, total_label: str = "total") ->
 
 def write_summary_json(report: Report, path: Path) -> None:
     path.write_text(json.dumps(summary_json(report), ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+
+
+@dataclass(frozen=True)
+class ConversationLabel:
+    """A conversation behind a figure, as the drill-down list shows it."""
+
+    id: int
+    customer: str
+    subject: str
+    channel_name: str
+
+
+def conversations_behind(ids: Iterable[int]) -> list[ConversationLabel]:
+    """The conversations behind a figure (no cap), most recent first."""
+    return [ConversationLabel(*row) for row in store_reports.conversation_labels(sorted(set(ids)))]

@@ -18,7 +18,14 @@ from inbox_app.store import ingest
 from inbox_app.store.events import EventKind
 from inbox_app.store.models import Channel, Conversation, from_db_time, to_db_time
 
-__all__ = ["ConversationRow", "channel_policies", "conversation_rows", "message_rows", "status_rows"]
+__all__ = [
+    "ConversationRow",
+    "channel_policies",
+    "conversation_labels",
+    "conversation_rows",
+    "message_rows",
+    "status_rows",
+]
 
 _CANDIDATES = """
     WITH cand(id) AS (
@@ -87,3 +94,25 @@ def status_rows() -> Iterator[tuple[int, datetime, str]]:
     for conv_id, at, kind, new in db.execute_sql(sql, params):
         status = "no_response_needed" if kind == EventKind.NO_RESPONSE_NEEDED.value else str(new or "")
         yield int(conv_id), from_db_time(at), status
+
+
+def conversation_labels(ids: list[int]) -> list[tuple[int, str, str, str]]:
+    """(id, customer name, subject, channel name) of these conversations, most recent first (any number)."""
+    rows: list[tuple[int, str, str, str, str]] = []
+    for offset in range(0, len(ids), 10_000):
+        chunk = ids[offset : offset + 10_000]
+        query = (
+            Conversation.select(
+                Conversation.id,
+                Conversation.customer_name,
+                Conversation.subject,
+                Channel.name,
+                Conversation.last_message_at,
+            )
+            .join(Channel)
+            .where(Conversation.id.in_(chunk))
+            .tuples()
+        )
+        rows.extend((int(r[0]), str(r[1]), str(r[2]), str(r[3]), str(r[4] or "")) for r in query)
+    rows.sort(key=lambda r: (r[4], r[0]), reverse=True)
+    return [r[:4] for r in rows]

@@ -38,6 +38,7 @@ from inbox_app.ui.main_window import MainWindow
 
 if TYPE_CHECKING:
     from inbox_app.ui.outbox_dialog import OutboxDialog
+    from inbox_app.ui.reports_window import ReportsWindow
 
 log = logging.getLogger("inbox_app.ui")
 
@@ -221,6 +222,7 @@ class MainController(QObject):
         self._read_timer.setSingleShot(True)
         self._read_timer.timeout.connect(self.mark_current_read)
         self._outbox_dialog: OutboxDialog | None = None
+        self._reports_window: ReportsWindow | None = None
         self._search_timer = QTimer(self)
         self._search_timer.setSingleShot(True)
         self._search_timer.setInterval(SEARCH_DEBOUNCE_MS)
@@ -280,6 +282,7 @@ class MainController(QObject):
         by["about"].triggered.connect(self._about)
         by["canned_manager"].triggered.connect(self.open_canned_manager)
         by["policies"].triggered.connect(self.open_policy_settings)
+        by["reports"].triggered.connect(self.open_reports)
         by["settings"].triggered.connect(self.open_preferences)
         w.snooze_menu.aboutToShow.connect(self._fill_snooze_menu)
         w.accounts_menu.aboutToShow.connect(self._fill_accounts_menu)
@@ -294,6 +297,19 @@ class MainController(QObject):
         status_message = getattr(self.reply_widget, "status_message", None)
         if status_message is not None:
             status_message.connect(lambda text: w.statusBar().showMessage(text, 6000))
+
+    def open_reports(self) -> ReportsWindow:
+        """Show the report window (one per main window, not modal); it computes on the worker thread."""
+        from inbox_app.ui.reports_window import ReportsWindow
+
+        if self._reports_window is None:
+            self._reports_window = ReportsWindow(self.runner.run, now_fn=self.now_fn, parent=self.window)
+            self._reports_window.open_conversation.connect(self._open_from_outbox)
+            self._reports_window.recompute()
+        self._reports_window.show()
+        self._reports_window.raise_()
+        self._reports_window.activateWindow()
+        return self._reports_window
 
     def open_canned_manager(self) -> None:
         from inbox_app.ui.canned_manager import CannedManagerDialog

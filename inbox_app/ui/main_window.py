@@ -323,6 +323,11 @@ class MainWindow(QMainWindow):
         a("canned_manager", _("Canned &responses…"))
         a("policies", _("Response &deadlines…"))
         a(
+            "reports",
+            _("R&eports…"),
+            tip=_("Response times and late responses per channel, account, language"),
+        )
+        a(
             "settings",
             _("&Settings…"),
             tip=_("Your name, the shop's name, when a conversation counts as read"),
@@ -376,7 +381,7 @@ class MainWindow(QMainWindow):
         conv_menu.addSeparator()
         conv_menu.addAction(by["no_response"])
         tools_menu = bar.addMenu(_("&Tools"))
-        tools_menu.addActions([by["canned_manager"], by["policies"], by["settings"]])
+        tools_menu.addActions([by["canned_manager"], by["policies"], by["reports"], by["settings"]])
         help_menu = bar.addMenu(_("&Help"))
         help_menu.addActions([by["shortcuts"], by["about"]])
 

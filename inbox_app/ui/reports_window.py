@@ -1,0 +1,556 @@
+"""The report window (Tools → Reports): period, group-by, big figures, four charts, the table, drill-down, export.
+
+Why it looks like this: a seller wants "am I answering in time?" at a glance (the big figures), the trend
+(charts) and the detail per channel/account/… (the table). Every figure can be clicked down to the
+conversations behind it; opening one selects it in the main window (signal ``open_conversation(int)``).
+The report is computed by :func:`inbox_app.services.reports.compute_report` on the controller's worker thread
+(``runner``); the window only lays it out.
+
+Signals: ``open_conversation(int)`` — the user opened a conversation from a drill-down list.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QAbstractTableModel, QDate, QModelIndex, QPersistentModelIndex, Qt, Signal
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDateEdit,
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QGridLayout,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QMenu,
+    QMessageBox,
+    QProgressBar,
+    QPushButton,
+    QTableView,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from inbox_app.domain.reports import GroupBy, GroupFigures, Period
+from inbox_app.i18n import _, format_date, format_duration, format_number, ngettext
+from inbox_app.services import reports as report_service
+from inbox_app.ui.report_charts import BarChart, Series
+
+log = logging.getLogger("inbox_app.ui")
+
+#: (days, label) of the period choices; 0 = custom.
+PERIODS: tuple[tuple[int, str], ...] = (
+    (1, "Today"),
+    (7, "Last 7 days"),
+    (30, "Last 30 days"),
+    (90, "Last 90 days"),
+    (0, "Custom…"),
+)
+
+GROUP_LABELS: dict[GroupBy, str] = {
+    GroupBy.CHANNEL: "Channel",
+    GroupBy.ACCOUNT: "Account",
+    GroupBy.CATEGORY: "Category",
+    GroupBy.AGENT: "Agent",
+    GroupBy.LANGUAGE: "Language",
+}
+
+
+def _tr_period(label: str) -> str:
+    return {
+        "Today": _("Today"),
+        "Last 7 days": _("Last 7 days"),
+        "Last 30 days": _("Last 30 days"),
+        "Last 90 days": _("Last 90 days"),
+        "Custom…": _("Custom…"),
+    }[label]
+
+
+def _tr_group(by: GroupBy) -> str:
+    return {
+        GroupBy.CHANNEL: _("Channel"),
+        GroupBy.ACCOUNT: _("Account"),
+        GroupBy.CATEGORY: _("Category"),
+        GroupBy.AGENT: _("Agent"),
+        GroupBy.LANGUAGE: _("Language"),
+    }[by]
+
+
+def group_label(group: GroupFigures, by: GroupBy) -> str:
+    if group.is_total:
+        return _("Total")
+    if group.key is not None:
+        return group.key
+    if by is GroupBy.CATEGORY:
+        return _("uncategorised")
+    if by is GroupBy.AGENT:
+        return _("unassigned")
+    return _("unknown")
+
+
+def duration_text(seconds: float | None) -> str:
+    return "–" if seconds is None else format_duration(timedelta(seconds=seconds))
+
+
+def rate_text(rate: float | None) -> str:
+    return "–" if rate is None else f"{format_number(round(rate * 100, 1))} %"
+
+
+def help_text() -> str:
+    """The definitions behind every figure (the same as the README's "Reports" section)."""
+    return "\n\n".join(
+        [
+            _(
+                "A response episode starts when the response clock starts: at the first customer message not yet "
+                "answered. It ends at the next reply (automatic replies do not count). Pending, closed and "
+                "'no response needed' stop the clock."
+            ),
+            _(
+                "First response time: from a conversation's first customer message to the first reply after it. "
+                "Response time: the length of every answered episode."
+            ),
+            _(
+                "Conversations: those with at least one customer message in the period. Inbound and replies: the "
+                "messages of each direction sent in the period."
+            ),
+            _(
+                "An episode is late when its reply came after the deadline of the channel's rule (calendar or "
+                "business hours, holidays included — the same as the countdowns), or when it is still "
+                "unanswered past the deadline. Late response rate = late episodes / episodes that got a reply "
+                "or reached their deadline, counted in the period in which they start."
+            ),
+            _(
+                "Median and p90 are nearest-rank: the middle value and the value 90 % of the episodes stay under."
+            ),
+            _("Category and agent are not recorded yet: every conversation is uncategorised and unassigned."),
+        ]
+    )
+
+
+#: table columns: (figure, header, ids attribute for drill-down)
+COLUMNS: tuple[tuple[str, str], ...] = (
+    ("conversations", "conversation_ids"),
+    ("inbound", "conversation_ids"),
+    ("replies", "conversation_ids"),
+    ("first_response_median_s", "first_response_ids"),
+    ("first_response_p90_s", "first_response_ids"),
+    ("response_median_s", "episode_ids"),
+    ("episodes", "episode_ids"),
+    ("late", "late_ids"),
+    ("late_response_rate", "late_ids"),
+    ("open_overdue", "overdue_ids"),
+)
+
+
+def _headers() -> list[str]:
+    return [
+        _("Conversations"),
+        _("Inbound"),
+        _("Replies"),
+        _("First response (median)"),
+        _("First response (p90)"),
+        _("Response (median)"),
+        _("Episodes"),
+        _("Late"),
+        _("Late rate"),
+        _("Overdue now"),
+    ]
+
+
+def figure_text(group: GroupFigures, figure: str) -> str:
+    value = getattr(group, figure)
+    if figure.endswith("_s"):
+        return duration_text(value)
+    if figure == "late_response_rate":
+        return rate_text(value)
+    return format_number(int(value))
+
+
+class ReportTableModel(QAbstractTableModel):
+    """Rows: the groups then the total; columns: :data:`COLUMNS` after the group name."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.rows: list[GroupFigures] = []
+        self.by = GroupBy.CHANNEL
+        self.headers = [_("Group"), *_headers()]
+
+    def set_report(self, rows: list[GroupFigures], by: GroupBy) -> None:
+        self.beginResetModel()
+        self.rows, self.by = rows, by
+        self.headers[0] = _tr_group(by)
+        self.endResetModel()
+
+    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self.rows)
+
+    def columnCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(COLUMNS) + 1
+
+    def data(
+        self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole
+    ) -> Any:
+        if not index.isValid():
+            return None
+        group = self.rows[index.row()]
+        if role == Qt.ItemDataRole.DisplayRole:
+            if index.column() == 0:
+                return group_label(group, self.by)
+            return figure_text(group, COLUMNS[index.column() - 1][0])
+        if role == Qt.ItemDataRole.TextAlignmentRole and index.column() > 0:
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        if role == Qt.ItemDataRole.FontRole and group.is_total:
+            from PySide6.QtGui import QFont
+
+            font = QFont()
+            font.setBold(True)
+            return font
+        if role == Qt.ItemDataRole.ToolTipRole and index.column() > 0:
+            return _("Click to list the conversations behind this figure")
+        return None
+
+    def headerData(
+        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
+    ) -> Any:
+        if role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Horizontal:
+            return self.headers[section]
+        return None
+
+    def ids_at(self, index: QModelIndex) -> set[int]:
+        group = self.rows[index.row()]
+        attr = COLUMNS[max(index.column(), 1) - 1][1]
+        ids: set[int] = getattr(group, attr)
+        return ids
+
+
+class DrillDownDialog(QDialog):
+    """The conversations behind one figure; Enter or a double-click opens one in the main window."""
+
+    def __init__(
+        self, title: str, labels: list[report_service.ConversationLabel], parent: QWidget | None = None
+    ):
+        super().__init__(parent)
+        self.setObjectName("reportDrillDown")
+        self.setWindowTitle(title)
+        layout = QVBoxLayout(self)
+        layout.addWidget(
+            QLabel(
+                ngettext("{n} conversation", "{n} conversations", len(labels)).format(
+                    n=format_number(len(labels))
+                )
+            )
+        )
+        self.list = QListWidget(self)
+        self.list.setUniformItemSizes(True)
+        for label in labels:
+            item = QListWidgetItem(f"{label.customer or '–'} · {label.channel_name} · {label.subject}")
+            item.setData(Qt.ItemDataRole.UserRole, label.id)
+            self.list.addItem(item)
+        if labels:
+            self.list.setCurrentRow(0)
+        layout.addWidget(self.list)
+        buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Open | QDialogButtonBox.StandardButton.Close, self
+        )
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        self.list.itemActivated.connect(lambda _item: self.accept())
+        layout.addWidget(buttons)
+        self.resize(560, 420)
+
+    def chosen_id(self) -> int | None:
+        item = self.list.currentItem()
+        return None if item is None else int(item.data(Qt.ItemDataRole.UserRole))
+
+
+Runner = Callable[[str, Callable[[], Any], Callable[[Any], None], Callable[[BaseException], None]], None]
+
+
+class ReportsWindow(QWidget):
+    """Signals: ``open_conversation(int)``, ``report_ready()`` (a report was laid out; tests wait on it)."""
+
+    open_conversation = Signal(int)
+    report_ready = Signal()
+
+    def __init__(
+        self, run: Runner, now_fn: Callable[[], datetime] | None = None, parent: QWidget | None = None
+    ):
+        super().__init__(parent, Qt.WindowType.Window)
+        self.setObjectName("reportsWindow")
+        self.setWindowTitle(_("Reports"))
+        self._run = run
+        self.now_fn: Callable[[], datetime] = now_fn or (lambda: datetime.now(UTC))
+        self.report: report_service.Report | None = None
+        outer = QVBoxLayout(self)
+        bar = QHBoxLayout()
+        self.period_box = QComboBox(self)
+        self.period_box.setObjectName("reportPeriod")
+        for days, label in PERIODS:
+            self.period_box.addItem(_tr_period(label), days)
+        self.period_box.setCurrentIndex(2)
+        self.from_edit = QDateEdit(self)
+        self.to_edit = QDateEdit(self)
+        for edit in (self.from_edit, self.to_edit):
+            edit.setCalendarPopup(True)
+            edit.setDisplayFormat("yyyy-MM-dd")
+            edit.setVisible(False)
+            edit.dateChanged.connect(lambda _d: self.recompute())
+        self.group_box = QComboBox(self)
+        self.group_box.setObjectName("reportGroupBy")
+        for by in GroupBy:
+            self.group_box.addItem(_tr_group(by), by.value)
+        self.progress = QProgressBar(self)
+        self.progress.setRange(0, 0)
+        self.progress.setMaximumWidth(160)
+        self.progress.setFormat(_("Computing…"))
+        self.progress.setVisible(False)
+        self.export_button = QToolButton(self)
+        self.export_button.setObjectName("reportExport")
+        self.export_button.setText(_("Export"))
+        self.export_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        menu = QMenu(self.export_button)
+        menu.addAction(_("Summary as CSV…"), lambda: self.export("summary_csv"))
+        menu.addAction(_("Summary as JSON…"), lambda: self.export("summary_json"))
+        menu.addAction(_("One row per conversation (CSV)…"), lambda: self.export("conversations_csv"))
+        menu.addAction(_("One row per episode (CSV)…"), lambda: self.export("episodes_csv"))
+        self.export_button.setMenu(menu)
+        help_button = QPushButton(_("How is this counted?"), self)
+        help_button.clicked.connect(self.show_help)
+        bar.addWidget(QLabel(_("Period:"), self))
+        bar.addWidget(self.period_box)
+        bar.addWidget(self.from_edit)
+        bar.addWidget(self.to_edit)
+        bar.addSpacing(12)
+        bar.addWidget(QLabel(_("Group by:"), self))
+        bar.addWidget(self.group_box)
+        bar.addWidget(self.progress)
+        bar.addStretch(1)
+        bar.addWidget(help_button)
+        bar.addWidget(self.export_button)
+        outer.addLayout(bar)
+        figures = QHBoxLayout()
+        self.figure_buttons: dict[str, QPushButton] = {}
+        for figure in (
+            "conversations",
+            "first_response_median_s",
+            "response_median_s",
+            "late_response_rate",
+            "open_overdue",
+        ):
+            button = QPushButton(self)
+            button.setObjectName(f"figure_{figure}")
+            button.setFlat(True)
+            button.setMinimumHeight(56)
+            button.clicked.connect(lambda _c=False, f=figure: self.drill_total(f))
+            figures.addWidget(button)
+            self.figure_buttons[figure] = button
+        outer.addLayout(figures)
+        charts = QGridLayout()
+        self.daily_chart = BarChart(_("Daily inbound messages and replies"), self)
+        self.histogram_chart = BarChart(_("Response times"), self)
+        self.late_chart = BarChart(_("Late response rate per channel"), self)
+        self.category_chart = BarChart(_("New conversations per category"), self)
+        charts.addWidget(self.daily_chart, 0, 0)
+        charts.addWidget(self.histogram_chart, 0, 1)
+        charts.addWidget(self.late_chart, 1, 0)
+        charts.addWidget(self.category_chart, 1, 1)
+        outer.addLayout(charts, 3)
+        self.model = ReportTableModel(self)
+        self.table = QTableView(self)
+        self.table.setObjectName("reportTable")
+        self.table.setModel(self.model)
+        self.table.setSelectionBehavior(QTableView.SelectionBehavior.SelectItems)
+        self.table.verticalHeader().setVisible(False)
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.table.clicked.connect(self.drill_cell)
+        self.table.activated.connect(self.drill_cell)
+        outer.addWidget(self.table, 2)
+        self.period_box.currentIndexChanged.connect(self._on_period_changed)
+        self.group_box.currentIndexChanged.connect(lambda _i: self.recompute())
+        self.resize(1200, 760)
+
+    # ------------------------------------------------------------------------------------------ compute
+    def period(self) -> Period:
+        now = self.now_fn().astimezone()
+        zone = now.tzinfo or UTC
+        days = int(self.period_box.currentData())
+        if days:
+            return Period.last_days(days, now.date(), zone)
+        first = self.from_edit.date().toPython()
+        last = self.to_edit.date().toPython()
+        assert isinstance(first, date) and isinstance(last, date)
+        return Period(min(first, last), max(first, last), zone)
+
+    def group_by(self) -> GroupBy:
+        return GroupBy(str(self.group_box.currentData()))
+
+    def _on_period_changed(self, _index: int) -> None:
+        custom = int(self.period_box.currentData()) == 0
+        if custom and self.report is not None:
+            for edit, day in (
+                (self.from_edit, self.report.period.first),
+                (self.to_edit, self.report.period.last),
+            ):
+                edit.blockSignals(True)
+                edit.setDate(QDate(day.year, day.month, day.day))
+                edit.blockSignals(False)
+        self.from_edit.setVisible(custom)
+        self.to_edit.setVisible(custom)
+        self.recompute()
+
+    def recompute(self) -> None:
+        period, by, now = self.period(), self.group_by(), self.now_fn()
+        self.progress.setVisible(True)
+        self._run(
+            "report",
+            lambda: report_service.compute_report(period, by, now),
+            self._on_report,
+            self._on_error,
+        )
+
+    def _on_error(self, exc: BaseException) -> None:
+        self.progress.setVisible(False)
+        QMessageBox.warning(
+            self, _("Reports"), _("The report could not be computed: {error}").format(error=exc)
+        )
+
+    def _on_report(self, report: report_service.Report) -> None:
+        self.progress.setVisible(False)
+        self.report = report
+        self.model.set_report([*report.groups, report.total], report.by)
+        total = report.total
+        captions = {
+            "conversations": _("Conversations"),
+            "first_response_median_s": _("First response (median)"),
+            "response_median_s": _("Response (median)"),
+            "late_response_rate": _("Late response rate"),
+            "open_overdue": _("Overdue now"),
+        }
+        for figure, button in self.figure_buttons.items():
+            value = figure_text(total, figure)
+            button.setText(f"{value}\n{captions[figure]}")
+            button.setToolTip(_("Click to list the conversations behind this figure"))
+        self._fill_charts(report)
+        self.report_ready.emit()
+
+    def _fill_charts(self, report: report_service.Report) -> None:
+        days = sorted(report.daily)
+        labels = [format_date(datetime(d.year, d.month, d.day), "d MMM") for d in days]
+        self.daily_chart.set_data(
+            labels,
+            [
+                Series(_("Inbound"), [report.daily[d][0] for d in days]),
+                Series(_("Replies"), [report.daily[d][1] for d in days]),
+            ],
+            lambda v: format_number(int(v)),
+        )
+        bounds = report_service.RESPONSE_BUCKETS
+        bucket_labels = [f"≤ {duration_text(b)}" for b in bounds] + [f"> {duration_text(bounds[-1])}"]
+        self.histogram_chart.set_data(
+            bucket_labels,
+            [Series(_("Answered episodes"), report.response_histogram)],
+            lambda v: format_number(int(v)),
+        )
+        channels = [g for g in report.late_by_channel if g.late_response_rate is not None]
+        self.late_chart.set_data(
+            [g.key or _("unknown") for g in channels],
+            [Series(_("Late response rate"), [(g.late_response_rate or 0.0) for g in channels])],
+            lambda v: rate_text(v),
+        )
+        keys = sorted(
+            {k for per_day in report.categories_daily.values() for k in per_day},
+            key=lambda k: (k is None, k or ""),
+        )
+        self.category_chart.set_data(
+            labels,
+            [
+                Series(
+                    k if k is not None else _("uncategorised"),
+                    [report.categories_daily[d].get(k, 0) for d in days],
+                )
+                for k in keys
+            ],
+            lambda v: format_number(int(v)),
+            stacked=True,
+        )
+
+    # ----------------------------------------------------------------------------------------- drill-down
+    def drill_total(self, figure: str) -> None:
+        if self.report is None:
+            return
+        attr = dict(COLUMNS)[figure]
+        self._drill(self.figure_buttons[figure].text().replace("\n", " — "), getattr(self.report.total, attr))
+
+    def drill_cell(self, index: QModelIndex) -> None:
+        if self.report is None or not index.isValid():
+            return
+        group = self.model.rows[index.row()]
+        header = self.model.headers[index.column()]
+        title = f"{group_label(group, self.model.by)} — {header}"
+        self._drill(title, self.model.ids_at(index))
+
+    def _drill(self, title: str, ids: set[int]) -> None:
+        self._run(
+            "report-drill",
+            lambda: report_service.conversations_behind(ids),
+            lambda labels: self._show_drill(title, labels),
+            self._on_error,
+        )
+
+    def _show_drill(self, title: str, labels: list[report_service.ConversationLabel]) -> None:
+        # open(), not exec(): a nested event loop would stall the worker's deliveries behind the dialog.
+        dialog = DrillDownDialog(title, labels, self)
+        self.drill_dialog = dialog
+        dialog.accepted.connect(lambda: self._open_chosen(dialog))
+        dialog.open()
+
+    def _open_chosen(self, dialog: DrillDownDialog) -> None:
+        chosen = dialog.chosen_id()
+        if chosen is not None:
+            self.open_conversation.emit(chosen)
+
+    # ----------------------------------------------------------------------------------------------- misc
+    def show_help(self) -> None:
+        QMessageBox.information(self, _("How reports are counted"), help_text())
+
+    def export(self, kind: str) -> None:
+        if self.report is None:
+            return
+        suffix = ".json" if kind == "summary_json" else ".csv"
+        path_text, _filter = QFileDialog.getSaveFileName(self, _("Export report"), f"report-{kind}{suffix}")
+        if not path_text:
+            return
+        self.export_to(kind, Path(path_text))
+
+    def export_to(self, kind: str, path: Path) -> None:
+        report = self.report
+        if report is None:
+            return
+        try:
+            if kind == "summary_csv":
+                report_service.write_summary_csv(report, path, _("Total"))
+            elif kind == "summary_json":
+                path.write_text(
+                    json.dumps(report_service.summary_json(report), ensure_ascii=False, indent=2),
+                    encoding="utf-8",
+                )
+            elif kind == "conversations_csv":
+                report_service.write_conversations_csv(report, path)
+            else:
+                report_service.write_episodes_csv(report, path)
+        except OSError as exc:
+            QMessageBox.warning(
+                self,
+                _("Export report"),
+                _("Cannot write {path}: {error}").format(path=path, error=exc.strerror or exc),
+            )

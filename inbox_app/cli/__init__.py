@@ -195,6 +195,18 @@ class _PrivateFileHandler(logging.FileHandler):
     def handleError(self, record: logging.LogRecord) -> None:
         self.failed = True  # a log file that cannot be written must not print a traceback of its own
 
+    def flush(self) -> None:
+        try:  # a full disk fails the buffered write here, at exit: the user was already told plainly
+            super().flush()
+        except OSError:
+            self.failed = True
+
+    def close(self) -> None:
+        try:
+            super().close()
+        except OSError:
+            self.failed = True
+
 
 def log_file_path(profile: Path | None) -> Path:
     """Where the CLI writes its log for this ``--profile`` (the default profile's when None)."""

@@ -38,9 +38,11 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime as http_date
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any, Literal
 from urllib.parse import parse_qs, unquote, urlsplit
+
+from tests.servers.http_sandbox import Fault, LoopbackSandbox, QuietServer
 
 __all__ = [
     "MEDIA_TYPE",
@@ -57,8 +59,6 @@ DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 UPLOAD_TYPES = {"image/png", "image/gif", "image/bmp", "image/tiff", "image/jpeg", "application/pdf"}
 MAX_ATTACHMENT = 5 * 1024 * 1024
 
-FaultKind = Literal["status", "slow", "drop", "malformed"]
-
 
 def iso(value: datetime) -> str:
     return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
@@ -71,23 +71,6 @@ def _ms(value: datetime) -> datetime:
 def _parse_iso(value: str) -> datetime:
     parsed = datetime.fromisoformat(value)
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
-@dataclass
-class Fault:
-    kind: FaultKind
-    status: int = 503
-    retry_after: str | None = None
-    delay: float = 5.0
-    method: str | None = None
-    path_prefix: str | None = None
-    times: int = 1
-    after_processing: bool = False
-
-    def matches(self, method: str, path: str) -> bool:
-        return (self.method is None or self.method == method) and (
-            self.path_prefix is None or path.startswith(self.path_prefix)
-        )
 
 
 @dataclass(frozen=True)
@@ -128,16 +111,11 @@ class _Device:
     state: Literal["pending", "approved", "denied"] = "pending"
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
+class _Server(QuietServer):
     sandbox: AllegroSandbox
 
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        return
 
-
-class AllegroSandbox:
+class AllegroSandbox(LoopbackSandbox):
     def __init__(
         self,
         *,
@@ -165,43 +143,16 @@ class AllegroSandbox:
         self.files: dict[str, tuple[str, str, bytes]] = {}  # attachment id → (name, type, bytes)
         self.replies: list[ReceivedReply] = []
         self.requests: list[RecordedRequest] = []
-        self.faults: list[Fault] = []
+        self._init_sandbox()
         self.read_marks: list[tuple[str, bool]] = []
         self.odd_items: list[Any] = []
         self.reply_stored = threading.Event()
-        self._lock = threading.RLock()
-        self._stopping = threading.Event()
         self._seq = 0
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
 
     # -- life cycle --------------------------------------------------------------------------------------
 
     def start(self) -> AllegroSandbox:
-        server = _Server(("127.0.0.1", 0), _Handler)
-        server.sandbox = self
-        self._server = server
-        self._thread = threading.Thread(
-            target=server.serve_forever, args=(0.05,), name="allegro-sandbox", daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def close(self) -> None:
-        self._stopping.set()
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-            self._thread = None
-
-    def __enter__(self) -> AllegroSandbox:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
+        return self._serve(_Server, _Handler, "allegro-sandbox")
 
     @property
     def base_url(self) -> str:
@@ -218,11 +169,6 @@ class AllegroSandbox:
         with self._lock:
             self._seq += 1
             return f"{prefix}{self._seq:08d}"
-
-    def inject(self, fault: Fault) -> Fault:
-        with self._lock:
-            self.faults.append(fault)
-        return fault
 
     def requests_to(self, path_prefix: str, method: str = "GET") -> list[RecordedRequest]:
         with self._lock:
@@ -383,14 +329,6 @@ class AllegroSandbox:
         }
 
     # -- request handling (server threads) ---------------------------------------------------------------
-
-    def _take_fault(self, method: str, path: str) -> Fault | None:
-        with self._lock:
-            for fault in self.faults:
-                if fault.times > 0 and fault.matches(method, path):
-                    fault.times -= 1
-                    return fault
-        return None
 
     def token_endpoint(self, params: dict[str, str]) -> tuple[int, dict[str, Any]]:
         grant = params.get("grant_type")

@@ -30,14 +30,15 @@ import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime as http_date
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Literal
+from http.server import BaseHTTPRequestHandler
+from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
+
+from tests.servers.http_sandbox import Fault, LoopbackSandbox, QuietServer
 
 __all__ = ["EbaySandbox", "Fault", "iso"]
 
 API = "/commerce/message/v1"
-FaultKind = Literal["status", "slow", "drop", "malformed"]
 
 
 def iso(value: datetime) -> str:
@@ -71,23 +72,6 @@ def error_body(
 
 
 @dataclass
-class Fault:
-    kind: FaultKind
-    status: int = 503
-    retry_after: str | None = None
-    delay: float = 5.0
-    method: str | None = None
-    path_prefix: str | None = None
-    times: int = 1
-    after_processing: bool = False
-
-    def matches(self, method: str, path: str) -> bool:
-        return (self.method is None or self.method == method) and (
-            self.path_prefix is None or path.startswith(self.path_prefix)
-        )
-
-
-@dataclass
 class Conversation:
     id: str
     type: str  # FROM_MEMBERS | FROM_EBAY
@@ -104,16 +88,11 @@ class Conversation:
         return self.messages[-1]["createdDate"] if self.messages else self.created
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
+class _Server(QuietServer):
     sandbox: EbaySandbox
 
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        return
 
-
-class EbaySandbox:
+class EbaySandbox(LoopbackSandbox):
     def __init__(
         self,
         *,
@@ -137,42 +116,15 @@ class EbaySandbox:
         self.sent: list[dict[str, Any]] = []
         self.updates: list[dict[str, Any]] = []
         self.requests: list[tuple[str, str, dict[str, list[str]]]] = []
-        self.faults: list[Fault] = []
+        self._init_sandbox()
         self.clock_offset = timedelta(0)
         self.sent_stored = threading.Event()
-        self._lock = threading.RLock()
-        self._stopping = threading.Event()
         self._seq = 0
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
 
     # -- life cycle --------------------------------------------------------------------------------------
 
     def start(self) -> EbaySandbox:
-        server = _Server(("127.0.0.1", 0), _Handler)
-        server.sandbox = self
-        self._server = server
-        self._thread = threading.Thread(
-            target=server.serve_forever, args=(0.05,), name="ebay-sandbox", daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def close(self) -> None:
-        self._stopping.set()
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-            self._thread = None
-
-    def __enter__(self) -> EbaySandbox:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
+        return self._serve(_Server, _Handler, "ebay-sandbox")
 
     @property
     def base_url(self) -> str:
@@ -189,11 +141,6 @@ class EbaySandbox:
         with self._lock:
             self._seq += 1
             return f"{prefix}{self._seq:08d}"
-
-    def inject(self, fault: Fault) -> Fault:
-        with self._lock:
-            self.faults.append(fault)
-        return fault
 
     def revoke_refresh_token(self) -> None:
         with self._lock:
@@ -474,14 +421,6 @@ class EbaySandbox:
                 conv.status = body["conversationStatus"]
             self.updates.append(body)
         return 204, None
-
-    def _take_fault(self, method: str, path: str) -> Fault | None:
-        with self._lock:
-            for fault in self.faults:
-                if fault.times > 0 and fault.matches(method, path):
-                    fault.times -= 1
-                    return fault
-        return None
 
 
 class _Handler(BaseHTTPRequestHandler):

@@ -39,13 +39,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime as http_date
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any, Literal
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from tests.servers.http_sandbox import Fault, LoopbackSandbox, QuietServer
+
 __all__ = ["Fault", "KauflandSandbox", "ReceivedReply", "RecordedRequest", "SandboxTicket", "iso"]
 
-FaultKind = Literal["status", "slow", "drop", "malformed"]
 Role = Literal["buyer", "seller", "system", "customer_service"]
 
 
@@ -60,23 +61,6 @@ def _s(value: datetime) -> datetime:
 def _parse_iso(value: str) -> datetime:
     parsed = datetime.fromisoformat(value)
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
-@dataclass
-class Fault:
-    kind: FaultKind
-    status: int = 503
-    retry_after: str | None = None
-    delay: float = 5.0
-    method: str | None = None
-    path_prefix: str | None = None
-    times: int = 1
-    after_processing: bool = False
-
-    def matches(self, method: str, path: str) -> bool:
-        return (self.method is None or self.method == method) and (
-            self.path_prefix is None or path.startswith(self.path_prefix)
-        )
 
 
 @dataclass(frozen=True)
@@ -122,16 +106,11 @@ class SandboxTicket:
     files: list[dict[str, Any]] = field(default_factory=list)
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
+class _Server(QuietServer):
     sandbox: KauflandSandbox
 
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        return
 
-
-class KauflandSandbox:
+class KauflandSandbox(LoopbackSandbox):
     """The sandbox's state and its HTTP server. Use as a context manager or call start()/close()."""
 
     def __init__(
@@ -152,42 +131,15 @@ class KauflandSandbox:
         self.replies: list[ReceivedReply] = []
         self.closed: list[str] = []
         self.requests: list[RecordedRequest] = []
-        self.faults: list[Fault] = []
+        self._init_sandbox()
         self.odd_items: list[Any] = []  # sent as is at the end of the first ticket page
         self.reply_stored = threading.Event()
-        self._lock = threading.RLock()
-        self._stopping = threading.Event()
         self._seq = 1000
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
 
     # -- life cycle ------------------------------------------------------------------------------------
 
     def start(self) -> KauflandSandbox:
-        server = _Server(("127.0.0.1", 0), _Handler)
-        server.sandbox = self
-        self._server = server
-        self._thread = threading.Thread(
-            target=server.serve_forever, args=(0.05,), name="kaufland-sandbox", daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def close(self) -> None:
-        self._stopping.set()
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-            self._thread = None
-
-    def __enter__(self) -> KauflandSandbox:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
+        return self._serve(_Server, _Handler, "kaufland-sandbox")
 
     @property
     def origin(self) -> str:
@@ -208,11 +160,6 @@ class KauflandSandbox:
         with self._lock:
             self._seq += 1
             return self._seq
-
-    def inject(self, fault: Fault) -> Fault:
-        with self._lock:
-            self.faults.append(fault)
-        return fault
 
     def requests_to(self, path_prefix: str, method: str = "GET") -> list[RecordedRequest]:
         with self._lock:
@@ -365,14 +312,6 @@ class KauflandSandbox:
         return data
 
     # -- request handling ------------------------------------------------------------------------------
-
-    def _take_fault(self, method: str, path: str) -> Fault | None:
-        with self._lock:
-            for fault in self.faults:
-                if fault.times > 0 and fault.matches(method, path):
-                    fault.times -= 1
-                    return fault
-        return None
 
     def check_signature(self, method: str, url: str, headers: Any, body: bytes) -> str | None:
         """Why the request is refused, or None when its signature is valid."""

@@ -34,10 +34,11 @@ from datetime import UTC, datetime, timedelta
 from email import policy
 from email.parser import BytesParser
 from email.utils import format_datetime as http_date
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any, Literal
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from tests.servers.http_sandbox import Fault, LoopbackSandbox, QuietServer
 from tests.servers.tls import TlsFiles
 
 __all__ = [
@@ -48,8 +49,6 @@ __all__ = [
     "SandboxThread",
     "iso",
 ]
-
-FaultKind = Literal["status", "slow", "drop", "malformed"]
 
 
 def iso(value: datetime) -> str:
@@ -65,29 +64,6 @@ def _ms(value: datetime) -> datetime:
 def _parse_iso(value: str) -> datetime:
     parsed = datetime.fromisoformat(value)
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
-@dataclass
-class Fault:
-    """What goes wrong with the next ``times`` requests whose method and path match.
-
-    ``after_processing`` (M12 only): the reply is stored first, then the answer fails, the way a crash or a
-    lost connection after the vendor accepted a reply looks to the client.
-    """
-
-    kind: FaultKind
-    status: int = 503
-    retry_after: str | None = None
-    delay: float = 5.0
-    method: str | None = None
-    path_prefix: str | None = None
-    times: int = 1
-    after_processing: bool = False
-
-    def matches(self, method: str, path: str) -> bool:
-        return (self.method is None or self.method == method) and (
-            self.path_prefix is None or path.startswith(self.path_prefix)
-        )
 
 
 @dataclass(frozen=True)
@@ -131,16 +107,11 @@ class SandboxThread:
     no_store_reply_needed: list[dict[str, Any]] = field(default_factory=list)
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
+class _Server(QuietServer):
     sandbox: MiraklSandbox
 
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        return  # a client refusing our test certificate, or hanging up early: expected in the fault tests
 
-
-class MiraklSandbox:
+class MiraklSandbox(LoopbackSandbox):
     """The sandbox's state and its HTTP server. Use as a context manager or call start()/close()."""
 
     def __init__(
@@ -165,44 +136,19 @@ class MiraklSandbox:
         self.attachments: dict[str, tuple[str, str, bytes]] = {}  # id → (name, content type, bytes)
         self.replies: list[ReceivedReply] = []
         self.requests: list[RecordedRequest] = []
-        self.faults: list[Fault] = []
+        self._init_sandbox()
         self.odd_items: list[Any] = []  # sent as is at the end of the first M11 page (a vendor's surprise)
-        self._lock = threading.RLock()
-        self._stopping = threading.Event()
         self.reply_stored = threading.Event()  # set when an M12 reply has been stored (tests wait on it)
         self._seq = 0
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
 
     # -- life cycle ------------------------------------------------------------------------------------
 
     def start(self) -> MiraklSandbox:
-        server = _Server(("127.0.0.1", 0), _Handler)
-        server.sandbox = self
-        if self.tls is not None:
-            server.socket = self.tls.server_context().wrap_socket(server.socket, server_side=True)
-        self._server = server
-        self._thread = threading.Thread(
-            target=server.serve_forever, args=(0.05,), name="mirakl-sandbox", daemon=True
-        )
-        self._thread.start()
-        return self
+        def wrap(sock: Any) -> Any:
+            assert self.tls is not None
+            return self.tls.server_context().wrap_socket(sock, server_side=True)
 
-    def close(self) -> None:
-        self._stopping.set()
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-            self._thread = None
-
-    def __enter__(self) -> MiraklSandbox:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
+        return self._serve(_Server, _Handler, "mirakl-sandbox", wrap if self.tls is not None else None)
 
     @property
     def base_url(self) -> str:
@@ -222,11 +168,6 @@ class MiraklSandbox:
 
     def revoke_key(self) -> None:
         self.revoked = True
-
-    def inject(self, fault: Fault) -> Fault:
-        with self._lock:
-            self.faults.append(fault)
-        return fault
 
     def requests_to(self, path_prefix: str, method: str = "GET") -> list[RecordedRequest]:
         with self._lock:
@@ -405,14 +346,6 @@ class MiraklSandbox:
         return data
 
     # -- request handling (called on the server's threads) ---------------------------------------------
-
-    def _take_fault(self, method: str, path: str) -> Fault | None:
-        with self._lock:
-            for fault in self.faults:
-                if fault.times > 0 and fault.matches(method, path):
-                    fault.times -= 1
-                    return fault
-        return None
 
     def list_threads(self, query: dict[str, list[str]]) -> tuple[int, dict[str, Any]]:
         def one(name: str) -> str | None:

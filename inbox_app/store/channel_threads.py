@@ -6,7 +6,7 @@ thread id) and every message by (conversation, remote message id), and commits t
 *same* transaction: a crash either keeps the batch and its cursor or neither, and a batch listed again (a
 resumed cursor, a thread updated later) adds only what is new.
 
-Rows go in through the store's bulk writer (``store.mail_models.MailStore``: reserved ids, one
+Rows go in through the store's one writer (``store.writer.StoreWriter``; in bulk: reserved ids, one
 ``executemany`` per table, its ``refresh`` for snippet, counts and deadline), so the snippet and deadline rules
 are the ones mail uses, and a first sync of thousands of threads stays fast. A vendor's own deadline clock (Mirakl's ``shop_reply_needed_since``) is kept on the conversation;
 ``extra["vendor_clock"]`` tells the deadline code that no such clock means no reply is awaited.
@@ -16,6 +16,7 @@ fetched when the seller opens one (:func:`attachment_ref`, :func:`store_download
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import unicodedata
@@ -26,24 +27,22 @@ from typing import Any
 
 from inbox_app.domain.conversations import Direction, IncomingMessage
 from inbox_app.domain.filenames import safe_filename
+from inbox_app.domain.html_sanitize import sanitize_html
 from inbox_app.store.blobs import BlobStore
-from inbox_app.store.ingest import ensure_channel
-from inbox_app.store.mail_models import MailStore
 from inbox_app.store.models import (
     Account,
     Attachment,
     Conversation,
     Message,
     SyncState,
-    encode_json,
-    to_db_time,
     utcnow,
 )
+from inbox_app.store.writer import VENDOR_CLOCK, StoreWriter, ensure_channel
+
+__all__ = ["VENDOR_CLOCK"]  # re-exported: its home is store.writer, where the deadline is derived
 
 #: ``SyncState.key`` of a marketplace account's thread listing cursor.
 THREADS_CURSOR_KEY = "threads"
-#: ``Conversation.extra`` flag: the vendor runs the deadline clock (no ``reply_needed_since``: no deadline).
-VENDOR_CLOCK = "vendor_clock"
 #: ``Conversation.extra`` key: the vendor said no reply is needed (kept apart from the seller's own choice).
 VENDOR_NO_REPLY = "vendor_no_reply"
 #: ``Message.extra`` key: who wrote it ("customer", "operator", "shop", "other").
@@ -133,18 +132,21 @@ def store_thread_batch(
     *,
     unreadable: Sequence[str] = (),
     cursor_key: str = THREADS_CURSOR_KEY,
+    bulk: bool = True,
 ) -> BatchResult:
     """Upsert ``threads`` and commit ``cursor`` in one transaction; see the module docstring.
 
     Written through the store's bulk writer (``MailStore``'s batch: reserved ids, one ``executemany`` per
     table, its ``refresh`` for the list fields and deadlines), since a first sync brings thousands of threads.
     ``unreadable``: the vendor's JSON of items that could not be read, kept on the sync state (never dropped).
+    ``bulk=False`` writes row by row (the writer's single path; same rows, see tests/unit/test_one_writer.py).
     """
     result = BatchResult()
-    store = MailStore(target.account_id)
+    store = StoreWriter(target.account_id)
     db = store.db
     with store.bulk_transaction():
-        store.begin_batch()
+        if bulk:
+            store.begin_batch()
         account = Account.get_by_id(target.account_id)
         channel = ensure_channel(account, target.kind, target.name, target.marketplace)
         if channel.name != target.name:
@@ -174,10 +176,6 @@ def store_thread_batch(
                 if direction == "out" and str(remote_id or "").startswith("<"):
                     own_replies.setdefault(int(conv_id), []).append((int(message_id), str(text)))
         store.prefetch_customers(customer_kind, [t.customer_key for t in threads if t.customer_key])
-        thread_updates: list[tuple[object, ...]] = []
-        sources: list[tuple[int, bytes]] = []
-        attachments: list[tuple[object, ...]] = []
-        problems: list[tuple[str, int]] = []
         adopted: list[tuple[str, int]] = []
         for record in threads:
             customer = (
@@ -208,30 +206,17 @@ def store_thread_batch(
             else:
                 conv_id, _customer_id, stored_extra = found
                 seen = known[conv_id]
-            extra = dict(stored_extra)
-            extra.update(record.extra)
-            extra[VENDOR_CLOCK] = True
-            if record.raw:
-                extra["raw"] = record.raw
-            if record.no_reply_needed:
-                no_reply: bool | None = True
-                extra[VENDOR_NO_REPLY] = True
-            elif extra.pop(VENDOR_NO_REPLY, False):
-                no_reply = False  # the vendor's "no reply needed" no longer holds
-            else:
-                no_reply = None  # the seller's own choice stays
-            thread_updates.append(
-                (
-                    record.remote_id,
-                    record.subject,
-                    record.order_id,
-                    customer[0] if customer else None,
-                    customer[1] if customer else None,
-                    to_db_time(record.reply_needed_since) if record.reply_needed_since else None,
-                    None if no_reply is None else int(no_reply),
-                    encode_json(extra),
-                    conv_id,
-                )
+            extra, no_reply = thread_extra(record, stored_extra)
+            existing[record.remote_id] = (existing[record.remote_id][0], existing[record.remote_id][1], extra)
+            store.update_thread(
+                conv_id,
+                remote_id=record.remote_id,
+                subject=record.subject,
+                order_id=record.order_id,
+                customer=customer,
+                reply_needed_since=record.reply_needed_since,
+                no_response_needed=no_reply,
+                extra=extra,
             )
             for item in record.messages:
                 message = item.message
@@ -246,69 +231,45 @@ def store_thread_batch(
                         candidates.remove(match)
                         adopted.append((remote_id, match[0]))
                         continue
-                extra_m = dict(message.extra)
-                extra_m[AUTHOR_ROLE] = item.author_role
-                message_id = store.insert_message(
-                    conversation_id=conv_id,
-                    direction=message.direction.value,
-                    remote_id=message.remote_id,
-                    author_name=message.author_name,
-                    author_address=message.author_address,
-                    recipients=message.recipients,
-                    subject=message.subject,
-                    sent_at=message.sent_at,
-                    text=message.text,
-                    in_reply_to=message.in_reply_to,
-                    is_read=message.is_read,
-                    extra=extra_m,
+                if message.html:  # channels hand HTML over as the vendor sent it (channels.base)
+                    message = dataclasses.replace(message, html=sanitize_html(message.html))
+                message_id = store.write_message(
+                    conv_id, message, extra={**message.extra, AUTHOR_ROLE: item.author_role}
                 )
-                if message.raw is not None:
-                    sources.append((message_id, message.raw))
-                if message.problems:
-                    problems.append((encode_json(list(message.problems)), message_id))
                 for attachment in item.attachments:
-                    attachments.append(
-                        (
-                            message_id,
-                            safe_filename(attachment.name),
-                            attachment.mime_type or "application/octet-stream",
-                            attachment.size or 0,
-                            attachment.remote_id,
-                        )
+                    store.add_attachment(
+                        message_id,
+                        filename=safe_filename(attachment.name),
+                        mime_type=attachment.mime_type or "application/octet-stream",
+                        size=attachment.size or 0,
+                        remote_url=attachment.remote_id,
                     )
                 result.new_messages += 1
             result.conversations.add(conv_id)
         store.flush_batch()
-        cursor_ = db.cursor()
-        cursor_.executemany(
-            "UPDATE conversation SET remote_id = ?, subject = COALESCE(NULLIF(?, ''), subject), "
-            "order_id = COALESCE(?, order_id), customer_id = COALESCE(customer_id, ?), "
-            "customer_name = CASE WHEN customer_id IS NULL OR customer_name = '' THEN COALESCE(?, customer_name) "
-            "ELSE customer_name END, reply_needed_since = ?, "
-            "no_response_needed = COALESCE(?, no_response_needed), extra = ? WHERE id = ?",
-            thread_updates,
-        )
-        cursor_.executemany("INSERT INTO message_source (message_id, raw) VALUES (?, ?)", sources)
-        cursor_.executemany("UPDATE message SET problems = ? WHERE id = ?", problems)
-        cursor_.executemany("UPDATE message SET remote_id = ? WHERE id = ?", adopted)
-        cursor_.executemany(
-            "INSERT INTO attachment (message_id, filename, mime_type, size, sha256, content_id, inline, remote_url) "
-            "VALUES (?, ?, ?, ?, NULL, NULL, 0, ?)",
-            attachments,
-        )
-        ids = sorted(result.conversations)
-        store.refresh(ids)
-        for chunk in _chunks(ids):
-            # The vendor runs the clock (VENDOR_CLOCK): no reply_needed_since means no reply is awaited.
-            db.execute_sql(
-                "UPDATE conversation SET deadline_started_at = NULL, deadline_at = NULL "
-                f"WHERE reply_needed_since IS NULL AND id IN ({_marks(chunk)})",
-                chunk,
-            )
+        for remote_id, message_id in adopted:
+            store.set_remote_id(message_id, remote_id)
+        store.refresh(result.conversations)
         if unreadable:
             _keep_unreadable(target.account_id, unreadable)
         _write_cursor(target.account_id, cursor, cursor_key)
     return result
+
+
+def thread_extra(record: ThreadRecord, stored: dict[str, Any]) -> tuple[dict[str, Any], bool | None]:
+    """A thread's ``Conversation.extra`` after the vendor listed it again, and its "no reply needed" to store
+    (``None``: the seller's own choice stays): the vendor's clock and flag, its raw JSON, its own fields."""
+    extra = dict(stored)
+    extra.update(record.extra)
+    extra[VENDOR_CLOCK] = True
+    if record.raw:
+        extra["raw"] = record.raw
+    if record.no_reply_needed:
+        extra[VENDOR_NO_REPLY] = True
+        return extra, True
+    if extra.pop(VENDOR_NO_REPLY, False):
+        return extra, False  # the vendor's "no reply needed" no longer holds
+    return extra, None
 
 
 def _chunks(values: Sequence[Any], size: int = 500) -> list[Sequence[Any]]:

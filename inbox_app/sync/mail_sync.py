@@ -65,7 +65,6 @@ from inbox_app.store.events import EventKind, log_event
 from inbox_app.store.mail_models import BodyTarget, KnownMessage, LocationState, MailStore, create_mail_tables
 from inbox_app.store.models import (
     Account,
-    Conversation,
     MailLocation,
     Message,
     SyncState,
@@ -906,29 +905,19 @@ class MailAccountSync:
         amazon = parse_amazon(parsed)
         if amazon is None:
             return
-        conversation: Conversation = Conversation.get_by_id(conversation_id)
         extra["relay_address"] = amazon.relay_address
         if amazon.body_text:
             extra["amazon_body"] = amazon.body_text
-        if amazon.order_id and not conversation.order_id:
-            conversation.order_id = amazon.order_id
-        if amazon.buyer_name:
-            conversation.customer_name = amazon.buyer_name
-            if conversation.customer is not None and not conversation.customer.name:
-                conversation.customer.name = amazon.buyer_name
-                conversation.customer.save()
-        if amazon.language and not conversation.language:
-            conversation.language = amazon.language
-        if amazon.no_response_needed_url:
-            conversation.no_response_url = amazon.no_response_needed_url
-        conv_extra = dict(conversation.extra or {})
-        conv_extra["marketplace"] = amazon.marketplace
-        if amazon.topic:
-            conv_extra["topic"] = amazon.topic
-        if amazon.asins:
-            conv_extra["asins"] = sorted(set(conv_extra.get("asins", [])) | set(amazon.asins))
-        conversation.extra = conv_extra
-        conversation.save()
+        self.store.apply_relay_facts(
+            conversation_id,
+            marketplace=amazon.marketplace,
+            order_id=amazon.order_id,
+            buyer_name=amazon.buyer_name,
+            language=amazon.language,
+            no_response_url=amazon.no_response_needed_url,
+            topic=amazon.topic,
+            asins=amazon.asins,
+        )
 
     # ------------------------------------------------------------------ flags
     async def _flags_phase(
@@ -1101,7 +1090,7 @@ class MailAccountSync:
                 continue
             extra["expunged"] = True
             extra["expunged_from"] = folder
-            Message.update(extra=extra).where(Message.id == msg_id).execute()
+            self.store.set_message_extra(msg_id, extra)
             conv_id = message.conversation_id
             log_event(
                 EventKind.EXPUNGED,

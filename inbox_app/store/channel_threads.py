@@ -26,6 +26,7 @@ from typing import Any
 
 from inbox_app.domain.conversations import Direction, IncomingMessage
 from inbox_app.domain.filenames import safe_filename
+from inbox_app.store import triage
 from inbox_app.store.blobs import BlobStore
 from inbox_app.store.ingest import ensure_channel
 from inbox_app.store.mail_models import MailStore
@@ -179,6 +180,7 @@ def store_thread_batch(
         attachments: list[tuple[object, ...]] = []
         problems: list[tuple[str, int]] = []
         adopted: list[tuple[str, int]] = []
+        created: list[int] = []  # new messages: a customer's may reopen its conversation
         for record in threads:
             customer = (
                 store.customer(
@@ -262,6 +264,7 @@ def store_thread_batch(
                     is_read=message.is_read,
                     extra=extra_m,
                 )
+                created.append(message_id)
                 if message.raw is not None:
                     sources.append((message_id, message.raw))
                 if message.problems:
@@ -305,6 +308,8 @@ def store_thread_batch(
                 f"WHERE reply_needed_since IS NULL AND id IN ({_marks(chunk)})",
                 chunk,
             )
+        triage.inbound_stored(created)
+        triage.categorise_conversations(ids)
         if unreadable:
             _keep_unreadable(target.account_id, unreadable)
         _write_cursor(target.account_id, cursor, cursor_key)

@@ -27,7 +27,7 @@ from inbox_app.domain.conversations import Status
 from inbox_app.store.db import database_proxy
 from inbox_app.store.events import EventKind
 from inbox_app.store.mail_models import MailStore
-from inbox_app.store.models import Tag, to_db_time, utcnow
+from inbox_app.store.models import Tag, from_db_time, to_db_time, utcnow
 from inbox_app.store.settings import get_setting, set_setting
 
 log = logging.getLogger("inbox_app.store")
@@ -210,7 +210,7 @@ def next_wake() -> datetime | None:
     )
     if row is None or row[0] is None:
         return None
-    return datetime.fromisoformat(str(row[0]))
+    return from_db_time(str(row[0]))
 
 
 # ---------------------------------------------------------------------------------------------- bulk + undo
@@ -455,3 +455,32 @@ def _remove_tags(conversations: Sequence[int], names: Sequence[str]) -> list[tup
         "DELETE FROM conversation_tag WHERE conversation_id = ? AND tag_id = ?", removed
     )
     return removed
+
+
+def triage_fields(
+    ids: Sequence[int],
+) -> dict[int, tuple[str | None, str | None, str | None, datetime | None, tuple[str, ...]]]:
+    """id → (category, category_source, assignee, snoozed_until, tags) for the existing ids."""
+    out: dict[int, tuple[str | None, str | None, str | None, datetime | None, tuple[str, ...]]] = {}
+    db = _db()
+    for chunk in _chunks(sorted(set(ids))):
+        tags: dict[int, list[str]] = {}
+        for cid, name in db.execute_sql(
+            "SELECT ct.conversation_id, t.name FROM conversation_tag ct JOIN tag t ON t.id = ct.tag_id "
+            f"WHERE ct.conversation_id IN ({_marks(chunk)}) ORDER BY t.name",
+            chunk,
+        ):
+            tags.setdefault(int(cid), []).append(str(name))
+        for cid, category, source, assignee, until in db.execute_sql(
+            "SELECT id, category, category_source, assignee, snoozed_until FROM conversation "
+            f"WHERE id IN ({_marks(chunk)})",
+            chunk,
+        ):
+            out[int(cid)] = (
+                category,
+                source,
+                assignee,
+                from_db_time(until) if until else None,
+                tuple(tags.get(int(cid), ())),
+            )
+    return out

@@ -38,6 +38,7 @@ CATEGORY_RULES = (
 TEAM = "team_members"  # Setting: the names the workstation's team picks assignees from
 TEXT_READ = 2000  # characters of the first inbound message the rules read (the problem is named early)
 _CHUNK = 500
+_STOPPED = frozenset({Status.PENDING.value, Status.CLOSED.value})  # statuses without a deadline
 
 _matcher_cache: tuple[str, CategoryMatcher] | None = None
 
@@ -170,7 +171,7 @@ def inbound_stored(message_ids: Iterable[int]) -> set[int]:
         )
         found = [(int(r[0]), str(r[1])) for r in rows]
         if found:
-            _write_statuses([(cid, Status.OPEN.value, None) for cid, _old in found], actor="customer")
+            _write_statuses([(cid, Status.OPEN.value, None) for cid, _old in found], old=dict(found))
             _log(
                 [(EventKind.STATUS_CHANGED.value, cid, {"old": old, "new": "open"}) for cid, old in found], ""
             )
@@ -192,7 +193,9 @@ def wake_snoozed(now: datetime | None = None) -> list[int]:
             )
         ]
         if ids:
-            _write_statuses([(cid, Status.OPEN.value, None) for cid in ids], actor="snooze")
+            _write_statuses(
+                [(cid, Status.OPEN.value, None) for cid in ids], old=dict.fromkeys(ids, "snoozed")
+            )
             _log(
                 [(EventKind.STATUS_CHANGED.value, cid, {"old": "snoozed", "new": "open"}) for cid in ids], ""
             )
@@ -231,7 +234,8 @@ class Undo:
     """What a bulk action replaced, enough to put it back (and how many conversations it changed)."""
 
     ids: tuple[int, ...] = ()
-    statuses: list[tuple[int, str, str | None]] = field(default_factory=list)  # id, status, snoozed_until
+    # id, status, snoozed_until, deadline_started_at, deadline_at (as stored: undo writes them back as they were)
+    statuses: list[tuple[int, str, str | None, str | None, str | None]] = field(default_factory=list)
     categories: list[tuple[int, str | None, str | None]] = field(default_factory=list)  # id, category, source
     assignees: list[tuple[int, str | None]] = field(default_factory=list)
     added_links: list[tuple[int, int]] = field(default_factory=list)  # (conversation, tag) created
@@ -268,8 +272,20 @@ def apply_change(ids: Sequence[int], change: Change, *, actor: str = "") -> Undo
             targets = [
                 cid for cid, r in rows.items() if (r["status"], r["snoozed_until"]) != (new_status, until)
             ]
-            undo.statuses = [(cid, rows[cid]["status"], rows[cid]["snoozed_until"]) for cid in targets]
-            _write_statuses([(cid, new_status, until) for cid in targets], actor=actor)
+            undo.statuses = [
+                (
+                    cid,
+                    rows[cid]["status"],
+                    rows[cid]["snoozed_until"],
+                    rows[cid]["started"],
+                    rows[cid]["deadline"],
+                )
+                for cid in targets
+            ]
+            _write_statuses(
+                [(cid, new_status, until) for cid in targets],
+                old={cid: rows[cid]["status"] for cid in targets},
+            )
             events += [
                 (EventKind.STATUS_CHANGED.value, cid, {"old": rows[cid]["status"], "new": new_status})
                 for cid in targets
@@ -311,11 +327,18 @@ def undo(record: Undo, *, actor: str = "") -> None:
     with db.atomic():
         if record.statuses:
             current = _current([r[0] for r in record.statuses])
-            _write_statuses(record.statuses, actor=actor)
+            db.cursor().executemany(
+                "UPDATE conversation SET status = ?, snoozed_until = ?, deadline_started_at = ?, deadline_at = ? "
+                "WHERE id = ?",
+                [
+                    (status, until, started, deadline, cid)
+                    for cid, status, until, started, deadline in record.statuses
+                ],
+            )
             _log(
                 [
                     (EventKind.STATUS_CHANGED.value, cid, {"old": current[cid]["status"], "new": old})
-                    for cid, old, _until in record.statuses
+                    for cid, old, _until, _started, _deadline in record.statuses
                     if cid in current and current[cid]["status"] != old
                 ],
                 actor,
@@ -361,8 +384,9 @@ def existing_ids(ids: Sequence[int]) -> list[int]:
 def _current(ids: Sequence[int]) -> dict[int, dict[str, Any]]:
     out: dict[int, dict[str, Any]] = {}
     for chunk in _chunks(sorted(set(ids))):
-        for cid, status, until, category, source, assignee in _db().execute_sql(
-            "SELECT id, status, snoozed_until, category, category_source, assignee FROM conversation "
+        for cid, status, until, category, source, assignee, started, deadline in _db().execute_sql(
+            "SELECT id, status, snoozed_until, category, category_source, assignee, deadline_started_at, "
+            "deadline_at FROM conversation "
             f"WHERE id IN ({_marks(chunk)})",
             chunk,
         ):
@@ -372,21 +396,41 @@ def _current(ids: Sequence[int]) -> dict[int, dict[str, Any]]:
                 "category": category,
                 "category_source": source,
                 "assignee": assignee,
+                "started": started,
+                "deadline": deadline,
             }
     return out
 
 
-def _write_statuses(rows: Sequence[tuple[int, str, str | None]], *, actor: str) -> None:
-    """Set statuses and snooze times, then recompute the deadlines they move (pending and closed stop the
-    clock) with the bulk writer's refresh, as ``ingest.set_status`` does for one conversation."""
+def _write_statuses(
+    rows: Sequence[tuple[int, str, str | None]], *, old: dict[int, str] | None = None
+) -> None:
+    """Set statuses and snooze times and keep the deadline in step, as ``ingest.set_status`` does for one.
+
+    Pending and closed have no deadline (``deadlines.compute_deadline``), open and snoozed the same one: so
+    only a conversation coming back from pending or closed needs its deadline derived from its messages
+    again (the bulk writer's refresh); the others are one UPDATE each. ``old``: id → status before (read
+    here when not given).
+    """
     if not rows:
         return
     db = _db()
-    db.cursor().executemany(
-        "UPDATE conversation SET status = ?, snoozed_until = ? WHERE id = ?",
-        [(status, until if status == Status.SNOOZED.value else None, cid) for cid, status, until in rows],
+    before = (
+        old if old is not None else {cid: r["status"] for cid, r in _current([r[0] for r in rows]).items()}
     )
-    ids = sorted({r[0] for r in rows})
+    db.cursor().executemany(
+        "UPDATE conversation SET status = ?, snoozed_until = ?, "
+        "deadline_started_at = CASE WHEN ? THEN NULL ELSE deadline_started_at END, "
+        "deadline_at = CASE WHEN ? THEN NULL ELSE deadline_at END WHERE id = ?",
+        [
+            (status, until if status == Status.SNOOZED.value else None, stop, stop, cid)
+            for cid, status, until in rows
+            for stop in (int(status in _STOPPED),)
+        ],
+    )
+    ids = sorted({cid for cid, status, _u in rows if status not in _STOPPED and before.get(cid) in _STOPPED})
+    if not ids:
+        return
     MailStore(0).refresh(ids)
     for chunk in _chunks(ids):
         # A marketplace that runs the clock itself (store.channel_threads.VENDOR_CLOCK): no reply awaited

@@ -88,8 +88,10 @@ def test_closed_reopens_on_a_new_message_but_not_on_an_old_one(profile: Profile)
     new = ingest.add_message(
         _row(conv_id), _inbound(datetime.now(UTC) + timedelta(seconds=5), "Sigue sin llegar", "<new@x>")
     )
+    assert _row(conv_id).deadline_at is None  # closed: no clock
     assert triage_store_inbound([new.id]) == {conv_id}
     assert _row(conv_id).status == "open"
+    assert _row(conv_id).deadline_at is not None, "reopened: the clock runs from the customer's new message"
 
 
 def test_category_assign_tags_in_one_action_and_undo(profile: Profile) -> None:

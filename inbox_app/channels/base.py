@@ -151,6 +151,9 @@ class RemoteThread:
     category_hint: str | None = (
         None  # the vendor's reason mapped to the app's categories (Kaufland open_reason)
     )
+    # The vendor's reason in words, when the buyer picked one from a list (a Mirakl REASON_CODE topic's label):
+    # the category rules read it before the messages (``domain.categories.categorise``).
+    marketplace_reason: str | None = None
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,7 @@ from inbox_app.i18n import setup as setup_i18n
 from inbox_app.profile import Profile
 
 # module name → it defines register(subparsers) which adds its parsers and sets `func` on each.
-COMMAND_MODULES = ("conversations", "demo", "accounts", "replies", "sync", "backups", "reports")
+COMMAND_MODULES = ("conversations", "demo", "accounts", "replies", "sync", "backups", "reports", "triage")
 
 EXIT_BUG = 70  # EX_SOFTWARE: an unexpected error (a bug); the details are in the log file
 INT64_MAX = 2**63 - 1  # the largest integer SQLite stores

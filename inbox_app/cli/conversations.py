@@ -90,7 +90,10 @@ def conversation_json(summary: ConversationSummary, marketplace: str | None, now
 
 
 def detail_json(detail: ConversationDetail, now: datetime) -> dict[str, Any]:
+    from inbox_app.cli.triage import triage_json
+
     data = conversation_json(detail.summary, detail.marketplace, now)
+    data.update(triage_json([detail.summary.id]).get(detail.summary.id, {}))
     data.update(
         {
             "deadline_started_at": iso(detail.deadline_started_at),
@@ -130,11 +133,13 @@ def detail_json(detail: ConversationDetail, now: datetime) -> dict[str, Any]:
 
 
 def _rows(ids: Sequence[int], now: datetime) -> list[dict[str, Any]]:
+    from inbox_app.cli.triage import triage_json
     from inbox_app.services.conversations import marketplaces, summaries
 
     found = summaries(ids)
     markets = marketplaces(ids)
-    return [conversation_json(found[i], markets.get(i), now) for i in ids if i in found]
+    triage = triage_json(ids)  # category, assignee, snoozed_until, tags
+    return [conversation_json(found[i], markets.get(i), now) | triage.get(i, {}) for i in ids if i in found]
 
 
 def _print_json(data: object) -> None:

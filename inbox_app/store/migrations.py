@@ -140,8 +140,30 @@ def _v4(db: peewee.SqliteDatabase) -> None:
     )
 
 
+# Triage columns: null defaults, so the bulk INSERT paths (``MailStore``) that do not name them keep working and
+# a new conversation is "not categorised yet" until ``store.triage.categorise_conversations`` runs. The
+# indexes serve the "Mine"/"Unassigned" views and the snooze wake-up (a few snoozed rows among 100,000).
+TRIAGE_COLUMNS = (("category", "TEXT"), ("category_source", "TEXT"), ("assignee", "TEXT"))
+TRIAGE_INDEX_SQL = (
+    "CREATE INDEX IF NOT EXISTS conversation_assignee ON conversation (assignee, status)",
+    "CREATE INDEX IF NOT EXISTS conversation_category ON conversation (category, status)",
+    "CREATE INDEX IF NOT EXISTS conversation_snoozed_until ON conversation (snoozed_until) "
+    "WHERE snoozed_until IS NOT NULL",
+)
+
+
+def _triage(db: peewee.SqliteDatabase) -> None:
+    """Category, who set it, and the assignee on each conversation (idempotent: v1 creates them already)."""
+    columns = {column.name for column in db.get_columns("conversation")}
+    for name, sql_type in TRIAGE_COLUMNS:
+        if name not in columns:
+            db.execute_sql(f"ALTER TABLE conversation ADD COLUMN {name} {sql_type} DEFAULT NULL")
+    for sql in TRIAGE_INDEX_SQL:
+        db.execute_sql(sql)
+
+
 # Ordered: MIGRATIONS[n] brings a database from version n to n + 1.
-MIGRATIONS: list[Callable[[peewee.SqliteDatabase], None]] = [_v1, _v2, _v3, _v4]
+MIGRATIONS: list[Callable[[peewee.SqliteDatabase], None]] = [_v1, _v2, _v3, _v4, _triage]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -151,6 +151,12 @@ class Conversation(BaseModel):
     deadline_at = UtcDateTimeField(null=True)
     reply_needed_since = UtcDateTimeField(null=True)  # Mirakl's shop_reply_needed_since
     extra = JsonField(default=dict)
+    # Triage (migration ``_triage``): null category = not categorised yet; ``category_source`` says who set it
+    # (rule, marketplace, manual: a hand-set category is never overwritten by the rules); ``assignee`` is a
+    # name from the profile's team list (null: unassigned).
+    category = peewee.TextField(null=True)
+    category_source = peewee.TextField(null=True)
+    assignee = peewee.TextField(null=True)
 
     class Meta:
         indexes = (

@@ -97,6 +97,8 @@ def thread_record(thread: RemoteThread) -> ThreadRecord:
         extra["problems"] = list(thread.problems)
     if thread.category_hint:
         extra["category_hint"] = thread.category_hint
+    if thread.marketplace_reason:
+        extra["marketplace_reason"] = thread.marketplace_reason
     customer = thread.customer
     return ThreadRecord(
         remote_id=thread.remote_id,

@@ -222,4 +222,7 @@ def parse_thread(obj: Json, *, complete: bool | None = None) -> RemoteThread:
         marketplace=(operator.display_name or operator.organization) if operator else None,
         problems=tuple(problems),
         raw=_raw(obj, without="messages"),
+        marketplace_reason=_text(topic.get("value")) or None
+        if _text(topic.get("type")).upper() == "REASON_CODE"
+        else None,
     )

@@ -25,6 +25,7 @@ import pytest
 from inbox_app import i18n
 from inbox_app.channels.mail.mime import parse_message
 from inbox_app.domain.conversations import Direction, IncomingMessage, snippet_of
+from inbox_app.domain.message_ids import norm_id
 from inbox_app.profile import open_profile
 from inbox_app.store import ingest
 from inbox_app.store.channel_threads import (
@@ -327,7 +328,7 @@ def _single_path(account: Account, threads: list[Thread]) -> None:
                     author_name=p.from_name,
                     author_address=p.from_address,
                     subject=p.subject,
-                    remote_id=p.message_id,
+                    remote_id=norm_id(p.message_id),  # as the mail sync and the outbox keep it
                     recipients=tuple(a for _n, a in (*p.to, *p.cc)),
                     in_reply_to=p.in_reply_to,
                     references=p.references,
@@ -370,7 +371,7 @@ def _bulk_path(account: Account, threads: list[Thread]) -> None:
                 message_id = store.insert_message(
                     conversation_id=conversation_id,
                     direction=mail.direction.value,
-                    remote_id=p.message_id,
+                    remote_id=norm_id(p.message_id),  # as the mail sync and the outbox keep it
                     author_name=p.from_name,
                     author_address=p.from_address,
                     recipients=[a for _n, a in (*p.to, *p.cc)],
@@ -589,8 +590,9 @@ def test_bulk_and_single_writers_store_equal_rows(tmp_path: Path, monkeypatch: p
     assert html_only.startswith("Bonjour") and snippet_of(html_only).startswith("la taille 38")
     by_remote = {m["remote_id"]: m for m in single["message"]}
     # Threading facts as stored: References without In-Reply-To, the Amazon relay, the marketplace thread.
-    assert by_remote["c2@example.fr"]["in_reply_to"] is None
-    assert json.loads(by_remote["c2@example.fr"]["references"]) == ["c1@example.fr", "r3@shop.example"]
+    assert by_remote["<c2@example.fr>"]["in_reply_to"] is None
+    assert json.loads(by_remote["<c2@example.fr>"]["references"]) == ["<c1@example.fr>", "<r3@shop.example>"]
+    assert by_remote["<w2@example.de>"]["in_reply_to"] == "<r1@shop.example>"  # one stored form
     assert single["conversation"][1]["order_id"] == "404-3382716-1234567"
     th1, th2 = single["conversation"][5:]
     assert (

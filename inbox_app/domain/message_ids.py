@@ -1,4 +1,4 @@
-"""Message-IDs: new ones for replies (fixed when a reply is queued, so a crash mid-send can be recognised later),
+"""Message-IDs: their one stored form, new ones for replies (fixed when a reply is queued, so a crash mid-send can be recognised later),
 and telling copies of one mail from different mails that share a Message-ID."""
 
 from __future__ import annotations
@@ -20,6 +20,18 @@ def new_message_id(domain: str) -> str:
     if not host.isascii():
         host = host.encode("idna").decode("ascii")
     return f"<{uuid.uuid4().hex}@{host}>"
+
+
+def norm_id(value: str | None) -> str | None:
+    """A Message-ID in its header form ``<id>``: how the store keeps Message-ID, In-Reply-To and References.
+
+    One form for every writer: ENVELOPE keeps the brackets, the MIME parser drops them, and a reply's parent is
+    found by comparing them as stored.
+    """
+    if not value:
+        return None
+    text = value.strip().strip("<>").strip()
+    return f"<{text}>" if text else None
 
 
 # ------------------------------------------------------------------------------------------ copies of one mail

@@ -42,6 +42,7 @@ from inbox_app.domain.conversations import (
     identity_value,
     snippet_of,
 )
+from inbox_app.domain.message_ids import norm_id
 from inbox_app.store.blobs import BlobStore
 from inbox_app.store.db import database_proxy, is_disk_full, wal_written
 from inbox_app.store.models import (
@@ -64,6 +65,11 @@ VENDOR_CLOCK = "vendor_clock"
 
 def _json(value: Any) -> str | None:
     return None if value is None else encode_json(value)
+
+
+def _references(values: Sequence[str]) -> str | None:
+    """A message's References as stored: header-form ids (``domain.message_ids.norm_id``), in their order."""
+    return _json([r for r in (norm_id(v) for v in values) if r])
 
 
 def _time(value: str | None) -> datetime | None:
@@ -396,8 +402,8 @@ class StoreWriter:
                 to_db_time(received_at) if received_at is not None else self._now(),
                 text,
                 html,
-                in_reply_to,
-                _json(list(references)),
+                norm_id(in_reply_to),
+                _references(references),
                 int(is_read),
                 int(is_answered),
                 int(is_auto_reply),
@@ -715,8 +721,8 @@ class StoreWriter:
             (
                 text,
                 html,
-                _json(list(references)),
-                in_reply_to,
+                _references(references),
+                norm_id(in_reply_to),
                 int(is_auto_reply),
                 _json(list(problems)) if problems else None,
                 _json(extra),

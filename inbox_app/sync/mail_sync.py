@@ -49,7 +49,7 @@ from inbox_app.channels.mail.mime import ParsedMail
 from inbox_app.channels.mail.security import Security
 from inbox_app.domain import deadlines
 from inbox_app.domain.conversations import Direction
-from inbox_app.domain.message_ids import content_hash, copy_key
+from inbox_app.domain.message_ids import content_hash, copy_key, norm_id
 from inbox_app.domain.threading import (
     canonical_address,
     find_thread,
@@ -121,14 +121,6 @@ class SyncReport:
         self.remapped += other.remapped
         self.problems += other.problems
         self.conversations |= other.conversations
-
-
-def norm_id(value: str | None) -> str | None:
-    """A Message-ID in its header form ``<id>`` (ENVELOPE keeps the brackets, the MIME parser drops them)."""
-    if not value:
-        return None
-    text = value.strip().strip("<>").strip()
-    return f"<{text}>" if text else None
 
 
 def imap_settings_for(settings: MailAccountSettings, password: str) -> ImapSettings:

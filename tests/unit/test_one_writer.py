@@ -1,29 +1,44 @@
-"""One writer (issue 12.4): the bulk writer of the mail sync and the single-message writer store the same rows.
+"""One writer (issue 12.4): the bulk and the single path of ``store.writer.StoreWriter`` store the same rows.
 
 The same realistic mails (greetings, quoted replies, an auto-reply, HTML-only, an Amazon relay mail, several
-languages, outbound replies, a mail answered elsewhere) go once through ``store.ingest`` (one message at a time,
-as the demo, the outbox and the marketplace channels store them) and once through ``MailStore`` exactly the way
-``sync.mail_sync`` drives it (a header batch with placeholder bodies, then a body batch), each into a fresh
-profile built by the real initialisation code. Every conversation, message, customer, identity, event and raw
-source row must be equal, apart from row ids and insertion times.
+languages, outbound replies, a reply threaded by References alone, a mail answered elsewhere) go once through
+``store.ingest`` (one message at a time, as the demo and the outbox store them) and once through ``MailStore``
+exactly the way ``sync.mail_sync`` drives it (a header batch with placeholder bodies, then a body batch). The
+same Mirakl threads (customer, shop and operator messages, an attachment, HTML, the vendor's deadline clock and
+"no reply needed") go once in one bulk batch, as a first sync brings them, and once row by row, a message at a
+time, as incremental syncs bring them. Each path writes into a fresh profile built by the real initialisation
+code; every conversation, message, customer, identity, attachment, event and raw source row must be equal,
+apart from row ids and insertion times; and ``inbound_stored`` hears of every inbound message exactly once.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from inbox_app import i18n
 from inbox_app.channels.mail.mime import parse_message
 from inbox_app.domain.conversations import Direction, IncomingMessage, snippet_of
+from inbox_app.domain.message_ids import norm_id
 from inbox_app.profile import open_profile
 from inbox_app.store import ingest
+from inbox_app.store.channel_threads import (
+    AttachmentRecord,
+    ChannelTarget,
+    MessageRecord,
+    ThreadRecord,
+    store_thread_batch,
+)
 from inbox_app.store.db import database_proxy
 from inbox_app.store.mail_models import MailStore, create_mail_tables
 from inbox_app.store.models import Account
+from inbox_app.store.writer import StoreWriter
 
 SELLER = "seller@shop.example"
 T0 = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
@@ -38,6 +53,7 @@ def _mail(
     at: datetime,
     message_id: str,
     in_reply_to: str | None = None,
+    references: str | None = None,
     html: bool = False,
     headers: tuple[str, ...] = (),
 ) -> bytes:
@@ -48,6 +64,7 @@ def _mail(
         f"Date: {at.strftime('%a, %d %b %Y %H:%M:%S +0000')}",
         f"Message-ID: {message_id}",
         *([f"In-Reply-To: {in_reply_to}", f"References: {in_reply_to}"] if in_reply_to else []),
+        *([f"References: {references}"] if references else []),
         *headers,
         "MIME-Version: 1.0",
         f"Content-Type: text/{'html' if html else 'plain'}; charset=utf-8",
@@ -172,6 +189,30 @@ def _threads() -> list[Thread]:
                         html=True,
                     ),
                 ),
+                Mail(
+                    Direction.OUT,
+                    _mail(
+                        SELLER,
+                        "claire@example.fr",
+                        "Re: Taille",
+                        "Bonjour Madame Martin,\nbien sûr, voici l'étiquette de retour.",
+                        at=T0 + timedelta(hours=3, minutes=30),
+                        message_id="<r3@shop.example>",
+                    ),
+                ),
+                Mail(
+                    Direction.IN,
+                    _mail(
+                        "Claire Martin <claire@example.fr>",
+                        SELLER,
+                        "Re: Taille",
+                        "Merci, c'est parti ce matin.",
+                        at=T0 + timedelta(hours=3, minutes=50),
+                        message_id="<c2@example.fr>",
+                        references="<c1@example.fr> <r3@shop.example>",  # a mailer without In-Reply-To
+                    ),
+                    is_read=False,
+                ),
             ],
         ),
         Thread(
@@ -287,7 +328,7 @@ def _single_path(account: Account, threads: list[Thread]) -> None:
                     author_name=p.from_name,
                     author_address=p.from_address,
                     subject=p.subject,
-                    remote_id=p.message_id,
+                    remote_id=norm_id(p.message_id),  # as the mail sync and the outbox keep it
                     recipients=tuple(a for _n, a in (*p.to, *p.cc)),
                     in_reply_to=p.in_reply_to,
                     references=p.references,
@@ -330,7 +371,7 @@ def _bulk_path(account: Account, threads: list[Thread]) -> None:
                 message_id = store.insert_message(
                     conversation_id=conversation_id,
                     direction=mail.direction.value,
-                    remote_id=p.message_id,
+                    remote_id=norm_id(p.message_id),  # as the mail sync and the outbox keep it
                     author_name=p.from_name,
                     author_address=p.from_address,
                     recipients=[a for _n, a in (*p.to, *p.cc)],
@@ -413,6 +454,9 @@ def _dump() -> dict[str, list[dict[str, Any]]]:
         "message_source": [
             clean(r, message_id=message_key[r["message_id"]]) for r in _rows("message_source", "message_id")
         ],
+        "attachment": [
+            clean(r, message_id=message_key[r["message_id"]]) for r in _rows("attachment", "message_id")
+        ],
         "event": [
             clean(r, conversation=conversation_key[r["conversation"]], message=message_key[r["message"]])
             for r in _rows("event", "id")
@@ -421,32 +465,148 @@ def _dump() -> dict[str, list[dict[str, Any]]]:
     }
 
 
-def _fill(root: Path, path: Any) -> dict[str, list[dict[str, Any]]]:
+def _mirakl_threads() -> list[ThreadRecord]:
+    def msg(remote_id: str, role: str, text: str, at: datetime, *, html: str | None = None) -> MessageRecord:
+        shop = role == "shop"
+        return MessageRecord(
+            IncomingMessage(
+                direction=Direction.OUT if shop else Direction.IN,
+                sent_at=at,
+                text=text,
+                html=html,
+                author_name={"customer": "Marie Dubois", "operator": "Fnac Darty", "shop": "Shop"}[role],
+                author_address=f"{role}-id",
+                subject="Commande FD-1001",
+                remote_id=remote_id,
+                recipients=("Shop",) if not shop else ("customer",),
+                is_read=shop,
+                raw=json.dumps({"id": remote_id, "body": text}).encode(),
+            ),
+            author_role=role,
+            attachments=(AttachmentRecord(f"att-{remote_id}", "photo colis.jpg", 48_213, "image/jpeg"),)
+            if remote_id == "m-1"
+            else (),
+        )
+
+    t = T0 + timedelta(days=2)
+    return [
+        ThreadRecord(
+            remote_id="th-1",
+            subject="Commande FD-1001",
+            created_at=t,
+            order_id="FD-1001-A",
+            customer_key="cust-77",
+            customer_name="Marie Dubois",
+            reply_needed_since=t + timedelta(hours=3),
+            raw='{"id": "th-1"}',
+            extra={"offer_id": "OF-9"},
+            messages=(
+                msg("m-1", "customer", "Bonjour,\nle colis est arrivé abîmé, voici une photo.", t),
+                msg("m-2", "shop", "Nous sommes désolés, un échange part demain.", t + timedelta(hours=1)),
+                msg(
+                    "m-3",
+                    "operator",
+                    "Le client attend toujours une réponse.",
+                    t + timedelta(hours=3),
+                    html="<p>Le client attend <b>toujours</b> une réponse.<script>x()</script></p>",
+                ),
+            ),
+        ),
+        ThreadRecord(
+            remote_id="th-2",
+            subject="Question produit",
+            created_at=t + timedelta(hours=4),
+            customer_key="cust-78",
+            customer_name="Luis Ortega",
+            messages=(
+                msg("m-4", "customer", "¿Es compatible con el modelo X?", t + timedelta(hours=4)),
+                msg("m-5", "shop", "Sí, es compatible.", t + timedelta(hours=5)),
+                msg("m-6", "customer", "¡Gracias! Lo pido hoy.", t + timedelta(hours=6)),
+            ),
+        ),
+    ]
+
+
+def _mirakl_bulk(account: Account) -> None:
+    """As a first sync brings them: every thread, every message, in one batch."""
+    store_thread_batch(_target(account), _mirakl_threads(), "cursor-1")
+
+
+def _mirakl_single(account: Account) -> None:
+    """As incremental syncs bring them: a message at a time, row by row; the first listing of the second
+    thread says no reply is needed, a later one no longer does (the final state is what the bulk path sees)."""
+    for thread in _mirakl_threads():
+        for count in range(1, len(thread.messages) + 1):
+            listed = dataclasses.replace(
+                thread,
+                messages=thread.messages[:count],
+                no_reply_needed=thread.remote_id == "th-2" and count == 1,
+            )
+            store_thread_batch(_target(account), [listed], f"cursor-{count}", bulk=False)
+
+
+def _target(account: Account) -> ChannelTarget:
+    return ChannelTarget(account.id, "mirakl", "Fnac Darty", "fnac")
+
+
+def _fill(
+    root: Path, mail: Any, mirakl: Any, monkeypatch: pytest.MonkeyPatch
+) -> tuple[dict[str, list[dict[str, Any]]], list[int], list[int]]:
+    """Both channels through one path into a fresh profile: the rows, the ids ``inbound_stored`` was called
+    with, and the ids of the inbound messages stored."""
+    heard: list[int] = []
+    monkeypatch.setattr(StoreWriter, "inbound_stored", lambda self, ids: heard.extend(ids))
     prof = open_profile(root)
     try:
-        account = Account.create(kind="imap", name="Shop mailbox")
-        path(account, _threads())
-        return _dump()
+        mail(Account.create(kind="imap", name="Shop mailbox"), _threads())
+        mirakl(Account.create(kind="mirakl", name="Fnac Darty"))
+        inbound = [r["id"] for r in _rows("message", "id") if r["direction"] == "in"]
+        return _dump(), heard, inbound
     finally:
         prof.close()
 
 
-def test_bulk_and_single_writers_store_equal_rows(tmp_path: Path) -> None:
+def test_bulk_and_single_writers_store_equal_rows(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     i18n.setup("en")
-    single = _fill(tmp_path / "single", _single_path)
-    bulk = _fill(tmp_path / "bulk", _bulk_path)
-    assert len(single["message"]) == 10 and len(single["conversation"]) == 5
+    single, heard_single, inbound_single = _fill(
+        tmp_path / "single", _single_path, _mirakl_single, monkeypatch
+    )
+    bulk, heard_bulk, inbound_bulk = _fill(tmp_path / "bulk", _bulk_path, _mirakl_bulk, monkeypatch)
+    assert len(single["message"]) == 12 + 6 and len(single["conversation"]) == 5 + 2
+    assert len(single["attachment"]) == 1 and len(single["customer"]) == 5 + 2
     for table in single:
         assert bulk[table] == single[table], table
     snippets = [c["snippet"] for c in single["conversation"]]
     assert snippets == [
         "Danke, ist heute gekommen!",
         "El pedido no ha llegado todavía. ¿Me pueden ayudar?",
-        snippet_of(parse_message(_threads()[2].mails[0].raw).text_body),
+        "Merci, c'est parti ce matin.",
         "I am out of the office until Monday.",
         "Hallo!",
+        "Le client attend toujours une réponse.",
+        "¡Gracias! Lo pido hoy.",
     ]
-    assert "Bonjour" not in snippets[2] and snippets[2].startswith("la taille 38")
+    html_only = parse_message(_threads()[2].mails[0].raw).text_body
+    assert html_only.startswith("Bonjour") and snippet_of(html_only).startswith("la taille 38")
+    by_remote = {m["remote_id"]: m for m in single["message"]}
+    # Threading facts as stored: References without In-Reply-To, the Amazon relay, the marketplace thread.
+    assert by_remote["<c2@example.fr>"]["in_reply_to"] is None
+    assert json.loads(by_remote["<c2@example.fr>"]["references"]) == ["<c1@example.fr>", "<r3@shop.example>"]
+    assert by_remote["<w2@example.de>"]["in_reply_to"] == "<r1@shop.example>"  # one stored form
+    assert single["conversation"][1]["order_id"] == "404-3382716-1234567"
+    th1, th2 = single["conversation"][5:]
+    assert (
+        th1["remote_id"] == "th-1" and th1["deadline_at"] is not None and th1["extra"]["offer_id"] == "OF-9"
+    )
+    assert th2["remote_id"] == "th-2" and th2["deadline_at"] is None  # the vendor's clock is not running
+    assert th2["no_response_needed"] == 0 and "vendor_no_reply" not in th2["extra"]
+    assert (
+        "<script>" not in by_remote["m-3"]["html_body"] and "<b>toujours</b>" in by_remote["m-3"]["html_body"]
+    )
+    assert single["attachment"][0]["remote_url"] == "att-m-1"
+    # The hook hears of every inbound message once, when its text is stored (a mail's after its body).
+    assert len(inbound_single) == len(inbound_bulk) == 9 + 4
+    assert sorted(heard_single) == inbound_single and sorted(heard_bulk) == inbound_bulk
 
 
 def test_snippet_skips_a_greeting_and_quotes_but_keeps_a_greeting_alone() -> None:

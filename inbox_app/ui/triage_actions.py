@@ -124,6 +124,8 @@ class TriageActions(QObject):
         self._wake_timer = QTimer(self)
         self._wake_timer.timeout.connect(self.wake_snoozed)
         self._wake_timer.start(WAKE_INTERVAL_MS)
+        # Conversations stored before categories existed get theirs once, off the UI thread.
+        self.run(triage.categorise_uncategorised, lambda _count: None)
 
     # ------------------------------------------------------------------------------- set-up
     def _add_action(self, name: str, text: str, key: str, slot: Callable[[], object]) -> None:

@@ -177,6 +177,7 @@ def test_mouse_ctrl_click_selects_and_menus_and_help_list_the_actions(qtbot, dem
         seen["menu"] = [a.objectName() for a in conversation_menu.actions()]
         seen["context"] = [a.objectName() for a in listing._context_actions if a is not None]
         seen["help"] = [text for text, _key in gui.window.shortcut_rows()]
+        seen["views"] = gui.window.sidebar.view_keys()
 
     run_real_app(demo_profile, scenario)
     assert seen["selected"] == 3  # the current row and the two clicked with Ctrl
@@ -185,3 +186,4 @@ def test_mouse_ctrl_click_selects_and_menus_and_help_list_the_actions(qtbot, dem
     assert {"action_tag", "action_category", "action_assign", "action_close"} <= set(seen["context"])  # type: ignore[call-overload]
     for text in ("Tag…", "Category…", "Assign…", "Select / unselect", "Extend selection down"):
         assert text in seen["help"]  # type: ignore[operator]
+    assert {"mine", "unassigned"} <= set(seen["views"])  # type: ignore[call-overload]

@@ -169,3 +169,18 @@ def test_marketplace_batch_is_categorised_reason_first_and_manual_kept(profile: 
     again = Conversation.get_by_id(by_remote["k2"].id)
     assert (again.category, again.category_source) == ("payment", "manual")  # the seller's choice stays
     assert again.status == "open"  # the buyer wrote again
+
+
+def test_mine_and_unassigned_views_follow_the_agent_name(profile: Profile) -> None:
+    from inbox_app.services import settings
+
+    mine, theirs, nobody, done = (_conversation(f"v{i}") for i in range(4))
+    settings.set_setting(settings.AGENT_NAME, "Ana")
+    triage.assign([mine, done], "Ana")
+    triage.assign([theirs], "Jonas")
+    triage.set_status([done], Status.CLOSED)
+    assert set(conversations.conversation_ids(View(ViewKind.MINE))) == {mine}
+    assert set(conversations.conversation_ids(View(ViewKind.UNASSIGNED))) == {nobody}
+    counts = conversations.view_counts([View(ViewKind.MINE), View(ViewKind.UNASSIGNED)])
+    assert counts == {"mine": 1, "unassigned": 1}
+    assert triage.team()[0] == "Ana"  # the agent is always in the team the picker offers

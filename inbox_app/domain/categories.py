@@ -506,6 +506,8 @@ _COMBINING = re.compile(r"[\u0300-\u036f]")
 _WORDS = re.compile(r"\w+")
 _WORDS_OR_STAR = re.compile(r"\w+\*?")
 _MEMO_LIMIT = 100_000  # words remembered per matcher (a few MB at most)
+_MAX_HITS = 40  # keywords read per text: more never changed the winner in real mail, only cost time
+_NOTHING: tuple[str | None, tuple[()]] = (None, ())  # a word that starts no keyword
 #: Plural and gender endings tolerated after a keyword written without ``*``.
 ENDINGS: tuple[str, ...] = ("s", "es", "e", "en", "n", "er", "a", "as", "os")
 
@@ -565,14 +567,15 @@ class CategoryMatcher:
                     else:
                         self._exact.setdefault(first, []).append(entry)
         self._prefix_sizes = sorted({len(p) for p in self._prefix})
-        self._seen: dict[str, tuple[_Keyword, ...]] = {}
+        self._seen: dict[str, tuple[str | None, tuple[_Keyword, ...]]] = {}
         for table in (self._exact, self._prefix):
             for entries in table.values():
                 entries.sort(key=lambda k: len(k.words), reverse=True)  # the longest phrase first
 
-    def _candidates(self, token: str) -> tuple[_Keyword, ...]:
-        """The keywords that may start at a word: memoised per word, since a language uses few words often
-        (most words start no keyword: one dictionary lookup each)."""
+    def _entry(self, token: str) -> tuple[str | None, tuple[_Keyword, ...]]:
+        """What may start at a word: the category of a one-word keyword it is (None: none), and the longer
+        keywords that start with it, longest first. Memoised per word, since a language uses few words often:
+        most words cost one dictionary lookup."""
         cached = self._seen.get(token)
         if cached is not None:
             return cached
@@ -584,9 +587,11 @@ class CategoryMatcher:
             if size > len(token):
                 break
             found += self._prefix.get(token[:size], ())
-        result = tuple(found)
-        if len(self._seen) >= _MEMO_LIMIT:
-            self._seen.clear()
+        single = next((k.category for k in found if len(k.words) == 1), None)
+        longer = tuple(
+            sorted((k for k in found if len(k.words) > 1), key=lambda k: len(k.words), reverse=True)
+        )
+        result = (single, longer) if single or longer else _NOTHING
         self._seen[token] = result
         return result
 
@@ -596,23 +601,34 @@ class CategoryMatcher:
         if not text:
             return found
         tokens = _WORDS.findall(fold(text))
-        position = 0
-        while position < len(tokens):
-            best: _Keyword | None = None
-            for keyword in self._candidates(tokens[position]):
-                size = len(keyword.words)
-                if best is not None and size <= len(best.words):
-                    continue
-                if position + size <= len(tokens) and all(
-                    _word_matches(tokens[position + n], word, prefix, n == size - 1)
-                    for n, (word, prefix) in enumerate(keyword.words)
-                ):
-                    best = keyword
-            if best is None:
-                position += 1
+        count = len(tokens)
+        seen = self._seen
+        unique = set(tokens)
+        missing = unique.difference(seen)  # set operations in C: only new words are worked out
+        if len(seen) + len(missing) > _MEMO_LIMIT:
+            seen.clear()
+            missing = unique
+        for token in missing:
+            self._entry(token)
+        skip_to = 0
+        hits = [(i, e) for i, t in enumerate(tokens) if (e := seen[t]) is not _NOTHING]
+        for position, entry in hits[:_MAX_HITS]:
+            if position < skip_to:
                 continue
-            found[best.category] = found.get(best.category, 0) + weight
-            position += len(best.words)
+            single, longer = entry
+            category = single
+            step = 1
+            for keyword in longer:
+                size = len(keyword.words)
+                if position + size <= count and all(
+                    _word_matches(tokens[position + n], word, prefix, n == size - 1)
+                    for n, (word, prefix) in enumerate(keyword.words[1:], start=1)
+                ):
+                    category, step = keyword.category, size
+                    break
+            if category is not None:
+                found[category] = found.get(category, 0) + weight
+            skip_to = position + step
         return found
 
     def best(self, subject: str, text: str) -> Category | None:

@@ -28,6 +28,7 @@ from inbox_app.i18n import _
 from inbox_app.services import triage
 from inbox_app.ui.controller import snooze_choices
 from inbox_app.ui.triage_picker import TriagePicker
+from inbox_app.ui.triage_settings import TriageSettingsDialog
 
 if TYPE_CHECKING:
     from inbox_app.ui.controller import MainController
@@ -121,6 +122,17 @@ class TriageActions(QObject):
                 self.actions["assign"],
             ]
         )
+        settings = QAction(_("Categories and &team…"), window)
+        settings.setObjectName("action_triage_settings")
+        settings.setStatusTip(_("Keyword rules that categorise incoming conversations; the team's names"))
+        settings.triggered.connect(lambda _checked=False: self.open_settings())
+        window.actions_by_name["triage_settings"] = settings
+        self.actions["triage_settings"] = settings
+        tools = next(
+            (m for m in window.menuBar().findChildren(QMenu) if m.menuAction().text() == _("&Tools")), None
+        )
+        if tools is not None:
+            tools.addAction(settings)
         self._wake_timer = QTimer(self)
         self._wake_timer.timeout.connect(self.wake_snoozed)
         self._wake_timer.start(WAKE_INTERVAL_MS)
@@ -289,6 +301,23 @@ class TriageActions(QObject):
         from inbox_app.services.conversations import sidebar_sources
 
         return sidebar_sources()[2]
+
+    def open_settings(self) -> TriageSettingsDialog:
+        def saved(rules_changed: bool) -> None:
+            if rules_changed:
+                message = _("Applying the category rules…")
+                self.controller.window.statusBar().showMessage(message, 4000)
+                self.run(triage.recategorise_by_rules, self._rules_applied)
+
+        dialog = TriageSettingsDialog(self.controller.window, saved)
+        dialog.finished.connect(dialog.deleteLater)
+        dialog.open()
+        return dialog
+
+    def _rules_applied(self, count: object) -> None:
+        self.controller.reload()
+        message = _("Category rules applied: {count} conversations categorised").format(count=count)
+        self.controller.window.statusBar().showMessage(message, 8000)
 
     def wake_snoozed(self) -> None:
         """Snoozed conversations whose time came are open again (checked every half minute)."""

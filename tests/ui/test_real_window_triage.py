@@ -187,3 +187,46 @@ def test_mouse_ctrl_click_selects_and_menus_and_help_list_the_actions(qtbot, dem
     for text in ("Tag…", "Category…", "Assign…", "Select / unselect", "Extend selection down"):
         assert text in seen["help"]  # type: ignore[operator]
     assert {"mine", "unassigned"} <= set(seen["views"])  # type: ignore[call-overload]
+
+
+def test_categories_and_team_settings_are_edited_saved_and_applied(qtbot, demo_profile: Path) -> None:  # type: ignore[no-untyped-def]
+    from PySide6.QtWidgets import QDialogButtonBox
+
+    from inbox_app.ui.triage_settings import RULED, TriageSettingsDialog
+
+    seen: dict[str, object] = {}
+
+    def scenario(gui: Gui) -> None:
+        wait_ready(qtbot, gui)
+        gui.window.actions_by_name["triage_settings"].trigger()  # Tools → Categories and team…
+        qtbot.waitUntil(
+            lambda: any(
+                isinstance(w, TriageSettingsDialog) and w.isVisible() for w in QApplication.topLevelWidgets()
+            )
+        )
+        dialog = next(w for w in QApplication.topLevelWidgets() if isinstance(w, TriageSettingsDialog))
+        dialog.activateWindow()
+        dialog.team.setFocus()
+        qtbot.waitUntil(lambda: QApplication.focusWidget() is dialog.team)
+        QTest.keyClick(dialog.team, Qt.Key.Key_End, CTRL)
+        QTest.keyClick(dialog.team, Qt.Key.Key_Return)
+        QTest.keyClicks(dialog.team, "Luis")
+        dialog.rules.setCurrentCell(RULED.index("stock"), 0)  # Spanish
+        dialog.rules.setFocus()
+        QTest.keyClick(dialog.rules, Qt.Key.Key_F2)
+        editor = QApplication.focusWidget()
+        assert editor is not None
+        QTest.keyClick(editor, Qt.Key.Key_A, CTRL)
+        QTest.keyClicks(editor, "preventa*, agotad*")
+        QTest.keyClick(editor, Qt.Key.Key_Tab)  # commits the cell and moves on
+        save = dialog.findChild(QDialogButtonBox).button(QDialogButtonBox.StandardButton.Save)
+        QTest.mouseClick(save, Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(
+            lambda: "Category rules applied" in gui.window.statusBar().currentMessage(), timeout=20000
+        )
+        seen["rules"] = triage.category_rules()["stock"]["es"]
+        seen["team"] = triage.team()
+
+    run_real_app(demo_profile, scenario)
+    assert seen["rules"] == ("preventa*", "agotad*")
+    assert "Luis" in list(seen["team"])  # type: ignore[call-overload]

@@ -146,12 +146,18 @@ async def run_ours(account, password: str, *, profile_bodies: bool) -> tuple[flo
     spent = {"triage": 0.0}  # wall time inside the triage hooks (categories, reopening), on the DB worker
     originals = {name: getattr(triage, name) for name in ("categorise_conversations", "inbound_stored")}
 
+    hooks_profiler = cProfile.Profile() if os.environ.get("BENCH_PROFILE_TRIAGE") else None
+
     def timed(function: Any) -> Any:
         def run(*args: Any) -> Any:
             began = time.perf_counter()
+            if hooks_profiler is not None:
+                hooks_profiler.enable()
             try:
                 return function(*args)
             finally:
+                if hooks_profiler is not None:
+                    hooks_profiler.disable()
                 spent["triage"] += time.perf_counter() - began
 
         return run
@@ -168,6 +174,8 @@ async def run_ours(account, password: str, *, profile_bodies: bool) -> tuple[flo
             setattr(triage, name, function)
     end = time.perf_counter()
     print(f"triage hooks (categorise, reopen): {spent['triage']:.2f} s of {end - start:.2f} s")
+    if hooks_profiler is not None:
+        pstats.Stats(hooks_profiler).sort_stats("tottime").print_stats(15)
     if profiler is not None:
         pstats.Stats(profiler).sort_stats("cumulative").print_stats(25)
     print_cpu(cpu_before, marks.get("cpu_after_bodies", cpu_snapshot()), marks["bodies"] - start)

@@ -285,6 +285,11 @@ def open_gui(profile_dir: Path | None, lang: str | None) -> Gui | int:
     from inbox_app.ui.controller import MainController
 
     controller = MainController(profile, window=window, on_try_demo=try_demo, on_add_account=add_account)
+    from inbox_app.ui.triage_actions import TriageActions
+
+    TriageActions(
+        controller
+    )  # multi-selection, bulk actions with undo (x, t, c, a…); owned by the controller
     controller.edit_account_requested.connect(edit_account)
     window.add_marketplace_requested.connect(add_marketplace_account)
     controller.remove_account_requested.connect(remove_account)

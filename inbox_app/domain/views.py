@@ -25,6 +25,8 @@ class ViewKind(StrEnum):
     CHANNEL = "channel"
     TAG = "tag"
     ALL = "all"
+    MINE = "mine"  # not closed, assigned to this workstation's agent (the "Your name" setting)
+    UNASSIGNED = "unassigned"  # not closed, nobody assigned
 
 
 VIEW_LABELS: dict[ViewKind, str] = {
@@ -35,7 +37,12 @@ VIEW_LABELS: dict[ViewKind, str] = {
     ViewKind.SNOOZED: N_("Snoozed"),
     ViewKind.CLOSED: N_("Closed"),
     ViewKind.ALL: N_("Everything"),
+    ViewKind.MINE: N_("Mine"),
+    ViewKind.UNASSIGNED: N_("Unassigned"),
 }
+
+#: The assignment views, listed in the sidebar under the status views.
+TRIAGE_VIEWS: tuple[ViewKind, ...] = (ViewKind.MINE, ViewKind.UNASSIGNED)
 
 STATUS_VIEWS: tuple[ViewKind, ...] = (
     ViewKind.OVERDUE,

@@ -149,6 +149,11 @@ def save_category_rules(rules: dict[str, dict[str, list[str]]] | None, *, reappl
     return store_triage.recategorise_by_rules() if reapply else 0
 
 
+def recategorise_by_rules() -> int:
+    """Re-run the stored rules on every conversation the rules categorised; returns how many got one."""
+    return store_triage.recategorise_by_rules()
+
+
 def categorise_uncategorised() -> int:
     """Categorise conversations stored before categories existed."""
     return store_triage.categorise_uncategorised()

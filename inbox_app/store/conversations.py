@@ -38,6 +38,7 @@ from inbox_app.store.models import (
     utcnow,
 )
 from inbox_app.store.outbox import UNCONFIRMED
+from inbox_app.store.settings import AGENT_NAME, get_setting
 
 # Deadline first (nulls last), then newest activity: "what do I do next?" at the top.
 # Mirrored by the ``conversation_list_order`` index (store.migrations): keep the two in step.
@@ -68,6 +69,11 @@ def _view_condition(view: View, now: datetime) -> Any:
     if kind is ViewKind.CHANNEL:
         channel_ids = Channel.select(Channel.id).where(Channel.kind == view.value)
         return Conversation.channel.in_(channel_ids) & (Conversation.status != Status.CLOSED.value)
+    if kind is ViewKind.MINE:
+        agent = str(get_setting(AGENT_NAME, "") or "")
+        return (Conversation.assignee == agent) & (Conversation.status != Status.CLOSED.value)
+    if kind is ViewKind.UNASSIGNED:
+        return Conversation.assignee.is_null() & (Conversation.status != Status.CLOSED.value)
     if kind is ViewKind.TAG:
         tagged = ConversationTag.select(ConversationTag.conversation).join(Tag).where(Tag.name == view.value)
         return Conversation.id.in_(tagged)

@@ -17,7 +17,7 @@ from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QMenu, QTreeView, 
 
 from inbox_app.domain.conversations import CHANNEL_LABELS
 from inbox_app.domain.deadlines import Urgency
-from inbox_app.domain.views import STATUS_VIEWS, VIEW_LABELS, View, ViewKind
+from inbox_app.domain.views import STATUS_VIEWS, TRIAGE_VIEWS, VIEW_LABELS, View, ViewKind
 from inbox_app.i18n import N_, _, format_number
 from inbox_app.ui import icons
 
@@ -67,7 +67,7 @@ class Sidebar(QTreeView):
 
     def _build_fixed(self) -> None:
         root = self._model.invisibleRootItem()
-        for kind in STATUS_VIEWS:
+        for kind in (*STATUS_VIEWS, *TRIAGE_VIEWS):
             view = View(kind)
             icon = icons.urgency_icon(_VIEW_ICONS[kind]) if kind in _VIEW_ICONS else QIcon()
             root.appendRow(self._row(view, _(VIEW_LABELS[kind]), icon))

@@ -169,3 +169,46 @@ def test_marketplace_batch_is_categorised_reason_first_and_manual_kept(profile: 
     again = Conversation.get_by_id(by_remote["k2"].id)
     assert (again.category, again.category_source) == ("payment", "manual")  # the seller's choice stays
     assert again.status == "open"  # the buyer wrote again
+
+
+def test_mine_and_unassigned_views_follow_the_agent_name(profile: Profile) -> None:
+    from inbox_app.services import settings
+
+    mine, theirs, nobody, done = (_conversation(f"v{i}") for i in range(4))
+    settings.set_setting(settings.AGENT_NAME, "Ana")
+    triage.assign([mine, done], "Ana")
+    triage.assign([theirs], "Jonas")
+    triage.set_status([done], Status.CLOSED)
+    assert set(conversations.conversation_ids(View(ViewKind.MINE))) == {mine}
+    assert set(conversations.conversation_ids(View(ViewKind.UNASSIGNED))) == {nobody}
+    counts = conversations.view_counts([View(ViewKind.MINE), View(ViewKind.UNASSIGNED)])
+    assert counts == {"mine": 1, "unassigned": 1}
+    assert triage.team()[0] == "Ana"  # the agent is always in the team the picker offers
+
+
+def test_mirakl_reason_code_topic_categorises_as_marketplace(profile: Profile) -> None:
+    from inbox_app.channels.mirakl.parse import parse_thread
+    from inbox_app.sync.channel_sync import thread_record
+
+    account = Account.create(kind="mirakl", name="Fnac")
+    raw = {
+        "id": "th-9",
+        "date_created": "2026-11-30T10:00:00Z",
+        "date_updated": "2026-11-30T10:00:00Z",
+        "topic": {"type": "REASON_CODE", "value": "Colis endommagé"},
+        "current_participants": [{"id": "c1", "type": "CUSTOMER", "display_name": "Marie"}],
+        "messages": [
+            {
+                "id": "m1",
+                "date_created": "2026-11-30T10:00:00Z",
+                "body": "Bonjour, je n'ai toujours pas reçu ma commande.",
+                "from": {"type": "CUSTOMER_USER", "display_name": "Marie"},
+            }
+        ],
+    }
+    thread = parse_thread(raw)
+    assert thread.marketplace_reason == "Colis endommagé"
+    target = ChannelTarget(account_id=int(account.id), kind="mirakl", name="Fnac")
+    store_thread_batch(target, [thread_record(thread)], "cursor")
+    conv = Conversation.get(Conversation.remote_id == "th-9")
+    assert (conv.category, conv.category_source) == ("damaged", "marketplace")  # not the words' "delivery"

@@ -26,7 +26,7 @@ from __future__ import annotations
 import dataclasses
 import secrets as _random
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, ClassVar
@@ -466,7 +466,7 @@ class AllegroSignedIn:
     form: AllegroForm
 
 
-async def allegro_device_flow(form: AllegroForm) -> AsyncIterator[AllegroDeviceCode | AllegroSignedIn]:
+async def allegro_device_flow(form: AllegroForm) -> AsyncGenerator[AllegroDeviceCode | AllegroSignedIn, None]:
     """Sign in to Allegro without a password in the app (OAuth2 device flow).
 
     Yields an :class:`AllegroDeviceCode` first (show the code and the address, open the address), then waits

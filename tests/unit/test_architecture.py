@@ -53,13 +53,6 @@ FORBIDDEN: dict[str, set[str]] = {
 #: that is no longer needed fails :func:`test_allow_list_is_not_stale`.
 PENDING: dict[str, set[str]] = {
     "cli/__init__.py": {"inbox_app.store.migrations", "inbox_app.store.profile_check"},
-    "cli/accounts.py": {
-        "inbox_app.store.accounts",
-        "inbox_app.store.models",
-        "inbox_app.sync.account_setup",
-        "inbox_app.sync.channel_setup",  # Mirakl set-up landed before its service wrapper (issue 12, open)
-        "inbox_app.sync.registry",
-    },
     "cli/conversations.py": {  # marketplace attachments download: to route through services (issue 12, open)
         "inbox_app.channels.base",
         "inbox_app.sync.channel_attachments",

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    account = sub.add_parser("account", help=_("set up and list mail accounts"))
+    account = sub.add_parser("account", help=_("set up and list accounts (mail and marketplaces)"))
     account_sub = account.add_subparsers(dest="account_command", metavar="ACTION", required=True)
 
     add = account_sub.add_parser("add", help=_("add an account"))

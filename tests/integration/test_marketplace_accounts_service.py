@@ -188,3 +188,36 @@ def test_reconnect_clears_the_state_and_mirakl_edit(profile: Any, ebay: EbaySand
     assert not state.needs_reconnect
     assert svc.stored_form(saved.id).refresh_token == "v^1.1#i^1#refresh-token-0002"
     assert svc.find_account("ebay de") == svc.find_account(str(saved.id)) == saved
+
+
+def test_removing_an_account_deletes_its_tokens_and_keys(profile: Any, allegro: AllegroSandbox) -> None:
+    import keyring
+
+    from inbox_app.services.accounts import remove_account
+
+    issued = allegro.issue_tokens()
+    form = svc.AllegroForm(
+        "Allegro",
+        allegro.client_id,
+        allegro.client_secret,
+        str(issued["refresh_token"]),
+        base_url=allegro.base_url,
+        auth_url=allegro.base_url,
+    )
+    saved = svc.save(asyncio.run(svc.test(form)))
+    backend = keyring.get_keyring()
+
+    def entries() -> list[str]:
+        purposes = ("client-secret", "refresh-token", "access-token")
+        names = [u for p in purposes if (u := _username(profile, saved.id, p))]
+        return [n for n in names if backend.get_password("inbox-app", n) is not None]
+
+    assert len(entries()) == 3
+    remove_account(saved.id, delete_conversations=True)
+    assert entries() == []
+
+
+def _username(profile: Any, account_id: int, purpose: str) -> str:
+    from inbox_app.sync.credentials import secret_ref
+
+    return secret_ref(account_id, purpose).username

@@ -35,6 +35,7 @@ class FailedPart(StrEnum):
     KEY = "key"
     SHOP = "shop"
     SERVICE = "service"  # the API answered but is busy or failing: try again later
+    INPUT = "input"  # a field is empty or unusable: nothing was tried
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,7 @@ def _describe(part: FailedPart) -> str:
         FailedPart.KEY: _("key refused"),
         FailedPart.SHOP: _("shop id unknown"),
         FailedPart.SERVICE: _("service unavailable"),
+        FailedPart.INPUT: _("missing information"),
     }[part]
 
 

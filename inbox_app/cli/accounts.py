@@ -13,14 +13,19 @@ import asyncio
 import json
 import os
 import sys
+from typing import TYPE_CHECKING
 
 from inbox_app.cli import CliError, profile_from_args
 from inbox_app.domain.account_form import AccountSetupError
 from inbox_app.i18n import N_, _, ngettext
 
+if TYPE_CHECKING:
+    from inbox_app.profile import Profile
+    from inbox_app.services.marketplace_accounts import AllegroForm, MarketplaceForm
+
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    account = sub.add_parser("account", help=_("set up and list mail accounts"))
+    account = sub.add_parser("account", help=_("set up and list accounts (mail and marketplaces)"))
     account_sub = account.add_subparsers(dest="account_command", metavar="ACTION", required=True)
 
     add = account_sub.add_parser("add", help=_("add an account"))
@@ -82,7 +87,103 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--marketplace", default=None, help=_("the operator, for its reply deadline (default: the name)")
     )
     mirakl.add_argument("--no-test", action="store_true", help=_("store without trying the connection"))
-    mirakl.set_defaults(func=cmd_add_api_account, api_kind="mirakl")
+    mirakl.set_defaults(func=cmd_add_mirakl)
+
+    ebay = add_sub.add_parser("ebay", help=_("an eBay seller account (Commerce Message API)"))
+    ebay.add_argument("--name", required=True, help=_("display name of the account (e.g. “eBay DE”)"))
+    ebay.add_argument("--user", required=True, help=_("your eBay seller user name"))
+    ebay.add_argument(
+        "--client-id", required=True, help=_("the app's client id (App ID) from developer.ebay.com")
+    )
+    ebay.add_argument(
+        "--client-secret-env",
+        required=True,
+        metavar="VAR",
+        help=_("environment variable that holds the client secret (Cert ID)"),
+    )
+    ebay.add_argument(
+        "--refresh-token-env",
+        required=True,
+        metavar="VAR",
+        help=_("environment variable that holds the seller's refresh token"),
+    )
+    ebay.add_argument("--base-url", default=None, help=_("API address (default https://api.ebay.com)"))
+    ebay.add_argument("--no-test", action="store_true", help=_("store without trying the connection"))
+    ebay.set_defaults(func=cmd_add_ebay)
+
+    kaufland = add_sub.add_parser("kaufland", help=_("a Kaufland seller account (Seller API v2)"))
+    kaufland.add_argument("--name", required=True, help=_("display name of the account"))
+    kaufland.add_argument(
+        "--client-key-env",
+        required=True,
+        metavar="VAR",
+        help=_("environment variable that holds the client key"),
+    )
+    kaufland.add_argument(
+        "--secret-key-env",
+        required=True,
+        metavar="VAR",
+        help=_("environment variable that holds the secret key"),
+    )
+    kaufland.add_argument(
+        "--base-url", default=None, help=_("API address (default https://sellerapi.kaufland.com/v2)")
+    )
+    kaufland.add_argument("--no-test", action="store_true", help=_("store without trying the connection"))
+    kaufland.set_defaults(func=cmd_add_kaufland)
+
+    allegro = add_sub.add_parser("allegro", help=_("an Allegro seller account"))
+    allegro.add_argument("--name", required=True, help=_("display name of the account"))
+    allegro.add_argument(
+        "--client-id", required=True, help=_("the app's client id from apps.developer.allegro.pl")
+    )
+    allegro.add_argument(
+        "--client-secret-env",
+        required=True,
+        metavar="VAR",
+        help=_("environment variable that holds the client secret"),
+    )
+    sign_in = allegro.add_mutually_exclusive_group(required=True)
+    sign_in.add_argument(
+        "--refresh-token-env", metavar="VAR", help=_("environment variable that holds a refresh token")
+    )
+    sign_in.add_argument(
+        "--device-flow",
+        action="store_true",
+        help=_("sign in now: shows a code and an address to confirm it on Allegro, and waits"),
+    )
+    allegro.add_argument("--base-url", default=None, help=_("API address (default https://api.allegro.pl)"))
+    allegro.add_argument("--auth-url", default=None, help=_("sign-in address (default https://allegro.pl)"))
+    allegro.add_argument("--no-test", action="store_true", help=_("store without trying the connection"))
+    allegro.set_defaults(func=cmd_add_allegro)
+
+    reconnect = account_sub.add_parser(
+        "reconnect", help=_("give a marketplace account new tokens or keys (after “needs reconnecting”)")
+    )
+    reconnect.add_argument("account", metavar="NAME", help=_("the account's name (or id)"))
+    reconnect.add_argument(
+        "--refresh-token-env",
+        metavar="VAR",
+        help=_("eBay, Allegro: environment variable with a new refresh token"),
+    )
+    reconnect.add_argument(
+        "--device-flow", action="store_true", help=_("Allegro: sign in again with a code shown here")
+    )
+    reconnect.add_argument(
+        "--client-secret-env",
+        metavar="VAR",
+        help=_("eBay, Allegro: environment variable with a new client secret"),
+    )
+    reconnect.add_argument(
+        "--client-key-env", metavar="VAR", help=_("Kaufland: environment variable with a new client key")
+    )
+    reconnect.add_argument(
+        "--secret-key-env", metavar="VAR", help=_("Kaufland: environment variable with a new secret key")
+    )
+    reconnect.add_argument(
+        "--api-key-env", metavar="VAR", help=_("Mirakl: environment variable with a new API key")
+    )
+    reconnect.add_argument("--no-test", action="store_true", help=_("store without trying the connection"))
+    reconnect.set_defaults(func=cmd_reconnect)
 
     edit = account_sub.add_parser("edit", help=_("change an account's settings (tested before saving)"))
     edit.add_argument("account_id", type=int, metavar="ID")
@@ -104,6 +205,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     edit.add_argument("--from", dest="from_address", default=None, help=_("sender address of replies"))
     edit.add_argument("--from-name", default=None, help=_("sender name of replies"))
     edit.add_argument("--folders", default=None, help=_("comma-separated folders to sync"))
+    edit.add_argument("--base-url", default=None, help=_("Mirakl: the operator's API address"))
+    edit.add_argument(
+        "--api-key-env",
+        default=None,
+        metavar="VAR",
+        help=_("Mirakl: environment variable with a new API key"),
+    )
+    edit.add_argument("--shop-id", default=None, help=_("Mirakl: the shop id (an empty value clears it)"))
     edit.add_argument("--no-test", action="store_true", help=_("store without trying the connection"))
     edit.set_defaults(func=cmd_edit)
 
@@ -157,7 +266,7 @@ def _setup_error_text(exc: AccountSetupError) -> str:
 def cmd_add_imap(args: argparse.Namespace) -> int:
     """Test (unless --no-test) then store the account; the same code path as the account dialog."""
     from inbox_app.domain.account_form import AccountForm, default_port
-    from inbox_app.sync.account_setup import save_account, test_account
+    from inbox_app.services.accounts import save_account, test_account
 
     password = os.environ.get(args.password_env)
     if password is None:
@@ -198,53 +307,220 @@ def cmd_add_imap(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_add_api_account(args: argparse.Namespace) -> int:
-    """A marketplace account (``account add mirakl``): test the connection (unless --no-test), then store
-    it with its key in the keyring. The key comes from an environment variable, never the command line."""
-    from inbox_app.store.accounts import ApiAccountSettings
-    from inbox_app.sync.channel_setup import (
-        ChannelSetupError,
-        save_channel_account,
-        setup_error_text,
-        test_channel_account,
-    )
-    from inbox_app.sync.registry import default_registry
+def _env_secret(var: str) -> str:
+    """A secret from an environment variable (never the command line, where ``ps`` and history see it)."""
+    value = os.environ.get(var)
+    if not value:
+        raise CliError(_("The environment variable {var} is not set.").format(var=var))
+    return value
 
-    secret = os.environ.get(args.api_key_env)
-    if not secret:
-        raise CliError(_("The environment variable {var} is not set.").format(var=args.api_key_env))
-    name = args.name.strip()
-    if not name:
+
+def _warn_if_plaintext() -> None:
+    from inbox_app.secrets import backend_is_plaintext, plaintext_warning
+
+    if backend_is_plaintext():
+        print("inbox-app: " + _("warning: {text}").format(text=plaintext_warning()), file=sys.stderr)
+
+
+def _tested(form: MarketplaceForm, no_test: bool) -> MarketplaceForm:
+    """The form as the connection test left it (tokens it refreshed); ``--no-test``: as given."""
+    from inbox_app.services import marketplace_accounts
+
+    if no_test:
+        return form
+    try:
+        return asyncio.run(marketplace_accounts.test(form))
+    except marketplace_accounts.MarketplaceSetupError as exc:
+        raise CliError(marketplace_accounts.setup_error_text(exc)) from exc
+
+
+def _add_marketplace(args: argparse.Namespace, form: MarketplaceForm) -> int:
+    """Test (before the profile is opened: nothing is stored when it fails), then store; prints the id."""
+    from inbox_app.services import marketplace_accounts
+
+    if not form.name.strip():
         raise CliError(_("The account needs a name."))
-    settings = ApiAccountSettings(
-        base_url=args.base_url.strip().rstrip("/"),
-        shop_id=(args.shop_id or "").strip() or None,
-        marketplace=(args.marketplace or "").strip() or None,
-    )
-    registry = default_registry()
-    if not args.no_test:  # before the profile is opened: nothing is stored when the test fails
-        try:
-            asyncio.run(test_channel_account(registry, args.api_kind, name, settings, secret))
-        except ChannelSetupError as exc:
-            raise CliError(setup_error_text(exc)) from exc
+    form = _tested(form, args.no_test)
     profile = profile_from_args(args)
     try:
-        print(save_channel_account(args.api_kind, name, settings, secret))
-        from inbox_app.secrets import backend_is_plaintext, plaintext_warning
-
-        if backend_is_plaintext():
-            print("inbox-app: " + _("warning: {text}").format(text=plaintext_warning()), file=sys.stderr)
+        saved = marketplace_accounts.save(form)
+    except marketplace_accounts.MarketplaceSetupError as exc:
+        raise CliError(exc.user_message) from exc
     finally:
         profile.close()
+    print(saved.id)
+    _warn_if_plaintext()
+    return 0
+
+
+def cmd_add_mirakl(args: argparse.Namespace) -> int:
+    """``account add mirakl``: the shop API key comes from an environment variable."""
+    from inbox_app.services.marketplace_accounts import MiraklForm
+
+    form = MiraklForm(
+        name=args.name,
+        base_url=args.base_url,
+        api_key=_env_secret(args.api_key_env),
+        shop_id=args.shop_id,
+        marketplace=args.marketplace,
+    )
+    return _add_marketplace(args, form)
+
+
+def cmd_add_ebay(args: argparse.Namespace) -> int:
+    """``account add ebay``: the client secret and the seller's refresh token from environment variables."""
+    from inbox_app.services.marketplace_accounts import EBAY_BASE_URL, EbayForm
+
+    form = EbayForm(
+        name=args.name,
+        username=args.user,
+        client_id=args.client_id,
+        client_secret=_env_secret(args.client_secret_env),
+        refresh_token=_env_secret(args.refresh_token_env),
+        base_url=args.base_url or EBAY_BASE_URL,
+    )
+    return _add_marketplace(args, form)
+
+
+def cmd_add_kaufland(args: argparse.Namespace) -> int:
+    """``account add kaufland``: both keys from environment variables (every request is signed with them)."""
+    from inbox_app.services.marketplace_accounts import KAUFLAND_BASE_URL, KauflandForm
+
+    form = KauflandForm(
+        name=args.name,
+        client_key=_env_secret(args.client_key_env),
+        secret_key=_env_secret(args.secret_key_env),
+        base_url=args.base_url or KAUFLAND_BASE_URL,
+    )
+    return _add_marketplace(args, form)
+
+
+def _device_sign_in(form: AllegroForm) -> AllegroForm:
+    """Allegro's device flow in the terminal: print the code and the address, wait for the seller."""
+    from inbox_app.i18n import format_duration
+    from inbox_app.services import marketplace_accounts as svc
+
+    async def run() -> AllegroForm:
+        steps = svc.allegro_device_flow(form)
+        try:
+            async for step in steps:
+                if isinstance(step, svc.AllegroDeviceCode):
+                    import datetime
+
+                    print(
+                        _(
+                            "Open {address} and enter the code {code} to let Inbox App read and answer your "
+                            "Allegro messages. Waiting (the code is valid for {time})…"
+                        ).format(
+                            address=step.verification_uri_complete or step.verification_uri,
+                            code=step.user_code,
+                            time=format_duration(datetime.timedelta(seconds=step.seconds_left())),
+                        ),
+                        flush=True,
+                    )
+                else:
+                    print(_("Signed in to Allegro."), flush=True)
+                    return step.form
+        finally:
+            await steps.aclose()
+        raise CliError(_("Allegro did not finish the sign-in."))
+
+    try:
+        return asyncio.run(run())
+    except svc.MarketplaceSetupError as exc:
+        raise CliError(exc.user_message) from exc
+    except KeyboardInterrupt:
+        raise CliError(_("Sign-in cancelled; nothing was stored.")) from None
+
+
+def cmd_add_allegro(args: argparse.Namespace) -> int:
+    """``account add allegro``: a refresh token from the environment, or sign in now (``--device-flow``)."""
+    from inbox_app.services.marketplace_accounts import ALLEGRO_AUTH_URL, ALLEGRO_BASE_URL, AllegroForm
+
+    form = AllegroForm(
+        name=args.name,
+        client_id=args.client_id,
+        client_secret=_env_secret(args.client_secret_env),
+        refresh_token=_env_secret(args.refresh_token_env) if args.refresh_token_env else "",
+        base_url=args.base_url or ALLEGRO_BASE_URL,
+        auth_url=args.auth_url or ALLEGRO_AUTH_URL,
+    )
+    if not form.name.strip():
+        raise CliError(_("The account needs a name."))
+    if args.device_flow:
+        form = _device_sign_in(form)
+    return _add_marketplace(args, form)
+
+
+def cmd_reconnect(args: argparse.Namespace) -> int:
+    """``account reconnect NAME``: new tokens (or keys) for a marketplace account, tested, then stored; the
+    account's "needs reconnecting" state is cleared and the next sync takes it up again."""
+    import dataclasses
+
+    from inbox_app.services import marketplace_accounts as svc
+
+    profile = profile_from_args(args)
+    try:
+        found = svc.find_account(args.account)
+        if found is None:
+            raise CliError(_("There is no account named {name}.").format(name=args.account))
+        try:
+            form = svc.stored_form(found.id)
+        except LookupError:
+            raise CliError(
+                _("{name} is a mail account: change its password with inbox-app account edit.").format(
+                    name=found.name
+                )
+            ) from None
+    finally:
+        profile.close()
+    changes: dict[str, object] = {}
+    if isinstance(form, svc.MiraklForm):
+        if not args.api_key_env:
+            raise CliError(_("Give the new API key with --api-key-env VAR."))
+        changes["api_key"] = _env_secret(args.api_key_env)
+    elif isinstance(form, svc.KauflandForm):
+        if not (args.client_key_env or args.secret_key_env):
+            raise CliError(_("Give the new keys with --client-key-env VAR and --secret-key-env VAR."))
+        if args.client_key_env:
+            changes["client_key"] = _env_secret(args.client_key_env)
+        if args.secret_key_env:
+            changes["secret_key"] = _env_secret(args.secret_key_env)
+    else:
+        if args.client_secret_env:
+            changes["client_secret"] = _env_secret(args.client_secret_env)
+        if args.refresh_token_env:
+            changes.update(
+                refresh_token=_env_secret(args.refresh_token_env), access_token="", access_expires_at=None
+            )
+        elif not (args.device_flow and isinstance(form, svc.AllegroForm)):
+            raise CliError(
+                _("Give a new refresh token with --refresh-token-env VAR.")
+                if isinstance(form, svc.EbayForm)
+                else _(
+                    "Sign in again with --device-flow, or give a refresh token with --refresh-token-env VAR."
+                )
+            )
+    form = dataclasses.replace(form, **changes)  # type: ignore[arg-type]
+    if args.device_flow and isinstance(form, svc.AllegroForm) and not args.refresh_token_env:
+        form = _device_sign_in(form)
+    form = _tested(form, args.no_test)
+    profile = profile_from_args(args)
+    try:
+        svc.update(found.id, form)
+    finally:
+        profile.close()
+    print(_("{name} is connected again.").format(name=found.name))
+    _warn_if_plaintext()
     return 0
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    from inbox_app.store.accounts import account_info, list_accounts
+    from inbox_app.services.accounts import account_infos
 
     profile = profile_from_args(args)
     try:
-        infos = [account_info(a) for a in list_accounts()]
+        infos = account_infos()
     finally:
         profile.close()
     if args.json:
@@ -278,10 +554,15 @@ def cmd_edit(args: argparse.Namespace) -> int:
     import dataclasses
 
     from inbox_app.domain.account_form import default_port
-    from inbox_app.sync.account_setup import account_form, test_account, update_account
+    from inbox_app.services.accounts import account_form, get, test_account, update_account
 
     profile = profile_from_args(args)
     try:
+        account = get(args.account_id)
+        if account is None:
+            raise CliError(_("There is no account {id}.").format(id=args.account_id))
+        if account.kind != "imap":
+            return _edit_marketplace(args, account.id, profile)
         form = account_form(args.account_id)
         changes: dict[str, object] = {}
         for attr, value in (
@@ -319,6 +600,68 @@ def cmd_edit(args: argparse.Namespace) -> int:
     return 0
 
 
+MAIL_ONLY_OPTIONS = (
+    "imap_host",
+    "imap_port",
+    "imap_security",
+    "user",
+    "password_env",
+    "smtp_host",
+    "smtp_port",
+    "smtp_security",
+    "smtp_user",
+    "from_address",
+    "from_name",
+    "folders",
+)
+
+
+def _edit_marketplace(args: argparse.Namespace, account_id: int, profile: Profile) -> int:
+    """``account edit ID`` of a Mirakl account: name, base URL, API key, shop id; tested before saving. A key
+    saved for the old address is not sent to a new one: a changed address needs ``--api-key-env``."""
+    import dataclasses
+
+    from inbox_app.services import marketplace_accounts as svc
+
+    given = [f"--{o.replace('_', '-')}" for o in MAIL_ONLY_OPTIONS if getattr(args, o) is not None]
+    if given:
+        raise CliError(
+            _("{options}: only for mail accounts.").format(
+                options=", ".join(sorted(given)).replace("from-address", "from")
+            )
+        )
+    form = svc.stored_form(account_id)
+    if not isinstance(form, svc.MiraklForm):
+        raise CliError(_("Change this account with: inbox-app account reconnect NAME"))
+    changes: dict[str, object] = {}
+    if args.name is not None:
+        changes["name"] = args.name
+    if args.base_url is not None:
+        changes["base_url"] = args.base_url.strip().rstrip("/")
+    if args.shop_id is not None:
+        changes["shop_id"] = args.shop_id.strip() or None
+    if args.api_key_env is not None:
+        changes["api_key"] = _env_secret(args.api_key_env)
+    edited = dataclasses.replace(form, **changes)  # type: ignore[arg-type]
+    if edited.base_url != form.base_url and args.api_key_env is None:
+        raise CliError(
+            _(
+                "The API key was saved for the old address; give it again for the new one with --api-key-env VAR."
+            )
+        )
+    if not edited.api_key:
+        raise CliError(_("No API key is stored for this account; give it with --api-key-env VAR."))
+    profile.close()  # the test may take a while: the profile is not held meanwhile
+    tested = _tested(edited, args.no_test)
+    profile = profile_from_args(args)
+    try:
+        saved = svc.update(account_id, tested)
+    finally:
+        profile.close()
+    print(saved.id)
+    return 0
+
+
 def _ask(question: str) -> str:
     try:
         return input(question).strip().casefold()
@@ -328,16 +671,14 @@ def _ask(question: str) -> str:
 
 def cmd_remove(args: argparse.Namespace) -> int:
     """Ask (unless --yes), then remove; the conversations are deleted or kept as chosen."""
-    from inbox_app.store.accounts import get_account
-    from inbox_app.store.models import Conversation
-    from inbox_app.sync.account_setup import remove_account
+    from inbox_app.services.accounts import conversation_count, get, remove_account
 
     profile = profile_from_args(args)
     try:
-        account = get_account(args.account_id)
+        account = get(args.account_id)
         if account is None:
             raise CliError(_("There is no account {id}.").format(id=args.account_id))
-        count = Conversation.select().where(Conversation.account == account.id).count()
+        count = conversation_count(account.id)
         delete = args.delete_conversations
         if delete is None:
             if args.yes:

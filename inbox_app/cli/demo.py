@@ -12,7 +12,7 @@ import sys
 import time
 
 from inbox_app.cli import CliError, profile_from_args
-from inbox_app.i18n import _, format_number
+from inbox_app.i18n import _, format_number, ngettext
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -26,10 +26,29 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         action="store_true",
         help=_("add the demo even if the profile holds real accounts or the demo already"),
     )
+    parser.add_argument(
+        "--live",
+        action="store_true",
+        help=_(
+            "start the eBay, Kaufland, Allegro and Mirakl sandboxes on this computer, add one account each and "
+            "sync from them until Ctrl+C (real sync and replies, no marketplace account needed)"
+        ),
+    )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=None,
+        help=_("--live: stop after this many sync rounds (default: Ctrl+C)"),
+    )
+    parser.add_argument(
+        "--interval", type=float, default=10.0, help=_("--live: seconds between two sync rounds (default 10)")
+    )
     parser.set_defaults(func=run_demo)
 
 
 def run_demo(args: argparse.Namespace) -> int:
+    if args.live:
+        return run_live(args)
     if args.count < 1:
         raise CliError(_("--count must be at least 1."))
     profile = profile_from_args(args)
@@ -89,4 +108,90 @@ def run_demo(args: argparse.Namespace) -> int:
             open=format_number(counts["open"]),
         )
     )
+    return 0
+
+
+def run_live(args: argparse.Namespace) -> int:
+    """``demo --live``: the sandboxes in this process, one account per marketplace (tested and stored like any
+    other), then a sync round every ``--interval`` seconds (new messages in, queued replies out) until Ctrl+C
+    or ``--rounds``. The sandboxes stop with the command; the accounts then find their marketplace offline."""
+    import asyncio
+
+    from inbox_app.services import live_demo
+    from inbox_app.services.accounts import accounts
+    from inbox_app.services.demo import DEMO_ACCOUNT_KIND
+    from inbox_app.services.marketplace_accounts import MarketplaceSetupError
+    from inbox_app.services.sync import run_once
+
+    if args.rounds is not None and args.rounds < 1:
+        raise CliError(_("--rounds must be at least 1."))
+    if args.interval < 0:
+        raise CliError(_("--interval cannot be negative."))
+    profile = profile_from_args(args)
+    try:
+        real = [a for a in accounts() if a.kind != DEMO_ACCOUNT_KIND]
+    finally:
+        profile.close()
+    if real and not args.force:
+        raise CliError(
+            _(
+                "This profile already holds {count} account(s) ({names}); the live demo adds four marketplace "
+                "accounts that only work while it runs. Use another --profile folder, or add --force."
+            ).format(count=len(real), names=", ".join(a.name for a in real)),
+            exit_code=2,
+        )
+    demo = live_demo.start()
+    try:
+        try:
+            forms = asyncio.run(demo.signed_in_forms())
+        except MarketplaceSetupError as exc:  # a sandbox of ours refused: a bug, but say what failed
+            raise CliError(exc.user_message) from exc
+        profile = profile_from_args(args)
+        try:
+            added = demo.add_accounts(forms)
+        finally:
+            profile.close()
+        print(
+            _("Live demo: {names} run on this computer (127.0.0.1), one account each.").format(
+                names=", ".join(a.name for a in added)
+            ),
+            flush=True,
+        )
+        print(
+            _(
+                "Answer from another terminal: inbox-app --profile {folder} reply ID --body-file FILE. "
+                "Ctrl+C stops the demo."
+            ).format(folder=profile.root),
+            flush=True,
+        )
+        done = 0
+        while args.rounds is None or done < args.rounds:
+            if done:
+                time.sleep(args.interval)
+            profile = profile_from_args(args)
+            try:
+                report = asyncio.run(run_once(profile.blobs, profile.root))
+            finally:
+                profile.close()
+            done += 1
+            new = sum(r.new_messages for r in report.channel_syncs.values())
+            sent = sum(len(d.sent) + len(d.recovered) for d in report.deliveries.values())
+            print(
+                _("Sync round {round}: {messages}, {replies}.").format(
+                    round=format_number(done),
+                    messages=ngettext("{n} new message", "{n} new messages", new).format(
+                        n=format_number(new)
+                    ),
+                    replies=ngettext("{n} reply sent", "{n} replies sent", sent).format(
+                        n=format_number(sent)
+                    ),
+                ),
+                flush=True,
+            )
+            for problem in report.problems:
+                print(f"{problem.account_name}: {problem.message}", file=sys.stderr, flush=True)
+    except KeyboardInterrupt:
+        print(_("Live demo stopped."), flush=True)
+    finally:
+        demo.close()
     return 0

@@ -1,0 +1,114 @@
+"""What every marketplace sandbox shares: the fault a test injects, the quiet threaded HTTP server and the
+life cycle (start on a free loopback port, stop, ``with``), so each vendor's module holds only its API.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Literal, Self
+
+FaultKind = Literal["status", "slow", "drop", "malformed"]
+
+
+@dataclass
+class Fault:
+    """What goes wrong with the next ``times`` requests whose method and path match.
+
+    ``after_processing``: the request is carried out first, then the answer fails, the way a crash or a lost
+    connection after the vendor accepted a reply looks to the client.
+    """
+
+    kind: FaultKind
+    status: int = 503
+    retry_after: str | None = None
+    delay: float = 5.0
+    method: str | None = None
+    path_prefix: str | None = None
+    times: int = 1
+    after_processing: bool = False
+
+    def matches(self, method: str, path: str) -> bool:
+        return (self.method is None or self.method == method) and (
+            self.path_prefix is None or path.startswith(self.path_prefix)
+        )
+
+
+class QuietServer(ThreadingHTTPServer):
+    """A threaded server that keeps quiet about clients hanging up early (expected in the fault tests)."""
+
+    daemon_threads = True
+    allow_reuse_address = True
+    sandbox: Any
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        return
+
+
+class LoopbackSandbox:
+    """Start/stop on 127.0.0.1 and the fault list; subclasses call ``_init_sandbox()`` and define ``start``."""
+
+    def _init_sandbox(self) -> None:
+        self.faults: list[Fault] = []
+        self._lock = threading.RLock()
+        self._stopping = threading.Event()
+        self._server: QuietServer | None = None
+        self._thread: threading.Thread | None = None
+
+    def _serve(
+        self,
+        server_class: type[QuietServer],
+        handler: type[BaseHTTPRequestHandler],
+        name: str,
+        wrap: Any = None,
+    ) -> Self:
+        server = server_class(("127.0.0.1", 0), handler)
+        server.sandbox = self
+        if wrap is not None:
+            server.socket = wrap(server.socket)
+        self._server = server
+        self._thread = threading.Thread(target=server.serve_forever, args=(0.05,), name=name, daemon=True)
+        self._thread.start()
+        return self
+
+    def start(self) -> Self:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        self._stopping.set()
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+            self._thread = None
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    @property
+    def address(self) -> tuple[str, int]:
+        assert self._server is not None, "sandbox not started"
+        host, port = self._server.server_address[:2]
+        return str(host), int(port)
+
+    def inject(self, fault: Fault) -> Fault:
+        with self._lock:
+            self.faults.append(fault)
+        return fault
+
+    def _take_fault(self, method: str, path: str) -> Fault | None:
+        with self._lock:
+            for fault in self.faults:
+                if fault.times > 0 and fault.matches(method, path):
+                    fault.times -= 1
+                    return fault
+        return None
+
+
+__all__ = ["Fault", "FaultKind", "LoopbackSandbox", "QuietServer"]

@@ -227,7 +227,7 @@ def open_gui(profile_dir: Path | None, lang: str | None) -> Gui | int:
         def save(form: MarketplaceForm) -> int:
             return save_channel_account(form.kind, form.name, settings_of(form), form.api_key)
 
-        kinds = [(spec.account_kind, spec.label) for spec in engine.registry.specs.values()]
+        kinds = [(s.account_kind, s.label) for s in engine.registry.specs.values() if s.build is not None]
         dialog = MarketplaceAccountDialog(window, kinds=kinds, test_connection=test, save=save)
 
         def saved(_account_id: int) -> None:

@@ -15,6 +15,7 @@ from enum import StrEnum
 from inbox_app.channels.base import (
     AuthFailed,
     BadConfiguration,
+    Channel,
     ChannelError,
     RateLimited,
     TemporarilyUnavailable,
@@ -66,12 +67,18 @@ async def test_channel_account(
 ) -> None:
     """Try the settings as typed; raises :class:`ChannelSetupError` naming the part that failed."""
     spec = registry.spec_for(kind)
-    if spec is None:
+    if spec is None or spec.build is None:
         raise ChannelSetupError(FailedPart.SERVICE, _("Unknown account kind: {kind}").format(kind=kind))
     try:
         channel = spec.build(settings, name, secret)
     except BadConfiguration as exc:
         raise ChannelSetupError(FailedPart.ADDRESS, exc.user_message) from exc
+    await check_channel(channel)
+
+
+async def check_channel(channel: Channel) -> None:
+    """The channel's cheapest authenticated call; raises :class:`ChannelSetupError` naming the part that failed.
+    Closes the channel."""
     try:
         await channel.test_connection()
     except AuthFailed as exc:
@@ -102,3 +109,24 @@ def save_channel_account(kind: str, name: str, settings: ApiAccountSettings, sec
 
 def channel_account(account_id: int) -> Account | None:
     return get_account(account_id)
+
+
+def stored_api_key(account: Account) -> str:
+    """The account's key for the host in its settings ("" when none, or it was saved for another host)."""
+    from inbox_app.sync.credentials import api_key
+
+    return api_key(account) or ""
+
+
+def update_channel_account(account_id: int, name: str, settings: ApiAccountSettings, secret: str) -> None:
+    """Store an edited single-key account (Mirakl): name, settings and its key bound to the (new) host; a
+    "needs reconnect" state is cleared, so the sync takes the account up again."""
+    from inbox_app.store.accounts import set_needs_reconnect
+
+    db = database_proxy.obj
+    with db.atomic():
+        data = settings.to_dict()
+        data.pop("needs_reconnect", None)
+        Account.update(name=name, settings=data).where(Account.id == account_id).execute()
+        store_api_key(Account.get_by_id(account_id), secret)
+        set_needs_reconnect(account_id, None)

@@ -55,7 +55,9 @@ def store_password(account: Account, purpose: str, value: str) -> None:
 
 
 def delete_passwords(account_id: int) -> None:
-    delete_account_secrets(profile_uuid(), account_id, (*PURPOSES, API_KEY))
+    from inbox_app.sync.marketplace_credentials import MARKETPLACE_PURPOSES
+
+    delete_account_secrets(profile_uuid(), account_id, (*PURPOSES, API_KEY, *MARKETPLACE_PURPOSES))
 
 
 def api_server_of(account: Account) -> ServerBinding:

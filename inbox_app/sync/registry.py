@@ -23,6 +23,9 @@ from inbox_app.sync.credentials import api_key
 
 #: Builds the channel of one account from its stored settings, its display name and its secret.
 ChannelBuilder = Callable[[ApiAccountSettings, str, str], Channel]
+#: Builds the channel of a stored account whose credentials are several keyring entries (client secret,
+#: tokens: ``sync.marketplace_setup``).
+StoredChannelBuilder = Callable[[Account], Channel]
 
 
 @dataclass(frozen=True)
@@ -30,9 +33,10 @@ class ChannelKindSpec:
     account_kind: str  # Account.kind
     channel_kind: str  # Channel.kind of its conversations (and the deadline preset's kind)
     label: str  # the kind's name for the user ("Mirakl")
-    build: ChannelBuilder
+    build: ChannelBuilder | None  # one API key (Mirakl); None: the kind is built by ``build_stored``
     limits: ReplyLimits | None = None  # what a reply must respect (checked before it is queued)
     poll_interval: float = 120.0  # s between two listings in the window (no push from these APIs)
+    build_stored: StoredChannelBuilder | None = None  # OAuth / signed kinds: reads its own keyring entries
 
 
 def _build_mirakl(settings: ApiAccountSettings, name: str, secret: str) -> Channel:
@@ -87,6 +91,9 @@ class ChannelRegistry:
 
         Raises :class:`AuthFailed` when no key is stored for the account's host."""
         spec = self._spec(account)
+        if spec.build is None:
+            assert spec.build_stored is not None, spec.account_kind
+            return spec.build_stored(account)
         if secret is None:
             secret = api_key(account)
         if not secret:
@@ -100,7 +107,31 @@ class ChannelRegistry:
         return spec
 
 
+def _build_stored(account: Account) -> Channel:
+    from inbox_app.sync.marketplace_setup import build_stored_channel
+
+    return build_stored_channel(account)
+
+
+def _limits(kind: str) -> ReplyLimits:
+    from inbox_app.channels.allegro import ALLEGRO_LIMITS
+    from inbox_app.channels.ebay import EBAY_LIMITS
+    from inbox_app.channels.kaufland import KAUFLAND_LIMITS
+
+    return {"ebay": EBAY_LIMITS, "kaufland": KAUFLAND_LIMITS, "allegro": ALLEGRO_LIMITS}[kind]
+
+
+EBAY = ChannelKindSpec("ebay", "ebay", "eBay", None, limits=_limits("ebay"), build_stored=_build_stored)
+KAUFLAND = ChannelKindSpec(
+    "kaufland", "kaufland", "Kaufland", None, limits=_limits("kaufland"), build_stored=_build_stored
+)
+ALLEGRO = ChannelKindSpec(
+    "allegro", "allegro", "Allegro", None, limits=_limits("allegro"), build_stored=_build_stored
+)
+
+
 def default_registry() -> ChannelRegistry:
     registry = ChannelRegistry()
-    registry.register(MIRAKL)
+    for spec in (MIRAKL, EBAY, KAUFLAND, ALLEGRO):
+        registry.register(spec)
     return registry

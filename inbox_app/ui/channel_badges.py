@@ -20,6 +20,10 @@ from inbox_app.domain.deadlines import Urgency
 from inbox_app.i18n import _
 from inbox_app.ui import icons
 
+#: Account kinds whose icon is not the channel of the same name: a mailbox is "E-mail"; the demo wears the app's.
+_ACCOUNT_CHANNELS = {"imap": "email", "demo": ""}
+DEMO_ACCOUNT_KIND = "demo"
+
 #: Pixel sizes painted for an account's icon (16 for the sidebar, the others for high-DPI screens).
 _ACCOUNT_ICON_SIZES = (16, 24, 32, 48)
 
@@ -28,6 +32,12 @@ def kind_label(channel_kind: str) -> str:
     """The channel kind's own name ("eBay", "Mirakl"), translated; the kind itself when unknown."""
     label = CHANNEL_LABELS.get(channel_kind)
     return _(label) if label else channel_kind
+
+
+def account_channel_kind(account_kind: str) -> str:
+    """Which channel's icon an account of ``account_kind`` wears ("" for the demo: the app's own)."""
+    kind = _ACCOUNT_CHANNELS.get(account_kind, account_kind)
+    return kind if kind in CHANNEL_LABELS else ""
 
 
 def channel_text(channel_kind: str, channel_name: str = "") -> str:

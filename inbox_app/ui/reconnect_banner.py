@@ -8,7 +8,7 @@ The line goes away when the account's next sync succeeds (the engine's ``online`
 dialog closes: only a working sync proves the new sign-in.
 
 :class:`AccountTrouble` listens to the sync's change events (``needs_reconnect``, ``online``) and reads the
-stored state through :mod:`inbox_app.services.account_status` at start-up and after each change, so an
+stored state through :func:`inbox_app.services.marketplace_accounts.account_states` at start-up and after each change, so an
 account that failed before the app was closed shows its banner at once.
 
 Signals (``ReconnectBanner``):
@@ -18,15 +18,23 @@ Signals (``ReconnectBanner``):
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, QSize, Qt, Signal
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from inbox_app.i18n import _
-from inbox_app.services.account_status import AccountStatus, account_statuses
-from inbox_app.ui.channel_badges import account_description, account_icon
+from inbox_app.ui.channel_badges import (
+    DEMO_ACCOUNT_KIND,
+    account_channel_kind,
+    account_description,
+    account_icon,
+    kind_label,
+)
+
+if TYPE_CHECKING:
+    from inbox_app.services.marketplace_accounts import AccountState
 
 #: ``BackgroundRunner.run``: (key, work, on_done) — the one way the window runs store work off the UI thread.
 RunInBackground = Callable[[str, Callable[[], Any], Callable[[Any], None]], None]
@@ -116,12 +124,12 @@ class AccountTrouble(QObject):
         self._banner = banner
         self._set_badges = set_badges
         self._run = run
-        self._statuses: dict[int, AccountStatus] = {}
+        self._statuses: dict[int, AccountState] = {}
         self._failed: dict[int, str] = {}  # account id → why its sign-in failed
 
     def refresh(self) -> None:
         """Read every account's state again (off the UI thread) and redraw badges and banner."""
-        self._run("account_status", account_statuses, self._apply)
+        self._run("account_status", _account_states, self._apply)
 
     def needs_reconnect(self, account_id: int | None) -> bool:
         return account_id is not None and account_id in self._failed
@@ -139,9 +147,9 @@ class AccountTrouble(QObject):
             self._banner.clear_account(account_id)
             self.refresh()
 
-    def _apply(self, statuses: list[AccountStatus]) -> None:
+    def _apply(self, statuses: list[AccountState]) -> None:
         self._statuses = {s.id: s for s in statuses}
-        self._failed = {s.id: s.needs_reconnect for s in statuses if s.needs_reconnect}
+        self._failed = {s.id: s.message for s in statuses if s.needs_reconnect}
         for account_id in list(self._banner.accounts()):
             if account_id not in self._failed:
                 self._banner.clear_account(account_id)
@@ -150,8 +158,8 @@ class AccountTrouble(QObject):
         self._set_badges(
             {
                 s.id: (
-                    account_icon(s.channel_kind, s.id in self._failed),
-                    account_description(s.name, s.kind_label, self._failed.get(s.id)),
+                    account_icon(account_channel_kind(s.kind), s.id in self._failed),
+                    account_description(s.name, account_kind_label(s.kind), self._failed.get(s.id)),
                 )
                 for s in statuses
             }
@@ -164,6 +172,20 @@ class AccountTrouble(QObject):
             text = reconnect_text("", _("Account {id}").format(id=account_id))
             icon = account_icon("", True)
         else:
-            text = reconnect_text(status.kind_label, status.name)
-            icon = account_icon(status.channel_kind, True)
+            text = reconnect_text(account_kind_label(status.kind), status.name)
+            icon = account_icon(account_channel_kind(status.kind), True)
         self._banner.show_account(account_id, text, reason, icon)
+
+
+def _account_states() -> list[AccountState]:
+    """Imported when first asked (the marketplace set-up code is not needed for the window's first paint)."""
+    from inbox_app.services.marketplace_accounts import account_states
+
+    return account_states()
+
+
+def account_kind_label(account_kind: str) -> str:
+    """ "eBay", "E-mail", "Demo": what an account of this kind is, for the seller."""
+    if account_kind == DEMO_ACCOUNT_KIND:
+        return _("Demo")
+    return kind_label(account_channel_kind(account_kind)) or account_kind

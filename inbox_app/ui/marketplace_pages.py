@@ -85,6 +85,10 @@ class MarketplacePage(QWidget):
         for name, value in values.items():
             self.edits[name].setText(value or "")
 
+    def end(self) -> None:
+        """Close the page's layout: a short page keeps its fields together at the top of the dialog."""
+        self._layout.addStretch(1)
+
     def required(self) -> tuple[str, ...]:
         """The fields a test needs, in the order the seller meets them."""
         return ()
@@ -378,4 +382,12 @@ class AllegroPage(MarketplacePage):
 
 def make_pages(parent: QWidget | None = None) -> list[MarketplacePage]:
     """The kinds the dialog offers, in the order shown (Mirakl first: the most common marketplace family)."""
-    return [MiraklPage(parent), EbayPage(parent), KauflandPage(parent), AllegroPage(parent)]
+    pages: list[MarketplacePage] = [
+        MiraklPage(parent),
+        EbayPage(parent),
+        KauflandPage(parent),
+        AllegroPage(parent),
+    ]
+    for page in pages:
+        page.end()  # a short page keeps its fields together at the top of the dialog
+    return pages

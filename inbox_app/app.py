@@ -20,6 +20,8 @@ if TYPE_CHECKING:
     from inbox_app.profile import Profile
 
 log = logging.getLogger("inbox_app")
+#: Account kinds set up with the marketplace dialog (edit and reconnect open it too).
+MARKETPLACE_KINDS = frozenset({"mirakl", "ebay", "kaufland", "allegro"})
 _translator: object | None = None
 
 
@@ -213,34 +215,33 @@ def open_gui(profile_dir: Path | None, lang: str | None) -> Gui | int:
         dialog.account_saved.connect(saved)
         dialog.open()  # window-modal without a nested event loop: the sync keeps running meanwhile
 
-    def add_marketplace_account() -> None:
-        from inbox_app.store.accounts import ApiAccountSettings
-        from inbox_app.sync.channel_setup import save_channel_account, test_channel_account
-        from inbox_app.ui.marketplace_dialog import MarketplaceAccountDialog, MarketplaceForm
+    def open_marketplace_dialog(account_id: int | None = None, *, reconnect: bool = False) -> None:
+        """Add a marketplace account (``None``), edit one, or sign one in again (``reconnect``)."""
+        from inbox_app.ui.marketplace_dialog import MarketplaceAccountDialog
 
-        def settings_of(form: MarketplaceForm) -> ApiAccountSettings:
-            return ApiAccountSettings(base_url=form.base_url, shop_id=form.shop_id or None)
-
-        async def test(form: MarketplaceForm) -> None:
-            await test_channel_account(engine.registry, form.kind, form.name, settings_of(form), form.api_key)
-
-        def save(form: MarketplaceForm) -> int:
-            return save_channel_account(form.kind, form.name, settings_of(form), form.api_key)
-
-        kinds = [(s.account_kind, s.label) for s in engine.registry.specs.values() if s.build is not None]
-        dialog = MarketplaceAccountDialog(window, kinds=kinds, test_connection=test, save=save)
+        dialog = MarketplaceAccountDialog(window, account_id=account_id, reconnect=reconnect)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)  # one per opening, none left behind
 
         def saved(_account_id: int) -> None:
-            restart_engine.set()  # the engine picks up the new account and starts syncing it
+            restart_engine.set()  # the engine picks the account up (again) with its new keys or tokens
             controller.reload()
             maybe_show_plaintext_keyring_notice(window)
 
         dialog.account_saved.connect(saved)
         dialog.open()
 
+    def add_marketplace_account() -> None:
+        open_marketplace_dialog()
+
     def edit_account(account_id: int) -> None:
+        from inbox_app.services import accounts as account_service
         from inbox_app.sync.account_setup import AccountSetupError, account_form, test_account, update_account
         from inbox_app.ui.account_dialog import AccountDialog
+
+        summary = account_service.get(account_id)
+        if summary is not None and summary.kind in MARKETPLACE_KINDS:
+            open_marketplace_dialog(account_id)  # its keys or its sign-in, on the kind's own page
+            return
 
         try:
             form = account_form(account_id)
@@ -292,6 +293,9 @@ def open_gui(profile_dir: Path | None, lang: str | None) -> Gui | int:
     )  # multi-selection, bulk actions with undo (x, t, c, a…); owned by the controller
     controller.edit_account_requested.connect(edit_account)
     window.add_marketplace_requested.connect(add_marketplace_account)
+    window.reconnect_banner.reconnect_requested.connect(
+        lambda aid: open_marketplace_dialog(aid, reconnect=True)
+    )
     controller.remove_account_requested.connect(remove_account)
     controller.retry_sync_requested.connect(restart_engine.set)
     bus.subscribe(controller.handle_change_event)

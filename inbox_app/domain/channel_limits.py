@@ -114,6 +114,7 @@ class BodyProblem(StrEnum):
     TOO_LONG = "too_long"  # more characters than the channel takes
     MESSAGE_TOO_BIG = "message_too_big"  # text and attachments together, encoded, over the message limit
     NOT_TEXT = "not_text"  # NUL or other control characters: a binary file, not a reply
+    FILES_NOT_ACCEPTED = "files_not_accepted"  # files on a channel that takes links only (eBay)
 
 
 # Control characters no typed text contains (tab, line feed, form feed and carriage return are fine).
@@ -133,6 +134,8 @@ def check_body(
         return BodyProblem.TOO_LONG, limits.max_body_chars
     if _CONTROL.search(body) is not None:
         return BodyProblem.NOT_TEXT, 0
+    if attachment_sizes and not limits.uploads:
+        return BodyProblem.FILES_NOT_ACCEPTED, 0
     if limits.max_message_bytes is not None and (
         encoded_size(body, attachment_sizes) > limits.max_message_bytes
     ):
@@ -211,4 +214,15 @@ def body_problem_message(channel_label: str, problem: BodyProblem, limit: int, l
         return _("The reply with its attachments is larger than the {size} {channel} accepts.").format(
             size=format_size(limit), channel=channel_label
         )
+    if problem is BodyProblem.FILES_NOT_ACCEPTED:
+        return _(
+            "{channel} accepts files only as HTTPS links: remove the attached files and paste a link to each "
+            "(https://…) in the text."
+        ).format(channel=channel_label)
     return _("The reply contains control characters (such as NUL): it looks like a binary file, not text.")
+
+
+def links_only_note(channel_label: str) -> str:
+    """Why the reply box offers no Attach on a channel without uploads ("eBay accepts files only as HTTPS
+    links"): said before the seller tries, not after a refused drop."""
+    return _("{channel} accepts files only as HTTPS links.").format(channel=channel_label)

@@ -35,6 +35,7 @@ from inbox_app.services.conversations import ConversationState, sidebar_sources
 from inbox_app.services.settings import mark_read_delay
 from inbox_app.ui.conversation_model import ConversationListModel, local_zone
 from inbox_app.ui.main_window import MainWindow
+from inbox_app.ui.reconnect_banner import AccountTrouble
 
 if TYPE_CHECKING:
     from inbox_app.ui.outbox_dialog import OutboxDialog
@@ -206,6 +207,9 @@ class MainController(QObject):
         self.window = window or MainWindow()
         self.settings = QSettings(str(profile.root / "ui.ini"), QSettings.Format.IniFormat)
         self.runner = BackgroundRunner(executor, self)
+        self.account_trouble = AccountTrouble(
+            self.window.reconnect_banner, self.window.sidebar.set_account_badges, self.runner.run, self
+        )
         self.undo_stack = QUndoStack(self.window)  # dies with the window and its actions
         self.confirm: Confirm = confirm or self._ask
         self.model = ConversationListModel(now_fn=self.now_fn, parent=self)
@@ -512,6 +516,7 @@ class MainController(QObject):
 
     def reload_sidebar(self) -> None:
         self.runner.run("sources", sidebar_sources, self._on_sources)
+        self.account_trouble.refresh()  # after the sources: the account entries exist when badges arrive
         self.refresh_counts()
 
     def _on_sources(self, sources: tuple[list[tuple[int, str]], list[str], list[str]]) -> None:
@@ -611,6 +616,7 @@ class MainController(QObject):
         ids = sorted(getattr(event, "conversation_ids", ()) or ())
         account_id = getattr(event, "account_id", None)
         message = str(getattr(event, "message", "") or "")
+        self.account_trouble.handle_event(kind, account_id, message)
         if kind in ("conversations", "flags", "expunged"):
             self.conversations_changed(list(ids))
             if kind == "conversations":
@@ -663,6 +669,8 @@ class MainController(QObject):
         self.refresh_counts()
 
     def _show_account_problem(self, account_id: int, message: str) -> None:
+        if self.account_trouble.needs_reconnect(account_id):
+            return  # the reconnect banner already says it, with the one button that helps
         name = self._account_names.get(account_id, _("Account {id}").format(id=account_id))
         self.window.account_banner.show_problem(account_id, name, message)
 

@@ -29,6 +29,7 @@ from inbox_app.domain.deadlines import Urgency, urgency
 from inbox_app.domain.views import DUE_SOON_WINDOW, View, ViewKind
 from inbox_app.i18n import N_, _, current_locale, format_datetime, format_duration
 from inbox_app.ui import icons
+from inbox_app.ui.channel_badges import channel_description
 from inbox_app.ui.table_model import (
     FlatTableModel,
     ModelIndex,
@@ -426,6 +427,10 @@ class ConversationListModel(FlatTableModel):
             if column is Column.CHANNEL:
                 return icons.channel_icon(summary.channel_kind)
             return None
+        if role in (Qt.ItemDataRole.ToolTipRole, Qt.ItemDataRole.AccessibleTextRole) and (
+            column is Column.CHANNEL
+        ):
+            return channel_description(summary.channel_kind, summary.channel_name)
         if role == Qt.ItemDataRole.ToolTipRole:
             if column is Column.TIME_LEFT:
                 return deadline_tooltip(summary, self._now)

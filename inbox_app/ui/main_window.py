@@ -45,6 +45,7 @@ from inbox_app.ui import icons
 from inbox_app.ui.conversation_list import ConversationList
 from inbox_app.ui.conversation_model import urgency_color
 from inbox_app.ui.keys import extra_shortcuts, native_key
+from inbox_app.ui.reconnect_banner import ReconnectBanner
 from inbox_app.ui.sidebar import Sidebar
 from inbox_app.ui.thread_view import ThreadView
 
@@ -198,10 +199,12 @@ class MainWindow(QMainWindow):
         self.search.textChanged.connect(self.search_text_changed)
         self.conversation_list = ConversationList(self)
         self.account_banner = AccountBanner(self)
+        self.reconnect_banner = ReconnectBanner(self)  # "eBay (Shop) needs you to sign in again · Reconnect"
         list_box = QWidget(self)
         list_layout = QVBoxLayout(list_box)
         list_layout.setContentsMargins(0, 0, 0, 0)
         list_layout.setSpacing(4)
+        list_layout.addWidget(self.reconnect_banner)
         list_layout.addWidget(self.account_banner)
         list_layout.addWidget(self.search)
         list_layout.addWidget(self.conversation_list, 1)

@@ -76,6 +76,7 @@ from inbox_app.domain.channel_limits import (
     check_attachments,
     check_body,
     limits_for,
+    links_only_note,
 )
 from inbox_app.domain.conversations import CHANNEL_LABELS, ConversationDetail, Status
 from inbox_app.domain.deadlines import Clock, DeadlinePolicy, add_business_time, is_open_at
@@ -156,6 +157,17 @@ def refusal_message(channel_kind: str, refusal: Refusal) -> str:
     return _("“{name}” was not attached: {channel} accepts at most {limit} files per message.").format(
         name=refusal.name, limit=refusal.limit or 0, channel=channel
     )
+
+
+def attach_tip() -> str:
+    return _("Attach files (or drop them on the text)")
+
+
+def characters_left_text(count: int, limit: int) -> str:
+    """The live counter under a reply on a short channel: "160 left of 2,000", "12 over 2,000"."""
+    if count > limit:
+        return _("{over} over {limit}").format(over=format_number(count - limit), limit=format_number(limit))
+    return _("{left} left of {limit}").format(left=format_number(limit - count), limit=format_number(limit))
 
 
 def placeholder_text(span: MissingSpan) -> str:
@@ -331,7 +343,7 @@ class ReplyEditor(QWidget):
         self._strip_layout.addStretch(1)
         self.attachment_strip.hide()
 
-        self.limit_label = QLabel()  # "1,840 / 2,000" once the text nears the channel's limit
+        self.limit_label = QLabel()  # "160 left of 2,000" once the text nears the channel's limit
         self.limit_label.setObjectName("replyLimitCounter")
         self.limit_label.setTextFormat(Qt.TextFormat.PlainText)
         self.limit_label.hide()
@@ -343,6 +355,13 @@ class ReplyEditor(QWidget):
         # Its whole wrapped text, always: the reply text gives way, not the reason Send is off.
         self.problem_label.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Minimum)
         self.problem_label.hide()
+        # A channel rule said before the seller runs into it: "eBay accepts files only as HTTPS links".
+        self.channel_note = QLabel()
+        self.channel_note.setObjectName("replyChannelNote")
+        self.channel_note.setWordWrap(True)
+        self.channel_note.setTextFormat(Qt.TextFormat.PlainText)
+        self.channel_note.setEnabled(False)  # the palette's muted text: information, not an error
+        self.channel_note.hide()
 
         self.message_label = QLabel()
         self.message_label.setWordWrap(True)
@@ -359,7 +378,7 @@ class ReplyEditor(QWidget):
 
         self.attach_button = QToolButton()
         self.attach_button.setText(_("Attach…"))
-        self.attach_button.setToolTip(_("Attach files (or drop them on the text)"))
+        self.attach_button.setToolTip(attach_tip())
         self.attach_button.clicked.connect(self._choose_files)
         # The keys shown are the keys that work, in the platform's notation ("Ctrl+Return", "⌘↩").
         self.send_button = QPushButton(_("Send") + "  " + native_key(SEND_KEYS))
@@ -405,6 +424,7 @@ class ReplyEditor(QWidget):
         layout.addWidget(self.text_edit, 1)
         layout.addWidget(self.attachment_strip)
         layout.addWidget(self.problem_label)
+        layout.addWidget(self.channel_note)
         layout.addLayout(message_row)
         layout.addLayout(buttons)
 
@@ -784,6 +804,19 @@ class ReplyEditor(QWidget):
             widget.setEnabled(enabled)
         if enabled:
             self._apply_send_block()
+        self._apply_file_rule()
+
+    def _apply_file_rule(self) -> None:
+        """On a channel that takes no files (eBay: links only) Attach is off, and the box says why."""
+        detail = self._detail
+        links_only = detail is not None and not limits_for(detail.summary.channel_kind).uploads
+        note = links_only_note(self._channel_label()) if links_only else None
+        if links_only:
+            self.attach_button.setEnabled(False)
+        self.attach_button.setToolTip(note or attach_tip())
+        self.attach_button.setAccessibleDescription(note or "")
+        self.channel_note.setText(note or "")
+        self.channel_note.setVisible(note is not None)
 
     def _apply_send_block(self) -> None:
         """Send, Send & close and Later are off while :attr:`_send_block` says why (in their tooltips)."""
@@ -810,17 +843,15 @@ class ReplyEditor(QWidget):
         kind = detail.summary.channel_kind
         body = self.body()
         limit = limits_for(kind).max_body_chars
-        if len(body) >= limit * 0.8 or (limit <= 10_000 and body):
-            self.limit_label.setText(
-                _("{count} / {limit}").format(count=format_number(len(body)), limit=format_number(limit))
-            )
+        if len(body) >= limit * 0.8 or limit <= 10_000:
+            self.limit_label.setText(characters_left_text(len(body), limit))
             over = len(body) > limit
             self.limit_label.setStyleSheet("color: #b3261e; font-weight: bold;" if over else "")
-            self.limit_label.setToolTip(
-                _("Characters in this reply / the most {channel} accepts").format(
-                    channel=self._channel_label()
-                )
+            tip = _("{count} characters in this reply; {channel} accepts at most {limit}.").format(
+                count=format_number(len(body)), channel=self._channel_label(), limit=format_number(limit)
             )
+            self.limit_label.setToolTip(tip)
+            self.limit_label.setAccessibleName(tip)
             self.limit_label.show()
         else:
             self.limit_label.hide()

@@ -20,6 +20,7 @@ from inbox_app.domain.deadlines import Urgency
 from inbox_app.domain.views import STATUS_VIEWS, TRIAGE_VIEWS, VIEW_LABELS, View, ViewKind
 from inbox_app.i18n import N_, _, format_number
 from inbox_app.ui import icons
+from inbox_app.ui.channel_badges import channel_description
 
 VIEW_KEY_ROLE = int(Qt.ItemDataRole.UserRole) + 1
 
@@ -61,6 +62,7 @@ class Sidebar(QTreeView):
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
         self._items: dict[str, tuple[QStandardItem, QStandardItem]] = {}
         self._sections: dict[ViewKind, QStandardItem] = {}
+        self._account_badges: dict[int, tuple[QIcon, str]] = {}  # account id → icon, description
         self._build_fixed()
         selection = self.selectionModel()
         selection.currentChanged.connect(self._on_current_changed)
@@ -106,7 +108,10 @@ class Sidebar(QTreeView):
         """Fill the Accounts / Channels / Tags sections (ids and names come from the store)."""
         current = self.current_view()
         entries: dict[ViewKind, list[tuple[View, str, QIcon]]] = {
-            ViewKind.ACCOUNT: [(View(ViewKind.ACCOUNT, str(aid)), name, QIcon()) for aid, name in accounts],
+            ViewKind.ACCOUNT: [
+                (View(ViewKind.ACCOUNT, str(aid)), name, self._account_badges.get(aid, (QIcon(), ""))[0])
+                for aid, name in accounts
+            ],
             ViewKind.CHANNEL: [
                 (
                     View(ViewKind.CHANNEL, kind),
@@ -126,8 +131,35 @@ class Sidebar(QTreeView):
             for view, label, icon in entries[kind]:
                 header.appendRow(self._row(view, label, icon))
             self.setExpanded(header.index(), True)
+        for channel_kind in channels:
+            pair = self._items.get(View(ViewKind.CHANNEL, channel_kind).key)
+            if pair is not None:
+                description = channel_description(channel_kind)
+                pair[0].setToolTip(description)
+                pair[0].setData(description, Qt.ItemDataRole.AccessibleTextRole)
+        self._apply_account_badges()
         if current is not None and current.key in self._items:
             self.select_view(current, emit=False)
+
+    def set_account_badges(self, badges: dict[int, tuple[QIcon, str]]) -> None:
+        """Each account's channel icon (with a warning mark when its sign-in failed) and its description."""
+        self._account_badges = dict(badges)
+        self._apply_account_badges()
+
+    def account_badge(self, account_id: int) -> tuple[QIcon, str] | None:
+        """The icon and description an account's entry shows (tests, screen readers)."""
+        pair = self._items.get(View(ViewKind.ACCOUNT, str(account_id)).key)
+        if pair is None:
+            return None
+        return pair[0].icon(), pair[0].toolTip()
+
+    def _apply_account_badges(self) -> None:
+        for account_id, (icon, description) in self._account_badges.items():
+            pair = self._items.get(View(ViewKind.ACCOUNT, str(account_id)).key)
+            if pair is not None:
+                pair[0].setIcon(icon)
+                pair[0].setToolTip(description)
+                pair[0].setData(description, Qt.ItemDataRole.AccessibleTextRole)
 
     def set_counts(self, counts: dict[str, int]) -> None:
         """Show counts next to views; Closed and Everything stay without a number (not a to-do list)."""

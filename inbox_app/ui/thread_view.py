@@ -70,6 +70,7 @@ from inbox_app.domain.views import DUE_SOON_WINDOW
 from inbox_app.i18n import N_, _, format_datetime, format_duration, format_number, format_size, ngettext
 from inbox_app.services.outbox import OutboxPhase, OutboxRow
 from inbox_app.ui import icons
+from inbox_app.ui.channel_badges import ChannelBadge
 from inbox_app.ui.conversation_model import STATUS_LABELS, is_dark_palette, local_zone, urgency_color
 from inbox_app.ui.outbox_dialog import phase_color, status_line, when_text
 
@@ -456,7 +457,12 @@ class ThreadView(QWidget):
         deadline_row.addWidget(self.deadline_icon)
         deadline_row.addWidget(self.deadline, 1)
         titles.addWidget(self.title)
-        titles.addWidget(self.meta)
+        meta_row = QHBoxLayout()
+        meta_row.setSpacing(6)
+        self.channel_badge = ChannelBadge(page)  # the channel's icon before "customer · channel · order"
+        meta_row.addWidget(self.channel_badge, 0, Qt.AlignmentFlag.AlignTop)
+        meta_row.addWidget(self.meta, 1)
+        titles.addLayout(meta_row)
         titles.addLayout(deadline_row)
         head.addLayout(titles, 1)
         buttons = QVBoxLayout()
@@ -582,6 +588,7 @@ class ThreadView(QWidget):
             parts.append(_("Order {order}").format(order=summary.order_id))
         if summary.status != Status.OPEN:
             parts.append(_(STATUS_LABELS.get(summary.status, summary.status)))
+        self.channel_badge.set_channel(summary.channel_kind, channel)
         self.meta.setText(" · ".join(parts))
         self.meta.setToolTip(" · ".join(parts))
         self.no_response_button.setVisible(bool(detail.no_response_url) and not detail.no_response_needed)

@@ -52,28 +52,12 @@ FORBIDDEN: dict[str, set[str]] = {
 #: limits) and move to services after those merge. Remove an entry as soon as its file is clean; an entry
 #: that is no longer needed fails :func:`test_allow_list_is_not_stale`.
 PENDING: dict[str, set[str]] = {
-    "cli/__init__.py": {"inbox_app.store.migrations", "inbox_app.store.profile_check"},
     "cli/accounts.py": {
         "inbox_app.store.accounts",
         "inbox_app.store.models",
         "inbox_app.sync.account_setup",
         "inbox_app.sync.channel_setup",  # Mirakl set-up landed before its service wrapper (issue 12, open)
         "inbox_app.sync.registry",
-    },
-    "cli/conversations.py": {  # marketplace attachments download: to route through services (issue 12, open)
-        "inbox_app.channels.base",
-        "inbox_app.sync.channel_attachments",
-        "inbox_app.sync.db_worker",
-        "inbox_app.sync.registry",
-    },
-    "cli/replies.py": {
-        "inbox_app.sync.channel_delivery",  # marketplace limits and files: to route through services (issue 12)
-        "inbox_app.sync.registry",
-        "inbox_app.store.accounts",
-        "inbox_app.store.models",
-        "inbox_app.store.outbox",
-        "inbox_app.store.replies",
-        "inbox_app.store",
     },
 }
 

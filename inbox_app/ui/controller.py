@@ -29,7 +29,8 @@ from inbox_app.domain.conversations import AttachmentView, ConversationDetail, S
 from inbox_app.domain.views import View, ViewKind
 from inbox_app.i18n import _, format_number, format_time
 from inbox_app.profile import Profile
-from inbox_app.services import accounts, attachments, conversations, outbox
+from inbox_app.services import account_states, accounts, attachments, conversations, outbox
+from inbox_app.services.account_states import AccountState
 from inbox_app.services.attachments import BlobCorruptError, BlobNotFoundError
 from inbox_app.services.conversations import ConversationState, sidebar_sources
 from inbox_app.services.settings import mark_read_delay
@@ -215,6 +216,7 @@ class MainController(QObject):
         self._online = True
         self._sync_texts: dict[int | None, str] = {}
         self._account_names: dict[int, str] = {}
+        self._account_states: dict[int, AccountState] = {}  # live, from the engine's account_state events
         self._has_conversations = False
         self._pending_select_row: int | None = None
         self._auto_selecting = False  # the app (not the seller) is moving the selection
@@ -275,7 +277,7 @@ class MainController(QObject):
         by["undo"].setEnabled(False)
         self.undo_stack.canUndoChanged.connect(by["undo"].setEnabled)
         self.undo_stack.undoTextChanged.connect(self._on_undo_text)
-        by["refresh"].triggered.connect(self.reload)
+        by["refresh"].triggered.connect(self.sync_now)
         by["sort_reverse"].toggled.connect(self.model.set_reverse)
         by["reply"].triggered.connect(self.focus_reply)
         by["no_response"].triggered.connect(self._no_response_from_menu)
@@ -470,6 +472,8 @@ class MainController(QObject):
         self.window.restore_settings(self.settings)
         self.model.set_reverse(self.window.actions_by_name["sort_reverse"].isChecked())
         self.reload_sidebar()
+        # What the last sync found (also by another copy of the app, or the CLI), until the engine says more.
+        self.runner.run("account_states", account_states.live_states, self._on_stored_account_states)
         key = self.settings.value("list/last_view", DEFAULT_VIEW.key)
         try:
             view = View.parse(str(key))
@@ -509,6 +513,11 @@ class MainController(QObject):
         """Everything may have changed (demo filled, sync finished): sidebar, counts, list, thread."""
         self.reload_sidebar()
         self.refresh_list()
+
+    def sync_now(self) -> None:
+        """View ▸ Refresh (F5): reload what is shown and have every account sync now, not at its next turn."""
+        self.reload()
+        self.retry_sync_requested.emit()
 
     def reload_sidebar(self) -> None:
         self.runner.run("sources", sidebar_sources, self._on_sources)
@@ -630,8 +639,14 @@ class MainController(QObject):
                 self.window.account_banner.clear_problem(account_id)
             elif account_id is not None and message:
                 self._show_account_problem(account_id, message)
+        elif kind == account_states.ACCOUNT_STATE:
+            state = account_states.state_of_event(event)
+            if state is not None:
+                self._show_account_states({state.account_id: state})
         elif kind == "progress":
             phase, done, total = getattr(event, "progress", None) or ("", 0, 0)
+            if phase not in ("headers", "bodies", "indexing"):
+                return  # a marketplace listing's count: its account_state says "syncing n of m"
             if phase == "headers":
                 template = _("fetching messages: {done} of {total}")
             elif phase == "indexing":
@@ -646,7 +661,9 @@ class MainController(QObject):
             when = format_time(self.now_fn(), tz=local_zone())
             self._set_sync_text(account_id, _("up to date ({time})").format(time=when))
         elif kind == "error":
-            self._set_sync_text(account_id, message or _("failed"))
+            if account_id is None or account_id not in self._account_states:
+                # (an account's state says "offline", "needs reconnect"…; the banner below gives the why)
+                self._set_sync_text(account_id, message or _("failed"))
             if account_id is not None:
                 self._show_account_problem(account_id, message or _("The sync failed."))
             if message:
@@ -670,6 +687,24 @@ class MainController(QObject):
         self._set_sync_text(account_id, _("syncing…"))
         self.retry_sync_requested.emit()
 
+    def _on_stored_account_states(self, stored: dict[int, AccountState]) -> None:
+        fresh = {aid: state for aid, state in stored.items() if aid not in self._account_states}
+        self._show_account_states(fresh)
+
+    def _show_account_states(self, states: dict[int, AccountState]) -> None:
+        """An account's state changed: its sidebar entry, its text in the status bar (and the Accounts menu,
+        built from ``_account_states`` when opened)."""
+        if not states:
+            return
+        self._account_states.update(states)
+        self.window.sidebar.set_account_states(states)
+        for account_id, state in states.items():
+            self._set_sync_text(account_id, state.label())
+
+    def account_state(self, account_id: int) -> AccountState | None:
+        """The account's state as the window shows it (tests)."""
+        return self._account_states.get(account_id)
+
     def _fill_accounts_menu(self) -> None:
         menu = self.window.accounts_menu
         menu.clear()
@@ -678,7 +713,8 @@ class MainController(QObject):
             empty.setEnabled(False)
             return
         for account_id, name in self._account_names.items():
-            sub = menu.addMenu(name)
+            state = self._account_states.get(account_id)
+            sub = menu.addMenu(f"{name} — {state.label()}" if state is not None else name)
             edit = sub.addAction(_("&Edit…"))
             edit.triggered.connect(lambda _c=False, a=account_id: self.edit_account_requested.emit(a))
             remove = sub.addAction(_("&Remove…"))

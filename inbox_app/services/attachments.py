@@ -20,6 +20,8 @@ __all__ = [
     "BlobNotFoundError",
     "BlobStore",
     "BlobStoreError",
+    "close_worker_connection",
+    "fetch_marketplace_attachment",
     "materialize",
     "open_profile_blobs",
     "restore",
@@ -78,3 +80,18 @@ async def close_worker_connection() -> None:
     from inbox_app.sync.db_worker import close_db_connection
 
     await close_db_connection()
+
+
+async def fetch_marketplace_attachment(blobs: BlobStore, attachment_id: int) -> str:
+    """The name (sha256) of a marketplace attachment's file in ``blobs``, downloading it from the vendor first
+    when it is not there yet (the window's "Save as…"). Raises :class:`AttachmentUnavailable`."""
+    from inbox_app.channels.base import ChannelError
+    from inbox_app.sync import channel_attachments
+    from inbox_app.sync.registry import default_registry
+
+    try:
+        return await channel_attachments.fetch_attachment(default_registry(), blobs, attachment_id)
+    except channel_attachments.AttachmentUnavailable as exc:
+        raise AttachmentUnavailable(exc.user_message) from exc
+    except ChannelError as exc:
+        raise AttachmentUnavailable(exc.user_message) from exc

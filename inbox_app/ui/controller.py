@@ -12,6 +12,7 @@ a closed conversation back (the event log records both the change and the undo).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -187,6 +188,7 @@ class MainController(QObject):
     edit_account_requested = Signal(int)
     remove_account_requested = Signal(int)
     retry_sync_requested = Signal()
+    attachment_saved = Signal(str)  # a downloaded marketplace attachment was saved here
     _change_event = Signal(object)  # queued hop from the sync engine's thread to the UI thread
 
     def __init__(
@@ -216,7 +218,10 @@ class MainController(QObject):
         self._online = True
         self._sync_texts: dict[int | None, str] = {}
         self._account_names: dict[int, str] = {}
-        self._account_states: dict[int, AccountState] = {}  # live, from the engine's account_state events
+        self._account_states: dict[int, AccountState] = {}
+        self._downloads: set[asyncio.Future[None]] = (
+            set()
+        )  # marketplace attachments on their way  # live, from the engine's account_state events
         self._has_conversations = False
         self._pending_select_row: int | None = None
         self._auto_selecting = False  # the app (not the seller) is moving the selection
@@ -928,7 +933,8 @@ class MainController(QObject):
             QDesktopServices.openUrl(url)
 
     def save_attachment(self, attachment: AttachmentView) -> Path | None:
-        if not attachment.path:
+        """Save as…: the chosen path (None when cancelled, refused, or downloaded in the background first)."""
+        if not attachment.path and not attachment.remote_url:
             return None
         chosen, _filter = QFileDialog.getSaveFileName(
             self.window, _("Save attachment"), str(Path.home() / attachment.name)
@@ -936,6 +942,9 @@ class MainController(QObject):
         if not chosen:
             return None
         target = Path(chosen)
+        if not attachment.path:  # a marketplace file, listed but not downloaded yet
+            self._download_and_save(attachment, target)
+            return None
         sha = Path(attachment.path).name
         try:
             try:
@@ -964,6 +973,36 @@ class MainController(QObject):
             return None
         self.window.statusBar().showMessage(_("Saved {path}").format(path=str(saved)), 6000)
         return saved
+
+    def _download_and_save(self, attachment: AttachmentView, target: Path) -> None:
+        """Download a marketplace attachment (on the app's event loop, the window stays responsive), then save
+        it to ``target``; the outcome in the status bar, a failure in a message box that says why."""
+        self.window.statusBar().showMessage(_("Downloading {name}…").format(name=attachment.name))
+
+        def refuse(text: str) -> None:
+            self.window.statusBar().clearMessage()
+            # Shown from Qt's own event loop, not from inside the asyncio task (a modal loop there would
+            # re-enter the task runner).
+            QTimer.singleShot(0, lambda: QMessageBox.warning(self.window, _("Save attachment"), text))
+
+        async def work() -> None:
+            try:
+                sha = await attachments.fetch_marketplace_attachment(self.profile.blobs, attachment.id)
+                saved = self.profile.blobs.export(sha, target.parent, target.name)
+            except attachments.AttachmentUnavailable as exc:
+                refuse(exc.user_message)
+                return
+            except OSError as exc:
+                refuse(_("Could not save: {error}").format(error=exc))
+                return
+            self.window.statusBar().showMessage(_("Saved {path}").format(path=str(saved)), 6000)
+            self.attachment_saved.emit(str(saved))
+            if self._current_id is not None:
+                self._redraw_thread()  # the file is kept now: it opens without a download next time
+
+        task = asyncio.ensure_future(work())
+        self._downloads.add(task)
+        task.add_done_callback(self._downloads.discard)
 
     # ---------------------------------------------------------------------------------------- misc
     def _ask(self, title: str, text: str) -> bool:

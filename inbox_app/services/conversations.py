@@ -15,7 +15,7 @@ from inbox_app.store import db as store_db
 from inbox_app.store import ingest, search
 from inbox_app.store.blobs import BlobStore
 from inbox_app.store.models import Channel, Conversation
-from inbox_app.store.remote_actions import RemoteActionKind, queue_remote_action
+from inbox_app.store.remote_actions import RemoteActionKind, queue_remote_action, withdraw_remote_action
 
 #: How many conversations a search returns at most (the store's limit).
 MAX_SEARCH_RESULTS = search.MAX_RESULTS
@@ -99,6 +99,8 @@ def mark_read(conversation_id: int) -> None:
 
 def mark_unread(conversation_id: int) -> None:
     store_conversations.mark_unread(conversation_id)
+    if not store_db.is_read_only():  # not told "read" yet: it never will be
+        withdraw_remote_action(conversation_id, RemoteActionKind.MARK_READ)
 
 
 def state(conversation_id: int) -> ConversationState | None:
@@ -129,10 +131,12 @@ def set_status(
     ingest.set_status(conv, status, actor=actor)
     if status is Status.SNOOZED:
         conv.save()
-    if (
-        status is Status.CLOSED
-    ):  # Kaufland closes the ticket too (where the channel can; see sync.remote_actions)
+    # Kaufland closes the ticket too (where the channel can; see sync.remote_actions); reopened (or the close
+    # undone) before the marketplace was told, it never will be.
+    if status is Status.CLOSED:
         queue_remote_action(conversation_id, RemoteActionKind.CLOSE)
+    else:
+        withdraw_remote_action(conversation_id, RemoteActionKind.CLOSE)
     return True
 
 

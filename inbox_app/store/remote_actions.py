@@ -77,6 +77,16 @@ def queue_remote_action(conversation_id: int, action: RemoteActionKind) -> bool:
     return True
 
 
+def withdraw_remote_action(conversation_id: int, action: RemoteActionKind) -> int:
+    """The seller changed their mind before the marketplace was told (reopened, marked unread, undid the
+    close): the pending action goes. Returns how many were withdrawn (0 or 1)."""
+    return int(
+        RemoteAction.delete()
+        .where((RemoteAction.conversation == conversation_id) & (RemoteAction.action == action.value))
+        .execute()
+    )
+
+
 def due_actions(account_id: int, now: datetime | None = None, limit: int = 50) -> list[PendingAction]:
     """The account's actions whose time has come, oldest first."""
     query = (

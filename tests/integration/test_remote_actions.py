@@ -89,6 +89,9 @@ def test_reading_an_allegro_conversation_marks_it_read_there_once(
     cid = _only_conversation()
 
     conversations.mark_read(cid)
+    conversations.mark_unread(cid)  # changed their mind before the sync: Allegro is never told
+    assert pending_actions() == []
+    conversations.mark_read(cid)
     conversations.mark_read(cid)  # read again (another click): still one action
     assert [(a.thread_id, a.action.value) for a in pending_actions()] == [(thread.id, "mark_read")]
     assert allegro_sandbox.read_marks == []  # nothing leaves the machine until the engine's round
@@ -132,6 +135,9 @@ def test_closing_a_kaufland_ticket_closes_it_there_and_read_is_dropped_with_a_lo
     cid = _only_conversation()
 
     conversations.mark_read(cid)  # Kaufland has no "read": dropped when its turn comes
+    assert conversations.set_status(cid, Status.CLOSED, actor="user")
+    assert conversations.set_status(cid, Status.OPEN, actor="user")  # undone before the sync: withdrawn
+    assert [a.action.value for a in pending_actions()] == ["mark_read"]
     assert conversations.set_status(cid, Status.CLOSED, actor="user")
     with caplog.at_level(logging.INFO, logger="inbox_app.sync"):
         _sync(profile, registry)

@@ -169,6 +169,9 @@ class ThreadBatch:
     cursor: str
     last: bool  # True on the final batch of this listing
     unreadable: tuple[str, ...] = ()  # the vendor's JSON of items that could not be read (kept, not dropped)
+    # How many threads this listing holds in all, where the vendor says it (Kaufland's ``pagination.total``):
+    # the account list shows "syncing 40 of 120". None: unknown (Mirakl's seek paging has no count).
+    total: int | None = None
 
 
 @dataclass(frozen=True)

@@ -49,8 +49,7 @@ class CliError(Exception):
 def profile_from_args(args: argparse.Namespace) -> Profile:
     """Open the profile named by ``--profile`` (or the default), turning storage problems into CliError."""
     from inbox_app.profile import open_profile
-    from inbox_app.store.migrations import SchemaTooNewError
-    from inbox_app.store.profile_check import ProfileProblem
+    from inbox_app.services.profiles import ProfileProblem, SchemaTooNewError
 
     try:
         return open_profile(args.profile)
@@ -73,7 +72,7 @@ def profile_from_args(args: argparse.Namespace) -> Profile:
 
 def problem_hint(problem: object) -> str:
     """A profile problem's message followed by the command that gets out of it."""
-    from inbox_app.store.profile_check import ProfileProblem
+    from inbox_app.services.profiles import ProfileProblem
 
     assert isinstance(problem, ProfileProblem)
     lines = [problem.message]

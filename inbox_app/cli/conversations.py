@@ -278,22 +278,23 @@ def run_save_attachment(args: argparse.Namespace) -> int:
     """Save one attachment into a folder; a marketplace file is downloaded first (and kept for next time)."""
     import asyncio
 
-    from inbox_app.channels.base import ChannelError
-    from inbox_app.sync.channel_attachments import AttachmentUnavailable, save_attachment
-    from inbox_app.sync.db_worker import close_db_connection
-    from inbox_app.sync.registry import default_registry
+    from inbox_app.services.attachments import (
+        AttachmentUnavailable,
+        close_worker_connection,
+        save_marketplace_attachment,
+    )
 
     profile = profile_from_args(args)
 
     async def run() -> Path:
         try:
-            return await save_attachment(default_registry(), profile.blobs, args.attachment_id, args.to)
+            return await save_marketplace_attachment(profile.blobs, args.attachment_id, args.to)
         finally:
-            await close_db_connection()
+            await close_worker_connection()
 
     try:
         saved = asyncio.run(run())
-    except (AttachmentUnavailable, ChannelError) as exc:
+    except AttachmentUnavailable as exc:
         raise CliError(exc.user_message) from exc
     except OSError as exc:
         raise CliError(_("Could not save: {error}").format(error=exc.strerror or exc)) from exc

@@ -113,19 +113,23 @@ def read_body(path: Path, limit: int = MAX_BODY_CHARS) -> str:
 
 
 def cmd_reply(args: argparse.Namespace) -> int:
-    from inbox_app.store.replies import ReplyError, queue_reply_for
+    from inbox_app.services.replies import ReplyError, ReplyNotSaved, queue_reply
 
     body = read_body(args.body_file)
     files = _read_attachments(args.attach)
     profile = profile_from_args(args)
     try:
         attachments = _check_and_keep(profile, args.conversation_id, body, files)
-        item = queue_reply_for(
-            args.conversation_id, body, close_after_send=args.close, attachments=attachments, actor="cli"
+        queued = queue_reply(
+            args.conversation_id, body, close_when_sent=args.close, attachments=attachments, actor="cli"
         )
-        print(item.id)
+        print(queued.outbox_id)
     except ReplyError as exc:
         raise CliError(exc.user_message) from exc
+    except ReplyNotSaved as exc:
+        if exc.disk_full:
+            raise CliError(_("The disk is full: the reply was not queued.")) from exc
+        raise exc.__cause__ or exc from None  # a bug: reported as one (exit status 70)
     finally:
         profile.close()
     return 0
@@ -148,59 +152,20 @@ def _check_and_keep(
 ) -> list[dict[str, object]]:
     """Refuse a reply its channel would refuse (length, files), before anything is queued; then keep the
     files in the profile's blob store and return the outbox's attachment entries."""
-    import mimetypes
+    from inbox_app.services.replies import keep_attachment, reply_problems
 
-    from inbox_app.sync.channel_delivery import reply_problems
-    from inbox_app.sync.registry import default_registry
-
-    problems = reply_problems(default_registry(), conversation_id, body, [(n, len(d)) for n, d in files])
+    problems = reply_problems(conversation_id, body, [(n, len(d)) for n, d in files])
     if problems:
         raise CliError("\n".join(problems))
-    return [
-        {
-            "name": name,
-            "sha256": profile.blobs.put(data),
-            "size": len(data),
-            "mime_type": mimetypes.guess_type(name)[0] or "application/octet-stream",
-        }
-        for name, data in files
-    ]
-
-
-def _item_info(item: Any) -> dict[str, Any]:
-    from inbox_app.store.accounts import DEMO_KIND
-    from inbox_app.store.outbox import is_unconfirmed
-
-    return {
-        "id": item.id,
-        "conversation_id": item.conversation_id,
-        "account_id": item.account_id,
-        "state": item.state,
-        "delivery_step": item.delivery_step,  # sending: claimed/submitting/accepted; sent: filing (Sent copy due)
-        "unconfirmed": is_unconfirmed(item.state, item.last_error),  # see `outbox send-again`
-        "demo": item.account.kind == DEMO_KIND,  # the demo account's replies are never sent
-        "subject": item.subject,
-        "recipients": list(item.recipients or []),
-        "message_id": item.message_id,
-        "attempts": item.attempts,
-        "last_error": item.last_error,
-        "created_at": item.created_at.isoformat() if item.created_at else None,
-        "scheduled_at": item.scheduled_at.isoformat() if item.scheduled_at else None,
-        "next_attempt_at": item.next_attempt_at.isoformat() if item.next_attempt_at else None,
-        "sent_at": item.sent_at.isoformat() if item.sent_at else None,
-        "close_after_send": bool(item.close_after_send),
-    }
+    return [keep_attachment(profile.blobs, name, data) for name, data in files]
 
 
 def cmd_outbox_list(args: argparse.Namespace) -> int:
-    from inbox_app.store.models import OutboxItem
+    from inbox_app.services.outbox import item_infos
 
     profile = profile_from_args(args)
     try:
-        query = OutboxItem.select().order_by(OutboxItem.created_at, OutboxItem.id)
-        if not args.all:
-            query = query.where(OutboxItem.state.in_(["queued", "sending", "failed"]))
-        infos = [_item_info(i) for i in query]
+        infos = item_infos(include_done=args.all)
     finally:
         profile.close()
     if args.json:
@@ -217,12 +182,11 @@ def cmd_outbox_list(args: argparse.Namespace) -> int:
 
 
 def cmd_outbox_cancel(args: argparse.Namespace) -> int:
-    from inbox_app.store import outbox
-    from inbox_app.store.models import OutboxItem
+    from inbox_app.services import outbox
 
     profile = profile_from_args(args)
     try:
-        if OutboxItem.get_or_none(OutboxItem.id == args.item_id) is None:
+        if not outbox.exists(args.item_id):
             raise CliError(_("There is no outbox item {id}.").format(id=args.item_id))
         if not outbox.cancel(args.item_id, actor="cli"):
             raise CliError(
@@ -237,18 +201,17 @@ def cmd_outbox_cancel(args: argparse.Namespace) -> int:
 
 
 def cmd_outbox_send_again(args: argparse.Namespace) -> int:
-    from inbox_app.store import outbox
-    from inbox_app.store.models import OutboxItem
+    from inbox_app.services import outbox
 
     profile = profile_from_args(args)
     try:
-        if OutboxItem.get_or_none(OutboxItem.id == args.item_id) is None:
+        if not outbox.exists(args.item_id):
             raise CliError(_("There is no outbox item {id}.").format(id=args.item_id))
         try:
-            copy = outbox.send_again(args.item_id, actor="cli")
+            copy_id = outbox.send_again(args.item_id, actor="cli")
         except outbox.QueueRefused as exc:  # e.g. queued by an older version to an unusable address
             raise CliError(exc.user_message) from exc
-        if copy is None:
+        if copy_id is None:
             raise CliError(
                 _("Outbox item {id} is not a sent reply with an unconfirmed delivery.").format(
                     id=args.item_id
@@ -256,5 +219,5 @@ def cmd_outbox_send_again(args: argparse.Namespace) -> int:
             )
     finally:
         profile.close()
-    print(_("Queued again as outbox item {id}.").format(id=copy.id))
+    print(_("Queued again as outbox item {id}.").format(id=copy_id))
     return 0

@@ -55,6 +55,7 @@ class LoopbackSandbox:
         self._stopping = threading.Event()
         self._server: QuietServer | None = None
         self._thread: threading.Thread | None = None
+        self._port = 0  # 0: any free port; the one it had after stop_serving() (clients keep their address)
 
     def _serve(
         self,
@@ -63,7 +64,7 @@ class LoopbackSandbox:
         name: str,
         wrap: Any = None,
     ) -> Self:
-        server = server_class(("127.0.0.1", 0), handler)
+        server = server_class(("127.0.0.1", self._port), handler)
         server.sandbox = self
         if wrap is not None:
             server.socket = wrap(server.socket)
@@ -84,6 +85,16 @@ class LoopbackSandbox:
         if self._thread is not None:
             self._thread.join(timeout=10)
             self._thread = None
+
+    def stop_serving(self) -> None:
+        """Stop answering (connections are refused, as when the vendor is down), keeping every thread and
+        message; :meth:`serve_again` comes back on the same address."""
+        self._port = self.address[1]
+        self.close()
+        self._stopping.clear()
+
+    def serve_again(self) -> Self:
+        return self.start()
 
     def __enter__(self) -> Self:
         return self.start()

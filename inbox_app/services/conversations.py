@@ -11,9 +11,11 @@ from typing import Any
 from inbox_app.domain.conversations import ConversationDetail, ConversationSummary, Status
 from inbox_app.domain.views import View, ViewKind
 from inbox_app.store import conversations as store_conversations
+from inbox_app.store import db as store_db
 from inbox_app.store import ingest, search
 from inbox_app.store.blobs import BlobStore
 from inbox_app.store.models import Channel, Conversation
+from inbox_app.store.remote_actions import RemoteActionKind, queue_remote_action, withdraw_remote_action
 
 #: How many conversations a search returns at most (the store's limit).
 MAX_SEARCH_RESULTS = search.MAX_RESULTS
@@ -89,11 +91,16 @@ def sidebar_sources() -> tuple[list[tuple[int, str]], list[str], list[str]]:
 
 
 def mark_read(conversation_id: int) -> None:
+    """Read here; a marketplace conversation is marked read there too, by the sync engine when it can."""
     store_conversations.mark_read(conversation_id)
+    if not store_db.is_read_only():
+        queue_remote_action(conversation_id, RemoteActionKind.MARK_READ)
 
 
 def mark_unread(conversation_id: int) -> None:
     store_conversations.mark_unread(conversation_id)
+    if not store_db.is_read_only():  # not told "read" yet: it never will be
+        withdraw_remote_action(conversation_id, RemoteActionKind.MARK_READ)
 
 
 def state(conversation_id: int) -> ConversationState | None:
@@ -124,6 +131,12 @@ def set_status(
     ingest.set_status(conv, status, actor=actor)
     if status is Status.SNOOZED:
         conv.save()
+    # Kaufland closes the ticket too (where the channel can; see sync.remote_actions); reopened (or the close
+    # undone) before the marketplace was told, it never will be.
+    if status is Status.CLOSED:
+        queue_remote_action(conversation_id, RemoteActionKind.CLOSE)
+    else:
+        withdraw_remote_action(conversation_id, RemoteActionKind.CLOSE)
     return True
 
 

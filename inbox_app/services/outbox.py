@@ -11,11 +11,13 @@ from inbox_app.store import outbox as store_outbox
 from inbox_app.store import outbox_view
 from inbox_app.store.accounts import DEMO_KIND
 from inbox_app.store.models import OutboxItem
+from inbox_app.store.outbox import QueueRefused
 from inbox_app.store.outbox_view import OutboxPhase, OutboxRow
 
 __all__ = [
     "OutboxPhase",
     "OutboxRow",
+    "QueueRefused",
     "cancel",
     "conversation_of",
     "exists",
@@ -102,7 +104,9 @@ def retry_now(item_id: int) -> None:
 
 
 def send_again(item_id: int, *, actor: str = "") -> int | None:
-    """Queue a copy of a sent but unconfirmed reply; the copy's id, or None when that is not allowed."""
+    """Queue a copy of a sent but unconfirmed reply; the copy's id, or None when that is not allowed.
+
+    Raises :class:`QueueRefused` when the copy could not be sent as written (e.g. an unusable address)."""
     copy = store_outbox.send_again(item_id, actor=actor)
     return None if copy is None else int(copy.id)
 

@@ -17,6 +17,7 @@ from inbox_app.domain.conversations import Status
 from inbox_app.store import drafts as store_drafts
 from inbox_app.store import ingest
 from inbox_app.store.accounts import DEMO_KIND
+from inbox_app.store.blobs import BlobStore
 from inbox_app.store.db import is_disk_full
 from inbox_app.store.models import Conversation
 from inbox_app.store.replies import ReplyError, queue_reply_for, recipient_problem
@@ -28,9 +29,11 @@ __all__ = [
     "ReplyNotSaved",
     "delete_draft",
     "is_disk_full",
+    "keep_attachment",
     "load_draft",
     "queue_reply",
     "recipient_problem",
+    "reply_problems",
     "save_draft",
 ]
 
@@ -65,11 +68,13 @@ def queue_reply(
     body: str,
     *,
     close: bool = False,
+    close_when_sent: bool = False,
     scheduled_at: datetime | None = None,
     attachments: Sequence[dict[str, object]] = (),
     actor: str = "",
 ) -> QueuedReply:
-    """Address and queue a reply; with ``close`` the conversation is closed too (undo: ``previous_status``).
+    """Address and queue a reply; with ``close`` the conversation is closed too (undo: ``previous_status``),
+    with ``close_when_sent`` only once the reply went out (``inbox-app reply --close``).
 
     Raises :class:`ReplyError` when it cannot be sent as written, :class:`ReplyNotSaved` when the write failed.
     """
@@ -77,7 +82,7 @@ def queue_reply(
         item = queue_reply_for(
             conversation_id,
             body,
-            close_after_send=close,
+            close_after_send=close or close_when_sent,
             scheduled_at=scheduled_at,
             attachments=attachments,
             actor=actor,
@@ -118,3 +123,24 @@ def save_draft(
 
 def delete_draft(conversation_id: int) -> None:
     store_drafts.delete_draft(conversation_id)
+
+
+def reply_problems(conversation_id: int, body: str, files: Sequence[tuple[str, int]] = ()) -> list[str]:
+    """What is wrong with this reply for its conversation's marketplace (its length, its files as (name,
+    size)), each in the user's language; empty when it may be queued. Mail has no channel limits here."""
+    from inbox_app.sync.channel_delivery import reply_problems as channel_reply_problems
+    from inbox_app.sync.registry import default_registry
+
+    return channel_reply_problems(default_registry(), conversation_id, body, files)
+
+
+def keep_attachment(blobs: BlobStore, name: str, data: bytes) -> dict[str, object]:
+    """Store a file to send in the profile's blob store; returns the outbox's attachment entry for it."""
+    import mimetypes
+
+    return {
+        "name": name,
+        "sha256": blobs.put(data),
+        "size": len(data),
+        "mime_type": mimetypes.guess_type(name)[0] or "application/octet-stream",
+    }

@@ -162,8 +162,16 @@ def _triage(db: peewee.SqliteDatabase) -> None:
         db.execute_sql(sql)
 
 
+def _remote_actions(db: peewee.SqliteDatabase) -> None:
+    """``remote_action``: what the marketplace must still be told (the seller read or closed a conversation
+    here), performed by the sync engine when it can, after a restart too (``store.remote_actions``)."""
+    from inbox_app.store.remote_actions import RemoteAction
+
+    db.create_tables([RemoteAction], safe=True)
+
+
 # Ordered: MIGRATIONS[n] brings a database from version n to n + 1.
-MIGRATIONS: list[Callable[[peewee.SqliteDatabase], None]] = [_v1, _v2, _v3, _v4, _triage]
+MIGRATIONS: list[Callable[[peewee.SqliteDatabase], None]] = [_v1, _v2, _v3, _v4, _triage, _remote_actions]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

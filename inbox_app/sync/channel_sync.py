@@ -152,10 +152,21 @@ class ChannelAccountSync:
     async def sync_once(self, report: ChannelSyncReport | None = None) -> ChannelSyncReport:
         """One listing from the committed cursor to the end; raises the channel's typed errors."""
         report = report if report is not None else ChannelSyncReport()
+        self.bus.publish(ChangeEvent("sync_started", frozenset(), self.account_id))
+        listed = 0
         try:
             channel = await self.channel()
             cursor = await run_db(read_cursor, self.account_id)
             async for batch in channel.list_threads(cursor):
+                listed += len(batch.threads) + len(batch.unreadable)
+                # "syncing 40 of 120" in the account list (the count alone where the vendor gives no total)
+                self.bus.publish(
+                    ChangeEvent(
+                        "progress",
+                        account_id=self.account_id,
+                        progress=("threads", listed, max(batch.total or 0, listed if batch.total else 0)),
+                    )
+                )
                 records = [thread_record(t) for t in batch.threads]
                 result = await run_db(
                     functools.partial(store_thread_batch, unreadable=batch.unreadable),

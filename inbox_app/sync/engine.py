@@ -36,6 +36,8 @@ from inbox_app.store.blobs import BlobStore
 from inbox_app.store.db import is_disk_full
 from inbox_app.store.models import Account
 from inbox_app.store.outbox import has_due
+from inbox_app.store.remote_actions import has_due_actions
+from inbox_app.sync.account_state import AccountStateTracker
 from inbox_app.sync.channel_delivery import deliver_due_channel
 from inbox_app.sync.channel_sync import ChannelAccountSync, ChannelSyncReport
 from inbox_app.sync.credentials import account_password
@@ -50,6 +52,7 @@ from inbox_app.sync.mail_sync import (
 from inbox_app.sync.outbox_delivery import DeliveryReport, deliver_due
 from inbox_app.sync.ownership import ProfileLock
 from inbox_app.sync.registry import ChannelRegistry, default_registry
+from inbox_app.sync.remote_actions import perform_due
 from inbox_app.sync.user_messages import disk_full_message
 
 log = logging.getLogger("inbox_app.sync")
@@ -116,6 +119,8 @@ class SyncEngine:
         self._channel_syncs: dict[int, ChannelAccountSync] = {}
         self._outbox_wake = asyncio.Event()
         self.online: bool | None = None
+        # Each account's live state (up to date, syncing n of m, offline, needs reconnect), kept in the store.
+        self.states = AccountStateTracker(self.bus)
 
     def accounts(self) -> list[Account]:
         return list_accounts(MAIL_KIND, enabled_only=True)
@@ -196,6 +201,7 @@ class SyncEngine:
         for account in accounts:
             sync = self.sync_for(account)
             try:
+                self.bus.publish(ChangeEvent("sync_started", frozenset(), account.id))
                 # Handed in, so what was committed before a failure is still reported.
                 report.syncs[account.id] = SyncReport()
                 await sync.sync_once(progress, report.syncs[account.id])
@@ -204,20 +210,22 @@ class SyncEngine:
                     account, conn, smtp_settings_for(account), blobs=self.blobs, bus=self.bus
                 )
                 if report.deliveries[account.id].offline:
-                    report.problems.append(
-                        AccountProblem(
-                            account.id,
-                            account.name,
-                            _("The outgoing mail server of “{name}” could not be reached.").format(
-                                name=account.name
-                            ),
-                            offline=True,
-                        )
+                    problem = AccountProblem(
+                        account.id,
+                        account.name,
+                        _("The outgoing mail server of “{name}” could not be reached.").format(
+                            name=account.name
+                        ),
+                        offline=True,
                     )
+                    report.problems.append(problem)
+                    self._publish_problem(problem)
+                else:
+                    self.bus.publish(ChangeEvent("online", frozenset(), account.id))
             except Exception as exc:
                 problem = self._problem(account, exc)
                 report.problems.append(problem)
-                self.bus.publish(ChangeEvent("error", frozenset(), account.id, problem.message))
+                self._publish_problem(problem)
                 with contextlib.suppress(Exception):
                     await sync.close()
         await channel_round
@@ -236,28 +244,36 @@ class SyncEngine:
         except Exception as exc:
             problem = self._problem(account, exc)
             report.problems.append(problem)
-            self.bus.publish(ChangeEvent("error", frozenset(), account.id, problem.message))
+            self._publish_problem(problem)
             if problem.needs_reconnect or problem.bug:
                 return
         # Replies go out even when the listing failed half-way (a 503 on one page says little about M12).
         try:
             delivery = await self._deliver_channel(account, sync)
             report.deliveries[account.id] = delivery
+            await perform_due(account.id, await sync.channel())  # "read" / "closed" told to the marketplace
             if delivery.offline and not any(p.account_id == account.id for p in report.problems):
-                report.problems.append(
-                    AccountProblem(
-                        account.id,
-                        account.name,
-                        _("“{name}” could not be reached; queued replies stay queued.").format(
-                            name=account.name
-                        ),
-                        offline=True,
-                    )
+                problem = AccountProblem(
+                    account.id,
+                    account.name,
+                    _("“{name}” could not be reached; queued replies stay queued.").format(name=account.name),
+                    offline=True,
                 )
+                report.problems.append(problem)
+                self._publish_problem(problem)
+            elif not any(p.account_id == account.id for p in report.problems):
+                self.bus.publish(ChangeEvent("online", frozenset(), account.id))
         except Exception as exc:
             problem = self._problem(account, exc)
             report.problems.append(problem)
-            self.bus.publish(ChangeEvent("error", frozenset(), account.id, problem.message))
+            self._publish_problem(problem)
+
+    def _publish_problem(self, problem: AccountProblem) -> None:
+        """An account's failure on the bus: ``error`` (the message), and ``offline`` when it could not reach
+        its server (the account's state, see ``sync.account_state``)."""
+        self.bus.publish(ChangeEvent("error", frozenset(), problem.account_id, problem.message))
+        if problem.offline:
+            self.bus.publish(ChangeEvent("offline", frozenset(), problem.account_id, problem.message))
 
     async def _deliver_channel(self, account: Account, sync: ChannelAccountSync) -> DeliveryReport:
         return await deliver_due_channel(account, await sync.channel(), blobs=self.blobs, bus=self.bus)
@@ -273,13 +289,12 @@ class SyncEngine:
             try:
                 await sync.sync_once()
                 await self._deliver_channel(account, sync)
+                await perform_due(account.id, await sync.channel())
                 wait = interval
                 self.bus.publish(ChangeEvent("online", frozenset(), account.id))
             except Exception as exc:
                 problem = self._problem(account, exc)
-                self.bus.publish(ChangeEvent("error", frozenset(), account.id, problem.message))
-                if problem.offline:
-                    self.bus.publish(ChangeEvent("offline", frozenset(), account.id, problem.message))
+                self._publish_problem(problem)
                 wait = max(sync.backoff(exc), interval if problem.needs_reconnect else 0.0)
             # Until the next round: deliver a reply as soon as one is queued (here or by another copy).
             until = loop.time() + wait
@@ -291,6 +306,8 @@ class SyncEngine:
                 try:
                     if has_due(account_ids=[account.id]):
                         await self._deliver_channel(account, sync)
+                    if has_due_actions(account.id):  # the seller read or closed a conversation meanwhile
+                        await perform_due(account.id, await sync.channel())
                 except Exception as exc:
                     problem = self._problem(account, exc)
                     self.bus.publish(ChangeEvent("error", frozenset(), account.id, problem.message))
@@ -417,6 +434,7 @@ class SyncEngine:
         for channel_sync in self._channel_syncs.values():
             await channel_sync.close()
         self._channel_syncs.clear()
+        await self.states.flush()
         await close_db_connection()
         if self.lock is not None:
             self.lock.release()

@@ -5,7 +5,9 @@ in a Qt signal (one subscriber that re-emits). Subscribers run in the publisher'
 one failing subscriber is logged and does not stop the others (a broken view must not stop the sync).
 
 Kinds used by the engine: ``conversations`` (rows added or changed), ``flags``, ``expunged``, ``outbox``,
-``online``, ``offline``, ``sync_started``, ``sync_finished``, ``error`` (``message`` holds the user text).
+``online``, ``offline``, ``needs_reconnect``, ``sync_started``, ``sync_finished``, ``progress``, ``error``
+(``message`` holds the user text) — each with ``account_id`` when it concerns one account — and
+``account_state`` (an account's live state, derived from the others by ``sync.account_state``).
 """
 
 from __future__ import annotations

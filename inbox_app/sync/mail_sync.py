@@ -389,6 +389,14 @@ class MailAccountSync:
         state: SyncState = SyncState.get_or_create(account=self.account_id, key=folder)[0]
         return state
 
+    async def _changed_since_sync(self, folder: str, status: FolderStatus) -> bool:
+        """Whether the folder changed after the sync looked at it (its HIGHESTMODSEQ moved on): such a change
+        is already counted in the SELECT before IDLE, so IDLE would stay silent about it."""
+        if status.highestmodseq is None:
+            return False
+        state = await run_db(self._load_state, folder)
+        return state.highest_modseq is not None and status.highestmodseq > state.highest_modseq
+
     @staticmethod
     def _mark_success(state_id: int) -> None:
         """(DB worker)"""
@@ -1197,6 +1205,7 @@ class MailAccountSync:
         """Sync, then wait for changes (IDLE, else poll every 60 s); reconnect with backoff; report state."""
         backoff = 1.0
         online: bool | None = None
+        resynced = False
         try:
             while not stop_event.is_set():
                 try:
@@ -1206,7 +1215,12 @@ class MailAccountSync:
                         self.bus.publish(ChangeEvent("online", frozenset(), self.account_id))
                     backoff = 1.0
                     conn = await self.connection()
-                    await conn.select(self.settings.folders[0] if self.settings.folders else "INBOX")
+                    folder = self.settings.folders[0] if self.settings.folders else "INBOX"
+                    status = await conn.select(folder)
+                    if not resynced and await self._changed_since_sync(folder, status):
+                        resynced = True  # (once: a change of our own must not keep the loop from IDLE)
+                        continue  # mail that came between the sync and this SELECT: IDLE would not report it
+                    resynced = False
                     timeout = IDLE_TIMEOUT if "IDLE" in conn.capabilities else POLL_INTERVAL
                     await _until_stopped(conn.idle_wait(timeout, poll_interval=POLL_INTERVAL), stop_event)
                 except MailError as exc:
@@ -1234,6 +1248,7 @@ class MailAccountSync:
                             "An internal error stopped the mail sync; details are in the log."
                         )
                     self.bus.publish(ChangeEvent("error", frozenset(), self.account_id, message))
+                    online = None  # the next good round says "online" again (the account's state)
                     await _wait_or_stop(stop_event, MAX_BACKOFF)
         finally:
             await self._drop_connection()

@@ -12,6 +12,7 @@ a closed conversation back (the event log records both the change and the undo).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -29,7 +30,8 @@ from inbox_app.domain.conversations import AttachmentView, ConversationDetail, S
 from inbox_app.domain.views import View, ViewKind
 from inbox_app.i18n import _, format_number, format_time
 from inbox_app.profile import Profile
-from inbox_app.services import accounts, attachments, conversations, outbox
+from inbox_app.services import account_states, accounts, attachments, conversations, outbox
+from inbox_app.services.account_states import AccountState
 from inbox_app.services.attachments import BlobCorruptError, BlobNotFoundError
 from inbox_app.services.conversations import ConversationState, sidebar_sources
 from inbox_app.services.settings import mark_read_delay
@@ -187,6 +189,7 @@ class MainController(QObject):
     edit_account_requested = Signal(int)
     remove_account_requested = Signal(int)
     retry_sync_requested = Signal()
+    attachment_saved = Signal(str)  # a downloaded marketplace attachment was saved here
     _change_event = Signal(object)  # queued hop from the sync engine's thread to the UI thread
 
     def __init__(
@@ -219,6 +222,10 @@ class MainController(QObject):
         self._online = True
         self._sync_texts: dict[int | None, str] = {}
         self._account_names: dict[int, str] = {}
+        self._account_states: dict[int, AccountState] = {}
+        self._downloads: set[asyncio.Future[None]] = (
+            set()
+        )  # marketplace attachments on their way  # live, from the engine's account_state events
         self._has_conversations = False
         self._pending_select_row: int | None = None
         self._auto_selecting = False  # the app (not the seller) is moving the selection
@@ -279,7 +286,7 @@ class MainController(QObject):
         by["undo"].setEnabled(False)
         self.undo_stack.canUndoChanged.connect(by["undo"].setEnabled)
         self.undo_stack.undoTextChanged.connect(self._on_undo_text)
-        by["refresh"].triggered.connect(self.reload)
+        by["refresh"].triggered.connect(self.sync_now)
         by["sort_reverse"].toggled.connect(self.model.set_reverse)
         by["reply"].triggered.connect(self.focus_reply)
         by["no_response"].triggered.connect(self._no_response_from_menu)
@@ -474,6 +481,8 @@ class MainController(QObject):
         self.window.restore_settings(self.settings)
         self.model.set_reverse(self.window.actions_by_name["sort_reverse"].isChecked())
         self.reload_sidebar()
+        # What the last sync found (also by another copy of the app, or the CLI), until the engine says more.
+        self.runner.run("account_states", account_states.live_states, self._on_stored_account_states)
         key = self.settings.value("list/last_view", DEFAULT_VIEW.key)
         try:
             view = View.parse(str(key))
@@ -513,6 +522,11 @@ class MainController(QObject):
         """Everything may have changed (demo filled, sync finished): sidebar, counts, list, thread."""
         self.reload_sidebar()
         self.refresh_list()
+
+    def sync_now(self) -> None:
+        """View ▸ Refresh (F5): reload what is shown and have every account sync now, not at its next turn."""
+        self.reload()
+        self.retry_sync_requested.emit()
 
     def reload_sidebar(self) -> None:
         self.runner.run("sources", sidebar_sources, self._on_sources)
@@ -636,8 +650,14 @@ class MainController(QObject):
                 self.window.account_banner.clear_problem(account_id)
             elif account_id is not None and message:
                 self._show_account_problem(account_id, message)
+        elif kind == account_states.ACCOUNT_STATE:
+            state = account_states.state_of_event(event)
+            if state is not None:
+                self._show_account_states({state.account_id: state})
         elif kind == "progress":
             phase, done, total = getattr(event, "progress", None) or ("", 0, 0)
+            if phase not in ("headers", "bodies", "indexing"):
+                return  # a marketplace listing's count: its account_state says "syncing n of m"
             if phase == "headers":
                 template = _("fetching messages: {done} of {total}")
             elif phase == "indexing":
@@ -652,7 +672,9 @@ class MainController(QObject):
             when = format_time(self.now_fn(), tz=local_zone())
             self._set_sync_text(account_id, _("up to date ({time})").format(time=when))
         elif kind == "error":
-            self._set_sync_text(account_id, message or _("failed"))
+            if account_id is None or account_id not in self._account_states:
+                # (an account's state says "offline", "needs reconnect"…; the banner below gives the why)
+                self._set_sync_text(account_id, message or _("failed"))
             if account_id is not None:
                 self._show_account_problem(account_id, message or _("The sync failed."))
             if message:
@@ -678,6 +700,24 @@ class MainController(QObject):
         self._set_sync_text(account_id, _("syncing…"))
         self.retry_sync_requested.emit()
 
+    def _on_stored_account_states(self, stored: dict[int, AccountState]) -> None:
+        fresh = {aid: state for aid, state in stored.items() if aid not in self._account_states}
+        self._show_account_states(fresh)
+
+    def _show_account_states(self, states: dict[int, AccountState]) -> None:
+        """An account's state changed: its sidebar entry, its text in the status bar (and the Accounts menu,
+        built from ``_account_states`` when opened)."""
+        if not states:
+            return
+        self._account_states.update(states)
+        self.window.sidebar.set_account_states(states)
+        for account_id, state in states.items():
+            self._set_sync_text(account_id, state.label())
+
+    def account_state(self, account_id: int) -> AccountState | None:
+        """The account's state as the window shows it (tests)."""
+        return self._account_states.get(account_id)
+
     def _fill_accounts_menu(self) -> None:
         menu = self.window.accounts_menu
         menu.clear()
@@ -686,7 +726,8 @@ class MainController(QObject):
             empty.setEnabled(False)
             return
         for account_id, name in self._account_names.items():
-            sub = menu.addMenu(name)
+            state = self._account_states.get(account_id)
+            sub = menu.addMenu(f"{name} — {state.label()}" if state is not None else name)
             edit = sub.addAction(_("&Edit…"))
             edit.triggered.connect(lambda _c=False, a=account_id: self.edit_account_requested.emit(a))
             remove = sub.addAction(_("&Remove…"))
@@ -900,7 +941,8 @@ class MainController(QObject):
             QDesktopServices.openUrl(url)
 
     def save_attachment(self, attachment: AttachmentView) -> Path | None:
-        if not attachment.path:
+        """Save as…: the chosen path (None when cancelled, refused, or downloaded in the background first)."""
+        if not attachment.path and not attachment.remote_url:
             return None
         chosen, _filter = QFileDialog.getSaveFileName(
             self.window, _("Save attachment"), str(Path.home() / attachment.name)
@@ -908,6 +950,9 @@ class MainController(QObject):
         if not chosen:
             return None
         target = Path(chosen)
+        if not attachment.path:  # a marketplace file, listed but not downloaded yet
+            self._download_and_save(attachment, target)
+            return None
         sha = Path(attachment.path).name
         try:
             try:
@@ -936,6 +981,36 @@ class MainController(QObject):
             return None
         self.window.statusBar().showMessage(_("Saved {path}").format(path=str(saved)), 6000)
         return saved
+
+    def _download_and_save(self, attachment: AttachmentView, target: Path) -> None:
+        """Download a marketplace attachment (on the app's event loop, the window stays responsive), then save
+        it to ``target``; the outcome in the status bar, a failure in a message box that says why."""
+        self.window.statusBar().showMessage(_("Downloading {name}…").format(name=attachment.name))
+
+        def refuse(text: str) -> None:
+            self.window.statusBar().clearMessage()
+            # Shown from Qt's own event loop, not from inside the asyncio task (a modal loop there would
+            # re-enter the task runner).
+            QTimer.singleShot(0, lambda: QMessageBox.warning(self.window, _("Save attachment"), text))
+
+        async def work() -> None:
+            try:
+                sha = await attachments.fetch_marketplace_attachment(self.profile.blobs, attachment.id)
+                saved = self.profile.blobs.export(sha, target.parent, target.name)
+            except attachments.AttachmentUnavailable as exc:
+                refuse(exc.user_message)
+                return
+            except OSError as exc:
+                refuse(_("Could not save: {error}").format(error=exc))
+                return
+            self.window.statusBar().showMessage(_("Saved {path}").format(path=str(saved)), 6000)
+            self.attachment_saved.emit(str(saved))
+            if self._current_id is not None:
+                self._redraw_thread()  # the file is kept now: it opens without a download next time
+
+        task = asyncio.ensure_future(work())
+        self._downloads.add(task)
+        task.add_done_callback(self._downloads.discard)
 
     # ---------------------------------------------------------------------------------------- misc
     def _ask(self, title: str, text: str) -> bool:

@@ -9,12 +9,13 @@ Signals:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from PySide6.QtCore import QItemSelectionModel, QModelIndex, QPersistentModelIndex, QSize, Qt, Signal
 from PySide6.QtGui import QContextMenuEvent, QFont, QIcon, QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QMenu, QTreeView, QWidget
 
+from inbox_app.domain.account_state import AccountPhase, AccountState
 from inbox_app.domain.conversations import CHANNEL_LABELS
 from inbox_app.domain.deadlines import Urgency
 from inbox_app.domain.views import STATUS_VIEWS, TRIAGE_VIEWS, VIEW_LABELS, View, ViewKind
@@ -63,6 +64,8 @@ class Sidebar(QTreeView):
         self._items: dict[str, tuple[QStandardItem, QStandardItem]] = {}
         self._sections: dict[ViewKind, QStandardItem] = {}
         self._account_badges: dict[int, tuple[QIcon, str]] = {}  # account id → icon, description
+        self._account_items: dict[int, tuple[QStandardItem, str]] = {}  # id → (entry, account name)
+        self._account_states: dict[int, AccountState] = {}
         self._build_fixed()
         selection = self.selectionModel()
         selection.currentChanged.connect(self._on_current_changed)
@@ -138,6 +141,10 @@ class Sidebar(QTreeView):
                 pair[0].setToolTip(description)
                 pair[0].setData(description, Qt.ItemDataRole.AccessibleTextRole)
         self._apply_account_badges()
+        self._account_items = {
+            aid: (self._items[View(ViewKind.ACCOUNT, str(aid)).key][0], name) for aid, name in accounts
+        }
+        self._show_account_states()
         if current is not None and current.key in self._items:
             self.select_view(current, emit=False)
 
@@ -172,6 +179,28 @@ class Sidebar(QTreeView):
                 font = QFont(count_item.font())
                 font.setBold(bool(value))
                 count_item.setFont(font)
+
+    def set_account_states(self, states: Mapping[int, AccountState]) -> None:
+        """Show each account's live state on its entry: the name alone when up to date, else "Fnac ES ·
+        offline", "Fnac ES · syncing 40 of 120" (the icon and tooltip stay the channel's badge)."""
+        self._account_states.update(states)
+        self._show_account_states()
+
+    def _show_account_states(self) -> None:
+        for account_id, (item, name) in self._account_items.items():
+            state = self._account_states.get(account_id)
+            shown = (
+                name
+                if state is None or state.phase is AccountPhase.UP_TO_DATE
+                else f"{name} · {state.label()}"
+            )
+            if item.text() != shown:
+                item.setText(shown)
+
+    def account_entry_text(self, account_id: int) -> str:
+        """What the account's entry shows (tests, screen readers); "" when it is not listed."""
+        entry = self._account_items.get(account_id)
+        return entry[0].text() if entry is not None else ""
 
     def view_keys(self) -> list[str]:
         return list(self._items)

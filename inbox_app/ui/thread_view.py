@@ -719,7 +719,9 @@ class ThreadView(QWidget):
         if files:
             links = []
             for att in files:
-                action = f" — <a href='inbox:save/{att.id}'>{html.escape(_(SAVE_AS))}</a>" if att.path else ""
+                # (a marketplace file without a path is downloaded from the vendor when saved)
+                saveable = att.path or att.remote_url
+                action = f" — <a href='inbox:save/{att.id}'>{html.escape(_(SAVE_AS))}</a>" if saveable else ""
                 links.append(
                     f"<b>{html.escape(_(ATTACHMENT))}</b>: {html.escape(att.name)} "
                     f"({html.escape(format_size(att.size))}){action}"

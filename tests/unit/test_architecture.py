@@ -105,28 +105,10 @@ FORBIDDEN: dict[str, set[str]] = {
     },
 }
 
-#: Imports waiting to be routed through services, file → the modules it may still import. Temporary: these
-#: files are being changed by other branches (``account add mirakl``, top-level error handling, reply body
-#: limits) and move to services after those merge. Remove an entry as soon as its file is clean; an entry
-#: that is no longer needed fails :func:`test_allow_list_is_not_stale`.
-PENDING: dict[str, set[str]] = {
-    "cli/__init__.py": {"inbox_app.store.migrations", "inbox_app.store.profile_check"},
-    "cli/conversations.py": {  # marketplace attachments download: to route through services (issue 12, open)
-        "inbox_app.channels.base",
-        "inbox_app.sync.channel_attachments",
-        "inbox_app.sync.db_worker",
-        "inbox_app.sync.registry",
-    },
-    "cli/replies.py": {
-        "inbox_app.sync.channel_delivery",  # marketplace limits and files: to route through services (issue 12)
-        "inbox_app.sync.registry",
-        "inbox_app.store.accounts",
-        "inbox_app.store.models",
-        "inbox_app.store.outbox",
-        "inbox_app.store.replies",
-        "inbox_app.store",
-    },
-}
+#: Imports waiting to be routed through services, file → the modules it may still import. Empty: every ui/
+#: and cli/ module goes through services. A temporary exception added here must name its issue; an entry that
+#: is no longer needed fails :func:`test_allow_list_is_not_stale`.
+PENDING: dict[str, set[str]] = {}
 
 
 def _imports(path: Path) -> set[str]:

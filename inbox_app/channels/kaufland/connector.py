@@ -294,13 +294,19 @@ class KauflandChannel(Channel):
             offset = state.offset + len(data)
             if data and (total is None or offset < total):
                 state = _Cursor(since=state.since, offset=offset, marker=marker)
-                yield ThreadBatch(tuple(threads), state.encode(), last=False, unreadable=tuple(unreadable))
+                yield ThreadBatch(
+                    tuple(threads), state.encode(), last=False, unreadable=tuple(unreadable), total=total
+                )
                 continue
             new_since = marker - self._overlap
             if state.since is not None and state.since > new_since:
                 new_since = state.since
             yield ThreadBatch(
-                tuple(threads), _Cursor(since=new_since).encode(), last=True, unreadable=tuple(unreadable)
+                tuple(threads),
+                _Cursor(since=new_since).encode(),
+                last=True,
+                unreadable=tuple(unreadable),
+                total=total,
             )
             return
 

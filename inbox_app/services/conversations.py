@@ -39,7 +39,7 @@ def conversation_ids(view: View, now: datetime | None = None) -> list[int]:
     return store_conversations.conversation_ids(view, now)
 
 
-def search_ids(text: str, limit: int = MAX_SEARCH_RESULTS, now: datetime | None = None) -> list[int]:
+def search_ids(text: str, limit: int | None = None, now: datetime | None = None) -> list[int]:
     """The ids of the conversations matching a search text with its filters, best first (see
     ``domain.search_query``); raises ``SearchQueryError`` when the text is malformed."""
     return search_with_filters(text, now=now, limit=limit)

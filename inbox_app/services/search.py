@@ -19,6 +19,7 @@ MAX_RESULTS = store_search.MAX_RESULTS
 #: A saved search's count stops here; the sidebar shows "10,000+" (counting every match of a common word
 #: would cost more than the count is worth).
 COUNT_CAP = 10_000
+ALL_RESULTS = 10_000_000
 SAVED_SEARCHES = "saved_searches"  # Setting key: [{"name": …, "query": …}, …] in the seller's order
 
 __all__ = [
@@ -34,6 +35,7 @@ __all__ = [
     "saved_counts",
     "saved_searches",
     "search_ids",
+    "validate",
 ]
 
 
@@ -48,13 +50,27 @@ def parse(text: str, tz: tzinfo | None = None) -> SearchQuery:
     return parse_query(text, tz)
 
 
+def validate(text: str, tz: tzinfo | None = None) -> SearchQuery:
+    """:func:`parse`, plus the check that every filter can be answered by this profile's schema (quick:
+    the window calls it on the UI thread before it hands the search to its worker)."""
+    query = parse_query(text, tz)
+    store_search.check_available(query)
+    return query
+
+
 def search_ids(
-    text: str, *, now: datetime | None = None, limit: int = MAX_RESULTS, tz: tzinfo | None = None
+    text: str, *, now: datetime | None = None, limit: int | None = None, tz: tzinfo | None = None
 ) -> list[int]:
-    """Conversations matching ``text`` (words, phrases, filters), best first; raises SearchQueryError."""
+    """Conversations matching ``text`` (words, phrases, filters), best first; raises SearchQueryError.
+
+    Without ``limit``: the best :data:`MAX_RESULTS` when there are words to rank, every match when there
+    are only filters (a saved "channel:amazon is:overdue" is a view, and its count must match its list).
+    """
     query = parse_query(text, tz)
     if query.is_empty:
         return []
+    if limit is None:
+        limit = MAX_RESULTS if query.terms else ALL_RESULTS
     return store_search.query_conversation_ids(query, now or datetime.now(UTC), limit)
 
 

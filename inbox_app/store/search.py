@@ -96,6 +96,13 @@ def _optional_column(name: str) -> bool:
     return any(row[1] == name for row in rows)
 
 
+def check_available(query: SearchQuery) -> None:
+    """Raise SearchQueryError for a filter whose column this profile does not have yet."""
+    for key in sorted({f.key for f in query.filters} & {"category", "assignee"}):
+        if not _optional_column(key):
+            raise SearchQueryError(_("The filter {key}: is not available yet.").format(key=key))
+
+
 def _ids_sql(ids: Iterable[int]) -> str:
     values = sorted({int(i) for i in ids})
     return (

@@ -30,11 +30,13 @@ from inbox_app.domain.views import View, ViewKind
 from inbox_app.i18n import _, format_number, format_time
 from inbox_app.profile import Profile
 from inbox_app.services import accounts, attachments, conversations, outbox
+from inbox_app.services import search as search_service
 from inbox_app.services.attachments import BlobCorruptError, BlobNotFoundError
 from inbox_app.services.conversations import ConversationState, sidebar_sources
 from inbox_app.services.settings import mark_read_delay
 from inbox_app.ui.conversation_model import ConversationListModel, local_zone
 from inbox_app.ui.main_window import MainWindow
+from inbox_app.ui.saved_searches import SavedSearches
 
 if TYPE_CHECKING:
     from inbox_app.ui.outbox_dialog import OutboxDialog
@@ -231,6 +233,8 @@ class MainController(QObject):
             self.window.try_demo_requested.connect(on_try_demo)
         if on_add_account is not None:
             self.window.add_account_requested.connect(on_add_account)
+        self.saved_searches = SavedSearches(self.window, lambda title, text: self.confirm(title, text), self)
+        self.saved_searches.changed.connect(self.refresh_counts)
         self.reply_widget = reply_widget if reply_widget is not None else self._make_reply_widget()
         self.window.set_reply_widget(self.reply_widget)
         self._connect()
@@ -511,6 +515,7 @@ class MainController(QObject):
         self.refresh_list()
 
     def reload_sidebar(self) -> None:
+        self.saved_searches.load()
         self.runner.run("sources", sidebar_sources, self._on_sources)
         self.refresh_counts()
 
@@ -521,11 +526,15 @@ class MainController(QObject):
         self.refresh_counts()
 
     def refresh_counts(self) -> None:
-        views = [*self.window.sidebar.views(), View(ViewKind.ALL)]
+        views = [v for v in self.window.sidebar.views() if v.kind is not ViewKind.SAVED] + [
+            View(ViewKind.ALL)
+        ]
         now = self.now_fn()
 
         def work() -> dict[str, int]:
             counts = conversations.view_counts(views, now)
+            saved = search_service.saved_counts(now)
+            counts.update({View(ViewKind.SAVED, name).key: value for name, value in saved.items()})
             counts[ACCOUNTS_KEY] = accounts.account_count()
             counts[OUTBOX_KEY] = outbox.pending_count()
             counts[OUTBOX_FAILED_KEY] = outbox.failed_count()
@@ -547,6 +556,13 @@ class MainController(QObject):
 
     def switch_view(self, view: View) -> None:
         """Show a view: ids are fetched on the worker, the list resets when they arrive."""
+        if view.kind is ViewKind.SAVED:
+            # A saved search is its query in the box: the seller sees what it searches and can refine it.
+            self.window.search.setText(self.saved_searches.query_of(view.value or "") or "")
+            self._search_timer.stop()
+            self._run_search()
+            return
+        self.window.show_search_error(None)
         if self.window.search.text():
             self.window.search.blockSignals(True)
             self.window.search.clear()
@@ -699,6 +715,13 @@ class MainController(QObject):
     def _run_search(self) -> None:
         text = self.window.search.text().strip()
         view = self.model.view
+        if text:
+            try:
+                search_service.validate(text)
+            except search_service.SearchQueryError as exc:
+                self.window.show_search_error(exc.message)  # the list keeps the last good results
+                return
+        self.window.show_search_error(None)
         self.window.conversation_list.set_empty_text(
             _("No conversation matches “{text}”.").format(text=text) if text else _empty_text(view)
         )

@@ -196,6 +196,14 @@ class MainWindow(QMainWindow):
         self.search.setPlaceholderText(_("Search messages, customers, order numbers…"))
         self.search.setClearButtonEnabled(True)
         self.search.textChanged.connect(self.search_text_changed)
+        # Under the box: why a query cannot be understood (unknown filter, bad date, open quote).
+        self.search_error = QLabel(self)
+        self.search_error.setObjectName("searchError")
+        self.search_error.setWordWrap(True)
+        error_color = urgency_color(Urgency.OVERDUE)
+        if error_color is not None:
+            self.search_error.setStyleSheet(f"color: {error_color.name()}")
+        self.search_error.setVisible(False)
         self.conversation_list = ConversationList(self)
         self.account_banner = AccountBanner(self)
         list_box = QWidget(self)
@@ -204,6 +212,7 @@ class MainWindow(QMainWindow):
         list_layout.setSpacing(4)
         list_layout.addWidget(self.account_banner)
         list_layout.addWidget(self.search)
+        list_layout.addWidget(self.search_error)
         list_layout.addWidget(self.conversation_list, 1)
         # Right: thread over the reply slot.
         self.thread_view = ThreadView(self)
@@ -308,6 +317,12 @@ class MainWindow(QMainWindow):
         a("undo", _("&Undo"), QKeySequence.StandardKey.Undo)
         a("find", _("&Find"), QKeySequence.StandardKey.Find)
         a("refresh", _("&Refresh"), QKeySequence.StandardKey.Refresh)
+        a(
+            "save_search",
+            _("&Save search…"),
+            "Ctrl+Shift+S",
+            tip=_("Keep this search in the sidebar, with its count"),
+        )
         a("sort_reverse", _("Least urgent &first"), checkable=True)
         a("plain_text", _("&Plain text"), "Ctrl+Shift+T", checkable=True)
         a("next", _("&Next conversation"), "J")
@@ -365,7 +380,7 @@ class MainWindow(QMainWindow):
         edit_menu = bar.addMenu(_("&Edit"))
         edit_menu.addActions([by["undo"]])
         edit_menu.addSeparator()
-        edit_menu.addAction(by["find"])
+        edit_menu.addActions([by["find"], by["save_search"]])
         view_menu = bar.addMenu(_("&View"))
         view_menu.addActions(list(self.view_actions.values()))
         view_menu.addSeparator()
@@ -428,6 +443,11 @@ class MainWindow(QMainWindow):
 
     def is_empty_state(self) -> bool:
         return self.content_stack.currentWidget() is self.empty_state
+
+    def show_search_error(self, message: str | None) -> None:
+        """Say under the search box why the query cannot be understood (None: hide it)."""
+        self.search_error.setText(_("⚠ {message}").format(message=message) if message else "")
+        self.search_error.setVisible(bool(message))
 
     def focus_search(self) -> None:
         self.search.setFocus(Qt.FocusReason.ShortcutFocusReason)

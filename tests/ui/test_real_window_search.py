@@ -6,9 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtTest import QTest
-from PySide6.QtWidgets import QApplication, QWidget
+from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 
 from inbox_app.app import Gui
 from inbox_app.domain.views import View, ViewKind
@@ -17,6 +17,7 @@ from inbox_app.services import search
 from tests.ui.real_app import make_demo_profile, run_real_app
 
 QUERY = "status:open -channel:ebay is:unread"
+CTRL_SHIFT = Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier
 
 
 @pytest.fixture
@@ -89,10 +90,42 @@ def test_typing_filters_shows_errors_inline_and_saves_a_search(qtbot, demo_profi
         qtbot.waitUntil(lambda: window.search.text() == QUERY and listed(gui) == expected)
         seen["count"] = len(expected)
 
+        # Rename… from its context menu, then a second saved search, then Delete (asked first).
+        next(a for a in sidebar.saved_menu(sidebar.index_of(saved)).actions() if "name" in a.text()).trigger()
+        qtbot.waitUntil(lambda: gui.controller.saved_searches.dialog is not None)
+        qtbot.waitUntil(lambda: gui.controller.saved_searches.dialog.isAncestorOf(focused()))
+        QTest.keyClick(focused(), Qt.Key.Key_A, Qt.KeyboardModifier.ControlModifier)
+        QTest.keyClicks(focused(), "To answer")
+        QTest.keyClick(focused(), Qt.Key.Key_Return)
+        renamed = View(ViewKind.SAVED, "To answer")
+        qtbot.waitUntil(lambda: sidebar.count_text(renamed) == str(len(expected)))
+        assert not sidebar.index_of(saved).isValid()
+
+        def answer_yes() -> None:
+            box = QApplication.activeModalWidget()
+            assert isinstance(box, QMessageBox), box
+            seen["question"] = box.text()
+            QTest.mouseClick(box.button(QMessageBox.StandardButton.Yes), Qt.MouseButton.LeftButton)
+
+        window.activateWindow()
+        qtbot.waitUntil(window.isActiveWindow)
+        window.focus_search()
+        QTest.keyClicks(focused(), "lang:de")
+        QTest.keyClick(focused(), Qt.Key.Key_S, CTRL_SHIFT)
+        qtbot.waitUntil(lambda: gui.controller.saved_searches.dialog is not None)
+        QTest.keyClick(gui.controller.saved_searches.dialog, Qt.Key.Key_Return)  # the query is the name
+        qtbot.waitUntil(lambda: sidebar.index_of(View(ViewKind.SAVED, "lang:de")).isValid())
+        QTimer.singleShot(0, answer_yes)
+        next(
+            a for a in sidebar.saved_menu(sidebar.index_of(renamed)).actions() if "Delete" in a.text()
+        ).trigger()
+        qtbot.waitUntil(lambda: not sidebar.index_of(renamed).isValid())
+
     run_real_app(demo_profile, scenario)
     assert seen["count"]
+    assert "Delete the saved search “To answer”" in str(seen["question"])
     prof = open_profile(demo_profile)
     try:
-        assert [(s.name, s.query) for s in search.saved_searches()] == [("Unread, not eBay", QUERY)]
+        assert [(s.name, s.query) for s in search.saved_searches()] == [("lang:de", "lang:de")]
     finally:
         prof.close()

@@ -27,7 +27,7 @@ from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 
 from inbox_app.domain.conversations import AttachmentView, ConversationDetail, Status
 from inbox_app.domain.views import View, ViewKind
-from inbox_app.i18n import _, format_number, format_time
+from inbox_app.i18n import _, format_number, format_time, ngettext
 from inbox_app.profile import Profile
 from inbox_app.services import accounts, attachments, conversations, outbox
 from inbox_app.services import search as search_service
@@ -715,9 +715,10 @@ class MainController(QObject):
     def _run_search(self) -> None:
         text = self.window.search.text().strip()
         view = self.model.view
+        ranked = False
         if text:
             try:
-                search_service.validate(text)
+                ranked = bool(search_service.validate(text).terms)
             except search_service.SearchQueryError as exc:
                 self.window.show_search_error(exc.message)  # the list keeps the last good results
                 return
@@ -728,12 +729,14 @@ class MainController(QObject):
         self.runner.run(
             "ids",
             lambda: self.model.fetch_ids(view, text),
-            lambda ids: self._on_search_ids(text, ids),
+            lambda ids: self._on_search_ids(text, ids, ranked),
         )
 
-    def _on_search_ids(self, text: str, ids: list[int]) -> None:
+    def _on_search_ids(self, text: str, ids: list[int], ranked: bool = False) -> None:
         self.model.set_ids(ids, search=text)
         self._after_reset()
+        if text:
+            self.window.statusBar().showMessage(_search_count_text(len(ids), ranked), 10_000)
 
     # -------------------------------------------------------------------------------------- reading
     def show_conversation(self, conversation_id: int | None) -> None:
@@ -967,6 +970,15 @@ class MainController(QObject):
             + "\n\n"
             + _("Version {version}").format(version=app_version()),
         )
+
+
+def _search_count_text(found: int, ranked: bool) -> str:
+    """ "12 conversations found"; at the cap of ranked (text) results, "500+ …, best first"."""
+    if ranked and found >= search_service.MAX_RESULTS:
+        return _("{count}+ conversations found, best first").format(count=format_number(found))
+    return ngettext("{count} conversation found", "{count} conversations found", found).format(
+        count=format_number(found)
+    )
 
 
 def _empty_text(view: View) -> str:

@@ -60,6 +60,7 @@ def test_typing_filters_shows_errors_inline_and_saves_a_search(qtbot, demo_profi
         expected = search.search_ids(QUERY)
         assert expected and len(expected) < len(before)
         qtbot.waitUntil(lambda: not window.search_error.isVisible() and listed(gui) == expected)
+        assert window.statusBar().currentMessage() == f"{len(expected)} conversations found"
 
         QTest.keyClick(
             focused(), Qt.Key.Key_S, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier

@@ -226,14 +226,17 @@ def _values(rows: list[Row]) -> dict[str, list[str]]:
     }
 
 
-@pytest.fixture(params=["whole", "small-window"])
+@pytest.fixture(params=["few-whole", "many-whole", "few-small-window", "many-small-window"])
 def path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    """Run each text test with every match ranked, and with a window so small that the newest matches
-    passing the filters must be chosen among many (the answer is then checked to be a subset)."""
-    if request.param == "small-window":
+    """Run each text test along both ways the store combines text with filters (from the few filtered
+    conversations' messages, or from the index matches filtered as they stream), with every match ranked
+    and with a window so small that the newest matches passing the filters must be chosen among many."""
+    param = str(request.param)
+    monkeypatch.setattr(store_search, "FEW_SHARE", 1 if param.startswith("few") else 1_000_000)
+    if param.endswith("small-window"):
         monkeypatch.setattr(store_search, "FILTERED_RANK_WINDOW", 5)
         monkeypatch.setattr(store_search, "RANK_WINDOW", 5)
-    return str(request.param)
+    return param
 
 
 def test_each_filter_alone_and_negated(demo: Profile) -> None:
@@ -292,7 +295,7 @@ def _common_words(rows: list[Row]) -> list[str]:
 
 def _check(found: set[int], expected: set[int], path: str, what: object) -> None:
     """All matches when every one is ranked; with a tiny window, some of them (never one that does not match)."""
-    if path == "whole":
+    if path.endswith("whole"):
         assert found == expected, what
     else:
         assert found <= expected and bool(found) == bool(expected), what

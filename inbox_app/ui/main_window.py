@@ -45,6 +45,7 @@ from inbox_app.ui import icons
 from inbox_app.ui.conversation_list import ConversationList
 from inbox_app.ui.conversation_model import urgency_color
 from inbox_app.ui.keys import extra_shortcuts, native_key
+from inbox_app.ui.search_completer import LastWordCompleter
 from inbox_app.ui.sidebar import Sidebar
 from inbox_app.ui.thread_view import ThreadView
 
@@ -196,6 +197,7 @@ class MainWindow(QMainWindow):
         self.search.setPlaceholderText(_("Search messages, customers, order numbers…"))
         self.search.setClearButtonEnabled(True)
         self.search.textChanged.connect(self.search_text_changed)
+        self.search_completer = LastWordCompleter(self.search)
         # Under the box: why a query cannot be understood (unknown filter, bad date, open quote).
         self.search_error = QLabel(self)
         self.search_error.setObjectName("searchError")

@@ -50,8 +50,17 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p_att.add_argument("--to", type=Path, default=Path("."), help=_("folder to save it in (default: here)"))
     p_att.set_defaults(func=run_save_attachment)
 
-    p_search = sub.add_parser("search", help=_("full-text search over all messages, best match first"))
-    p_search.add_argument("query", help=_("words to find, or an order id"))
+    p_search = sub.add_parser(
+        "search", help=_("search the messages with words and filters, best match first")
+    )
+    p_search.add_argument(
+        "query",
+        help=_(
+            'words, "phrases" or an order id, with filters: channel: account: status: category: tag: '
+            "assignee: order: from: lang: before:/after:YYYY-MM-DD is:unread|overdue|due-soon; "
+            "-filter:value or -word excludes"
+        ),
+    )
     p_search.add_argument("--limit", type=int, default=50, help=_("at most this many conversations"))
     p_search.add_argument("--json", action="store_true", help=_("print JSON instead of a table"))
     p_search.set_defaults(func=run_search, read_only_ok=True)
@@ -307,10 +316,14 @@ def run_save_attachment(args: argparse.Namespace) -> int:
 def run_search(args: argparse.Namespace) -> int:
     _check_limit(args.limit)
     profile_from_args(args)
-    from inbox_app.services.conversations import search_ids, summaries
+    from inbox_app.services.conversations import summaries
+    from inbox_app.services.search import SearchQueryError, search_ids
 
     now = datetime.now(UTC)
-    ids = search_ids(args.query, limit=args.limit)
+    try:
+        ids = search_ids(args.query, now=now, limit=args.limit)
+    except SearchQueryError as exc:
+        raise CliError(exc.message, exit_code=2) from exc
     if args.json:
         _print_json(_rows(ids, now))
     else:

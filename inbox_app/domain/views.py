@@ -24,6 +24,7 @@ class ViewKind(StrEnum):
     ACCOUNT = "account"
     CHANNEL = "channel"
     TAG = "tag"
+    SAVED = "saved"  # a saved search: value is its name; the list shows the search's results
     ALL = "all"
     MINE = "mine"  # not closed, assigned to this workstation's agent (the "Your name" setting)
     UNASSIGNED = "unassigned"  # not closed, nobody assigned
@@ -57,7 +58,7 @@ STATUS_VIEWS: tuple[ViewKind, ...] = (
 @dataclass(frozen=True)
 class View:
     kind: ViewKind
-    value: str | None = None  # account id, channel kind or tag name for those kinds
+    value: str | None = None  # account id, channel kind, tag name or saved search name for those kinds
 
     @property
     def key(self) -> str:

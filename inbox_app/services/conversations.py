@@ -10,6 +10,7 @@ from typing import Any
 
 from inbox_app.domain.conversations import ConversationDetail, ConversationSummary, Status
 from inbox_app.domain.views import View, ViewKind
+from inbox_app.services.search import search_ids as search_with_filters
 from inbox_app.store import conversations as store_conversations
 from inbox_app.store import db as store_db
 from inbox_app.store import ingest, search
@@ -40,9 +41,10 @@ def conversation_ids(view: View, now: datetime | None = None) -> list[int]:
     return store_conversations.conversation_ids(view, now)
 
 
-def search_ids(text: str, limit: int = MAX_SEARCH_RESULTS) -> list[int]:
-    """The ids of the conversations matching a search text, best first."""
-    return search.search_conversation_ids(text, limit=limit)
+def search_ids(text: str, limit: int | None = None, now: datetime | None = None) -> list[int]:
+    """The ids of the conversations matching a search text with its filters, best first (see
+    ``domain.search_query``); raises ``SearchQueryError`` when the text is malformed."""
+    return search_with_filters(text, now=now, limit=limit)
 
 
 def view_counts(views: Sequence[View], now: datetime | None = None) -> dict[str, int]:

@@ -170,8 +170,38 @@ def _remote_actions(db: peewee.SqliteDatabase) -> None:
     db.create_tables([RemoteAction], safe=True)
 
 
+# Search with filters (``store.search``): indexes that let a filter alone answer without reading every
+# conversation, and the list order across statuses so "every match, deadline first" needs no sort.
+SEARCH_INDEXES_SQL = (
+    "CREATE INDEX IF NOT EXISTS conversation_any_status_order ON conversation "
+    "((deadline_at IS NULL), deadline_at, last_message_at DESC, id DESC)",
+    "CREATE INDEX IF NOT EXISTS conversation_language ON conversation (language)",
+    "CREATE INDEX IF NOT EXISTS conversation_last_message_at ON conversation (last_message_at)",
+    "CREATE INDEX IF NOT EXISTS conversation_unread ON conversation (id) WHERE unread = 1",
+)
+
+
+def _search_indexes(db: peewee.SqliteDatabase) -> None:
+    """Indexes for the search filters; ``category``/``assignee`` get theirs when the triage schema has added
+    the columns (whichever of the two migrations runs last creates them)."""
+    for sql in SEARCH_INDEXES_SQL:
+        db.execute_sql(sql)
+    columns = {column.name for column in db.get_columns("conversation")}
+    for name in ("category", "assignee"):
+        if name in columns:
+            db.execute_sql(f"CREATE INDEX IF NOT EXISTS conversation_{name} ON conversation ({name})")
+
+
 # Ordered: MIGRATIONS[n] brings a database from version n to n + 1.
-MIGRATIONS: list[Callable[[peewee.SqliteDatabase], None]] = [_v1, _v2, _v3, _v4, _triage, _remote_actions]
+MIGRATIONS: list[Callable[[peewee.SqliteDatabase], None]] = [
+    _v1,
+    _v2,
+    _v3,
+    _v4,
+    _triage,
+    _remote_actions,
+    _search_indexes,
+]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

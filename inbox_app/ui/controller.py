@@ -28,9 +28,10 @@ from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 
 from inbox_app.domain.conversations import AttachmentView, ConversationDetail, Status
 from inbox_app.domain.views import View, ViewKind
-from inbox_app.i18n import _, format_number, format_time
+from inbox_app.i18n import _, format_number, format_time, ngettext
 from inbox_app.profile import Profile
 from inbox_app.services import account_states, accounts, attachments, conversations, outbox
+from inbox_app.services import search as search_service
 from inbox_app.services.account_states import AccountState
 from inbox_app.services.attachments import BlobCorruptError, BlobNotFoundError
 from inbox_app.services.conversations import ConversationState, sidebar_sources
@@ -38,6 +39,7 @@ from inbox_app.services.settings import mark_read_delay
 from inbox_app.ui.conversation_model import ConversationListModel, local_zone
 from inbox_app.ui.main_window import MainWindow
 from inbox_app.ui.reconnect_banner import AccountTrouble
+from inbox_app.ui.saved_searches import SavedSearches
 
 if TYPE_CHECKING:
     from inbox_app.ui.outbox_dialog import OutboxDialog
@@ -242,6 +244,8 @@ class MainController(QObject):
             self.window.try_demo_requested.connect(on_try_demo)
         if on_add_account is not None:
             self.window.add_account_requested.connect(on_add_account)
+        self.saved_searches = SavedSearches(self.window, lambda title, text: self.confirm(title, text), self)
+        self.saved_searches.changed.connect(self.refresh_counts)
         self.reply_widget = reply_widget if reply_widget is not None else self._make_reply_widget()
         self.window.set_reply_widget(self.reply_widget)
         self._connect()
@@ -529,6 +533,7 @@ class MainController(QObject):
         self.retry_sync_requested.emit()
 
     def reload_sidebar(self) -> None:
+        self.saved_searches.load()
         self.runner.run("sources", sidebar_sources, self._on_sources)
         self.account_trouble.refresh()  # after the sources: the account entries exist when badges arrive
         self.refresh_counts()
@@ -540,11 +545,15 @@ class MainController(QObject):
         self.refresh_counts()
 
     def refresh_counts(self) -> None:
-        views = [*self.window.sidebar.views(), View(ViewKind.ALL)]
+        views = [v for v in self.window.sidebar.views() if v.kind is not ViewKind.SAVED] + [
+            View(ViewKind.ALL)
+        ]
         now = self.now_fn()
 
         def work() -> dict[str, int]:
             counts = conversations.view_counts(views, now)
+            saved = search_service.saved_counts(now)
+            counts.update({View(ViewKind.SAVED, name).key: value for name, value in saved.items()})
             counts[ACCOUNTS_KEY] = accounts.account_count()
             counts[OUTBOX_KEY] = outbox.pending_count()
             counts[OUTBOX_FAILED_KEY] = outbox.failed_count()
@@ -566,6 +575,13 @@ class MainController(QObject):
 
     def switch_view(self, view: View) -> None:
         """Show a view: ids are fetched on the worker, the list resets when they arrive."""
+        if view.kind is ViewKind.SAVED:
+            # A saved search is its query in the box: the seller sees what it searches and can refine it.
+            self.window.search.setText(self.saved_searches.query_of(view.value or "") or "")
+            self._search_timer.stop()
+            self._run_search()
+            return
+        self.window.show_search_error(None)
         if self.window.search.text():
             self.window.search.blockSignals(True)
             self.window.search.clear()
@@ -748,18 +764,28 @@ class MainController(QObject):
     def _run_search(self) -> None:
         text = self.window.search.text().strip()
         view = self.model.view
+        ranked = False
+        if text:
+            try:
+                ranked = bool(search_service.validate(text).terms)
+            except search_service.SearchQueryError as exc:
+                self.window.show_search_error(exc.message)  # the list keeps the last good results
+                return
+        self.window.show_search_error(None)
         self.window.conversation_list.set_empty_text(
             _("No conversation matches “{text}”.").format(text=text) if text else _empty_text(view)
         )
         self.runner.run(
             "ids",
             lambda: self.model.fetch_ids(view, text),
-            lambda ids: self._on_search_ids(text, ids),
+            lambda ids: self._on_search_ids(text, ids, ranked),
         )
 
-    def _on_search_ids(self, text: str, ids: list[int]) -> None:
+    def _on_search_ids(self, text: str, ids: list[int], ranked: bool = False) -> None:
         self.model.set_ids(ids, search=text)
         self._after_reset()
+        if text:
+            self.window.statusBar().showMessage(_search_count_text(len(ids), ranked), 10_000)
 
     # -------------------------------------------------------------------------------------- reading
     def show_conversation(self, conversation_id: int | None) -> None:
@@ -1027,6 +1053,15 @@ class MainController(QObject):
             + "\n\n"
             + _("Version {version}").format(version=app_version()),
         )
+
+
+def _search_count_text(found: int, ranked: bool) -> str:
+    """ "12 conversations found"; at the cap of ranked (text) results, "500+ …, best first"."""
+    if ranked and found >= search_service.MAX_RESULTS:
+        return _("{count}+ conversations found, best first").format(count=format_number(found))
+    return ngettext("{count} conversation found", "{count} conversations found", found).format(
+        count=format_number(found)
+    )
 
 
 def _empty_text(view: View) -> str:

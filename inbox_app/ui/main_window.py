@@ -46,6 +46,7 @@ from inbox_app.ui.conversation_list import ConversationList
 from inbox_app.ui.conversation_model import urgency_color
 from inbox_app.ui.keys import extra_shortcuts, native_key
 from inbox_app.ui.reconnect_banner import ReconnectBanner
+from inbox_app.ui.search_completer import LastWordCompleter
 from inbox_app.ui.sidebar import Sidebar
 from inbox_app.ui.thread_view import ThreadView
 
@@ -197,6 +198,15 @@ class MainWindow(QMainWindow):
         self.search.setPlaceholderText(_("Search messages, customers, order numbers…"))
         self.search.setClearButtonEnabled(True)
         self.search.textChanged.connect(self.search_text_changed)
+        self.search_completer = LastWordCompleter(self.search)
+        # Under the box: why a query cannot be understood (unknown filter, bad date, open quote).
+        self.search_error = QLabel(self)
+        self.search_error.setObjectName("searchError")
+        self.search_error.setWordWrap(True)
+        error_color = urgency_color(Urgency.OVERDUE)
+        if error_color is not None:
+            self.search_error.setStyleSheet(f"color: {error_color.name()}")
+        self.search_error.setVisible(False)
         self.conversation_list = ConversationList(self)
         self.account_banner = AccountBanner(self)
         self.reconnect_banner = ReconnectBanner(self)  # "eBay (Shop) needs you to sign in again · Reconnect"
@@ -207,6 +217,7 @@ class MainWindow(QMainWindow):
         list_layout.addWidget(self.reconnect_banner)
         list_layout.addWidget(self.account_banner)
         list_layout.addWidget(self.search)
+        list_layout.addWidget(self.search_error)
         list_layout.addWidget(self.conversation_list, 1)
         # Right: thread over the reply slot.
         self.thread_view = ThreadView(self)
@@ -311,6 +322,12 @@ class MainWindow(QMainWindow):
         a("undo", _("&Undo"), QKeySequence.StandardKey.Undo)
         a("find", _("&Find"), QKeySequence.StandardKey.Find)
         a("refresh", _("&Refresh"), QKeySequence.StandardKey.Refresh)
+        a(
+            "save_search",
+            _("&Save search…"),
+            "Ctrl+Shift+S",
+            tip=_("Keep this search in the sidebar, with its count"),
+        )
         a("sort_reverse", _("Least urgent &first"), checkable=True)
         a("plain_text", _("&Plain text"), "Ctrl+Shift+T", checkable=True)
         a("next", _("&Next conversation"), "J")
@@ -368,7 +385,7 @@ class MainWindow(QMainWindow):
         edit_menu = bar.addMenu(_("&Edit"))
         edit_menu.addActions([by["undo"]])
         edit_menu.addSeparator()
-        edit_menu.addAction(by["find"])
+        edit_menu.addActions([by["find"], by["save_search"]])
         view_menu = bar.addMenu(_("&View"))
         view_menu.addActions(list(self.view_actions.values()))
         view_menu.addSeparator()
@@ -431,6 +448,11 @@ class MainWindow(QMainWindow):
 
     def is_empty_state(self) -> bool:
         return self.content_stack.currentWidget() is self.empty_state
+
+    def show_search_error(self, message: str | None) -> None:
+        """Say under the search box why the query cannot be understood (None: hide it)."""
+        self.search_error.setText(_("⚠ {message}").format(message=message) if message else "")
+        self.search_error.setVisible(bool(message))
 
     def focus_search(self) -> None:
         self.search.setFocus(Qt.FocusReason.ShortcutFocusReason)

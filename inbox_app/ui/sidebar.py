@@ -4,7 +4,8 @@ Counts are live (the controller feeds :meth:`Sidebar.set_counts` after every cha
 beat). The sidebar knows nothing of the store: it shows what it is given and says which view was picked.
 
 Signals:
-    view_selected(object): the :class:`~inbox_app.domain.views.View` the user picked.
+    view_selected(object): the :class:`~inbox_app.domain.views.View` the user picked (a saved search too).
+    saved_rename_requested(str), saved_delete_requested(str): a saved search's context menu, by name.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ SECTION_TITLES = {
     ViewKind.ACCOUNT: N_("Accounts"),
     ViewKind.CHANNEL: N_("Channels"),
     ViewKind.TAG: N_("Tags"),
+    ViewKind.SAVED: N_("Saved searches"),
 }
 
 _VIEW_ICONS = {
@@ -44,6 +46,8 @@ class Sidebar(QTreeView):
     view_selected = Signal(object)
     edit_account_requested = Signal(int)
     remove_account_requested = Signal(int)
+    saved_rename_requested = Signal(str)
+    saved_delete_requested = Signal(str)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -125,15 +129,8 @@ class Sidebar(QTreeView):
             ],
             ViewKind.TAG: [(View(ViewKind.TAG, name), name, QIcon()) for name in tags],
         }
-        for kind, header in self._sections.items():
-            for row in range(header.rowCount()):
-                key = _key(header.child(row, 0).index())
-                if key is not None:
-                    self._items.pop(key, None)
-            header.removeRows(0, header.rowCount())
-            for view, label, icon in entries[kind]:
-                header.appendRow(self._row(view, label, icon))
-            self.setExpanded(header.index(), True)
+        for kind, rows in entries.items():
+            self._fill_section(kind, rows)
         for channel_kind in channels:
             pair = self._items.get(View(ViewKind.CHANNEL, channel_kind).key)
             if pair is not None:
@@ -147,6 +144,28 @@ class Sidebar(QTreeView):
         self._show_account_states()
         if current is not None and current.key in self._items:
             self.select_view(current, emit=False)
+
+    def set_saved_searches(self, names: Sequence[tuple[str, str]]) -> None:
+        """Fill the Saved searches section with (name, query) pairs; the query is the entry's tooltip."""
+        current = self.current_view()
+        self._fill_section(
+            ViewKind.SAVED, [(View(ViewKind.SAVED, name), name, QIcon()) for name, _q in names]
+        )
+        for name, query in names:
+            self._items[View(ViewKind.SAVED, name).key][0].setToolTip(query)
+        if current is not None and current.key in self._items:
+            self.select_view(current, emit=False)
+
+    def _fill_section(self, kind: ViewKind, rows: Sequence[tuple[View, str, QIcon]]) -> None:
+        header = self._sections[kind]
+        for row in range(header.rowCount()):
+            key = _key(header.child(row, 0).index())
+            if key is not None:
+                self._items.pop(key, None)
+        header.removeRows(0, header.rowCount())
+        for view, label, icon in rows:
+            header.appendRow(self._row(view, label, icon))
+        self.setExpanded(header.index(), True)
 
     def set_account_badges(self, badges: dict[int, tuple[QIcon, str]]) -> None:
         """Each account's channel icon (with a warning mark when its sign-in failed) and its description."""
@@ -202,6 +221,16 @@ class Sidebar(QTreeView):
         entry = self._account_items.get(account_id)
         return entry[0].text() if entry is not None else ""
 
+    def index_of(self, view: View) -> QModelIndex:
+        """The label cell of a view's row (invalid when the sidebar does not show it)."""
+        pair = self._items.get(view.key)
+        return pair[0].index() if pair is not None else QModelIndex()
+
+    def count_text(self, view: View) -> str:
+        """The count shown next to a view ("" when none)."""
+        pair = self._items.get(view.key)
+        return pair[1].text() if pair is not None else ""
+
     def view_keys(self) -> list[str]:
         return list(self._items)
 
@@ -229,6 +258,21 @@ class Sidebar(QTreeView):
             self.blockSignals(False)
         return True
 
+    def saved_menu(self, index: QModelIndex) -> QMenu | None:
+        """The context menu of a saved search (Rename…, Delete); None elsewhere."""
+        key = _key(index)
+        view = View.parse(key) if key else None
+        if view is None or view.kind is not ViewKind.SAVED or not view.value:
+            return None
+        name = view.value
+        menu = QMenu(self)
+        menu.setObjectName("savedSearchContextMenu")
+        rename = menu.addAction(_("Re&name…"))
+        rename.triggered.connect(lambda: self.saved_rename_requested.emit(name))
+        delete = menu.addAction(_("&Delete"))
+        delete.triggered.connect(lambda: self.saved_delete_requested.emit(name))
+        return menu
+
     def account_menu(self, index: QModelIndex) -> QMenu | None:
         """The context menu of an account entry (Edit…, Remove…); None elsewhere."""
         key = _key(index)
@@ -245,7 +289,8 @@ class Sidebar(QTreeView):
         return menu
 
     def contextMenuEvent(self, event: QContextMenuEvent) -> None:
-        menu = self.account_menu(self.indexAt(event.pos()))
+        index = self.indexAt(event.pos())
+        menu = self.account_menu(index) or self.saved_menu(index)
         if menu is not None:
             menu.exec(event.globalPos())
 

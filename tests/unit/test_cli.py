@@ -147,7 +147,7 @@ def test_search_by_order_id_puts_that_order_first(
     assert rows[0]["id"] == conv_id and rows[0]["order_id"] == order_id
 
 
-@pytest.mark.parametrize("query", ["e-mail", "user@x", '"', "AND OR NOT", "*", "paquete"])
+@pytest.mark.parametrize("query", ["e-mail", "user@x", "AND OR NOT", "*", "paquete", "10:30"])
 def test_search_survives_awkward_input(
     demo_profile: Path, query: str, capsys: pytest.CaptureFixture[str]
 ) -> None:

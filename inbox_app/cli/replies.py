@@ -50,6 +50,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     again.add_argument("item_id", type=int, metavar="ID")
     again.set_defaults(func=cmd_outbox_send_again)
+    anyway = box_sub.add_parser(
+        "send-anyway", help=_("send a reply held because the conversation changed since it was written")
+    )
+    anyway.add_argument("item_id", type=int, metavar="ID")
+    anyway.set_defaults(func=cmd_outbox_send_anyway)
 
 
 def _read_limited(stream: TextIO, limit: int) -> str:
@@ -167,40 +172,12 @@ def _check_and_keep(
     ]
 
 
-def _item_info(item: Any) -> dict[str, Any]:
-    from inbox_app.store.accounts import DEMO_KIND
-    from inbox_app.store.outbox import is_unconfirmed
-
-    return {
-        "id": item.id,
-        "conversation_id": item.conversation_id,
-        "account_id": item.account_id,
-        "state": item.state,
-        "delivery_step": item.delivery_step,  # sending: claimed/submitting/accepted; sent: filing (Sent copy due)
-        "unconfirmed": is_unconfirmed(item.state, item.last_error),  # see `outbox send-again`
-        "demo": item.account.kind == DEMO_KIND,  # the demo account's replies are never sent
-        "subject": item.subject,
-        "recipients": list(item.recipients or []),
-        "message_id": item.message_id,
-        "attempts": item.attempts,
-        "last_error": item.last_error,
-        "created_at": item.created_at.isoformat() if item.created_at else None,
-        "scheduled_at": item.scheduled_at.isoformat() if item.scheduled_at else None,
-        "next_attempt_at": item.next_attempt_at.isoformat() if item.next_attempt_at else None,
-        "sent_at": item.sent_at.isoformat() if item.sent_at else None,
-        "close_after_send": bool(item.close_after_send),
-    }
-
-
 def cmd_outbox_list(args: argparse.Namespace) -> int:
-    from inbox_app.store.models import OutboxItem
+    from inbox_app.services import outbox
 
     profile = profile_from_args(args)
     try:
-        query = OutboxItem.select().order_by(OutboxItem.created_at, OutboxItem.id)
-        if not args.all:
-            query = query.where(OutboxItem.state.in_(["queued", "sending", "failed"]))
-        infos = [_item_info(i) for i in query]
+        infos = outbox.item_infos(include_done=args.all)
     finally:
         profile.close()
     if args.json:
@@ -212,7 +189,26 @@ def cmd_outbox_list(args: argparse.Namespace) -> int:
             state = _("sent, unconfirmed") if info["unconfirmed"] else info["state"]
             if info["demo"] and info["state"] == "queued":
                 state = _("demo account: not sent")
+            if info["held_reason"]:
+                state = _("held: {reason}").format(reason=info["held_reason"])
             print(f"{info['id']}\t{state}\t{', '.join(info['recipients'])}\t{info['subject']}")
+    return 0
+
+
+def cmd_outbox_send_anyway(args: argparse.Namespace) -> int:
+    from inbox_app.services import outbox
+
+    profile = profile_from_args(args)
+    try:
+        if not outbox.exists(args.item_id):
+            raise CliError(_("There is no outbox item {id}.").format(id=args.item_id))
+        if not outbox.send_anyway(args.item_id, actor="cli"):
+            raise CliError(
+                _("Outbox item {id} is not held; there is nothing to release.").format(id=args.item_id)
+            )
+    finally:
+        profile.close()
+    print(_("Released: outbox item {id} is sent by the next sync.").format(id=args.item_id))
     return 0
 
 

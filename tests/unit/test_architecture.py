@@ -69,9 +69,7 @@ PENDING: dict[str, set[str]] = {
     "cli/replies.py": {
         "inbox_app.sync.channel_delivery",  # marketplace limits and files: to route through services (issue 12)
         "inbox_app.sync.registry",
-        "inbox_app.store.accounts",
         "inbox_app.store.models",
-        "inbox_app.store.outbox",
         "inbox_app.store.replies",
         "inbox_app.store",
     },

@@ -26,6 +26,7 @@ __all__ = [
     "edit_held",
     "exists",
     "failed_count",
+    "held_count",
     "held_reason",
     "is_unconfirmed",
     "item_infos",
@@ -54,6 +55,11 @@ def pending_count() -> int:
 
 def failed_count() -> int:
     return outbox_view.failed_count()
+
+
+def held_count() -> int:
+    """Replies the collision check held, waiting for Send anyway / Edit / Discard."""
+    return outbox_holds.held_count()
 
 
 def conversation_of(item_id: int) -> int | None:
@@ -159,6 +165,12 @@ def edit_held(item_id: int, *, actor: str = "") -> int | None:
         return None
     if not store_outbox.cancel(item_id, actor=actor):
         return None
+    # A draft written meanwhile is kept, under the held text; the draft begins now either way.
+    current = store_drafts.load_draft(item.conversation_id)
+    body = str(item.body)
+    if current is not None and str(current.body).strip():
+        body = f"{body.rstrip()}\n\n{current.body}"
+    files = list(item.attachments or []) + (list(current.attachments or []) if current is not None else [])
     store_drafts.delete_draft(item.conversation_id)
-    store_drafts.save_draft(item.conversation_id, str(item.body), attachments=list(item.attachments or []))
+    store_drafts.save_draft(item.conversation_id, body, attachments=files)
     return int(item.conversation_id)

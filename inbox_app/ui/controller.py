@@ -45,6 +45,7 @@ log = logging.getLogger("inbox_app.ui")
 SEARCH_DEBOUNCE_MS = 150
 OUTBOX_KEY = "outbox"  # extra entry in the counts dict: replies waiting in the outbox
 OUTBOX_FAILED_KEY = "outbox_failed"  # extra entry in the counts dict: replies that failed for good
+OUTBOX_HELD_KEY = "outbox_held"  # replies the collision check held for the seller
 ACCOUNTS_KEY = "accounts"  # extra entry in the counts dict: how many accounts exist (first run when none)
 DEFAULT_VIEW = View(ViewKind.OPEN)
 
@@ -262,6 +263,9 @@ class MainController(QObject):
         w.thread_view.cancel_reply_requested.connect(self.cancel_reply)
         w.thread_view.retry_reply_requested.connect(self.retry_reply)
         w.thread_view.send_again_requested.connect(self.send_again)
+        w.thread_view.send_anyway_requested.connect(self.send_anyway)
+        w.thread_view.edit_held_requested.connect(self.edit_held)
+        w.thread_view.discard_held_requested.connect(self.discard_held)
         w.outbox_link_activated.connect(self.open_outbox)
         w.overdue_link_activated.connect(lambda: w.sidebar.select_view(View(ViewKind.OVERDUE)))
         w.closing.connect(self.save_settings)
@@ -386,6 +390,51 @@ class MainController(QObject):
             self.wake_outbox_requested.emit()
         self._on_outbox_changed([conversation_id])
         return copy is not None
+
+    def send_anyway(self, item_id: int) -> bool:
+        """ "Send anyway" on a held reply: the seller saw what changed; it goes out now, once."""
+        conversation_id = outbox.conversation_of(item_id)
+        if conversation_id is None:
+            return False
+        done = outbox.send_anyway(item_id, actor="user")
+        if done:
+            self.window.statusBar().showMessage(
+                _("The reply is back in the queue and will be sent as soon as possible."), 6000
+            )
+            self.wake_outbox_requested.emit()
+        self._on_outbox_changed([conversation_id])
+        return done
+
+    def edit_held(self, item_id: int) -> bool:
+        """ "Edit" on a held reply: its text goes back into the reply box (the held one is withdrawn)."""
+        conversation_id = outbox.conversation_of(item_id)
+        if conversation_id is None:
+            return False
+        set_conversation = getattr(self.reply_widget, "set_conversation", None)
+        if callable(set_conversation):
+            set_conversation(
+                None
+            )  # writes what is in the box now, so the held text joins it, not replaces it
+        done = outbox.edit_held(item_id, actor="user") is not None
+        self._on_outbox_changed([conversation_id])
+        if self._current_id == conversation_id:
+            self.show_conversation(conversation_id)
+        if done:
+            self.focus_reply()
+        return done
+
+    def discard_held(self, item_id: int) -> bool:
+        """ "Discard" on a held reply: asked first, then it is cancelled for good."""
+        conversation_id = outbox.conversation_of(item_id)
+        if conversation_id is None or not self.confirm(
+            _("Discard reply"), _("Discard this reply? It will not be sent.")
+        ):
+            return False
+        done = outbox.cancel(item_id, actor="user")
+        if done:
+            self.window.statusBar().showMessage(_("Reply discarded: it will not be sent."), 6000)
+        self._on_outbox_changed([conversation_id])
+        return done
 
     def _on_outbox_changed(self, conversation_ids: list[int]) -> None:
         """A reply was cancelled or re-queued: the counts, the open outbox and the thread's bubbles follow."""
@@ -529,6 +578,7 @@ class MainController(QObject):
             counts[ACCOUNTS_KEY] = accounts.account_count()
             counts[OUTBOX_KEY] = outbox.pending_count()
             counts[OUTBOX_FAILED_KEY] = outbox.failed_count()
+            counts[OUTBOX_HELD_KEY] = outbox.held_count()
             return counts
 
         self.runner.run("counts", work, self._on_counts)
@@ -537,7 +587,10 @@ class MainController(QObject):
         self.window.sidebar.set_counts(counts)
         self.window.set_overdue_count(counts.get(ViewKind.OVERDUE.value, 0))
         self.window.set_outbox_count(
-            counts.get(OUTBOX_KEY, 0), offline=not self._online, failed=counts.get(OUTBOX_FAILED_KEY, 0)
+            counts.get(OUTBOX_KEY, 0),
+            offline=not self._online,
+            failed=counts.get(OUTBOX_FAILED_KEY, 0),
+            held=counts.get(OUTBOX_HELD_KEY, 0),
         )
         self._has_conversations = counts.get(ViewKind.ALL.value, 0) > 0
         # The first-run screen is for a profile with nothing in it: an account that has not delivered (or

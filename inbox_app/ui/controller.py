@@ -34,6 +34,7 @@ from inbox_app.services.attachments import BlobCorruptError, BlobNotFoundError
 from inbox_app.services.conversations import ConversationState, sidebar_sources
 from inbox_app.services.settings import mark_read_delay
 from inbox_app.ui.conversation_model import ConversationListModel, local_zone
+from inbox_app.ui.customer_panel import CustomerActions
 from inbox_app.ui.main_window import MainWindow
 
 if TYPE_CHECKING:
@@ -264,6 +265,14 @@ class MainController(QObject):
         w.thread_view.retry_reply_requested.connect(self.retry_reply)
         w.thread_view.send_again_requested.connect(self.send_again)
         w.thread_view.send_anyway_requested.connect(self.send_anyway)
+        strip = w.thread_view.customer
+        self.customer_actions = CustomerActions(
+            strip.others,
+            self.undo_stack,
+            message=lambda text: w.statusBar().showMessage(text, 6000),
+            show=strip.set_history,
+            parent=self,
+        )
         w.thread_view.edit_held_requested.connect(self.edit_held)
         w.thread_view.discard_held_requested.connect(self.discard_held)
         w.outbox_link_activated.connect(self.open_outbox)
@@ -453,6 +462,7 @@ class MainController(QObject):
         detail = conversations.detail(cid, self.profile.blobs) if cid is not None else None
         pending = outbox.rows_for(cid) if cid is not None else []
         self.window.thread_view.set_detail(detail, self.now_fn(), pending)
+        self.customer_actions.show_for(cid if detail is not None else None)
         self._materialize_inline_images(detail)
 
     def _materialize_inline_images(self, detail: ConversationDetail | None) -> None:
@@ -772,6 +782,7 @@ class MainController(QObject):
         detail = conversations.detail(conversation_id, self.profile.blobs) if conversation_id else None
         pending = outbox.rows_for(conversation_id) if detail is not None and conversation_id else []
         self.window.thread_view.set_detail(detail, self.now_fn(), pending)
+        self.customer_actions.show_for(conversation_id if detail is not None else None)
         self._materialize_inline_images(detail)
         set_conversation = getattr(self.reply_widget, "set_conversation", None)
         if callable(set_conversation):

@@ -46,8 +46,6 @@ from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
     QLabel,
-    QListWidget,
-    QListWidgetItem,
     QPlainTextEdit,
     QProgressBar,
     QPushButton,
@@ -71,9 +69,11 @@ from inbox_app.domain.conversations import (
 from inbox_app.domain.deadlines import Urgency, urgency
 from inbox_app.domain.views import DUE_SOON_WINDOW
 from inbox_app.i18n import N_, _, format_datetime, format_duration, format_number, format_size, ngettext
+from inbox_app.services.customers import CustomerHistory
 from inbox_app.services.outbox import OutboxPhase, OutboxRow, change_text
 from inbox_app.ui import icons
 from inbox_app.ui.conversation_model import STATUS_LABELS, is_dark_palette, local_zone, urgency_color
+from inbox_app.ui.customer_panel import CustomerPanel
 from inbox_app.ui.outbox_dialog import phase_color, status_line, when_text
 
 # Marked with N_ and translated with _ at use: a ``_('…')`` inside an f-string escapes the message extractor.
@@ -329,7 +329,8 @@ class MessageBrowser(QTextBrowser):
 
 
 class CustomerStrip(QFrame):
-    """Who the customer is (identities) and their other conversations, collapsible."""
+    """Who the customer is (identities) and, unfolded, their history across channels (``CustomerPanel``:
+    every conversation of the same buyer, merge and split by hand)."""
 
     conversation_requested = Signal(int)
 
@@ -345,6 +346,7 @@ class CustomerStrip(QFrame):
         self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.toggle = QToolButton(self)
+        self.toggle.setObjectName("customerToggle")
         self.toggle.setCheckable(True)
         self.toggle.setAutoRaise(True)
         self.toggle.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
@@ -353,11 +355,10 @@ class CustomerStrip(QFrame):
         row.addWidget(self.label, 1)
         row.addWidget(self.toggle)
         layout.addLayout(row)
-        self.others = QListWidget(self)
-        self.others.setMaximumHeight(110)
+        self.others = CustomerPanel(self)
+        self.others.setMinimumHeight(150)
         self.others.setVisible(False)
-        self.others.itemActivated.connect(self._on_item)
-        self.others.itemClicked.connect(self._on_item)
+        self.others.conversation_requested.connect(self.conversation_requested)
         layout.addWidget(self.others)
 
     def set_detail(self, detail: ConversationDetail) -> None:
@@ -366,36 +367,21 @@ class CustomerStrip(QFrame):
         parts.extend(html.escape(value) for _kind, value in detail.customer_identities[:3])
         self.label.setText(" · ".join(parts))
         self.label.setToolTip("\n".join(f"{kind}: {value}" for kind, value in detail.customer_identities))
-        self.others.clear()
-        for other in detail.other_conversations:
-            when = (
-                format_datetime(other.last_message_at, "short", tz=local_zone())
-                if other.last_message_at
-                else ""
-            )
-            status = _(STATUS_LABELS.get(other.status, other.status))
-            item = QListWidgetItem(
-                icons.channel_icon(other.channel_kind),
-                f"{other.subject or other.snippet} — {status} · {when}",
-            )
-            item.setData(Qt.ItemDataRole.UserRole, other.id)
-            self.others.addItem(item)
-        count = len(detail.other_conversations)
-        self.toggle.setVisible(count > 0)
+
+    def set_history(self, history: CustomerHistory | None, current: int | None) -> None:
+        """The customer's history (``services.customers.history``), given by the window's controller."""
+        self.others.set_history(history, current)
+        count = self.others.other_count()
+        self.toggle.setVisible(history is not None and (count > 0 or history.customer_id is not None))
         self.toggle.setText(
             ngettext("{n} other conversation", "{n} other conversations", count).format(n=count)
+            if count
+            else _("Customer history")
         )
-        if count == 0:
-            self.toggle.setChecked(False)
 
     def _on_toggled(self, checked: bool) -> None:
         self.others.setVisible(checked)
         self.toggle.setArrowType(Qt.ArrowType.DownArrow if checked else Qt.ArrowType.RightArrow)
-
-    def _on_item(self, item: QListWidgetItem) -> None:
-        value = item.data(Qt.ItemDataRole.UserRole)
-        if value is not None:
-            self.conversation_requested.emit(int(value))
 
 
 class ThreadView(QWidget):

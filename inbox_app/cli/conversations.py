@@ -100,6 +100,7 @@ def conversation_json(summary: ConversationSummary, marketplace: str | None, now
 
 def detail_json(detail: ConversationDetail, now: datetime) -> dict[str, Any]:
     from inbox_app.cli.triage import triage_json
+    from inbox_app.services import customers
 
     data = conversation_json(detail.summary, detail.marketplace, now)
     data.update(triage_json([detail.summary.id]).get(detail.summary.id, {}))
@@ -113,7 +114,8 @@ def detail_json(detail: ConversationDetail, now: datetime) -> dict[str, Any]:
             "no_response_needed": detail.no_response_needed,
             "extra": detail.extra,
             "customer_identities": [{"kind": k, "value": v} for k, v in detail.customer_identities],
-            "other_conversations": [other.id for other in detail.other_conversations],
+            # The customer's other conversations across channels and accounts (services.customers).
+            "other_conversations": customers.other_conversations_json(detail.summary.id),
             "notes": [
                 {"author": n.author, "body": n.body, "created_at": iso(n.created_at)} for n in detail.notes
             ],

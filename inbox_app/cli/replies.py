@@ -50,6 +50,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     again.add_argument("item_id", type=int, metavar="ID")
     again.set_defaults(func=cmd_outbox_send_again)
+    anyway = box_sub.add_parser(
+        "send-anyway", help=_("send a reply held because the conversation changed since it was written")
+    )
+    anyway.add_argument("item_id", type=int, metavar="ID")
+    anyway.set_defaults(func=cmd_outbox_send_anyway)
 
 
 def _read_limited(stream: TextIO, limit: int) -> str:
@@ -177,7 +182,26 @@ def cmd_outbox_list(args: argparse.Namespace) -> int:
             state = _("sent, unconfirmed") if info["unconfirmed"] else info["state"]
             if info["demo"] and info["state"] == "queued":
                 state = _("demo account: not sent")
+            if info["held_reason"]:
+                state = _("held: {reason}").format(reason=info["held_reason"])
             print(f"{info['id']}\t{state}\t{', '.join(info['recipients'])}\t{info['subject']}")
+    return 0
+
+
+def cmd_outbox_send_anyway(args: argparse.Namespace) -> int:
+    from inbox_app.services import outbox
+
+    profile = profile_from_args(args)
+    try:
+        if not outbox.exists(args.item_id):
+            raise CliError(_("There is no outbox item {id}.").format(id=args.item_id))
+        if not outbox.send_anyway(args.item_id, actor="cli"):
+            raise CliError(
+                _("Outbox item {id} is not held; there is nothing to release.").format(id=args.item_id)
+            )
+    finally:
+        profile.close()
+    print(_("Released: outbox item {id} is sent by the next sync.").format(id=args.item_id))
     return 0
 
 

@@ -28,6 +28,7 @@ class Fault:
     path_prefix: str | None = None
     times: int = 1
     after_processing: bool = False
+    skip: int = 0  # let this many matching requests through first (e.g. the collision check's thread fetch)
 
     def matches(self, method: str, path: str) -> bool:
         return (self.method is None or self.method == method) and (
@@ -117,6 +118,9 @@ class LoopbackSandbox:
         with self._lock:
             for fault in self.faults:
                 if fault.times > 0 and fault.matches(method, path):
+                    if fault.skip > 0:
+                        fault.skip -= 1
+                        return None
                     fault.times -= 1
                     return fault
         return None

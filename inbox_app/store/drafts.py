@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from inbox_app.store.models import Draft, utcnow
+import peewee
+
+from inbox_app.store.models import Draft, Message, utcnow
+
+
+def newest_message_id(conversation_id: int) -> int:
+    """The newest stored message of a conversation (0: none): what the seller has seen when a draft starts."""
+    return int(
+        Message.select(peewee.fn.MAX(Message.id)).where(Message.conversation == conversation_id).scalar() or 0
+    )
 
 
 def save_draft(
@@ -24,6 +33,9 @@ def save_draft(
             language=language,
             attachments=list(attachments),
             updated_at=utcnow(),
+            # Only when the draft is created (the conflict update leaves them): see ``sync.collisions``.
+            started_at=utcnow(),
+            seen_message_id=newest_message_id(conversation_id),
         )
         .on_conflict(
             conflict_target=[Draft.conversation],

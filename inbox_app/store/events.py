@@ -15,6 +15,8 @@ class EventKind(StrEnum):
     REPLY_QUEUED = "reply_queued"
     REPLY_FAILED = "reply_failed"
     REPLY_CANCELLED = "reply_cancelled"
+    REPLY_HELD = "reply_held"  # the collision check before send: the thread changed since the draft began
+    REPLY_RELEASED = "reply_released"  # the seller sent a held reply anyway
     STATUS_CHANGED = "status_changed"
     TAGGED = "tagged"
     UNTAGGED = "untagged"

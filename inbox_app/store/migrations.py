@@ -192,6 +192,25 @@ def _search_indexes(db: peewee.SqliteDatabase) -> None:
             db.execute_sql(f"CREATE INDEX IF NOT EXISTS conversation_{name} ON conversation ({name})")
 
 
+def _collision_check(db: peewee.SqliteDatabase) -> None:
+    """The collision check before send (``sync.collisions``): when a draft was started and the newest message
+    then (``draft.started_at``, ``seen_message_id``), carried onto its outbox row with what held it and what
+    the seller sent anyway over. Idempotent: a fresh database has the columns already."""
+    draft = {column.name for column in db.get_columns("draft")}
+    for name, sql_type in (("started_at", "TEXT"), ("seen_message_id", "INTEGER")):
+        if name not in draft:
+            db.execute_sql(f"ALTER TABLE draft ADD COLUMN {name} {sql_type}")
+    item = {column.name for column in db.get_columns("outbox_item")}
+    for name, sql_type in (
+        ("draft_started_at", "TEXT"),
+        ("seen_message_id", "INTEGER"),
+        ("held_changes", "TEXT"),
+        ("acknowledged", "TEXT NOT NULL DEFAULT '[]'"),
+    ):
+        if name not in item:
+            db.execute_sql(f"ALTER TABLE outbox_item ADD COLUMN {name} {sql_type}")
+
+
 # Ordered: MIGRATIONS[n] brings a database from version n to n + 1.
 MIGRATIONS: list[Callable[[peewee.SqliteDatabase], None]] = [
     _v1,
@@ -201,6 +220,7 @@ MIGRATIONS: list[Callable[[peewee.SqliteDatabase], None]] = [
     _triage,
     _remote_actions,
     _search_indexes,
+    _collision_check,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -252,6 +252,10 @@ class Draft(BaseModel):
     language = peewee.TextField(null=True)
     attachments = JsonField(default=list)  # [{name, sha256, size, mime_type}]
     updated_at = UtcDateTimeField(default=utcnow)
+    # When the seller began this draft and the newest message of the thread then: what arrived after it was
+    # not seen while writing, so the outbox holds the reply (``sync.collisions``). Schema: _collision_check.
+    started_at = UtcDateTimeField(null=True)
+    seen_message_id = peewee.IntegerField(null=True)
 
 
 class OutboxItem(BaseModel):
@@ -289,6 +293,13 @@ class OutboxItem(BaseModel):
     sent_at = UtcDateTimeField(null=True)
     sent_message = peewee.ForeignKeyField(Message, null=True, on_delete="SET NULL")
     sent_message_id: int | None
+    # The collision check (``sync.collisions``, schema _collision_check): the draft's start and the newest
+    # message seen then; on a ``held`` row what changed since ([{kind, who, at, remote_id}]); the changes the
+    # seller has seen and sent anyway over (remote ids), never a reason to hold again.
+    draft_started_at = UtcDateTimeField(null=True)
+    seen_message_id = peewee.IntegerField(null=True)
+    held_changes = JsonField(null=True)
+    acknowledged = JsonField(default=list, constraints=[peewee.SQL("DEFAULT '[]'")])
 
     class Meta:
         table_name = "outbox_item"

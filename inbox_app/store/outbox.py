@@ -27,6 +27,7 @@ from inbox_app.domain.message_ids import new_message_id
 from inbox_app.i18n import _
 from inbox_app.store.accounts import DEMO_KIND
 from inbox_app.store.db import database_proxy
+from inbox_app.store.drafts import newest_message_id
 from inbox_app.store.events import EventKind, log_event
 from inbox_app.store.models import Account, Conversation, Draft, OutboxItem, utcnow
 
@@ -37,6 +38,9 @@ class OutboxState(StrEnum):
     SENT = "sent"
     FAILED = "failed"
     CANCELLED = "cancelled"
+    # The collision check found the thread changed since the draft was started (``sync.collisions``): the
+    # reply waits for the seller (``store.outbox_holds``: send anyway, or cancel).
+    HELD = "held"
 
 
 class DeliveryStep(StrEnum):
@@ -142,7 +146,15 @@ def queue_reply(
     )
     db = database_proxy.obj
     with db.atomic():
+        # What the seller had seen when the reply was begun (the draft's start, else now): the collision check
+        # before send compares the thread with it (``sync.collisions``).
+        draft = Draft.get_or_none(Draft.conversation == conversation) if resend_of is None else None
+        seen = draft.seen_message_id if draft is not None else None
+        if seen is None:
+            seen = newest_message_id(conversation.id)
         item = OutboxItem.create(
+            draft_started_at=(draft.started_at if draft is not None else None) or utcnow(),
+            seen_message_id=seen,
             conversation=conversation,
             account=account,
             body=body,
@@ -394,10 +406,14 @@ def send_again(item_id: int, *, actor: str = "") -> OutboxItem | None:
 
 
 def cancel(item_id: int, *, actor: str = "") -> bool:
-    """Cancel a reply that has not started sending; returns False if it is too late."""
+    """Cancel a reply that has not started sending (queued, or held by the collision check); returns False
+    if it is too late."""
     updated = (
         OutboxItem.update(state=OutboxState.CANCELLED.value)
-        .where((OutboxItem.id == item_id) & (OutboxItem.state == OutboxState.QUEUED.value))
+        .where(
+            (OutboxItem.id == item_id)
+            & OutboxItem.state.in_([OutboxState.QUEUED.value, OutboxState.HELD.value])
+        )
         .execute()
     )
     if updated:

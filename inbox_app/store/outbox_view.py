@@ -21,7 +21,12 @@ from inbox_app.store.accounts import DEMO_KIND
 from inbox_app.store.models import Account, Channel, Conversation, OutboxItem
 from inbox_app.store.outbox import OutboxState, is_unconfirmed
 
-ACTIVE_STATES = (OutboxState.QUEUED.value, OutboxState.SENDING.value, OutboxState.FAILED.value)
+ACTIVE_STATES = (
+    OutboxState.QUEUED.value,
+    OutboxState.SENDING.value,
+    OutboxState.FAILED.value,
+    OutboxState.HELD.value,
+)
 DONE_STATES = (OutboxState.SENT.value, OutboxState.CANCELLED.value)
 
 
@@ -35,6 +40,7 @@ class OutboxPhase(StrEnum):
     SENT = "sent"
     FAILED = "failed"
     CANCELLED = "cancelled"
+    HELD = "held"  # the thread changed since the reply was begun: waits for Send anyway / Edit / Discard
     DEMO = "demo"  # queued on the demo account: it stays in the outbox and is never sent
 
 
@@ -59,6 +65,8 @@ class OutboxRow:
     sent_at: datetime | None
     close_after_send: bool
     demo: bool = False  # a reply of the demo account: never delivered
+    # On a held reply: what changed since it was begun ({kind, who, at, remote_id}), see ``sync.collisions``.
+    held_changes: tuple[dict[str, object], ...] = ()
 
     def phase(self, now: datetime) -> OutboxPhase:
         if self.state == OutboxState.QUEUED.value and self.demo:
@@ -77,7 +85,11 @@ class OutboxRow:
     @property
     def can_cancel(self) -> bool:
         """Only a reply that has not started sending can be cancelled (``outbox.cancel`` enforces it too)."""
-        return self.state == OutboxState.QUEUED.value
+        return self.state in (OutboxState.QUEUED.value, OutboxState.HELD.value)
+
+    @property
+    def is_held(self) -> bool:
+        return self.state == OutboxState.HELD.value
 
     @property
     def can_send_again(self) -> bool:
@@ -131,6 +143,7 @@ def _row(item: OutboxItem) -> OutboxRow:
         sent_at=item.sent_at,
         close_after_send=bool(item.close_after_send),
         demo=item.account.kind == DEMO_KIND,
+        held_changes=tuple(dict(c) for c in item.held_changes or []),
     )
 
 

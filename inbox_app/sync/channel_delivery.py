@@ -40,13 +40,14 @@ from inbox_app.channels.base import (
 )
 from inbox_app.domain.conversations import Direction, IncomingMessage, Status
 from inbox_app.i18n import _
-from inbox_app.store import outbox
+from inbox_app.store import outbox, outbox_holds
 from inbox_app.store.accounts import get_account, set_needs_reconnect
 from inbox_app.store.blobs import BlobStore
 from inbox_app.store.db import database_proxy
 from inbox_app.store.events import EventKind, log_event
 from inbox_app.store.ingest import add_message, set_status
 from inbox_app.store.models import Account, Conversation, Message, OutboxItem
+from inbox_app.sync import collisions
 from inbox_app.sync.events import ChangeBus, ChangeEvent
 from inbox_app.sync.outbox_delivery import _IN_FLIGHT, DeliveryReport, _abandoned, _test_crash
 from inbox_app.sync.ownership import process_token
@@ -271,6 +272,13 @@ async def _deliver_one(
             if await _settle_by_lookup(item, account, channel, reply, blobs, report, accepted=accepted):
                 return False
             ambiguous = False  # the vendor's whole thread shows it is not there
+        if collisions.needs_check(item):  # nothing of it is on the marketplace yet: is it still the answer?
+            changes = await collisions.channel_changes(item, channel)
+            if changes:
+                if outbox_holds.hold(item, changes):
+                    report.held.append(item.id)
+                    report.conversations.add(item.conversation_id)
+                return False
         outbox.mark_step(item, outbox.DeliveryStep.CLAIMED)
         _test_crash("channel_after_claim")
         outbox.mark_step(item, outbox.DeliveryStep.SUBMITTING)

@@ -45,7 +45,7 @@ from inbox_app.channels.mail.imap import ImapConnection
 from inbox_app.channels.mail.smtp import SmtpSettings, send_raw
 from inbox_app.domain.conversations import Direction, IncomingMessage, Status
 from inbox_app.i18n import _
-from inbox_app.store import outbox
+from inbox_app.store import outbox, outbox_holds
 from inbox_app.store.accounts import mail_settings
 from inbox_app.store.blobs import BlobStore
 from inbox_app.store.db import database_proxy
@@ -53,6 +53,7 @@ from inbox_app.store.events import EventKind, log_event
 from inbox_app.store.ingest import add_message, set_status
 from inbox_app.store.mail_models import MailStore
 from inbox_app.store.models import Account, Conversation, Message, OutboxItem, SyncState
+from inbox_app.sync import collisions
 from inbox_app.sync.events import ChangeBus, ChangeEvent
 from inbox_app.sync.ownership import owner_alive, process_token
 
@@ -69,6 +70,7 @@ class DeliveryReport:
     retry: list[int] = field(default_factory=list)
     failed: list[int] = field(default_factory=list)
     unconfirmed: list[int] = field(default_factory=list)
+    held: list[int] = field(default_factory=list)  # the thread changed since the reply was begun (collisions)
     offline: bool = False
     conversations: set[int] = field(default_factory=set)
 
@@ -368,6 +370,19 @@ async def _deliver_claimed(
             return False
         outbox.mark_step(item, outbox.DeliveryStep.CLAIMED)
     _test_crash("after_claim")
+    if collisions.needs_check(item):
+        try:
+            changes = await collisions.mail_changes(item, account, imap)
+        except MailError as exc:  # unchecked is never sent: it stays queued for the next round
+            _requeue(item, exc.user_message)
+            report.retry.append(item.id)
+            report.offline = isinstance(exc, mail_errors.ConnectionFailed)
+            return True
+        if changes:
+            if outbox_holds.hold(item, changes):
+                report.held.append(item.id)
+                report.conversations.add(item.conversation_id)
+            return False
     raw = build_item(item, account, blobs)
     settings = mail_settings(account)
     unconfirmed: str | None = None

@@ -37,6 +37,7 @@ from inbox_app.services.attachments import BlobCorruptError, BlobNotFoundError
 from inbox_app.services.conversations import ConversationState, sidebar_sources
 from inbox_app.services.settings import mark_read_delay
 from inbox_app.ui.conversation_model import ConversationListModel, local_zone
+from inbox_app.ui.customer_panel import CustomerActions
 from inbox_app.ui.main_window import MainWindow
 from inbox_app.ui.reconnect_banner import AccountTrouble
 from inbox_app.ui.saved_searches import SavedSearches
@@ -50,6 +51,7 @@ log = logging.getLogger("inbox_app.ui")
 SEARCH_DEBOUNCE_MS = 150
 OUTBOX_KEY = "outbox"  # extra entry in the counts dict: replies waiting in the outbox
 OUTBOX_FAILED_KEY = "outbox_failed"  # extra entry in the counts dict: replies that failed for good
+OUTBOX_HELD_KEY = "outbox_held"  # replies the collision check held for the seller
 ACCOUNTS_KEY = "accounts"  # extra entry in the counts dict: how many accounts exist (first run when none)
 DEFAULT_VIEW = View(ViewKind.OPEN)
 
@@ -277,6 +279,17 @@ class MainController(QObject):
         w.thread_view.cancel_reply_requested.connect(self.cancel_reply)
         w.thread_view.retry_reply_requested.connect(self.retry_reply)
         w.thread_view.send_again_requested.connect(self.send_again)
+        w.thread_view.send_anyway_requested.connect(self.send_anyway)
+        strip = w.thread_view.customer
+        self.customer_actions = CustomerActions(
+            strip.others,
+            self.undo_stack,
+            message=lambda text: w.statusBar().showMessage(text, 6000),
+            show=strip.set_history,
+            parent=self,
+        )
+        w.thread_view.edit_held_requested.connect(self.edit_held)
+        w.thread_view.discard_held_requested.connect(self.discard_held)
         w.outbox_link_activated.connect(self.open_outbox)
         w.overdue_link_activated.connect(lambda: w.sidebar.select_view(View(ViewKind.OVERDUE)))
         w.closing.connect(self.save_settings)
@@ -402,6 +415,51 @@ class MainController(QObject):
         self._on_outbox_changed([conversation_id])
         return copy is not None
 
+    def send_anyway(self, item_id: int) -> bool:
+        """ "Send anyway" on a held reply: the seller saw what changed; it goes out now, once."""
+        conversation_id = outbox.conversation_of(item_id)
+        if conversation_id is None:
+            return False
+        done = outbox.send_anyway(item_id, actor="user")
+        if done:
+            self.window.statusBar().showMessage(
+                _("The reply is back in the queue and will be sent as soon as possible."), 6000
+            )
+            self.wake_outbox_requested.emit()
+        self._on_outbox_changed([conversation_id])
+        return done
+
+    def edit_held(self, item_id: int) -> bool:
+        """ "Edit" on a held reply: its text goes back into the reply box (the held one is withdrawn)."""
+        conversation_id = outbox.conversation_of(item_id)
+        if conversation_id is None:
+            return False
+        set_conversation = getattr(self.reply_widget, "set_conversation", None)
+        if callable(set_conversation):
+            set_conversation(
+                None
+            )  # writes what is in the box now, so the held text joins it, not replaces it
+        done = outbox.edit_held(item_id, actor="user") is not None
+        self._on_outbox_changed([conversation_id])
+        if self._current_id == conversation_id:
+            self.show_conversation(conversation_id)
+        if done:
+            self.focus_reply()
+        return done
+
+    def discard_held(self, item_id: int) -> bool:
+        """ "Discard" on a held reply: asked first, then it is cancelled for good."""
+        conversation_id = outbox.conversation_of(item_id)
+        if conversation_id is None or not self.confirm(
+            _("Discard reply"), _("Discard this reply? It will not be sent.")
+        ):
+            return False
+        done = outbox.cancel(item_id, actor="user")
+        if done:
+            self.window.statusBar().showMessage(_("Reply discarded: it will not be sent."), 6000)
+        self._on_outbox_changed([conversation_id])
+        return done
+
     def _on_outbox_changed(self, conversation_ids: list[int]) -> None:
         """A reply was cancelled or re-queued: the counts, the open outbox and the thread's bubbles follow."""
         self.refresh_counts()
@@ -419,6 +477,7 @@ class MainController(QObject):
         detail = conversations.detail(cid, self.profile.blobs) if cid is not None else None
         pending = outbox.rows_for(cid) if cid is not None else []
         self.window.thread_view.set_detail(detail, self.now_fn(), pending)
+        self.customer_actions.show_for(cid if detail is not None else None)
         self._materialize_inline_images(detail)
 
     def _materialize_inline_images(self, detail: ConversationDetail | None) -> None:
@@ -557,6 +616,7 @@ class MainController(QObject):
             counts[ACCOUNTS_KEY] = accounts.account_count()
             counts[OUTBOX_KEY] = outbox.pending_count()
             counts[OUTBOX_FAILED_KEY] = outbox.failed_count()
+            counts[OUTBOX_HELD_KEY] = outbox.held_count()
             return counts
 
         self.runner.run("counts", work, self._on_counts)
@@ -565,7 +625,10 @@ class MainController(QObject):
         self.window.sidebar.set_counts(counts)
         self.window.set_overdue_count(counts.get(ViewKind.OVERDUE.value, 0))
         self.window.set_outbox_count(
-            counts.get(OUTBOX_KEY, 0), offline=not self._online, failed=counts.get(OUTBOX_FAILED_KEY, 0)
+            counts.get(OUTBOX_KEY, 0),
+            offline=not self._online,
+            failed=counts.get(OUTBOX_FAILED_KEY, 0),
+            held=counts.get(OUTBOX_HELD_KEY, 0),
         )
         self._has_conversations = counts.get(ViewKind.ALL.value, 0) > 0
         # The first-run screen is for a profile with nothing in it: an account that has not delivered (or
@@ -794,6 +857,7 @@ class MainController(QObject):
         detail = conversations.detail(conversation_id, self.profile.blobs) if conversation_id else None
         pending = outbox.rows_for(conversation_id) if detail is not None and conversation_id else []
         self.window.thread_view.set_detail(detail, self.now_fn(), pending)
+        self.customer_actions.show_for(conversation_id if detail is not None else None)
         self._materialize_inline_images(detail)
         set_conversation = getattr(self.reply_widget, "set_conversation", None)
         if callable(set_conversation):

@@ -473,8 +473,9 @@ class MainWindow(QMainWindow):
         parts = [f"{name}: {text}" for name, text in per_account.items()]
         self.sync_label.setText(_("Sync") + " — " + " · ".join(parts))
 
-    def set_outbox_count(self, count: int, *, offline: bool = False, failed: int = 0) -> None:
-        """ "Outbox 2 queued (offline) · 1 failed" as a link that opens the outbox; failures in red."""
+    def set_outbox_count(self, count: int, *, offline: bool = False, failed: int = 0, held: int = 0) -> None:
+        """ "Outbox 2 queued (offline) · 1 failed · 1 held" as a link that opens the outbox; failures in red,
+        replies held by the collision check in amber."""
         if count == 0:
             text = _("Outbox empty")
         else:
@@ -488,6 +489,14 @@ class MainWindow(QMainWindow):
             link += (
                 f" · <a href='outbox' style='color:{color};font-weight:bold;text-decoration:none'>"
                 f"{html.escape(failed_text)}</a>"
+            )
+        if held:
+            held_text = ngettext("{n} held", "{n} held", held).format(n=format_number(held))
+            soon_color = urgency_color(Urgency.DUE_SOON)
+            color = soon_color.name() if soon_color is not None else "orange"
+            link += (
+                f" · <a href='outbox' style='color:{color};font-weight:bold;text-decoration:none'>"
+                f"{html.escape(held_text)}</a>"
             )
         self.outbox_label.setText(link)
 

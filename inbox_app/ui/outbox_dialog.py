@@ -59,7 +59,7 @@ from PySide6.QtWidgets import (
 )
 
 from inbox_app.i18n import N_, _, current_locale, format_datetime, format_duration, format_time, ngettext
-from inbox_app.services.outbox import OutboxPhase, OutboxRow
+from inbox_app.services.outbox import OutboxPhase, OutboxRow, held_reason
 from inbox_app.ui.conversation_model import is_dark_palette, local_zone
 from inbox_app.ui.table_model import (
     FlatTableModel,
@@ -80,6 +80,7 @@ PHASE_WORDS: dict[OutboxPhase, str] = {
     OutboxPhase.FAILED: N_("Failed"),
     OutboxPhase.CANCELLED: N_("Cancelled"),
     OutboxPhase.DEMO: N_("Demo account: not sent"),
+    OutboxPhase.HELD: N_("Held: the conversation changed"),
 }
 
 # Text colours with contrast on white (light) and on ~#2b2b2b (dark); the icon's shape carries the meaning too.
@@ -92,6 +93,7 @@ _COLORS_LIGHT = {
     OutboxPhase.FAILED: "#b3261e",
     OutboxPhase.CANCELLED: "#5f6368",
     OutboxPhase.DEMO: "#6b4fa0",
+    OutboxPhase.HELD: "#8a5300",
 }
 _COLORS_DARK = {
     OutboxPhase.QUEUED: "#bdc1c6",
@@ -102,6 +104,7 @@ _COLORS_DARK = {
     OutboxPhase.FAILED: "#f28b82",
     OutboxPhase.CANCELLED: "#9aa0a6",
     OutboxPhase.DEMO: "#c5a8f0",
+    OutboxPhase.HELD: "#ffb74d",
 }
 
 
@@ -158,6 +161,8 @@ def next_attempt_text(row: OutboxRow, now: datetime) -> str:
         return _("not retried by itself")
     if phase is OutboxPhase.DEMO:
         return _("never (demo)")
+    if phase is OutboxPhase.HELD:
+        return _("when you choose Send anyway")
     return ""
 
 
@@ -183,6 +188,8 @@ def status_line(row: OutboxRow, now: datetime) -> str:
         return _(
             "Demo account: not sent. Replies of the demo stay in the outbox; add a mail account to send."
         )
+    if phase is OutboxPhase.HELD:
+        return _("Not sent: {changes}").format(changes=held_reason(row.held_changes))
     line = _("Queued — will send when online")
     return _("{state}. Last attempt: {error}").format(state=line, error=error) if error else line
 
@@ -232,6 +239,14 @@ def phase_icon(phase: OutboxPhase, dark: bool = False) -> QIcon:
         painter.setPen(QPen(QColor("white"), 3.2, Qt.PenStyle.SolidLine, Qt.PenCapStyle.RoundCap))
         painter.drawLine(QPointF(11.5, 11.5), QPointF(20.5, 20.5))
         painter.drawLine(QPointF(20.5, 11.5), QPointF(11.5, 20.5))
+    elif phase is OutboxPhase.HELD:  # a triangle with "!": stopped for the seller to look
+        triangle = QPainterPath(QPointF(16, 4))
+        triangle.lineTo(QPointF(28, 27))
+        triangle.lineTo(QPointF(4, 27))
+        triangle.closeSubpath()
+        painter.drawPath(triangle)
+        painter.drawLine(QPointF(16, 12), QPointF(16, 19))
+        painter.drawPoint(QPointF(16, 23.5))
     elif phase is OutboxPhase.DEMO:  # a dashed ring: a rehearsal, nothing leaves
         painter.setPen(QPen(color, 3.2, Qt.PenStyle.DashLine, Qt.PenCapStyle.FlatCap))
         painter.drawEllipse(ring)
@@ -403,6 +418,12 @@ def _service_send_again(item_id: int) -> bool:
     return outbox.send_again(item_id, actor="user") is not None
 
 
+def _service_send_anyway(item_id: int) -> bool:
+    from inbox_app.services import outbox
+
+    return outbox.send_anyway(item_id, actor="user")
+
+
 class OutboxDialog(QDialog):
     """The outbox table with "Cancel reply", "Retry now", "Send again" (an unconfirmed delivery) and "Open
     conversation" (signals: module docstring)."""
@@ -420,6 +441,7 @@ class OutboxDialog(QDialog):
         cancel_fn: Callable[[int], bool] | None = None,
         retry_fn: Callable[[int], None] | None = None,
         send_again_fn: Callable[[int], bool] | None = None,
+        send_anyway_fn: Callable[[int], bool] | None = None,
         confirm: Confirm | None = None,
     ) -> None:
         super().__init__(parent)
@@ -430,6 +452,7 @@ class OutboxDialog(QDialog):
         self._cancel_fn = cancel_fn or _service_cancel
         self._retry_fn = retry_fn or _service_retry
         self._send_again_fn = send_again_fn or _service_send_again
+        self._send_anyway_fn = send_anyway_fn or _service_send_anyway
         self._confirm: Confirm = confirm or self._ask
         self._online = True
 
@@ -488,6 +511,11 @@ class OutboxDialog(QDialog):
             _("Send a copy of a reply whose delivery was not confirmed (the customer may get it twice)")
         )
         self.send_again_button.clicked.connect(self.send_again_selected)
+        self.send_anyway_button = QPushButton(_("Send anyway"), self)
+        self.send_anyway_button.setToolTip(
+            _("Send a reply held because the conversation changed after you began writing it")
+        )
+        self.send_anyway_button.clicked.connect(self.send_anyway_selected)
         self.open_button = QPushButton(_("Open conversation"), self)
         self.open_button.clicked.connect(self.open_selected)
         close_box = QDialogButtonBox(QDialogButtonBox.StandardButton.Close, self)
@@ -496,6 +524,7 @@ class OutboxDialog(QDialog):
         buttons.addWidget(self.cancel_button)
         buttons.addWidget(self.retry_button)
         buttons.addWidget(self.send_again_button)
+        buttons.addWidget(self.send_anyway_button)
         buttons.addWidget(self.open_button)
         buttons.addStretch(1)
         buttons.addWidget(close_box)
@@ -594,6 +623,17 @@ class OutboxDialog(QDialog):
         self.outbox_changed.emit([row.conversation_id])
         return True
 
+    def send_anyway_selected(self) -> bool:
+        """Release the selected held reply (the seller saw what changed: the detail line says it)."""
+        row = self.selected_row()
+        if row is None or not row.is_held or not self._send_anyway_fn(row.id):
+            return False
+        self._show_message(_("The reply is back in the queue and will be sent as soon as possible."))
+        self.reload()
+        self.retry_requested.emit()
+        self.outbox_changed.emit([row.conversation_id])
+        return True
+
     def open_selected(self) -> None:
         row = self.selected_row()
         if row is not None:
@@ -605,6 +645,7 @@ class OutboxDialog(QDialog):
         self.cancel_button.setEnabled(row is not None and row.can_cancel)
         self.retry_button.setEnabled(row is not None and row.can_retry(self.model.now()))
         self.send_again_button.setEnabled(row is not None and row.can_send_again)
+        self.send_anyway_button.setEnabled(row is not None and row.is_held)
         self.open_button.setEnabled(row is not None)
         self._update_detail(row)
 
@@ -622,7 +663,8 @@ class OutboxDialog(QDialog):
         if row.recipients:
             lines.append(_("To: {recipients}").format(recipients=", ".join(row.recipients)))
         self.detail.setText("\n".join(lines))
-        color = phase_color(phase).name() if phase in (OutboxPhase.FAILED, OutboxPhase.WAITING) else ""
+        alarming = (OutboxPhase.FAILED, OutboxPhase.WAITING, OutboxPhase.HELD)
+        color = phase_color(phase).name() if phase in alarming else ""
         self.detail.setStyleSheet(f"color:{color}" if color else "")
 
     def _update_summary(self) -> None:
@@ -642,6 +684,13 @@ class OutboxDialog(QDialog):
             parts.append(ngettext("{n} scheduled", "{n} scheduled", scheduled).format(n=scheduled))
         if failed:
             parts.append(ngettext("{n} failed", "{n} failed", failed).format(n=failed))
+        held = phases.count(OutboxPhase.HELD)
+        if held:
+            parts.append(
+                ngettext(
+                    "{n} held: the conversation changed", "{n} held: the conversations changed", held
+                ).format(n=held)
+            )
         text = " · ".join(parts)
         if not self._online and waiting:
             text += " — " + _("offline: they go out when the connection is back")

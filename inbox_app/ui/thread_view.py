@@ -15,6 +15,9 @@ Signals of :class:`ThreadView`:
     cancel_reply_requested(int): "Cancel" on a reply still queued in the outbox (the outbox item's id).
     retry_reply_requested(int): "Retry now" on a failed or waiting reply (the outbox item's id).
     send_again_requested(int): "Send again" on a reply whose delivery was not confirmed (the outbox item's id).
+    send_anyway_requested(int): "Send anyway" on a reply held because the conversation changed meanwhile.
+    edit_held_requested(int): "Edit" on a held reply (its text goes back into the reply box).
+    discard_held_requested(int): "Discard" on a held reply.
 
 A very long message (a 5 MB text, a 100 MB mail already in the profile) is drawn cut after
 :data:`SHOWN_CHARS` characters with a "Show all" link: Qt lays out a table cell's text in time that grows
@@ -43,8 +46,6 @@ from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
     QLabel,
-    QListWidget,
-    QListWidgetItem,
     QPlainTextEdit,
     QProgressBar,
     QPushButton,
@@ -68,10 +69,12 @@ from inbox_app.domain.conversations import (
 from inbox_app.domain.deadlines import Urgency, urgency
 from inbox_app.domain.views import DUE_SOON_WINDOW
 from inbox_app.i18n import N_, _, format_datetime, format_duration, format_number, format_size, ngettext
-from inbox_app.services.outbox import OutboxPhase, OutboxRow
+from inbox_app.services.customers import CustomerHistory
+from inbox_app.services.outbox import OutboxPhase, OutboxRow, change_text
 from inbox_app.ui import icons
 from inbox_app.ui.channel_badges import ChannelBadge
 from inbox_app.ui.conversation_model import STATUS_LABELS, is_dark_palette, local_zone, urgency_color
+from inbox_app.ui.customer_panel import CustomerPanel
 from inbox_app.ui.outbox_dialog import phase_color, status_line, when_text
 
 # Marked with N_ and translated with _ at use: a ``_('…')`` inside an f-string escapes the message extractor.
@@ -85,6 +88,9 @@ SAVE_AS = N_("Save as…")
 ATTACHMENT = N_("Attachment")
 CANCEL = N_("Cancel")
 RETRY_NOW = N_("Retry now")
+SEND_ANYWAY = N_("Send anyway")
+EDIT = N_("Edit")
+DISCARD = N_("Discard")
 YOU = N_("You")
 
 _REMOTE_SCHEMES = frozenset({"http", "https", "ftp", "file", ""})
@@ -324,7 +330,8 @@ class MessageBrowser(QTextBrowser):
 
 
 class CustomerStrip(QFrame):
-    """Who the customer is (identities) and their other conversations, collapsible."""
+    """Who the customer is (identities) and, unfolded, their history across channels (``CustomerPanel``:
+    every conversation of the same buyer, merge and split by hand)."""
 
     conversation_requested = Signal(int)
 
@@ -340,6 +347,7 @@ class CustomerStrip(QFrame):
         self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.toggle = QToolButton(self)
+        self.toggle.setObjectName("customerToggle")
         self.toggle.setCheckable(True)
         self.toggle.setAutoRaise(True)
         self.toggle.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
@@ -348,11 +356,10 @@ class CustomerStrip(QFrame):
         row.addWidget(self.label, 1)
         row.addWidget(self.toggle)
         layout.addLayout(row)
-        self.others = QListWidget(self)
-        self.others.setMaximumHeight(110)
+        self.others = CustomerPanel(self)
+        self.others.setMinimumHeight(150)
         self.others.setVisible(False)
-        self.others.itemActivated.connect(self._on_item)
-        self.others.itemClicked.connect(self._on_item)
+        self.others.conversation_requested.connect(self.conversation_requested)
         layout.addWidget(self.others)
 
     def set_detail(self, detail: ConversationDetail) -> None:
@@ -361,36 +368,21 @@ class CustomerStrip(QFrame):
         parts.extend(html.escape(value) for _kind, value in detail.customer_identities[:3])
         self.label.setText(" · ".join(parts))
         self.label.setToolTip("\n".join(f"{kind}: {value}" for kind, value in detail.customer_identities))
-        self.others.clear()
-        for other in detail.other_conversations:
-            when = (
-                format_datetime(other.last_message_at, "short", tz=local_zone())
-                if other.last_message_at
-                else ""
-            )
-            status = _(STATUS_LABELS.get(other.status, other.status))
-            item = QListWidgetItem(
-                icons.channel_icon(other.channel_kind),
-                f"{other.subject or other.snippet} — {status} · {when}",
-            )
-            item.setData(Qt.ItemDataRole.UserRole, other.id)
-            self.others.addItem(item)
-        count = len(detail.other_conversations)
-        self.toggle.setVisible(count > 0)
+
+    def set_history(self, history: CustomerHistory | None, current: int | None) -> None:
+        """The customer's history (``services.customers.history``), given by the window's controller."""
+        self.others.set_history(history, current)
+        count = self.others.other_count()
+        self.toggle.setVisible(history is not None and (count > 0 or history.customer_id is not None))
         self.toggle.setText(
             ngettext("{n} other conversation", "{n} other conversations", count).format(n=count)
+            if count
+            else _("Customer history")
         )
-        if count == 0:
-            self.toggle.setChecked(False)
 
     def _on_toggled(self, checked: bool) -> None:
         self.others.setVisible(checked)
         self.toggle.setArrowType(Qt.ArrowType.DownArrow if checked else Qt.ArrowType.RightArrow)
-
-    def _on_item(self, item: QListWidgetItem) -> None:
-        value = item.data(Qt.ItemDataRole.UserRole)
-        if value is not None:
-            self.conversation_requested.emit(int(value))
 
 
 class ThreadView(QWidget):
@@ -403,6 +395,9 @@ class ThreadView(QWidget):
     cancel_reply_requested = Signal(int)
     retry_reply_requested = Signal(int)
     send_again_requested = Signal(int)
+    send_anyway_requested = Signal(int)
+    edit_held_requested = Signal(int)
+    discard_held_requested = Signal(int)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -738,6 +733,8 @@ class ThreadView(QWidget):
 
     def _outbox_html(self, row: OutboxRow, colors: dict[str, str]) -> str:
         """A reply not delivered yet: an outbound bubble with a dashed border, its state and what to do."""
+        if row.is_held:
+            return self._held_html(row, colors)
         phase = row.phase(self._now)
         color = phase_color(phase, is_dark_palette(self.palette())).name()
         head = _("Reply in the outbox · written {time}").format(time=when_text(row.created_at, self._now))
@@ -756,6 +753,24 @@ class ThreadView(QWidget):
             f"➡ {html.escape(head)}</span></td></tr>"
             f"<tr><td><span style='color:{color};font-weight:{weight}'>{html.escape(status_line(row, self._now))}"
             f"</span>{actions}</td></tr>"
+            f"<tr><td><div style='white-space:pre-wrap'>{html.escape(row.body)}</div></td></tr></table>"
+        )
+
+    def _held_html(self, row: OutboxRow, colors: dict[str, str]) -> str:
+        """A reply the collision check held: amber, what changed since it was begun, and the three ways on."""
+        phase = row.phase(self._now)
+        color = phase_color(phase, is_dark_palette(self.palette())).name()
+        head = _("Not sent: the conversation changed after you began this reply")
+        changes = "".join(f"<li>{html.escape(change_text(change))}</li>" for change in row.held_changes)
+        links = " · ".join(
+            f"<a href='inbox:{action}/{row.id}'>{html.escape(_(word))}</a>"
+            for action, word in (("send-anyway", SEND_ANYWAY), ("edit-held", EDIT), ("discard-held", DISCARD))
+        )
+        return (
+            f"<table width='100%' cellspacing='0' cellpadding='6' border='1' "
+            f"style='border-color:{color};border-style:solid;margin-left:48px;margin-bottom:10px' "
+            f"bgcolor='{colors['warn']}'>"
+            f"<tr><td><b>⚠ {html.escape(head)}</b><ul style='margin:2px'>{changes}</ul>{links}</td></tr>"
             f"<tr><td><div style='white-space:pre-wrap'>{html.escape(row.body)}</div></td></tr></table>"
         )
 
@@ -784,6 +799,12 @@ class ThreadView(QWidget):
                 self.retry_reply_requested.emit(int(value))
             elif action == "send-again" and value.isdigit():
                 self.send_again_requested.emit(int(value))
+            elif action == "send-anyway" and value.isdigit():
+                self.send_anyway_requested.emit(int(value))
+            elif action == "edit-held" and value.isdigit():
+                self.edit_held_requested.emit(int(value))
+            elif action == "discard-held" and value.isdigit():
+                self.discard_held_requested.emit(int(value))
             elif action == "show-all" and value.isdigit():
                 self.show_whole_message(int(value))
             return

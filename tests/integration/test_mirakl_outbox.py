@@ -159,7 +159,8 @@ def test_vendor_down_during_the_lookup_keeps_the_reply_claimed_then_settles_it(
     conversation_id = _synced(profile, sandbox)
     _queue(profile, conversation_id)
     sandbox.inject(Fault("drop", method="POST", path_prefix=M12, after_processing=True))
-    sandbox.inject(Fault("status", status=503, method="GET", path_prefix=M12, times=20))  # M10 lookups fail
+    # M10 lookups fail (after the collision check's own fetch of the thread, before the send)
+    sandbox.inject(Fault("status", status=503, method="GET", path_prefix=M12, times=20, skip=1))
     sandbox.inject(Fault("status", status=503, method="GET", path_prefix="/api/inbox/threads", times=20))
     first = cli(profile, "sync", "--once")
     assert first.returncode != 0

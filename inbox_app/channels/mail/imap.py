@@ -558,6 +558,25 @@ class ImapConnection:
             if previous is not None and previous != (folder, True) and self._client is not None:
                 await self.select(previous[0], readonly=previous[1])
 
+    async def search_fields(self, folder: str, criteria: Sequence[object]) -> list[HeaderInfo]:
+        """Header fields of the mails in ``folder`` matching a SEARCH (``["FROM", address, "SINCE", date]``),
+        selecting ``folder`` read-only for it and re-selecting the previous folder after (as
+        :meth:`search_header`). For the collision check before a reply is sent (``sync.collisions``)."""
+        previous = self._selected
+        await self.select(folder, readonly=True)
+        try:
+
+            def work() -> list[int]:
+                charset = None if all(not isinstance(c, str) or c.isascii() for c in criteria) else "UTF-8"
+                with self._errors():
+                    return sorted(self._require_selected().search(list(criteria), charset=charset))
+
+            uids = await self._call(work)
+            return await self.fetch_header_fields(uids) if uids else []
+        finally:
+            if previous is not None and previous != (folder, True) and self._client is not None:
+                await self.select(previous[0], readonly=previous[1])
+
     # ------------------------------------------------------------------ waiting
     async def idle_wait(self, timeout: float, *, poll_interval: float = 30.0) -> bool:
         """Wait up to ``timeout`` s for the server to report a change in the selected folder.

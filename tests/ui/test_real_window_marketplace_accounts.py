@@ -10,6 +10,8 @@ revoked refresh token shows the "needs you to sign in again" banner, and Reconne
 from __future__ import annotations
 
 import json
+import os
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote
@@ -30,7 +32,8 @@ from tests.servers.ebay import EbaySandbox
 from tests.servers.kaufland import KauflandSandbox
 from tests.ui.real_app import cli, run_real_app
 
-SHOTS = Path("/tmp/bshots")
+#: Where the screenshots go (to look at them): $INBOX_APP_SHOTS, else a folder in the temporary directory.
+SHOTS = Path(os.environ.get("INBOX_APP_SHOTS") or Path(tempfile.gettempdir()) / "inbox-app-shots")
 
 
 class UrlCatcher(QObject):
@@ -54,7 +57,7 @@ def browser() -> Iterator[UrlCatcher]:
 
 
 def shoot(widget: QWidget, name: str) -> None:
-    SHOTS.mkdir(exist_ok=True)
+    SHOTS.mkdir(parents=True, exist_ok=True)
     widget.grab().save(str(SHOTS / f"{name}.png"))
 
 

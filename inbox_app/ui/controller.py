@@ -215,7 +215,11 @@ class MainController(QObject):
         self.settings = QSettings(str(profile.root / "ui.ini"), QSettings.Format.IniFormat)
         self.runner = BackgroundRunner(executor, self)
         self.account_trouble = AccountTrouble(
-            self.window.reconnect_banner, self.window.sidebar.set_account_badges, self.runner.run, self
+            self.window.reconnect_banner,
+            self.window.sidebar.set_account_badges,
+            self.runner.run,
+            self,
+            clear_other_problem=self.window.account_banner.clear_problem,
         )
         self.undo_stack = QUndoStack(self.window)  # dies with the window and its actions
         self.confirm: Confirm = confirm or self._ask

@@ -62,7 +62,7 @@ class ReconnectBanner(QFrame):
         self._layout = QVBoxLayout(self)
         self._layout.setContentsMargins(6, 3, 6, 3)
         self._layout.setSpacing(2)
-        self._rows: dict[int, tuple[QWidget, QLabel, QLabel]] = {}
+        self._rows: dict[int, tuple[QWidget, QLabel, QLabel, QPushButton]] = {}
         self.hide()
 
     def show_account(self, account_id: int, text: str, reason: str, icon: QIcon) -> None:
@@ -80,16 +80,18 @@ class ReconnectBanner(QFrame):
             label.setFont(font)
             button = QPushButton(_("Reconnect…"), row)
             button.setObjectName(f"reconnect_{account_id}")
+            button.setToolTip(_("Sign in to this account again"))
             button.clicked.connect(lambda: self.reconnect_requested.emit(account_id))
             line.addWidget(badge)
             line.addWidget(label, 1)
             line.addWidget(button)
             self._layout.addWidget(row)
-            self._rows[account_id] = (row, label, badge)
-        _row, label, badge = self._rows[account_id]
+            self._rows[account_id] = (row, label, badge, button)
+        _row, label, badge, button = self._rows[account_id]
         size = max(16, self.fontMetrics().height() + 2)
         badge.setPixmap(icon.pixmap(QSize(size, size)))
         label.setText(text)
+        button.setAccessibleName(_("Reconnect: {what}").format(what=text))
         label.setToolTip(reason)
         label.setAccessibleDescription(reason)
         self.show()
@@ -103,11 +105,11 @@ class ReconnectBanner(QFrame):
 
     def accounts(self) -> dict[int, str]:
         """Account id → the line shown (tests, screen readers)."""
-        return {aid: label.text() for aid, (_row, label, _badge) in self._rows.items()}
+        return {aid: entry[1].text() for aid, entry in self._rows.items()}
 
     def button(self, account_id: int) -> QPushButton | None:
         entry = self._rows.get(account_id)
-        return entry[0].findChild(QPushButton) if entry is not None else None
+        return entry[3] if entry is not None else None
 
 
 class AccountTrouble(QObject):
@@ -119,9 +121,13 @@ class AccountTrouble(QObject):
         set_badges: Callable[[dict[int, tuple[QIcon, str]]], None],
         run: RunInBackground,
         parent: QObject | None = None,
+        *,
+        clear_other_problem: Callable[[int], None] | None = None,
     ) -> None:
         super().__init__(parent)
         self._banner = banner
+        # The generic "account problem" line (Retry · Edit) says less than this banner: one line per account.
+        self._clear_other_problem = clear_other_problem or (lambda _account_id: None)
         self._set_badges = set_badges
         self._run = run
         self._statuses: dict[int, AccountState] = {}
@@ -146,6 +152,8 @@ class AccountTrouble(QObject):
             del self._failed[account_id]
             self._banner.clear_account(account_id)
             self.refresh()
+        elif kind == "error" and account_id not in self._failed:
+            self.refresh()  # a refused token while sending a reply is stored without an event of its own
 
     def _apply(self, statuses: list[AccountState]) -> None:
         self._statuses = {s.id: s for s in statuses}
@@ -155,6 +163,7 @@ class AccountTrouble(QObject):
                 self._banner.clear_account(account_id)
         for account_id in self._failed:
             self._show(account_id)
+            self._clear_other_problem(account_id)
         self._set_badges(
             {
                 s.id: (

@@ -5,6 +5,8 @@ is refused before anything reaches the outbox (then queued once it fits)."""
 from __future__ import annotations
 
 import json
+import os
+import tempfile
 from pathlib import Path
 
 from PySide6.QtCore import Qt
@@ -16,7 +18,8 @@ from inbox_app.ui.reply_editor import ReplyEditor
 from tests.ui.real_app import cli, make_demo_profile, run_real_app
 from tests.ui.test_real_window_long_and_limits import select_by_keys
 
-SHOTS = Path("/tmp/bshots")
+#: Where the screenshots go (to look at them): $INBOX_APP_SHOTS, else a folder in the temporary directory.
+SHOTS = Path(os.environ.get("INBOX_APP_SHOTS") or Path(tempfile.gettempdir()) / "inbox-app-shots")
 
 
 def test_an_ebay_reply_has_no_attach_counts_down_from_2000_and_is_refused_over_it(
@@ -49,7 +52,7 @@ def test_an_ebay_reply_has_no_attach_counts_down_from_2000_and_is_refused_over_i
         qtbot.waitUntil(lambda: not editor.send_button.isEnabled())
         seen["counter_over"] = editor.limit_label.text()
         seen["problem"] = editor.problem_label.text()
-        SHOTS.mkdir(exist_ok=True)
+        SHOTS.mkdir(parents=True, exist_ok=True)
         for size in ((1366, 768), (1920, 1080)):
             gui.window.resize(*size)
             qtbot.wait(50)

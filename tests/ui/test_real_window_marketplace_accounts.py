@@ -10,6 +10,8 @@ revoked refresh token shows the "needs you to sign in again" banner, and Reconne
 from __future__ import annotations
 
 import json
+import os
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote
@@ -30,7 +32,8 @@ from tests.servers.ebay import EbaySandbox
 from tests.servers.kaufland import KauflandSandbox
 from tests.ui.real_app import cli, run_real_app
 
-SHOTS = Path("/tmp/bshots")
+#: Where the screenshots go (to look at them): $INBOX_APP_SHOTS, else a folder in the temporary directory.
+SHOTS = Path(os.environ.get("INBOX_APP_SHOTS") or Path(tempfile.gettempdir()) / "inbox-app-shots")
 
 
 class UrlCatcher(QObject):
@@ -54,7 +57,7 @@ def browser() -> Iterator[UrlCatcher]:
 
 
 def shoot(widget: QWidget, name: str) -> None:
-    SHOTS.mkdir(exist_ok=True)
+    SHOTS.mkdir(parents=True, exist_ok=True)
     widget.grab().save(str(SHOTS / f"{name}.png"))
 
 
@@ -297,3 +300,57 @@ def test_an_allegro_account_signs_in_with_the_device_code_then_syncs(
     assert browser.urls[0].startswith("https://allegro.pl/skojarz-aplikacje?code=")
     assert "Signed in to Allegro" in str(seen["signed_in"])
     assert seen["cell"] == ("Allegro", "Channel: Allegro", icons.channel_icon("allegro").cacheKey())
+
+
+def test_an_account_whose_sign_in_failed_before_shows_its_banner_when_the_app_opens(
+    qtbot, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    from inbox_app import i18n
+    from inbox_app.profile import open_profile
+    from inbox_app.store.accounts import set_needs_reconnect
+    from tests.integration.mirakl_app_helpers import KEY_ENV
+    from tests.integration.mirakl_app_helpers import cli as cli_with_key
+
+    path = tmp_path / "profile"
+    added = cli_with_key(
+        path,
+        "account",
+        "add",
+        "mirakl",
+        "--name",
+        "Fnac ES",
+        "--base-url",
+        "https://fnac-es.example.invalid",
+        "--api-key-env",
+        KEY_ENV,
+        "--no-test",
+        key="a-key-the-shop-has-since-replaced",
+    )
+    assert added.returncode == 0, added.stderr
+    account_id = json.loads(cli(path, "account", "list", "--json").stdout)[0]["id"]
+    i18n.setup("en")
+    profile = open_profile(path)
+    try:  # what the sync stored when Mirakl refused the key, in an earlier session
+        set_needs_reconnect(account_id, "Mirakl refused the key. Reconnect this account.")
+    finally:
+        profile.close()
+    seen: dict[str, object] = {}
+
+    def scenario(gui: Gui) -> None:
+        banner = gui.window.reconnect_banner
+        qtbot.waitUntil(lambda: account_id in banner.accounts(), timeout=10_000)
+        seen["banner"] = banner.accounts()[account_id]
+        qtbot.waitUntil(lambda: (gui.window.sidebar.account_badge(account_id) or ("", ""))[1] != "")
+        seen["sidebar"] = gui.window.sidebar.account_badge(account_id)[1]
+        button = banner.button(account_id)
+        assert button is not None
+        click(button)
+        dialog = open_dialog(qtbot, gui, None)
+        seen["dialog"] = (dialog.windowTitle(), dialog.kind_combo.currentData(), dialog.url_edit.text())
+
+    run_real_app(path, scenario, lang="en")
+    assert seen["banner"] == "Mirakl (Fnac ES) needs you to sign in again"
+    assert seen["sidebar"] == (
+        "Mirakl account Fnac ES — needs you to sign in again: Mirakl refused the key. Reconnect this account."
+    )
+    assert seen["dialog"] == ("Reconnect Fnac ES", "mirakl", "https://fnac-es.example.invalid")

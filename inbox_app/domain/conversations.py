@@ -69,6 +69,8 @@ class ConversationSummary:
     tags: tuple[str, ...] = ()
     # How to reach the customer (e-mail address, relay alias, user name): shown when there is no name.
     customer_address: str = ""
+    category: str | None = None  # domain.categories vocabulary; None: not categorised yet
+    assignee: str | None = None
 
     @property
     def customer_label(self) -> str:

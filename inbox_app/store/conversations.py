@@ -128,6 +128,8 @@ _SUMMARY_FIELDS = (
     Conversation.last_inbound_at,
     Conversation.deadline_at,
     Conversation.customer,
+    Conversation.category,
+    Conversation.assignee,
 )
 
 _CHUNK = 500  # SQLite's host-parameter limit is generous, but keep IN lists modest
@@ -168,6 +170,8 @@ def summaries(ids: Sequence[int]) -> dict[int, ConversationSummary]:
                 deadline_at=row[14],
                 tags=tags.get(row[0], ()),
                 customer_address=addresses.get(row[15], "") if row[15] is not None else "",
+                category=row[16],
+                assignee=row[17],
             )
     return out
 

@@ -36,7 +36,7 @@ CATEGORY_RULES = (
     "category_rules"  # Setting: the seller's edits of the keyword rules (category → lang → words)
 )
 TEAM = "team_members"  # Setting: the names the workstation's team picks assignees from
-TEXT_READ = 800  # characters of the first inbound message the rules read (the problem is named early)
+TEXT_READ = 500  # characters of the first inbound message the rules read (the problem is named early)
 _CHUNK = 500
 _STOPPED = frozenset({Status.PENDING.value, Status.CLOSED.value})  # statuses without a deadline
 

@@ -24,6 +24,7 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import QBrush, QColor, QFont, QGuiApplication, QPalette
 
+from inbox_app.domain.categories import CATEGORY_LABELS
 from inbox_app.domain.conversations import CHANNEL_LABELS, ConversationSummary, Status
 from inbox_app.domain.deadlines import Urgency, urgency
 from inbox_app.domain.views import DUE_SOON_WINDOW, View, ViewKind
@@ -472,9 +473,13 @@ class ConversationListModel(FlatTableModel):
 
 
 def status_and_tags(summary: ConversationSummary) -> str:
-    """ "Pending · damaged": the status when it is not open, then the tags."""
+    """ "Pending · Damaged · VIP · @Ana": the status when it is not open, the category, the tags, the assignee."""
     parts = [] if summary.status == Status.OPEN else [_(STATUS_LABELS.get(summary.status, summary.status))]
+    if summary.category in CATEGORY_LABELS and summary.category != "other":
+        parts.append(_(CATEGORY_LABELS[str(summary.category)]))
     parts.extend(summary.tags)
+    if summary.assignee:
+        parts.append(f"@{summary.assignee}")
     return " · ".join(parts)
 
 

@@ -212,3 +212,15 @@ def test_mirakl_reason_code_topic_categorises_as_marketplace(profile: Profile) -
     store_thread_batch(target, [thread_record(thread)], "cursor")
     conv = Conversation.get(Conversation.remote_id == "th-9")
     assert (conv.category, conv.category_source) == ("damaged", "marketplace")  # not the words' "delivery"
+
+
+def test_the_list_line_shows_category_tags_and_assignee(profile: Profile) -> None:
+    from inbox_app.ui.conversation_model import status_and_tags
+
+    conv_id = _conversation("l1")
+    triage.apply(
+        [conv_id], triage.Change(status=Status.PENDING, category="damaged", assignee="Ana", add_tags=("VIP",))
+    )
+    summary = conversations.summary(conv_id)
+    assert summary is not None and (summary.category, summary.assignee) == ("damaged", "Ana")
+    assert status_and_tags(summary) == "Pending · Damaged · VIP · @Ana"

@@ -219,13 +219,14 @@ def _many_matches(match: str) -> bool:
     return int(database_proxy.obj.execute_sql(sql, (match, MANY_MATCHES + 1)).fetchone()[0]) > MANY_MATCHES
 
 
-def _few_pass(where: str, params: Sequence[Any]) -> bool:
-    """Whether at most 1/FEW_SHARE of all conversations pass the filters (counting stops there)."""
+def _few_ids(where: str, params: Sequence[Any]) -> list[int] | None:
+    """The conversations passing the filters when they are at most 1/FEW_SHARE of all (else None)."""
     db = database_proxy.obj
     total = int(db.execute_sql("SELECT coalesce(max(id), 0) FROM conversation").fetchone()[0])
     cap = max(total // FEW_SHARE, 1)
-    sql = f"SELECT count(*) FROM (SELECT 1 FROM conversation c WHERE {where} LIMIT ?)"
-    return int(db.execute_sql(sql, (*params, cap + 1)).fetchone()[0]) <= cap
+    sql = f"SELECT c.id FROM conversation c WHERE {where} LIMIT ?"
+    ids = [int(row[0]) for row in db.execute_sql(sql, (*params, cap + 1)).fetchall()]
+    return ids if len(ids) <= cap else None
 
 
 _LIST_ORDER = "ORDER BY (c.deadline_at IS NULL), c.deadline_at, c.last_message_at DESC, c.id DESC"
@@ -251,16 +252,18 @@ def query_conversation_ids(query: SearchQuery, now: datetime, limit: int = MAX_R
     match = _fts_expression(query.terms, prefix_last=True)
     window = FILTERED_RANK_WINDOW if query.filters or query.excluded_terms else RANK_WINDOW
     filtered = bool(query.filters or query.excluded_terms)
-    if filtered and _many_matches(match) and _few_pass(where, params):
+    few = _few_ids(where, params) if filtered and _many_matches(match) else None
+    if few is not None:
         # Few conversations pass the filters: their message ids are gathered once, and each index match is
         # only checked against that set (the unary + keeps SQLite from probing the index once per id, which
         # FTS5 answers by re-running the whole MATCH: measured 100-1000x slower).
         sql = (
             "SELECT cid FROM (SELECT m.conversation_id AS cid, f.rank AS r FROM message_fts f "
             "JOIN message m ON m.id = f.rowid WHERE message_fts MATCH ? AND +f.rowid IN ("
-            f"SELECT fm.id FROM conversation c JOIN message fm ON fm.conversation_id = c.id WHERE {where}) "
+            f"SELECT fm.id FROM message fm WHERE fm.conversation_id IN {_ids_sql(few)}) "
             "ORDER BY f.rowid DESC LIMIT ?) ORDER BY r"
         )
+        params = []
     else:
         # Newest matches first, each joined to its conversation and filtered as it streams; only the first
         # ``window`` that pass are ranked (bm25 costs ~8 µs a row), so common filters stop early.

@@ -59,7 +59,7 @@ def main() -> int:
             return f"conversation_id + {k * conv_step}"
         if col == "remote_id":
             return f"CASE WHEN remote_id IS NULL THEN NULL ELSE remote_id || '#{k}' END"
-        return col
+        return f'"{col}"'
 
     for k in range(1, args.times):
         with db:
@@ -69,7 +69,8 @@ def main() -> int:
             ):
                 select = ", ".join(expr(c, table, k) for c in cols)
                 db.execute(
-                    f"INSERT INTO {table} ({', '.join(cols)}) SELECT {select} FROM {table} WHERE id <= {limit}"
+                    f"INSERT INTO {table} ({', '.join(f'{chr(34)}{c}{chr(34)}' for c in cols)}) "
+                    f"SELECT {select} FROM {table} WHERE id <= {limit}"
                 )
             db.execute(
                 f"INSERT INTO conversation_tag (conversation_id, tag_id) SELECT conversation_id + {k * conv_step}, "

@@ -3,18 +3,21 @@
 Run ``benchmarks/fill_100k.py`` first, then ``python benchmarks/search_filters.py [PROFILE_DIR] [--runs N]``.
 
 What is timed is ``services.search.search_ids`` as the window calls it (filters only: every match in list
-order; with words: the best 500), plus a saved search's count (``services.search.count``, capped at 10,000).
+order, like a sidebar view; with words: the best 500), the same filters limited to the first 500 in list order,
+and a saved search's count (``services.search.count``, capped at 10,000).
 Words are picked from the database's own FTS vocabulary (rare, ~3 % and ~50 % of messages) so the shape is
 right for any seed. ``category:`` and ``assignee:`` need the triage schema; on a profile without those columns
 this script adds them to the benchmark profile and spreads values at random (said in the output).
 
-Target: p95 < 50 ms for each filter alone and combined with text.
+Target: p95 < 50 ms for each filter alone and combined with text. Wall time and the thread's CPU time are
+both printed: on a shared, loaded machine the CPU time is closer to what an idle machine's wall time would be.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import statistics
 import sys
@@ -117,13 +120,22 @@ def pick_filters() -> dict[str, str]:
 def timed(fn: Callable[[], int], runs: int) -> dict[str, float]:
     fn()  # warm the page cache once
     times: list[float] = []
+    cpu: list[float] = []
     hits = 0
     for _ in range(runs):
-        started = time.perf_counter()
+        started, started_cpu = time.perf_counter(), time.thread_time()
         hits = fn()
         times.append((time.perf_counter() - started) * 1000)
+        cpu.append((time.thread_time() - started_cpu) * 1000)
     times.sort()
-    return {"p50_ms": statistics.median(times), "p95_ms": times[int(0.95 * (len(times) - 1))], "hits": hits}
+    cpu.sort()
+    return {
+        "p50_ms": statistics.median(times),
+        "p95_ms": times[int(0.95 * (len(times) - 1))],
+        "cpu_p50_ms": statistics.median(cpu),
+        "cpu_p95_ms": cpu[int(0.95 * (len(cpu) - 1))],
+        "hits": hits,
+    }
 
 
 def main() -> int:
@@ -154,6 +166,10 @@ def main() -> int:
             queries += [(f"{share} word + {label}", f"{word} {q}") for label, q in filters.items()]
         for label, query in queries:
             results[label] = timed(lambda q=query: len(search.search_ids(q)), args.runs)
+        for label, query in filters.items():  # what a first page needs (the CLI's --limit, a ranked search)
+            results[f"{label} (first 500)"] = timed(
+                lambda q=query: len(search.search_ids(q, limit=500)), args.runs
+            )
         for label, query in (
             ("count 3 filters", filters["3 filters"]),
             ("count 50% word + lang:de", f"{words['50%']} lang:de"),
@@ -172,12 +188,17 @@ def main() -> int:
         f"{conversations:,} conversations"
         + ("  (category/assignee added at random for this run)" if added else "")
     )
+    print(f"machine load average: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     print(
-        f"{'query':44s} {'p50 ms':>8s} {'p95 ms':>8s} {'hits':>8s}   ({args.runs} runs, target p95 < 50 ms)"
+        f"{'query':44s} {'p50 ms':>8s} {'p95 ms':>8s} {'cpu p50':>8s} {'cpu p95':>8s} {'hits':>8s}"
+        f"   ({args.runs} runs; wall and this thread's CPU time; target p95 < 50 ms)"
     )
-    for label, figures in results.items():
-        flag = "" if figures["p95_ms"] < 50 else "  <-- over"
-        print(f"{label:44s} {figures['p50_ms']:8.2f} {figures['p95_ms']:8.2f} {figures['hits']:8.0f}{flag}")
+    for label, f in results.items():
+        flag = "" if f["p95_ms"] < 50 else ("  <-- over (wall)" if f["cpu_p95_ms"] < 50 else "  <-- over")
+        print(
+            f"{label:44s} {f['p50_ms']:8.2f} {f['p95_ms']:8.2f} {f['cpu_p50_ms']:8.2f} {f['cpu_p95_ms']:8.2f}"
+            f" {f['hits']:8.0f}{flag}"
+        )
     return 0
 
 

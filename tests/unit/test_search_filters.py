@@ -233,6 +233,7 @@ def path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str
     and with a window so small that the newest matches passing the filters must be chosen among many."""
     param = str(request.param)
     monkeypatch.setattr(store_search, "FEW_SHARE", 1 if param.startswith("few") else 1_000_000)
+    monkeypatch.setattr(store_search, "MANY_MATCHES", 0)
     if param.endswith("small-window"):
         monkeypatch.setattr(store_search, "FILTERED_RANK_WINDOW", 5)
         monkeypatch.setattr(store_search, "RANK_WINDOW", 5)

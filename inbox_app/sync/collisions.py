@@ -77,7 +77,8 @@ async def channel_changes(item: OutboxItem, channel: Channel) -> list[dict[str, 
     """What changed in a marketplace thread since the reply was begun, after storing the vendor's whole
     thread. Raises the channel's typed errors when it cannot be fetched (the reply stays queued)."""
     conversation = Conversation.get_by_id(item.conversation_id)
-    thread = await channel.fetch_thread(str(conversation.remote_id))
+    # The thread the reply goes to (as ``channel_delivery`` addresses it).
+    thread = await channel.fetch_thread(str(item.in_reply_to or conversation.remote_id))
     row = conversation.channel
     target = ChannelTarget(
         account_id=conversation.account_id, kind=row.kind, name=row.name, marketplace=row.marketplace

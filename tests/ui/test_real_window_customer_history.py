@@ -18,6 +18,7 @@ from inbox_app.domain.conversations import Direction, IncomingMessage
 from inbox_app.profile import open_profile
 from inbox_app.store.ingest import add_message, create_conversation, ensure_channel, ensure_customer
 from inbox_app.store.models import Account, Conversation
+from inbox_app.ui.customer_panel import LINK_ROLE
 from tests.ui.real_app import run_real_app
 from tests.ui.test_real_window_long_and_limits import select_by_keys
 
@@ -164,6 +165,17 @@ def test_history_lists_the_buyer_everywhere_merge_undo_and_split(qtbot, tmp_path
         qtbot.waitUntil(lambda: table.topLevelItemCount() == 2)
         seen["split"] = _rows(table)
 
+        # Her own address is linked by the order only: "Same customer — merge" from the row's context menu.
+        own_row = panel.row_of(ids["own"])
+        assert own_row is not None
+        seen["own_link"] = own_row.data(0, LINK_ROLE)
+        menu = panel.context_menu_for(own_row)
+        (merge,) = [a for a in menu.actions() if a.text() == "Same customer — merge"]
+        merge.trigger()
+        qtbot.waitUntil(
+            lambda: (row := panel.row_of(ids["own"])) is not None and row.data(0, LINK_ROLE) == "customer"
+        )
+
     run_real_app(path, scenario)
     both = [("Dónde está mi paquete", ORDER), ("Factura", ORDER)]
     assert seen["before"] == both and seen["toggle"] == "1 other conversation"
@@ -171,9 +183,11 @@ def test_history_lists_the_buyer_everywhere_merge_undo_and_split(qtbot, tmp_path
     assert seen["merged_toggle"] == "2 other conversations"
     assert seen["undone"] == both
     assert seen["split"] == both
+    assert seen["own_link"] == "order"
     profile = open_profile(path)
     try:
         amazon = Conversation.get_by_id(ids["amazon"]).customer_id
         assert Conversation.get_by_id(ids["fnac"]).customer_id != amazon
+        assert Conversation.get_by_id(ids["own"]).customer_id == amazon
     finally:
         profile.close()

@@ -4,6 +4,7 @@ shop mailbox) and on a Mirakl operator: what links itself, what the seller merge
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -14,6 +15,7 @@ from inbox_app.domain.conversations import Direction, IncomingMessage
 from inbox_app.services import customers
 from inbox_app.store.ingest import add_message, create_conversation, ensure_channel, ensure_customer
 from inbox_app.store.models import Account, Conversation, Customer
+from tests.unit.test_cli import run_cli
 
 ORDER = "404-3382716-4459122"
 T0 = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
@@ -156,6 +158,19 @@ def test_show_json_lists_the_other_conversations_with_channel_order_and_status(s
     first = others[1]
     assert first["channel"] == "email" and first["order_id"] == ORDER and first["status"] == "open"
     assert set(first) >= {"id", "channel", "subject", "order_id", "status", "category"}
+
+
+def test_show_json_through_the_command_line(shop: Shop, profile: Any) -> None:
+    result = run_cli("--profile", str(profile.root), "show", str(shop.mirakl), "--json")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["other_conversations"] == []  # her Fnac user id links to nothing yet
+    result = run_cli("--profile", str(profile.root), "show", str(shop.own_mail), "--json")
+    others = json.loads(result.stdout)["other_conversations"]
+    assert {(o["id"], o["channel"], o["order_id"], o["status"]) for o in others} == {
+        (shop.amazon, "amazon", ORDER, "open"),
+        (shop.second_box, "email", None, "open"),
+    }
 
 
 def test_merge_by_hand_brings_the_marketplace_thread_in_and_undo_takes_it_out(shop: Shop) -> None:

@@ -20,6 +20,7 @@ import peewee
 
 from inbox_app.store.mail_models import MAIL_MODELS
 from inbox_app.store.models import ALL_MODELS
+from inbox_app.store.report_episodes import SCHEMA_SQL as REPORT_EPISODES_SQL
 
 log = logging.getLogger("inbox_app.store")
 
@@ -140,8 +141,16 @@ def _v4(db: peewee.SqliteDatabase) -> None:
     )
 
 
+def _report_episodes(db: peewee.SqliteDatabase) -> None:
+    """Stored response episodes for fast reports (``store.report_episodes``): tables, the triggers that mark a
+    changed conversation dirty, and every existing conversation marked dirty (the first report computes them)."""
+    for sql in REPORT_EPISODES_SQL:
+        db.execute_sql(sql)
+    db.execute_sql("INSERT OR IGNORE INTO report_dirty (conversation_id) SELECT id FROM conversation")
+
+
 # Ordered: MIGRATIONS[n] brings a database from version n to n + 1.
-MIGRATIONS: list[Callable[[peewee.SqliteDatabase], None]] = [_v1, _v2, _v3, _v4]
+MIGRATIONS: list[Callable[[peewee.SqliteDatabase], None]] = [_v1, _v2, _v3, _v4, _report_episodes]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -137,18 +137,18 @@ def help_text() -> str:
     )
 
 
-#: table columns: (figure, header, ids attribute for drill-down)
-COLUMNS: tuple[tuple[str, str], ...] = (
-    ("conversations", "conversation_ids"),
-    ("inbound", "conversation_ids"),
-    ("replies", "conversation_ids"),
-    ("first_response_median_s", "first_response_ids"),
-    ("first_response_p90_s", "first_response_ids"),
-    ("response_median_s", "episode_ids"),
-    ("episodes", "episode_ids"),
-    ("late", "late_ids"),
-    ("late_response_rate", "late_ids"),
-    ("open_overdue", "overdue_ids"),
+#: table columns after the group name (each can be clicked down to the conversations behind it)
+FIGURES: tuple[str, ...] = (
+    "conversations",
+    "inbound",
+    "replies",
+    "first_response_median_s",
+    "first_response_p90_s",
+    "response_median_s",
+    "episodes",
+    "late",
+    "late_response_rate",
+    "open_overdue",
 )
 
 
@@ -177,7 +177,7 @@ def figure_text(group: GroupFigures, figure: str) -> str:
 
 
 class ReportTableModel(QAbstractTableModel):
-    """Rows: the groups then the total; columns: :data:`COLUMNS` after the group name."""
+    """Rows: the groups then the total; columns: :data:`FIGURES` after the group name."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -195,7 +195,7 @@ class ReportTableModel(QAbstractTableModel):
         return 0 if parent.isValid() else len(self.rows)
 
     def columnCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(COLUMNS) + 1
+        return 0 if parent.isValid() else len(FIGURES) + 1
 
     def data(
         self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole
@@ -206,7 +206,7 @@ class ReportTableModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.DisplayRole:
             if index.column() == 0:
                 return group_label(group, self.by)
-            return figure_text(group, COLUMNS[index.column() - 1][0])
+            return figure_text(group, FIGURES[index.column() - 1])
         if role == Qt.ItemDataRole.TextAlignmentRole and index.column() > 0:
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         if role == Qt.ItemDataRole.FontRole and group.is_total:
@@ -226,11 +226,9 @@ class ReportTableModel(QAbstractTableModel):
             return self.headers[section]
         return None
 
-    def ids_at(self, index: QModelIndex) -> set[int]:
-        group = self.rows[index.row()]
-        attr = COLUMNS[max(index.column(), 1) - 1][1]
-        ids: set[int] = getattr(group, attr)
-        return ids
+    def figure_at(self, index: QModelIndex) -> tuple[GroupFigures, str]:
+        """The group and the figure of a cell (the group name's cell stands for its conversations)."""
+        return self.rows[index.row()], FIGURES[max(index.column(), 1) - 1]
 
 
 class DrillDownDialog(QDialog):
@@ -488,21 +486,22 @@ class ReportsWindow(QWidget):
     def drill_total(self, figure: str) -> None:
         if self.report is None:
             return
-        attr = dict(COLUMNS)[figure]
-        self._drill(self.figure_buttons[figure].text().replace("\n", " — "), getattr(self.report.total, attr))
+        title = self.figure_buttons[figure].text().replace("\n", " — ")
+        self._drill(title, self.report.total, figure)
 
     def drill_cell(self, index: QModelIndex) -> None:
         if self.report is None or not index.isValid():
             return
-        group = self.model.rows[index.row()]
-        header = self.model.headers[index.column()]
-        title = f"{group_label(group, self.model.by)} — {header}"
-        self._drill(title, self.model.ids_at(index))
+        group, figure = self.model.figure_at(index)
+        title = f"{group_label(group, self.model.by)} — {self.model.headers[max(index.column(), 1)]}"
+        self._drill(title, group, figure)
 
-    def _drill(self, title: str, ids: set[int]) -> None:
+    def _drill(self, title: str, group: GroupFigures, figure: str) -> None:
+        report = self.report
+        assert report is not None
         self._run(
             "report-drill",
-            lambda: report_service.conversations_behind(ids),
+            lambda: report_service.conversations_behind(report_service.ids_behind(report, group, figure)),
             lambda labels: self._show_drill(title, labels),
             self._on_error,
         )

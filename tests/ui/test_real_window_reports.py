@@ -16,7 +16,7 @@ from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication, QMenu
 
 from inbox_app.app import Gui
-from inbox_app.ui.reports_window import COLUMNS, DrillDownDialog, ReportsWindow
+from inbox_app.ui.reports_window import FIGURES, DrillDownDialog, ReportsWindow
 from tests.ui.real_app import cli, make_demo_profile, run_real_app
 from tests.ui.test_real_window_keyboard import wait_ready
 
@@ -71,7 +71,7 @@ def test_reports_window_shows_the_cli_figures_and_drills_down_to_a_conversation(
         seen["account_keys"] = [model.index(r, 0).data() for r in range(model.rowCount() - 1)]
         seen["account_total_late"] = model.index(model.rowCount() - 1, 8).data()
         # click "Overdue now" of the total row: the conversations behind it
-        column = 1 + [f for f, _ids in COLUMNS].index("open_overdue")
+        column = 1 + FIGURES.index("open_overdue")
         index = model.index(model.rowCount() - 1, column)
         window.table.scrollTo(index)
         QTest.mouseClick(

@@ -13,9 +13,9 @@ from __future__ import annotations
 import csv
 import json
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +47,7 @@ __all__ = [
     "write_episodes_csv",
     "write_summary_csv",
     "write_summary_json",
+    "write_xlsx",
 ]
 
 #: Upper bounds (seconds) of the response-time distribution's buckets; the last bucket is open-ended.
@@ -90,7 +91,7 @@ class Report:
         return summary_json(self)
 
 
-def _facts(since: datetime, progress: Callable[[int, int], None] | None) -> list[ConversationFacts]:
+def _facts(since: datetime) -> list[ConversationFacts]:
     policies = store_reports.channel_policies()
     rows = store_reports.conversation_rows()
     facts: dict[int, ConversationFacts] = {}
@@ -113,16 +114,12 @@ def _facts(since: datetime, progress: Callable[[int, int], None] | None) -> list
         current.messages.append(
             ReportMessage("in" if direction == "in" else "out", parse(sent_at), bool(auto), bool(answered))
         )
-    if progress is not None:
-        progress(1, 3)
     for conv_id, at, status in store_reports.status_rows():
         f = facts.get(conv_id)
         if f is not None:
             f.changes.append(StatusChange(at, status))
     for f in facts.values():
         f.changes = effective_changes(f.messages, f.changes, rows[f.id].no_response_needed)
-    if progress is not None:
-        progress(2, 3)
     return list(facts.values())
 
 
@@ -148,20 +145,14 @@ def compute_report(
     computes every figure in Python from the messages and the event log instead — the same definitions.
     """
     if from_scratch or not report_episodes.is_available():
-        return compute_report_from_scratch(period, by, now, progress=progress)
+        return compute_report_from_scratch(period, by, now)
     report_episodes.refresh(progress)
     return _stored_report(period, by, now)
 
 
-def compute_report_from_scratch(
-    period: Period,
-    by: GroupBy,
-    now: datetime,
-    *,
-    progress: Callable[[int, int], None] | None = None,
-) -> Report:
+def compute_report_from_scratch(period: Period, by: GroupBy, now: datetime) -> Report:
     """Every figure computed in Python from the messages and the status events (no stored episode)."""
-    facts = _facts(period.start, progress)
+    facts = _facts(period.start)
     episodes: list[EpisodeRow] = []
 
     def on_episode(conv: ConversationFacts, ep: Episode) -> None:
@@ -205,8 +196,6 @@ def compute_report_from_scratch(
     for row in episodes:
         if row.response_s is not None:
             histogram[_bucket(row.response_s)] += 1
-    if progress is not None:
-        progress(3, 3)
     return Report(
         period=period,
         by=by,
@@ -374,10 +363,6 @@ def summary_json(report: Report) -> dict[str, Any]:
     }
 
 
-def _iso(moment: datetime | None) -> str:
-    return "" if moment is None else moment.isoformat()
-
-
 EPISODE_COLUMNS = (
     "conversation_id",
     "channel",
@@ -396,66 +381,85 @@ def _late_text(late: bool | None) -> str:
     return "" if late is None else ("1" if late else "0")
 
 
+def _episode_table(report: Report) -> Iterator[list[Any]]:
+    """The per-episode rows as values (times as aware datetimes, ``late`` as 1/0/None)."""
+    for e in episode_rows(report):
+        yield [
+            e.conversation_id,
+            e.channel,
+            e.account,
+            e.category,
+            e.agent,
+            e.started_at,
+            e.replied_at,
+            e.response_s,
+            e.deadline_at,
+            None if e.late is None else int(e.late),
+        ]
+
+
+CONVERSATION_COLUMNS = (
+    "conversation_id",
+    "channel",
+    "account",
+    "category",
+    "agent",
+    "language",
+    "inbound",
+    "replies",
+    "episodes",
+    "late",
+    "replied",
+)
+
+
+def _conversation_table(report: Report) -> list[list[Any]]:
+    """One row per conversation with a message or an episode in the period: its messages of each direction
+    sent in the period, and its episodes starting in it (measured ones, late ones, replied ones)."""
+    rows: dict[int, list[Any]] = {
+        int(r[0]): [int(r[0]), r[1], r[2], r[3], r[4], r[5], int(r[6]), int(r[7]), 0, 0, 0]
+        for r in queries.conversation_export_rows(report.period.start, report.period.end)
+    }
+    for e in episode_rows(report):
+        row = rows.get(e.conversation_id)
+        if row is None:  # an episode starting in the period of a conversation without a message in it
+            row = rows[e.conversation_id] = [
+                e.conversation_id, e.channel, e.account, e.category, e.agent, e.language, 0, 0, 0, 0, 0,
+            ]  # fmt: skip
+        row[8] += e.late is not None
+        row[9] += bool(e.late)
+        row[10] += e.replied_at is not None
+    return [rows[cid] for cid in sorted(rows)]
+
+
+def _csv_value(value: Any) -> Any:
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return value
+
+
 def write_episodes_csv(report: Report, path: Path) -> int:
     """One row per episode starting in the period (no row cap); returns the number of rows."""
+    count = 0
     with path.open("w", encoding="utf-8", newline="") as fh:
         writer = csv.writer(fh)
         writer.writerow(EPISODE_COLUMNS)
-        for e in episode_rows(report):
-            writer.writerow(
-                [
-                    e.conversation_id,
-                    e.channel,
-                    e.account,
-                    e.category or "",
-                    e.agent or "",
-                    _iso(e.started_at),
-                    _iso(e.replied_at),
-                    "" if e.response_s is None else e.response_s,
-                    _iso(e.deadline_at),
-                    _late_text(e.late),
-                ]
-            )
-    return len(episode_rows(report))
+        for row in _episode_table(report):
+            writer.writerow([_csv_value(v) for v in row])
+            count += 1
+    return count
 
 
 def write_conversations_csv(report: Report, path: Path) -> int:
-    """One row per conversation with an episode in the period: episodes, late ones, median response."""
-    per: dict[int, list[EpisodeRow]] = defaultdict(list)
-    for e in episode_rows(report):
-        per[e.conversation_id].append(e)
+    """One row per conversation of the period (see :func:`_conversation_table`); returns the number of rows."""
+    table = _conversation_table(report)
     with path.open("w", encoding="utf-8", newline="") as fh:
         writer = csv.writer(fh)
-        writer.writerow(
-            [
-                "conversation_id",
-                "channel",
-                "account",
-                "category",
-                "agent",
-                "language",
-                "episodes",
-                "late",
-                "replied",
-            ]
-        )
-        for conv_id in sorted(per):
-            rows = per[conv_id]
-            first = rows[0]
-            writer.writerow(
-                [
-                    conv_id,
-                    first.channel,
-                    first.account,
-                    first.category or "",
-                    first.agent or "",
-                    first.language or "",
-                    len(rows),
-                    sum(1 for r in rows if r.late),
-                    sum(1 for r in rows if r.replied_at is not None),
-                ]
-            )
-    return len(per)
+        writer.writerow(CONVERSATION_COLUMNS)
+        writer.writerows([_csv_value(v) for v in row] for row in table)
+    return len(table)
 
 
 SUMMARY_FIELDS = (
@@ -472,20 +476,79 @@ SUMMARY_FIELDS = (
 )
 
 
+def _summary_table(report: Report, total_label: str) -> list[list[Any]]:
+    rows: list[tuple[str, dict[str, Any]]] = [
+        *((g.key or "", g.as_json()) for g in report.groups),
+        (total_label, report.total.as_json()),
+    ]
+    return [[key, *(data[f] for f in SUMMARY_FIELDS)] for key, data in rows]
+
+
 def write_summary_csv(report: Report, path: Path, total_label: str = "total") -> None:
     with path.open("w", encoding="utf-8", newline="") as fh:
         writer = csv.writer(fh)
         writer.writerow(["key", *SUMMARY_FIELDS])
-        rows: Iterable[tuple[str, dict[str, Any]]] = [
-            *((g.key or "", g.as_json()) for g in report.groups),
-            (total_label, report.total.as_json()),
-        ]
-        for key, data in rows:
-            writer.writerow([key, *("" if data[f] is None else data[f] for f in SUMMARY_FIELDS)])
+        writer.writerows([_csv_value(v) for v in row] for row in _summary_table(report, total_label))
 
 
 def write_summary_json(report: Report, path: Path) -> None:
     path.write_text(json.dumps(summary_json(report), ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+
+
+#: Rows per XLSX sheet (Excel's limit is 1,048,576 with the header): longer tables go on to a next sheet.
+XLSX_MAX_ROWS = 1_048_575
+
+
+def write_xlsx(report: Report, path: Path, total_label: str = "total", max_rows: int = XLSX_MAX_ROWS) -> None:
+    """One workbook: the summary, one row per conversation, one row per episode (no row cap: a table longer
+    than a sheet continues on "Episodes (2)"…). Times are real spreadsheet dates in UTC, durations seconds.
+
+    Why XlsxWriter: well kept, pure Python, and its ``constant_memory`` mode streams rows to disk, so an
+    export of hundreds of thousands of episodes does not hold them all in memory twice.
+    """
+    import xlsxwriter
+
+    workbook = xlsxwriter.Workbook(str(path), {"constant_memory": True, "remove_timezone": True})
+    try:
+        bold = workbook.add_format({"bold": True})
+        when = workbook.add_format({"num_format": "yyyy-mm-dd hh:mm:ss"})
+        percent = workbook.add_format({"num_format": "0.0%"})
+
+        def sheet(
+            name: str, header: Sequence[str], rows: Iterable[Sequence[Any]], formats: dict[int, Any]
+        ) -> None:
+            part, written = 1, 0
+            ws = workbook.add_worksheet(name)
+            ws.write_row(0, 0, header, bold)
+            for row in rows:
+                if written == max_rows:
+                    part += 1
+                    ws = workbook.add_worksheet(f"{name} ({part})")
+                    ws.write_row(0, 0, header, bold)
+                    written = 0
+                written += 1
+                for col, value in enumerate(row):
+                    if value is None:
+                        continue
+                    if isinstance(value, datetime):
+                        ws.write_datetime(written, col, value.astimezone(UTC), when)
+                    else:
+                        ws.write(written, col, value, formats.get(col))
+            ws.freeze_panes(1, 0)
+
+        rate_col = 1 + SUMMARY_FIELDS.index("late_response_rate")
+        sheet("Summary", ["key", *SUMMARY_FIELDS], _summary_table(report, total_label), {rate_col: percent})
+        sheet("Conversations", CONVERSATION_COLUMNS, _conversation_table(report), {})
+        sheet("Episodes", EPISODE_COLUMNS, _episode_table(report), {})
+        info = workbook.add_worksheet("Period")
+        for idx, (label, value) in enumerate(
+            (("from", report.period.first.isoformat()), ("to", report.period.last.isoformat()),
+             ("by", report.by.value), ("times", "UTC"))
+        ):  # fmt: skip
+            info.write(idx, 0, label, bold)
+            info.write(idx, 1, value)
+    finally:
+        workbook.close()
 
 
 @dataclass(frozen=True)

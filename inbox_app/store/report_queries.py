@@ -221,3 +221,14 @@ def episode_export_rows(start: datetime, end: datetime, now: datetime) -> Iterat
         "WHERE x.started_at >= :start AND x.started_at < :end ORDER BY x.conversation_id, x.started_at, x.rowid"
     )
     yield from db.execute_sql(sql, _bounds(start, end, now))
+
+
+def conversation_export_rows(start: datetime, end: datetime) -> list[tuple[Any, ...]]:
+    """Per conversation with a message in the period: (id, channel kind, account, category, agent, language,
+    inbound, replies) — plain reads of the messages, so a read-only profile can export them too."""
+    sql = (
+        f"SELECT x.conversation_id, ch.kind, a.name, {group_key_sql('category')}, {group_key_sql('agent')}, "
+        "NULLIF(c.language, ''), sum(x.direction = 'in'), sum(x.direction != 'in' AND NOT x.is_auto_reply) "
+        f"FROM message x {JOINS} WHERE x.sent_at >= :start AND x.sent_at < :end GROUP BY x.conversation_id"
+    )
+    return _run(sql, _bounds(start, end))

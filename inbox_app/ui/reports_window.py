@@ -11,7 +11,6 @@ Signals: ``open_conversation(int)`` — the user opened a conversation from a dr
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
@@ -275,10 +274,14 @@ Runner = Callable[[str, Callable[[], Any], Callable[[Any], None], Callable[[Base
 
 
 class ReportsWindow(QWidget):
-    """Signals: ``open_conversation(int)``, ``report_ready()`` (a report was laid out; tests wait on it)."""
+    """Signals: ``open_conversation(int)``, ``report_ready()`` (a report was laid out; tests wait on it),
+    ``progress_changed(int, int)`` (done, total conversations brought up to date; emitted from the worker
+    thread, delivered queued on the UI thread), ``exported(str)`` (an export was written to this path)."""
 
     open_conversation = Signal(int)
     report_ready = Signal()
+    progress_changed = Signal(int, int)
+    exported = Signal(str)
 
     def __init__(
         self, run: Runner, now_fn: Callable[[], datetime] | None = None, parent: QWidget | None = None
@@ -309,7 +312,7 @@ class ReportsWindow(QWidget):
             self.group_box.addItem(_tr_group(by), by.value)
         self.progress = QProgressBar(self)
         self.progress.setRange(0, 0)
-        self.progress.setMaximumWidth(160)
+        self.progress.setMaximumWidth(260)
         self.progress.setFormat(_("Computing…"))
         self.progress.setVisible(False)
         self.export_button = QToolButton(self)
@@ -321,6 +324,7 @@ class ReportsWindow(QWidget):
         menu.addAction(_("Summary as JSON…"), lambda: self.export("summary_json"))
         menu.addAction(_("One row per conversation (CSV)…"), lambda: self.export("conversations_csv"))
         menu.addAction(_("One row per episode (CSV)…"), lambda: self.export("episodes_csv"))
+        menu.addAction(_("Workbook (XLSX)…"), lambda: self.export("xlsx"))
         self.export_button.setMenu(menu)
         help_button = QPushButton(_("How is this counted?"), self)
         help_button.clicked.connect(self.show_help)
@@ -373,6 +377,7 @@ class ReportsWindow(QWidget):
         self.table.clicked.connect(self.drill_cell)
         self.table.activated.connect(self.drill_cell)
         outer.addWidget(self.table, 2)
+        self.progress_changed.connect(self._on_progress)
         self.period_box.currentIndexChanged.connect(self._on_period_changed)
         self.group_box.currentIndexChanged.connect(lambda _i: self.recompute())
         self.resize(1200, 760)
@@ -407,13 +412,28 @@ class ReportsWindow(QWidget):
         self.recompute()
 
     def recompute(self) -> None:
+        """Compute the report on the worker thread; the progress bar counts the conversations whose episodes
+        are brought up to date first (many only after a big import), otherwise it just says "Computing…"."""
         period, by, now = self.period(), self.group_by(), self.now_fn()
+        self.progress.setRange(0, 0)
+        self.progress.setFormat(_("Computing…"))
         self.progress.setVisible(True)
         self._run(
             "report",
-            lambda: report_service.compute_report(period, by, now),
+            lambda: report_service.compute_report(period, by, now, progress=self.progress_changed.emit),
             self._on_report,
             self._on_error,
+        )
+
+    def _on_progress(self, done: int, total: int) -> None:
+        if not self.progress.isVisible() or total <= 0:
+            return
+        self.progress.setRange(0, total)
+        self.progress.setValue(done)
+        self.progress.setFormat(
+            _("Updating {done} of {total} conversations…").format(
+                done=format_number(done), total=format_number(total)
+            )
         )
 
     def _on_error(self, exc: BaseException) -> None:
@@ -525,31 +545,48 @@ class ReportsWindow(QWidget):
     def export(self, kind: str) -> None:
         if self.report is None:
             return
-        suffix = ".json" if kind == "summary_json" else ".csv"
+        suffix = {"summary_json": ".json", "xlsx": ".xlsx"}.get(kind, ".csv")
         path_text, _filter = QFileDialog.getSaveFileName(self, _("Export report"), f"report-{kind}{suffix}")
         if not path_text:
             return
         self.export_to(kind, Path(path_text))
 
     def export_to(self, kind: str, path: Path) -> None:
+        """Write the export on the worker thread (an export of 100,000 episodes takes seconds); signal
+        ``exported(str)`` with the path when done, or show why it could not be written."""
         report = self.report
         if report is None:
             return
-        try:
+        total = _("Total")
+
+        def write() -> Path:
             if kind == "summary_csv":
-                report_service.write_summary_csv(report, path, _("Total"))
+                report_service.write_summary_csv(report, path, total)
             elif kind == "summary_json":
-                path.write_text(
-                    json.dumps(report_service.summary_json(report), ensure_ascii=False, indent=2),
-                    encoding="utf-8",
-                )
+                report_service.write_summary_json(report, path)
             elif kind == "conversations_csv":
                 report_service.write_conversations_csv(report, path)
+            elif kind == "xlsx":
+                report_service.write_xlsx(report, path, total)
             else:
                 report_service.write_episodes_csv(report, path)
-        except OSError as exc:
+            return path
+
+        self.progress.setRange(0, 0)
+        self.progress.setFormat(_("Exporting…"))
+        self.progress.setVisible(True)
+        self._run("report-export", write, self._on_exported, self._on_export_error(path))
+
+    def _on_exported(self, path: Path) -> None:
+        self.progress.setVisible(False)
+        self.exported.emit(str(path))
+
+    def _on_export_error(self, path: Path) -> Callable[[BaseException], None]:
+        def show(exc: BaseException) -> None:
+            self.progress.setVisible(False)
+            error = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
             QMessageBox.warning(
-                self,
-                _("Export report"),
-                _("Cannot write {path}: {error}").format(path=path, error=exc.strerror or exc),
+                self, _("Export report"), _("Cannot write {path}: {error}").format(path=path, error=error)
             )
+
+        return show

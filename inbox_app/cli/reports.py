@@ -73,10 +73,8 @@ def _label(group: GroupFigures, by: GroupBy) -> str:
         return _("Total")
     if group.key is not None:
         return group.key
-    if by is GroupBy.CATEGORY:
-        return _("uncategorised")
-    if by is GroupBy.AGENT:
-        return _("unassigned")
+    if by in (GroupBy.CATEGORY, GroupBy.AGENT):
+        return _("not set")
     return _("unknown")
 
 

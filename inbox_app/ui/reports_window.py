@@ -90,10 +90,8 @@ def group_label(group: GroupFigures, by: GroupBy) -> str:
         return _("Total")
     if group.key is not None:
         return group.key
-    if by is GroupBy.CATEGORY:
-        return _("uncategorised")
-    if by is GroupBy.AGENT:
-        return _("unassigned")
+    if by in (GroupBy.CATEGORY, GroupBy.AGENT):
+        return _("not set")
     return _("unknown")
 
 
@@ -131,7 +129,10 @@ def help_text() -> str:
             _(
                 "Median and p90 are nearest-rank: the middle value and the value 90 % of the episodes stay under."
             ),
-            _("Category and agent are not recorded yet: every conversation is uncategorised and unassigned."),
+            _(
+                "Category and agent are the conversation's category and assignee; conversations without "
+                "them are grouped as 'not set'. Click any figure to list the conversations behind it."
+            ),
         ]
     )
 
@@ -493,7 +494,7 @@ class ReportsWindow(QWidget):
             labels,
             [
                 Series(
-                    k if k is not None else _("uncategorised"),
+                    k if k is not None else _("not set"),
                     [report.categories_daily[d].get(k, 0) for d in days],
                 )
                 for k in keys

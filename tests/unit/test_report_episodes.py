@@ -239,3 +239,19 @@ def test_a_read_only_profile_is_reported_from_scratch(tmp_path: Path) -> None:
         assert not report.stored and report.total.late == 1
     finally:
         prof.close()
+
+
+def test_xlsx_has_no_row_cap_a_long_table_continues_on_the_next_sheet(
+    hand_built: dict[str, Conversation], tmp_path: Path
+) -> None:
+    openpyxl = pytest.importorskip("openpyxl")
+    report = rs.compute_report(_periods()[1], GroupBy.CHANNEL, NOW)
+    episodes = rs.episode_rows(report)
+    assert len(episodes) > 4
+    path = tmp_path / "r.xlsx"
+    rs.write_xlsx(report, path, max_rows=3)
+    wb = openpyxl.load_workbook(path, read_only=True)
+    parts = [name for name in wb.sheetnames if name.startswith("Episodes")]
+    assert parts[:2] == ["Episodes", "Episodes (2)"] and len(parts) == -(-len(episodes) // 3)
+    ids = [r[0] for name in parts for r in wb[name].iter_rows(min_row=2, values_only=True)]
+    assert ids == [e.conversation_id for e in episodes]

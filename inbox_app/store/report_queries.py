@@ -36,9 +36,12 @@ __all__ = [
     "response_ranks",
 ]
 
+# CROSS JOIN fixes SQLite's join order: the period's rows first, then one primary-key look-up each. Left to
+# itself the planner put the small account table outside and scanned the period once per account (16 s at
+# 100,000 conversations instead of a fraction of a second).
 JOINS = (
-    "JOIN conversation c ON c.id = x.conversation_id JOIN channel ch ON ch.id = c.channel_id "
-    "JOIN account a ON a.id = c.account_id"
+    "CROSS JOIN conversation c ON c.id = x.conversation_id CROSS JOIN channel ch ON ch.id = c.channel_id "
+    "CROSS JOIN account a ON a.id = c.account_id"
 )
 
 _MEASURED = "(x.replied_at IS NOT NULL OR coalesce(x.stopped_at, :now) >= x.deadline_at)"

@@ -3,7 +3,8 @@
 The figures come from :func:`inbox_app.services.reports.compute_report` (definitions in
 :mod:`inbox_app.domain.reports`), the same call the report window makes. ``--from``/``--to`` are dates in the
 user's time zone, inclusive; the default is the last 30 days. ``--json`` prints the summary, ``--csv FILE``
-writes one row per episode starting in the period.
+writes one row per episode starting in the period, ``--xlsx FILE`` a workbook with the summary, one row per
+conversation and one per episode.
 """
 
 from __future__ import annotations
@@ -36,6 +37,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument(
         "--csv", type=Path, default=None, metavar="FILE", help=_("write one row per episode to FILE")
     )
+    p.add_argument(
+        "--xlsx",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help=_("write the summary, one row per conversation and one per episode to an XLSX workbook"),
+    )
     p.set_defaults(func=run_report, read_only_ok=True)
 
 
@@ -65,10 +73,8 @@ def _label(group: GroupFigures, by: GroupBy) -> str:
         return _("Total")
     if group.key is not None:
         return group.key
-    if by is GroupBy.CATEGORY:
-        return _("uncategorised")
-    if by is GroupBy.AGENT:
-        return _("unassigned")
+    if by in (GroupBy.CATEGORY, GroupBy.AGENT):
+        return _("not set")
     return _("unknown")
 
 
@@ -77,7 +83,7 @@ def _dur(seconds: float | None) -> str:
 
 
 def run_report(args: argparse.Namespace) -> int:
-    from inbox_app.services.reports import compute_report, summary_json, write_episodes_csv
+    from inbox_app.services.reports import compute_report, summary_json, write_episodes_csv, write_xlsx
 
     now = datetime.now(UTC)
     period = period_from_args(args.date_from, args.date_to, now)
@@ -85,15 +91,21 @@ def run_report(args: argparse.Namespace) -> int:
     profile = profile_from_args(args)
     try:
         report = compute_report(period, by, now)
+        # the exports read the episode rows from the profile: before it is closed
+        for path, write in (
+            (args.csv, lambda p: write_episodes_csv(report, p)),
+            (args.xlsx, lambda p: write_xlsx(report, p, _("Total"))),
+        ):
+            if path is None:
+                continue
+            try:
+                write(path)
+            except OSError as exc:
+                raise CliError(
+                    _("Cannot write {path}: {error}").format(path=path, error=exc.strerror or exc)
+                ) from exc
     finally:
         profile.close()
-    if args.csv is not None:
-        try:
-            write_episodes_csv(report, args.csv)
-        except OSError as exc:
-            raise CliError(
-                _("Cannot write {path}: {error}").format(path=args.csv, error=exc.strerror or exc)
-            ) from exc
     if args.json:
         print(json.dumps(summary_json(report), ensure_ascii=False, indent=2))
         return 0

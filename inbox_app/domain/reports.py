@@ -37,6 +37,7 @@ Pure domain code: no Qt and no I/O.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -56,6 +57,7 @@ __all__ = [
     "ReportMessage",
     "StatusChange",
     "aggregate",
+    "effective_changes",
     "episodes_of",
     "first_response",
     "percentile",
@@ -194,6 +196,17 @@ def episodes_of(
     return out
 
 
+def effective_changes(
+    messages: Sequence[ReportMessage], changes: Sequence[StatusChange], no_response_needed: bool
+) -> list[StatusChange]:
+    """The status history the clock follows: a conversation flagged "no response needed" by a flag older than
+    the event log gets the stop at its last message (the countdown shows no deadline for it either)."""
+    out = list(changes)
+    if no_response_needed and messages and not any(c.status == NO_RESPONSE_NEEDED for c in out):
+        out.append(StatusChange(messages[-1].at, NO_RESPONSE_NEEDED))
+    return out
+
+
 def first_response(messages: Iterable[ReportMessage]) -> tuple[datetime | None, datetime | None]:
     """(first inbound message time, first reply at or after it); ``None`` where there is none."""
     first_in: datetime | None = None
@@ -253,6 +266,34 @@ class Period:
     def local_day(self, moment: datetime) -> date:
         return moment.astimezone(self.zone).date()
 
+    def utc_offsets(self) -> list[tuple[datetime, int]]:
+        """(from this instant, the zone's UTC offset in seconds) over the period, first from :attr:`start`:
+        lets SQL turn a stored UTC time into the local day (``date(t, '+N seconds')``) across DST changes."""
+
+        def offset(moment: datetime) -> int:
+            delta = moment.astimezone(self.zone).utcoffset()
+            return 0 if delta is None else int(delta.total_seconds())
+
+        bounds = [datetime.combine(d, time(0), tzinfo=self.zone).astimezone(UTC) for d in self.days()]
+        bounds.append(self.end)
+        out = [(bounds[0], offset(bounds[0]))]
+        for low, high in itertools.pairwise(bounds):
+            after = offset(high)
+            if offset(low) == after:
+                continue
+            lo, hi = (
+                0,
+                int((high - low).total_seconds()),
+            )  # the change happens in (low, high]: find its second
+            while lo + 1 < hi:
+                mid = (lo + hi) // 2
+                if offset(low + timedelta(seconds=mid)) == after:
+                    hi = mid
+                else:
+                    lo = mid
+            out.append((low + timedelta(seconds=hi), after))
+        return out
+
 
 @dataclass
 class ConversationFacts:
@@ -267,6 +308,7 @@ class ConversationFacts:
     changes: list[StatusChange] = field(default_factory=list)
     category: str | None = None
     agent: str | None = None
+    status: str = "open"  # current status: a stopped conversation is never "overdue now" (as the countdown)
 
     def key(self, by: GroupBy) -> str | None:
         return {
@@ -285,7 +327,8 @@ class ConversationFacts:
 class GroupFigures:
     """The figures of one group (or of the total, with ``key`` ``None`` and ``is_total``).
 
-    The ``*_ids`` sets hold the conversations behind each figure, so a click can list them.
+    The ``*_ids`` sets hold the conversations behind each figure when the report was computed in Python (the
+    stored-episode path asks SQL for them on a click instead).
     """
 
     key: str | None
@@ -304,6 +347,7 @@ class GroupFigures:
     episode_ids: set[int] = field(default_factory=set)
     overdue_ids: set[int] = field(default_factory=set)
     first_response_ids: set[int] = field(default_factory=set)
+    reply_ids: set[int] = field(default_factory=set)
     is_total: bool = False
 
     def as_json(self) -> dict[str, object]:
@@ -363,11 +407,13 @@ def aggregate(
             if inbound:
                 f.conversations += 1
                 f.conversation_ids.add(conv.id)
+            if replies:
+                f.reply_ids.add(conv.id)
             if first_in is not None and first_reply is not None and start <= first_in < end:
                 t.first_responses.append(_secs(first_reply - first_in))
                 f.first_response_ids.add(conv.id)
         for ep in eps:
-            if ep.is_overdue_now(now):
+            if ep.is_overdue_now(now) and conv.status not in STOPPED_STATUSES:
                 for t in targets:
                     t.figures.open_overdue += 1
                     t.figures.overdue_ids.add(conv.id)

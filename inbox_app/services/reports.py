@@ -1,9 +1,11 @@
 """Reports as the window and the CLI ask for them: one call computes every figure, series and export row.
 
-Why a service: the window (on its worker thread) and ``inbox-app report`` need the same numbers, built from
-the store's reads (:mod:`inbox_app.store.reports`) and the definitions in :mod:`inbox_app.domain.reports`.
-Category and agent do not exist as columns yet: ``category_of`` / ``agent_of`` are pluggable look-ups
-(conversation ids → key); without them every conversation is uncategorised / unassigned (key ``None``).
+Why a service: the window (on its worker thread) and ``inbox-app report`` need the same numbers. They are
+aggregated by SQLite from the messages and the stored episodes (:mod:`inbox_app.store.report_episodes`, kept
+up to date per conversation from the messages and the event log by :mod:`inbox_app.domain.reports`), which
+answers in well under a second at 100,000 conversations; a read-only profile gets the same figures computed
+in Python from scratch. Category and agent come from the conversation's ``category`` / ``assignee`` columns
+where they exist ("not set" otherwise).
 """
 
 from __future__ import annotations
@@ -11,14 +13,13 @@ from __future__ import annotations
 import csv
 import json
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 from inbox_app.domain.reports import (
-    NO_RESPONSE_NEEDED,
     ConversationFacts,
     Episode,
     GroupBy,
@@ -27,7 +28,10 @@ from inbox_app.domain.reports import (
     ReportMessage,
     StatusChange,
     aggregate,
+    effective_changes,
 )
+from inbox_app.store import report_episodes
+from inbox_app.store import report_queries as queries
 from inbox_app.store import reports as store_reports
 from inbox_app.store.models import from_db_time
 
@@ -35,7 +39,6 @@ __all__ = [
     "RESPONSE_BUCKETS",
     "ConversationLabel",
     "EpisodeRow",
-    "KeyLookup",
     "Report",
     "compute_report",
     "conversations_behind",
@@ -44,10 +47,8 @@ __all__ = [
     "write_episodes_csv",
     "write_summary_csv",
     "write_summary_json",
+    "write_xlsx",
 ]
-
-#: conversation ids → group key (absent: None, shown as "uncategorised"/"unassigned").
-KeyLookup = Callable[[Sequence[int]], Mapping[int, str]]
 
 #: Upper bounds (seconds) of the response-time distribution's buckets; the last bucket is open-ended.
 RESPONSE_BUCKETS: tuple[int, ...] = (3600, 4 * 3600, 12 * 3600, 24 * 3600, 48 * 3600)
@@ -79,23 +80,18 @@ class Report:
     now: datetime
     groups: list[GroupFigures]
     total: GroupFigures
-    episodes: list[EpisodeRow]
     daily: dict[date, tuple[int, int]]
     response_histogram: list[int]  # counts per RESPONSE_BUCKETS bucket (+1 open-ended)
     late_by_channel: list[GroupFigures]
     categories_daily: dict[date, dict[str | None, int]]
-    conversation_keys: dict[int, dict[str, str | None]] = field(default_factory=dict)
+    stored: bool = True  # aggregated from the stored episodes (False: computed in Python from scratch)
+    episode_list: list[EpisodeRow] | None = field(default=None, repr=False)  # see :func:`episode_rows`
 
     def as_json(self) -> dict[str, Any]:
         return summary_json(self)
 
 
-def _facts(
-    since: datetime,
-    category_of: KeyLookup | None,
-    agent_of: KeyLookup | None,
-    progress: Callable[[int, int], None] | None,
-) -> list[ConversationFacts]:
+def _facts(since: datetime) -> list[ConversationFacts]:
     policies = store_reports.channel_policies()
     rows = store_reports.conversation_rows()
     facts: dict[int, ConversationFacts] = {}
@@ -111,28 +107,19 @@ def _facts(
                 language=row.language,
                 policy=policies[row.channel_id],
                 messages=[],
+                category=row.category,
+                agent=row.agent,
+                status=row.status,
             )
         current.messages.append(
             ReportMessage("in" if direction == "in" else "out", parse(sent_at), bool(auto), bool(answered))
         )
-    if progress is not None:
-        progress(1, 3)
     for conv_id, at, status in store_reports.status_rows():
         f = facts.get(conv_id)
         if f is not None:
             f.changes.append(StatusChange(at, status))
-    ids = list(facts)
-    categories = category_of(ids) if category_of is not None else {}
-    agents = agent_of(ids) if agent_of is not None else {}
     for f in facts.values():
-        f.category = categories.get(f.id)
-        f.agent = agents.get(f.id)
-        # A conversation flagged "no response needed" whose flag predates the event log: stop its clock at
-        # its last message (the countdown shows no deadline for it either).
-        if rows[f.id].no_response_needed and not any(c.status == NO_RESPONSE_NEEDED for c in f.changes):
-            f.changes.append(StatusChange(f.messages[-1].at, NO_RESPONSE_NEEDED))
-    if progress is not None:
-        progress(2, 3)
+        f.changes = effective_changes(f.messages, f.changes, rows[f.id].no_response_needed)
     return list(facts.values())
 
 
@@ -148,12 +135,24 @@ def compute_report(
     by: GroupBy,
     now: datetime,
     *,
-    category_of: KeyLookup | None = None,
-    agent_of: KeyLookup | None = None,
     progress: Callable[[int, int], None] | None = None,
+    from_scratch: bool = False,
 ) -> Report:
-    """Compute a report over the open profile (call on a worker thread from the window)."""
-    facts = _facts(period.start, category_of, agent_of, progress)
+    """Compute a report over the open profile (call on a worker thread from the window).
+
+    Normally the stored episodes are brought up to date (``progress(done, total)`` per batch of conversations
+    recomputed, when any changed) and SQLite aggregates them; a read-only profile, or ``from_scratch``,
+    computes every figure in Python from the messages and the event log instead — the same definitions.
+    """
+    if from_scratch or not report_episodes.is_available():
+        return compute_report_from_scratch(period, by, now)
+    report_episodes.refresh(progress)
+    return _stored_report(period, by, now)
+
+
+def compute_report_from_scratch(period: Period, by: GroupBy, now: datetime) -> Report:
+    """Every figure computed in Python from the messages and the status events (no stored episode)."""
+    facts = _facts(period.start)
     episodes: list[EpisodeRow] = []
 
     def on_episode(conv: ConversationFacts, ep: Episode) -> None:
@@ -197,29 +196,156 @@ def compute_report(
     for row in episodes:
         if row.response_s is not None:
             histogram[_bucket(row.response_s)] += 1
-    if progress is not None:
-        progress(3, 3)
     return Report(
         period=period,
         by=by,
         now=now,
         groups=groups,
         total=total,
-        episodes=episodes,
         daily={day: (v[0], v[1]) for day, v in daily.items()},
         response_histogram=histogram,
         late_by_channel=late_by_channel,
-        categories_daily={day: dict(v) for day, v in categories_daily.items()},
-        conversation_keys={
-            f.id: {
-                "channel": f.channel,
-                "account": f.account,
-                "language": f.language,
-                "category": f.category,
-                "agent": f.agent,
-            }
-            for f in facts
-        },
+        categories_daily={day: {k: n for k, n in v.items() if n} for day, v in categories_daily.items()},
+        stored=False,
+        episode_list=episodes,
+    )
+
+
+def _stored_report(period: Period, by: GroupBy, now: datetime) -> Report:
+    """The figures aggregated by SQLite over the messages and the stored episodes (see ``store.report_queries``)."""
+    start, end, offsets = period.start, period.end, period.utc_offsets()
+    groups: dict[str | None, GroupFigures] = {}
+    total = GroupFigures(None, is_total=True)
+
+    def group(key: str | None) -> GroupFigures:
+        found = groups.get(key)
+        if found is None:
+            found = groups[key] = GroupFigures(key)
+        return found
+
+    daily: dict[date, list[int]] = {day: [0, 0] for day in period.days()}
+    for key, day_text, inbound, replies in queries.message_counts(by.value, start, end, offsets):
+        g = group(key)
+        for f in (g, total):
+            f.inbound += inbound
+            f.replies += replies
+        counts = daily[date.fromisoformat(day_text)]
+        counts[0] += inbound
+        counts[1] += replies
+    categories_daily: dict[date, dict[str | None, int]] = {day: {} for day in period.days()}
+    for key, category, day_text, n in queries.conversation_counts(by.value, start, end, offsets):
+        group(key).conversations += n
+        total.conversations += n
+        per_day = categories_daily[date.fromisoformat(day_text)]
+        per_day[category] = per_day.get(category, 0) + n
+    for key, measured, late in queries.episode_counts(by.value, start, end, now):
+        for f in (group(key), total):
+            f.episodes += measured
+            f.late += late
+    for key, overdue in queries.overdue_counts(by.value, now):
+        group(key).open_overdue += overdue
+        total.open_overdue += overdue
+    for ranks, median_attr, p90_attr in (
+        (queries.first_response_ranks, "first_response_median_s", "first_response_p90_s"),
+        (queries.response_ranks, "response_median_s", None),
+    ):
+        per_group, overall = ranks(by.value, start, end)
+        for f, values in (*((group(key), v) for key, v in per_group.items()), (total, overall)):
+            setattr(f, median_attr, values.get("p50"))
+            if p90_attr is not None:
+                setattr(f, p90_attr, values.get("p90"))
+    for f in (*groups.values(), total):
+        f.late_response_rate = (f.late / f.episodes) if f.episodes else None
+    ordered = sorted(
+        (
+            g
+            for g in groups.values()
+            if g.conversations or g.inbound or g.replies or g.episodes or g.open_overdue
+        ),
+        key=lambda g: (g.key is None, (g.key or "").casefold()),
+    )
+    if by is GroupBy.CHANNEL:
+        late_by_channel = ordered
+    else:
+        late_by_channel = []
+        for key, measured, late in sorted(
+            queries.episode_counts(GroupBy.CHANNEL.value, start, end, now),
+            key=lambda r: (r[0] or "").casefold(),
+        ):
+            late_by_channel.append(
+                GroupFigures(key, episodes=measured, late=late, late_response_rate=late / measured)
+            )
+    return Report(
+        period=period,
+        by=by,
+        now=now,
+        groups=ordered,
+        total=total,
+        daily={day: (v[0], v[1]) for day, v in daily.items()},
+        response_histogram=queries.response_buckets(start, end, RESPONSE_BUCKETS),
+        late_by_channel=late_by_channel,
+        categories_daily=categories_daily,
+        stored=True,
+    )
+
+
+def episode_rows(report: Report) -> list[EpisodeRow]:
+    """Every episode starting in the report's period (no cap), by conversation and start."""
+    if report.episode_list is not None:
+        return report.episode_list
+    out: list[EpisodeRow] = []
+    period = report.period
+    for (cid, channel, account, category, agent, language, started, deadline, replied, response, measured,
+         late) in queries.episode_export_rows(period.start, period.end, report.now):  # fmt: skip
+        out.append(
+            EpisodeRow(
+                conversation_id=int(cid),
+                channel=str(channel),
+                account=str(account),
+                category=category,
+                agent=agent,
+                language=language,
+                started_at=from_db_time(started),
+                replied_at=None if replied is None else from_db_time(replied),
+                response_s=response,
+                deadline_at=from_db_time(deadline),
+                late=bool(late) if measured else None,
+            )
+        )
+    report.episode_list = out
+    return out
+
+
+#: drill-down figure → (the ``*_ids`` set of a Python-computed report, the stored-path query's figure)
+FIGURE_IDS: dict[str, tuple[str, str]] = {
+    "conversations": ("conversation_ids", "conversations"),
+    "inbound": ("conversation_ids", "conversations"),
+    "replies": ("reply_ids", "replies"),
+    "first_response_median_s": ("first_response_ids", "first_response"),
+    "first_response_p90_s": ("first_response_ids", "first_response"),
+    "response_median_s": ("episode_ids", "episodes"),
+    "episodes": ("episode_ids", "episodes"),
+    "late": ("late_ids", "late"),
+    "late_response_rate": ("late_ids", "late"),
+    "open_overdue": ("overdue_ids", "overdue"),
+}
+
+
+def ids_behind(report: Report, group: GroupFigures, figure: str) -> set[int]:
+    """The conversations behind one figure of one group (or of the total)."""
+    attr, query_figure = FIGURE_IDS[figure]
+    if not report.stored:
+        ids: set[int] = getattr(group, attr)
+        return set(ids)
+    period = report.period
+    return queries.figure_ids(
+        query_figure,
+        report.by.value,
+        group.key,
+        total=group.is_total,
+        start=period.start,
+        end=period.end,
+        now=report.now,
     )
 
 
@@ -235,10 +361,6 @@ def summary_json(report: Report) -> dict[str, Any]:
         "groups": [g.as_json() for g in report.groups],
         "total": report.total.as_json(),
     }
-
-
-def _iso(moment: datetime | None) -> str:
-    return "" if moment is None else moment.isoformat()
 
 
 EPISODE_COLUMNS = (
@@ -259,66 +381,85 @@ def _late_text(late: bool | None) -> str:
     return "" if late is None else ("1" if late else "0")
 
 
+def _episode_table(report: Report) -> Iterator[list[Any]]:
+    """The per-episode rows as values (times as aware datetimes, ``late`` as 1/0/None)."""
+    for e in episode_rows(report):
+        yield [
+            e.conversation_id,
+            e.channel,
+            e.account,
+            e.category,
+            e.agent,
+            e.started_at,
+            e.replied_at,
+            e.response_s,
+            e.deadline_at,
+            None if e.late is None else int(e.late),
+        ]
+
+
+CONVERSATION_COLUMNS = (
+    "conversation_id",
+    "channel",
+    "account",
+    "category",
+    "agent",
+    "language",
+    "inbound",
+    "replies",
+    "episodes",
+    "late",
+    "replied",
+)
+
+
+def _conversation_table(report: Report) -> list[list[Any]]:
+    """One row per conversation with a message or an episode in the period: its messages of each direction
+    sent in the period, and its episodes starting in it (measured ones, late ones, replied ones)."""
+    rows: dict[int, list[Any]] = {
+        int(r[0]): [int(r[0]), r[1], r[2], r[3], r[4], r[5], int(r[6]), int(r[7]), 0, 0, 0]
+        for r in queries.conversation_export_rows(report.period.start, report.period.end)
+    }
+    for e in episode_rows(report):
+        row = rows.get(e.conversation_id)
+        if row is None:  # an episode starting in the period of a conversation without a message in it
+            row = rows[e.conversation_id] = [
+                e.conversation_id, e.channel, e.account, e.category, e.agent, e.language, 0, 0, 0, 0, 0,
+            ]  # fmt: skip
+        row[8] += e.late is not None
+        row[9] += bool(e.late)
+        row[10] += e.replied_at is not None
+    return [rows[cid] for cid in sorted(rows)]
+
+
+def _csv_value(value: Any) -> Any:
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return value
+
+
 def write_episodes_csv(report: Report, path: Path) -> int:
     """One row per episode starting in the period (no row cap); returns the number of rows."""
+    count = 0
     with path.open("w", encoding="utf-8", newline="") as fh:
         writer = csv.writer(fh)
         writer.writerow(EPISODE_COLUMNS)
-        for e in report.episodes:
-            writer.writerow(
-                [
-                    e.conversation_id,
-                    e.channel,
-                    e.account,
-                    e.category or "",
-                    e.agent or "",
-                    _iso(e.started_at),
-                    _iso(e.replied_at),
-                    "" if e.response_s is None else e.response_s,
-                    _iso(e.deadline_at),
-                    _late_text(e.late),
-                ]
-            )
-    return len(report.episodes)
+        for row in _episode_table(report):
+            writer.writerow([_csv_value(v) for v in row])
+            count += 1
+    return count
 
 
 def write_conversations_csv(report: Report, path: Path) -> int:
-    """One row per conversation with an episode in the period: episodes, late ones, median response."""
-    per: dict[int, list[EpisodeRow]] = defaultdict(list)
-    for e in report.episodes:
-        per[e.conversation_id].append(e)
+    """One row per conversation of the period (see :func:`_conversation_table`); returns the number of rows."""
+    table = _conversation_table(report)
     with path.open("w", encoding="utf-8", newline="") as fh:
         writer = csv.writer(fh)
-        writer.writerow(
-            [
-                "conversation_id",
-                "channel",
-                "account",
-                "category",
-                "agent",
-                "language",
-                "episodes",
-                "late",
-                "replied",
-            ]
-        )
-        for conv_id in sorted(per):
-            rows = per[conv_id]
-            first = rows[0]
-            writer.writerow(
-                [
-                    conv_id,
-                    first.channel,
-                    first.account,
-                    first.category or "",
-                    first.agent or "",
-                    first.language or "",
-                    len(rows),
-                    sum(1 for r in rows if r.late),
-                    sum(1 for r in rows if r.replied_at is not None),
-                ]
-            )
-    return len(per)
+        writer.writerow(CONVERSATION_COLUMNS)
+        writer.writerows([_csv_value(v) for v in row] for row in table)
+    return len(table)
 
 
 SUMMARY_FIELDS = (
@@ -335,20 +476,79 @@ SUMMARY_FIELDS = (
 )
 
 
+def _summary_table(report: Report, total_label: str) -> list[list[Any]]:
+    rows: list[tuple[str, dict[str, Any]]] = [
+        *((g.key or "", g.as_json()) for g in report.groups),
+        (total_label, report.total.as_json()),
+    ]
+    return [[key, *(data[f] for f in SUMMARY_FIELDS)] for key, data in rows]
+
+
 def write_summary_csv(report: Report, path: Path, total_label: str = "total") -> None:
     with path.open("w", encoding="utf-8", newline="") as fh:
         writer = csv.writer(fh)
         writer.writerow(["key", *SUMMARY_FIELDS])
-        rows: Iterable[tuple[str, dict[str, Any]]] = [
-            *((g.key or "", g.as_json()) for g in report.groups),
-            (total_label, report.total.as_json()),
-        ]
-        for key, data in rows:
-            writer.writerow([key, *("" if data[f] is None else data[f] for f in SUMMARY_FIELDS)])
+        writer.writerows([_csv_value(v) for v in row] for row in _summary_table(report, total_label))
 
 
 def write_summary_json(report: Report, path: Path) -> None:
     path.write_text(json.dumps(summary_json(report), ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+
+
+#: Rows per XLSX sheet (Excel's limit is 1,048,576 with the header): longer tables go on to a next sheet.
+XLSX_MAX_ROWS = 1_048_575
+
+
+def write_xlsx(report: Report, path: Path, total_label: str = "total", max_rows: int = XLSX_MAX_ROWS) -> None:
+    """One workbook: the summary, one row per conversation, one row per episode (no row cap: a table longer
+    than a sheet continues on "Episodes (2)"…). Times are real spreadsheet dates in UTC, durations seconds.
+
+    Why XlsxWriter: well kept, pure Python, and its ``constant_memory`` mode streams rows to disk, so an
+    export of hundreds of thousands of episodes does not hold them all in memory twice.
+    """
+    import xlsxwriter
+
+    workbook = xlsxwriter.Workbook(str(path), {"constant_memory": True, "remove_timezone": True})
+    try:
+        bold = workbook.add_format({"bold": True})
+        when = workbook.add_format({"num_format": "yyyy-mm-dd hh:mm:ss"})
+        percent = workbook.add_format({"num_format": "0.0%"})
+
+        def sheet(
+            name: str, header: Sequence[str], rows: Iterable[Sequence[Any]], formats: dict[int, Any]
+        ) -> None:
+            part, written = 1, 0
+            ws = workbook.add_worksheet(name)
+            ws.write_row(0, 0, header, bold)
+            for row in rows:
+                if written == max_rows:
+                    part += 1
+                    ws = workbook.add_worksheet(f"{name} ({part})")
+                    ws.write_row(0, 0, header, bold)
+                    written = 0
+                written += 1
+                for col, value in enumerate(row):
+                    if value is None:
+                        continue
+                    if isinstance(value, datetime):
+                        ws.write_datetime(written, col, value.astimezone(UTC), when)
+                    else:
+                        ws.write(written, col, value, formats.get(col))
+            ws.freeze_panes(1, 0)
+
+        rate_col = 1 + SUMMARY_FIELDS.index("late_response_rate")
+        sheet("Summary", ["key", *SUMMARY_FIELDS], _summary_table(report, total_label), {rate_col: percent})
+        sheet("Conversations", CONVERSATION_COLUMNS, _conversation_table(report), {})
+        sheet("Episodes", EPISODE_COLUMNS, _episode_table(report), {})
+        info = workbook.add_worksheet("Period")
+        for idx, (label, value) in enumerate(
+            (("from", report.period.first.isoformat()), ("to", report.period.last.isoformat()),
+             ("by", report.by.value), ("times", "UTC"))
+        ):  # fmt: skip
+            info.write(idx, 0, label, bold)
+            info.write(idx, 1, value)
+    finally:
+        workbook.close()
 
 
 @dataclass(frozen=True)

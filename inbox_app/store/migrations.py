@@ -20,6 +20,7 @@ import peewee
 
 from inbox_app.store.mail_models import MAIL_MODELS
 from inbox_app.store.models import ALL_MODELS
+from inbox_app.store.report_episodes import SCHEMA_SQL as REPORT_EPISODES_SQL
 
 log = logging.getLogger("inbox_app.store")
 
@@ -210,6 +211,14 @@ def _collision_check(db: peewee.SqliteDatabase) -> None:
             db.execute_sql(f"ALTER TABLE outbox_item ADD COLUMN {name} {sql_type}")
 
 
+def _report_episodes(db: peewee.SqliteDatabase) -> None:
+    """Stored response episodes for fast reports (``store.report_episodes``): tables, the triggers that mark a
+    changed conversation dirty, and every existing conversation marked dirty (the first report computes them)."""
+    for sql in REPORT_EPISODES_SQL:
+        db.execute_sql(sql)
+    db.execute_sql("INSERT OR IGNORE INTO report_dirty (conversation_id) SELECT id FROM conversation")
+
+
 # Ordered: MIGRATIONS[n] brings a database from version n to n + 1.
 MIGRATIONS: list[Callable[[peewee.SqliteDatabase], None]] = [
     _v1,
@@ -220,6 +229,7 @@ MIGRATIONS: list[Callable[[peewee.SqliteDatabase], None]] = [
     _remote_actions,
     _search_indexes,
     _collision_check,
+    _report_episodes,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -44,6 +44,31 @@ class ConversationRow:
     account_name: str
     language: str | None
     no_response_needed: bool
+    status: str = "open"
+    category: str | None = None
+    agent: str | None = None
+
+
+def _conversation_columns() -> set[str]:
+    db = Conversation._meta.database
+    return {str(r[1]) for r in db.execute_sql("PRAGMA table_info(conversation)")}
+
+
+def _optional_column(name: str) -> str:
+    """``c.<name>`` where the triage migration added it, else NULL: reports group by category and agent
+    ("not set") before that column exists."""
+    return f"NULLIF(c.{name}, '')" if name in _conversation_columns() else "NULL"
+
+
+def group_key_sql(by: str) -> str:
+    """The SQL of a report group's key over ``conversation c``, ``channel ch`` and ``account a``."""
+    return {
+        "channel": "ch.kind",
+        "account": "a.name",
+        "language": "NULLIF(c.language, '')",
+        "category": _optional_column("category"),
+        "agent": _optional_column("assignee"),
+    }[by]
 
 
 def channel_policies() -> dict[int, deadlines.DeadlinePolicy]:
@@ -54,14 +79,17 @@ def channel_policies() -> dict[int, deadlines.DeadlinePolicy]:
 def conversation_rows() -> dict[int, ConversationRow]:
     """Every conversation's group keys (a plain scan: cheaper than choosing them again in SQL)."""
     db = Conversation._meta.database
-    sql = """
-        SELECT c.id, c.channel_id, ch.kind, a.name, c.language, c.no_response_needed
+    sql = f"""
+        SELECT c.id, c.channel_id, ch.kind, a.name, c.language, c.no_response_needed, c.status,
+               {group_key_sql("category")}, {group_key_sql("agent")}
         FROM conversation c
         JOIN channel ch ON ch.id = c.channel_id
         JOIN account a ON a.id = c.account_id
         """
     return {
-        int(r[0]): ConversationRow(int(r[0]), int(r[1]), str(r[2]), str(r[3]), r[4] or None, bool(r[5]))
+        int(r[0]): ConversationRow(
+            int(r[0]), int(r[1]), str(r[2]), str(r[3]), r[4] or None, bool(r[5]), str(r[6]), r[7], r[8]
+        )
         for r in db.execute_sql(sql)
     }
 

@@ -11,7 +11,6 @@ Signals: ``open_conversation(int)`` — the user opened a conversation from a dr
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
@@ -91,10 +90,8 @@ def group_label(group: GroupFigures, by: GroupBy) -> str:
         return _("Total")
     if group.key is not None:
         return group.key
-    if by is GroupBy.CATEGORY:
-        return _("uncategorised")
-    if by is GroupBy.AGENT:
-        return _("unassigned")
+    if by in (GroupBy.CATEGORY, GroupBy.AGENT):
+        return _("not set")
     return _("unknown")
 
 
@@ -132,23 +129,26 @@ def help_text() -> str:
             _(
                 "Median and p90 are nearest-rank: the middle value and the value 90 % of the episodes stay under."
             ),
-            _("Category and agent are not recorded yet: every conversation is uncategorised and unassigned."),
+            _(
+                "Category and agent are the conversation's category and assignee; conversations without "
+                "them are grouped as 'not set'. Click any figure to list the conversations behind it."
+            ),
         ]
     )
 
 
-#: table columns: (figure, header, ids attribute for drill-down)
-COLUMNS: tuple[tuple[str, str], ...] = (
-    ("conversations", "conversation_ids"),
-    ("inbound", "conversation_ids"),
-    ("replies", "conversation_ids"),
-    ("first_response_median_s", "first_response_ids"),
-    ("first_response_p90_s", "first_response_ids"),
-    ("response_median_s", "episode_ids"),
-    ("episodes", "episode_ids"),
-    ("late", "late_ids"),
-    ("late_response_rate", "late_ids"),
-    ("open_overdue", "overdue_ids"),
+#: table columns after the group name (each can be clicked down to the conversations behind it)
+FIGURES: tuple[str, ...] = (
+    "conversations",
+    "inbound",
+    "replies",
+    "first_response_median_s",
+    "first_response_p90_s",
+    "response_median_s",
+    "episodes",
+    "late",
+    "late_response_rate",
+    "open_overdue",
 )
 
 
@@ -177,7 +177,7 @@ def figure_text(group: GroupFigures, figure: str) -> str:
 
 
 class ReportTableModel(QAbstractTableModel):
-    """Rows: the groups then the total; columns: :data:`COLUMNS` after the group name."""
+    """Rows: the groups then the total; columns: :data:`FIGURES` after the group name."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -195,7 +195,7 @@ class ReportTableModel(QAbstractTableModel):
         return 0 if parent.isValid() else len(self.rows)
 
     def columnCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(COLUMNS) + 1
+        return 0 if parent.isValid() else len(FIGURES) + 1
 
     def data(
         self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole
@@ -206,7 +206,7 @@ class ReportTableModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.DisplayRole:
             if index.column() == 0:
                 return group_label(group, self.by)
-            return figure_text(group, COLUMNS[index.column() - 1][0])
+            return figure_text(group, FIGURES[index.column() - 1])
         if role == Qt.ItemDataRole.TextAlignmentRole and index.column() > 0:
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         if role == Qt.ItemDataRole.FontRole and group.is_total:
@@ -226,11 +226,9 @@ class ReportTableModel(QAbstractTableModel):
             return self.headers[section]
         return None
 
-    def ids_at(self, index: QModelIndex) -> set[int]:
-        group = self.rows[index.row()]
-        attr = COLUMNS[max(index.column(), 1) - 1][1]
-        ids: set[int] = getattr(group, attr)
-        return ids
+    def figure_at(self, index: QModelIndex) -> tuple[GroupFigures, str]:
+        """The group and the figure of a cell (the group name's cell stands for its conversations)."""
+        return self.rows[index.row()], FIGURES[max(index.column(), 1) - 1]
 
 
 class DrillDownDialog(QDialog):
@@ -277,10 +275,14 @@ Runner = Callable[[str, Callable[[], Any], Callable[[Any], None], Callable[[Base
 
 
 class ReportsWindow(QWidget):
-    """Signals: ``open_conversation(int)``, ``report_ready()`` (a report was laid out; tests wait on it)."""
+    """Signals: ``open_conversation(int)``, ``report_ready()`` (a report was laid out; tests wait on it),
+    ``progress_changed(int, int)`` (done, total conversations brought up to date; emitted from the worker
+    thread, delivered queued on the UI thread), ``exported(str)`` (an export was written to this path)."""
 
     open_conversation = Signal(int)
     report_ready = Signal()
+    progress_changed = Signal(int, int)
+    exported = Signal(str)
 
     def __init__(
         self, run: Runner, now_fn: Callable[[], datetime] | None = None, parent: QWidget | None = None
@@ -311,7 +313,7 @@ class ReportsWindow(QWidget):
             self.group_box.addItem(_tr_group(by), by.value)
         self.progress = QProgressBar(self)
         self.progress.setRange(0, 0)
-        self.progress.setMaximumWidth(160)
+        self.progress.setMaximumWidth(260)
         self.progress.setFormat(_("Computing…"))
         self.progress.setVisible(False)
         self.export_button = QToolButton(self)
@@ -323,6 +325,7 @@ class ReportsWindow(QWidget):
         menu.addAction(_("Summary as JSON…"), lambda: self.export("summary_json"))
         menu.addAction(_("One row per conversation (CSV)…"), lambda: self.export("conversations_csv"))
         menu.addAction(_("One row per episode (CSV)…"), lambda: self.export("episodes_csv"))
+        menu.addAction(_("Workbook (XLSX)…"), lambda: self.export("xlsx"))
         self.export_button.setMenu(menu)
         help_button = QPushButton(_("How is this counted?"), self)
         help_button.clicked.connect(self.show_help)
@@ -375,6 +378,7 @@ class ReportsWindow(QWidget):
         self.table.clicked.connect(self.drill_cell)
         self.table.activated.connect(self.drill_cell)
         outer.addWidget(self.table, 2)
+        self.progress_changed.connect(self._on_progress)
         self.period_box.currentIndexChanged.connect(self._on_period_changed)
         self.group_box.currentIndexChanged.connect(lambda _i: self.recompute())
         self.resize(1200, 760)
@@ -409,13 +413,28 @@ class ReportsWindow(QWidget):
         self.recompute()
 
     def recompute(self) -> None:
+        """Compute the report on the worker thread; the progress bar counts the conversations whose episodes
+        are brought up to date first (many only after a big import), otherwise it just says "Computing…"."""
         period, by, now = self.period(), self.group_by(), self.now_fn()
+        self.progress.setRange(0, 0)
+        self.progress.setFormat(_("Computing…"))
         self.progress.setVisible(True)
         self._run(
             "report",
-            lambda: report_service.compute_report(period, by, now),
+            lambda: report_service.compute_report(period, by, now, progress=self.progress_changed.emit),
             self._on_report,
             self._on_error,
+        )
+
+    def _on_progress(self, done: int, total: int) -> None:
+        if not self.progress.isVisible() or total <= 0:
+            return
+        self.progress.setRange(0, total)
+        self.progress.setValue(done)
+        self.progress.setFormat(
+            _("Updating {done} of {total} conversations…").format(
+                done=format_number(done), total=format_number(total)
+            )
         )
 
     def _on_error(self, exc: BaseException) -> None:
@@ -475,7 +494,7 @@ class ReportsWindow(QWidget):
             labels,
             [
                 Series(
-                    k if k is not None else _("uncategorised"),
+                    k if k is not None else _("not set"),
                     [report.categories_daily[d].get(k, 0) for d in days],
                 )
                 for k in keys
@@ -488,21 +507,22 @@ class ReportsWindow(QWidget):
     def drill_total(self, figure: str) -> None:
         if self.report is None:
             return
-        attr = dict(COLUMNS)[figure]
-        self._drill(self.figure_buttons[figure].text().replace("\n", " — "), getattr(self.report.total, attr))
+        title = self.figure_buttons[figure].text().replace("\n", " — ")
+        self._drill(title, self.report.total, figure)
 
     def drill_cell(self, index: QModelIndex) -> None:
         if self.report is None or not index.isValid():
             return
-        group = self.model.rows[index.row()]
-        header = self.model.headers[index.column()]
-        title = f"{group_label(group, self.model.by)} — {header}"
-        self._drill(title, self.model.ids_at(index))
+        group, figure = self.model.figure_at(index)
+        title = f"{group_label(group, self.model.by)} — {self.model.headers[max(index.column(), 1)]}"
+        self._drill(title, group, figure)
 
-    def _drill(self, title: str, ids: set[int]) -> None:
+    def _drill(self, title: str, group: GroupFigures, figure: str) -> None:
+        report = self.report
+        assert report is not None
         self._run(
             "report-drill",
-            lambda: report_service.conversations_behind(ids),
+            lambda: report_service.conversations_behind(report_service.ids_behind(report, group, figure)),
             lambda labels: self._show_drill(title, labels),
             self._on_error,
         )
@@ -526,31 +546,48 @@ class ReportsWindow(QWidget):
     def export(self, kind: str) -> None:
         if self.report is None:
             return
-        suffix = ".json" if kind == "summary_json" else ".csv"
+        suffix = {"summary_json": ".json", "xlsx": ".xlsx"}.get(kind, ".csv")
         path_text, _filter = QFileDialog.getSaveFileName(self, _("Export report"), f"report-{kind}{suffix}")
         if not path_text:
             return
         self.export_to(kind, Path(path_text))
 
     def export_to(self, kind: str, path: Path) -> None:
+        """Write the export on the worker thread (an export of 100,000 episodes takes seconds); signal
+        ``exported(str)`` with the path when done, or show why it could not be written."""
         report = self.report
         if report is None:
             return
-        try:
+        total = _("Total")
+
+        def write() -> Path:
             if kind == "summary_csv":
-                report_service.write_summary_csv(report, path, _("Total"))
+                report_service.write_summary_csv(report, path, total)
             elif kind == "summary_json":
-                path.write_text(
-                    json.dumps(report_service.summary_json(report), ensure_ascii=False, indent=2),
-                    encoding="utf-8",
-                )
+                report_service.write_summary_json(report, path)
             elif kind == "conversations_csv":
                 report_service.write_conversations_csv(report, path)
+            elif kind == "xlsx":
+                report_service.write_xlsx(report, path, total)
             else:
                 report_service.write_episodes_csv(report, path)
-        except OSError as exc:
+            return path
+
+        self.progress.setRange(0, 0)
+        self.progress.setFormat(_("Exporting…"))
+        self.progress.setVisible(True)
+        self._run("report-export", write, self._on_exported, self._on_export_error(path))
+
+    def _on_exported(self, path: Path) -> None:
+        self.progress.setVisible(False)
+        self.exported.emit(str(path))
+
+    def _on_export_error(self, path: Path) -> Callable[[BaseException], None]:
+        def show(exc: BaseException) -> None:
+            self.progress.setVisible(False)
+            error = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
             QMessageBox.warning(
-                self,
-                _("Export report"),
-                _("Cannot write {path}: {error}").format(path=path, error=exc.strerror or exc),
+                self, _("Export report"), _("Cannot write {path}: {error}").format(path=path, error=error)
             )
+
+        return show

@@ -256,3 +256,66 @@ def test_report_csv_has_one_row_per_episode_of_the_period(demo_profile: Path, tm
 def test_bad_dates_are_a_clear_error(demo_profile: Path, args: list[str], needle: str) -> None:
     result = run_cli("--profile", str(demo_profile), "report", *args, "--json")
     assert result.returncode == 1 and needle in result.stderr and result.stdout == ""
+
+
+def test_report_xlsx_holds_the_summary_and_every_conversation_and_episode(
+    demo_profile: Path, tmp_path: Path
+) -> None:
+    openpyxl = pytest.importorskip("openpyxl")
+    book, episodes_csv = tmp_path / "report.xlsx", tmp_path / "episodes.csv"
+    args = ("--from", "2000-01-01", "--to", "2100-01-01", "--json")
+    result = run_cli(
+        "--profile", str(demo_profile), "report", *args, "--csv", str(episodes_csv), "--xlsx", str(book)
+    )
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    wb = openpyxl.load_workbook(book, read_only=True)
+    assert wb.sheetnames == ["Summary", "Conversations", "Episodes", "Period"]
+    summary = [list(r) for r in wb["Summary"].iter_rows(values_only=True)]
+    assert summary[0] == ["key", *FIELDS]
+
+    def rounded(row: list[Any]) -> list[Any]:  # a spreadsheet keeps 15 significant digits
+        return [round(v, 9) if isinstance(v, float) else v for v in row]
+
+    assert [rounded(r) for r in summary[1:]] == [
+        rounded([g["key"] if g is not data["total"] else "Total", *(g[f] for f in FIELDS)])
+        for g in [*data["groups"], data["total"]]
+    ]
+    with episodes_csv.open(encoding="utf-8") as fh:
+        csv_rows = list(csv.DictReader(fh))
+    sheet = [list(r) for r in wb["Episodes"].iter_rows(values_only=True)]
+    assert sheet[0] == list(csv_rows[0]) and len(sheet) - 1 == len(csv_rows)
+    first = dict(zip(sheet[0], sheet[1], strict=True))
+    assert first["conversation_id"] == int(csv_rows[0]["conversation_id"])
+    started = datetime.fromisoformat(csv_rows[0]["started_at"]).replace(tzinfo=None)
+    assert first["started_at"] == started.replace(microsecond=round(started.microsecond, -3) % 1_000_000)
+    conversations = [list(r) for r in wb["Conversations"].iter_rows(values_only=True)]
+    inbound = conversations[0].index("inbound")
+    assert sum(r[inbound] for r in conversations[1:]) == data["total"]["inbound"]
+    late = conversations[0].index("late")
+    assert sum(r[late] for r in conversations[1:]) == data["total"]["late"]
+
+
+@pytest.mark.parametrize(("by", "column"), [("category", "category"), ("agent", "assignee")])
+def test_category_and_agent_group_as_not_set_where_nothing_is_recorded(
+    demo_profile: Path, by: str, column: str
+) -> None:
+    import sqlite3
+
+    result = run_cli("--profile", str(demo_profile), "report", "--by", by, "--json")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert sum(g["conversations"] for g in data["groups"]) == data["total"]["conversations"] > 0
+    db = sqlite3.connect(demo_profile / "inbox.sqlite3")
+    try:
+        columns = {r[1] for r in db.execute("PRAGMA table_info(conversation)")}
+        recorded = (
+            column in columns
+            and db.execute(
+                f"SELECT count(*) FROM conversation WHERE coalesce({column}, '') != ''"
+            ).fetchone()[0]
+        )
+    finally:
+        db.close()
+    if not recorded:  # before triage (or with nothing triaged yet) every conversation is "not set"
+        assert [g["key"] for g in data["groups"]] == [None]

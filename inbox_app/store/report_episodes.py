@@ -1,0 +1,233 @@
+"""Response episodes kept per conversation, so that a report over 100,000 conversations aggregates in SQL.
+
+Why: computing every conversation's episodes from its messages and status events takes ≈ 170 µs in Python, so
+a 30-day report over 100,000 conversations took many seconds. The definitions do not change: the rows below
+are what :func:`inbox_app.domain.reports.episodes_of` and :func:`~inbox_app.domain.reports.first_response`
+return for a conversation, recomputed from its messages and its event log whenever one of those changes.
+Nothing is counted on the side — the rows are a cache of the domain's answer, rebuilt per conversation:
+
+* triggers put a conversation into ``report_dirty`` when a message of it is added, changed, moved or deleted,
+  when a status or "no response needed" event is logged for it, and when its channel or its
+  ``no_response_needed`` flag change (every writer, bulk or single, goes through them);
+* a channel whose deadline policy (or the ``holidays`` data behind it) changed dirties all its conversations
+  (``report_policy`` keeps each channel's policy fingerprint);
+* :func:`refresh` recomputes the dirty conversations before a report, in batches inside ``BEGIN IMMEDIATE``
+  (so a message stored meanwhile cannot be lost between the read and the delete of its dirty mark).
+
+Whether an episode is late, measured or overdue depends on *now* and is decided by the report's query, with
+the same comparisons as :class:`inbox_app.domain.reports.Episode`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+
+import holidays
+
+from inbox_app.domain import deadlines
+from inbox_app.domain.reports import (
+    NO_RESPONSE_NEEDED,
+    ReportMessage,
+    StatusChange,
+    effective_changes,
+    episodes_of,
+    first_response,
+)
+from inbox_app.store import ingest
+from inbox_app.store.events import EventKind
+from inbox_app.store.models import Channel, Conversation, from_db_time, to_db_time
+
+__all__ = ["SCHEMA_SQL", "is_available", "pending_count", "rebuild_all", "refresh"]
+
+_DIRTY = "INSERT OR IGNORE INTO report_dirty (conversation_id) VALUES"
+_CLOCK_EVENTS = f"('{EventKind.STATUS_CHANGED.value}', '{EventKind.NO_RESPONSE_NEEDED.value}')"
+
+#: Tables, indexes and the triggers that keep ``report_dirty`` (migration ``_report_episodes``).
+SCHEMA_SQL: tuple[str, ...] = (
+    "CREATE TABLE IF NOT EXISTS report_episode (conversation_id INTEGER NOT NULL, started_at TEXT NOT NULL, "
+    "deadline_at TEXT NOT NULL, replied_at TEXT, stopped_at TEXT, response_s REAL)",
+    "CREATE INDEX IF NOT EXISTS report_episode_started ON report_episode (started_at)",
+    "CREATE INDEX IF NOT EXISTS report_episode_conversation ON report_episode (conversation_id)",
+    "CREATE INDEX IF NOT EXISTS report_episode_running ON report_episode (deadline_at) "
+    "WHERE replied_at IS NULL AND stopped_at IS NULL",
+    # The report's pass over the messages of a period reads this index only, never the wide message rows.
+    "CREATE INDEX IF NOT EXISTS report_message_time ON message (sent_at, direction, is_auto_reply, conversation_id)",
+    "CREATE TABLE IF NOT EXISTS report_first_response (conversation_id INTEGER PRIMARY KEY, "
+    "first_in_at TEXT NOT NULL, first_reply_at TEXT, response_s REAL)",
+    "CREATE INDEX IF NOT EXISTS report_first_response_first_in ON report_first_response (first_in_at)",
+    "CREATE TABLE IF NOT EXISTS report_dirty (conversation_id INTEGER PRIMARY KEY)",
+    "CREATE TABLE IF NOT EXISTS report_policy (channel_id INTEGER PRIMARY KEY, fingerprint TEXT NOT NULL)",
+    f"CREATE TRIGGER IF NOT EXISTS report_dirty_message_ai AFTER INSERT ON message BEGIN "
+    f"{_DIRTY} (new.conversation_id); END",
+    f"CREATE TRIGGER IF NOT EXISTS report_dirty_message_au AFTER UPDATE OF conversation_id, direction, sent_at, "
+    f"is_auto_reply, is_answered ON message BEGIN {_DIRTY} (old.conversation_id); "
+    f"{_DIRTY} (new.conversation_id); END",
+    f"CREATE TRIGGER IF NOT EXISTS report_dirty_message_ad AFTER DELETE ON message BEGIN "
+    f"{_DIRTY} (old.conversation_id); END",
+    f"CREATE TRIGGER IF NOT EXISTS report_dirty_event_ai AFTER INSERT ON event "
+    f"WHEN new.conversation IS NOT NULL AND new.kind IN {_CLOCK_EVENTS} BEGIN "
+    f"{_DIRTY} (new.conversation); END",
+    f"CREATE TRIGGER IF NOT EXISTS report_dirty_conversation_au AFTER UPDATE OF channel_id, no_response_needed "
+    f"ON conversation BEGIN {_DIRTY} (new.id); END",
+    f"CREATE TRIGGER IF NOT EXISTS report_dirty_conversation_ad AFTER DELETE ON conversation BEGIN "
+    f"{_DIRTY} (old.id); END",
+)
+
+BATCH = 2000
+
+
+def is_available() -> bool:
+    """Whether the stored episodes can be used: the tables exist and the connection may write (a read-only
+    profile cannot bring them up to date, so its reports are computed from scratch)."""
+    db = Conversation._meta.database
+    if db.execute_sql("PRAGMA query_only").fetchone()[0]:
+        return False
+    row = db.execute_sql(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'report_dirty'"
+    ).fetchone()
+    return row is not None
+
+
+def pending_count() -> int:
+    """How many conversations wait to be recomputed."""
+    db = Conversation._meta.database
+    return int(db.execute_sql("SELECT count(*) FROM report_dirty").fetchone()[0])
+
+
+def _fingerprint(policy: deadlines.DeadlinePolicy) -> str:
+    return json.dumps(policy.to_dict(), sort_keys=True, default=str) + f"|holidays {holidays.__version__}"
+
+
+def _mark_changed_policies() -> None:
+    """Dirty every conversation of a channel whose policy is not the one its stored episodes were computed with."""
+    db = Conversation._meta.database
+    stored = dict(db.execute_sql("SELECT channel_id, fingerprint FROM report_policy").fetchall())
+    for channel in Channel.select():
+        fingerprint = _fingerprint(ingest.policy_for_channel(channel))
+        if stored.get(channel.id) == fingerprint:
+            continue
+        with db.atomic():
+            db.execute_sql(
+                "INSERT OR IGNORE INTO report_dirty (conversation_id) SELECT id FROM conversation "
+                "WHERE channel_id = ?",
+                (channel.id,),
+            )
+            db.execute_sql(
+                "INSERT OR REPLACE INTO report_policy (channel_id, fingerprint) VALUES (?, ?)",
+                (channel.id, fingerprint),
+            )
+
+
+def _rows_for(
+    ids: Sequence[int], policies: dict[int, deadlines.DeadlinePolicy]
+) -> tuple[list[tuple[object, ...]], list[tuple[object, ...]]]:
+    """(episode rows, first-response rows) of these conversations, computed by the domain from scratch."""
+    db = Conversation._meta.database
+    id_list = json.dumps(list(ids))
+    convs = {
+        int(r[0]): (int(r[1]), bool(r[2]))
+        for r in db.execute_sql(
+            "SELECT id, channel_id, no_response_needed FROM conversation "
+            "WHERE id IN (SELECT value FROM json_each(?))",
+            (id_list,),
+        )
+    }
+    messages: dict[int, list[ReportMessage]] = {cid: [] for cid in convs}
+    for cid, direction, sent_at, auto, answered in db.execute_sql(
+        "SELECT conversation_id, direction, sent_at, is_auto_reply, is_answered FROM message "
+        "WHERE conversation_id IN (SELECT value FROM json_each(?)) ORDER BY conversation_id, sent_at, id",
+        (id_list,),
+    ):
+        messages[int(cid)].append(
+            ReportMessage(
+                "in" if direction == "in" else "out", from_db_time(sent_at), bool(auto), bool(answered)
+            )
+        )
+    changes: dict[int, list[StatusChange]] = {cid: [] for cid in convs}
+    for cid, at, kind, new in db.execute_sql(
+        "SELECT conversation, at, kind, json_extract(data, '$.new') FROM event "
+        f"WHERE conversation IN (SELECT value FROM json_each(?)) AND kind IN {_CLOCK_EVENTS} "
+        "ORDER BY conversation, at, id",
+        (id_list,),
+    ):
+        status = NO_RESPONSE_NEEDED if kind == EventKind.NO_RESPONSE_NEEDED.value else str(new or "")
+        changes[int(cid)].append(StatusChange(from_db_time(at), status))
+    episodes: list[tuple[object, ...]] = []
+    firsts: list[tuple[object, ...]] = []
+    for cid, (channel_id, no_response_needed) in convs.items():
+        msgs = messages[cid]
+        if not msgs:
+            continue
+        for ep in episodes_of(
+            policies[channel_id], msgs, effective_changes(msgs, changes[cid], no_response_needed)
+        ):
+            response = ep.response
+            episodes.append(
+                (
+                    cid,
+                    to_db_time(ep.started_at),
+                    to_db_time(ep.deadline_at),
+                    None if ep.replied_at is None else to_db_time(ep.replied_at),
+                    None if ep.stopped_at is None else to_db_time(ep.stopped_at),
+                    None if response is None else round(response.total_seconds(), 3),
+                )
+            )
+        first_in, first_reply = first_response(msgs)
+        if first_in is not None:
+            firsts.append(
+                (
+                    cid,
+                    to_db_time(first_in),
+                    None if first_reply is None else to_db_time(first_reply),
+                    None if first_reply is None else round((first_reply - first_in).total_seconds(), 3),
+                )
+            )
+    return episodes, firsts
+
+
+def refresh(progress: Callable[[int, int], None] | None = None) -> int:
+    """Recompute the episodes of every dirty conversation; returns how many were recomputed.
+
+    ``progress(done, total)`` is called after each batch (from the calling thread).
+    """
+    db = Conversation._meta.database
+    _mark_changed_policies()
+    ids = [int(r[0]) for r in db.execute_sql("SELECT conversation_id FROM report_dirty ORDER BY 1")]
+    if not ids:
+        return 0
+    policies = {int(ch.id): ingest.policy_for_channel(ch) for ch in Channel.select()}
+    for offset in range(0, len(ids), BATCH):
+        chunk = ids[offset : offset + BATCH]
+        id_list = json.dumps(chunk)
+        with db.atomic("IMMEDIATE"):
+            # Inside the write lock: no message of these conversations can arrive between the read and the
+            # removal of their dirty marks.
+            episodes, firsts = _rows_for(chunk, policies)
+            for table in ("report_episode", "report_first_response", "report_dirty"):
+                db.execute_sql(
+                    f"DELETE FROM {table} WHERE conversation_id IN (SELECT value FROM json_each(?))",
+                    (id_list,),
+                )
+            cursor = db.cursor()
+            cursor.executemany(
+                "INSERT INTO report_episode (conversation_id, started_at, deadline_at, replied_at, stopped_at, "
+                "response_s) VALUES (?, ?, ?, ?, ?, ?)",
+                episodes,
+            )
+            cursor.executemany(
+                "INSERT INTO report_first_response (conversation_id, first_in_at, first_reply_at, response_s) "
+                "VALUES (?, ?, ?, ?)",
+                firsts,
+            )
+        if progress is not None:
+            progress(min(offset + BATCH, len(ids)), len(ids))
+    return len(ids)
+
+
+def rebuild_all(progress: Callable[[int, int], None] | None = None) -> int:
+    """Mark every conversation dirty and recompute them all (after a bulk import, or to repair the cache)."""
+    db = Conversation._meta.database
+    with db.atomic():
+        db.execute_sql("INSERT OR IGNORE INTO report_dirty (conversation_id) SELECT id FROM conversation")
+    return refresh(progress)

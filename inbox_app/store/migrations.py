@@ -169,14 +169,7 @@ def _customer_history(db: peewee.SqliteDatabase) -> None:
 
 
 # Ordered: MIGRATIONS[n] brings a database from version n to n + 1.
-MIGRATIONS: list[Callable[[peewee.SqliteDatabase], None]] = [
-    _v1,
-    _v2,
-    _v3,
-    _v4,
-    _collision_check,
-    _customer_history,
-]
+MIGRATIONS: list[Callable[[peewee.SqliteDatabase], None]] = [_v1, _v2, _v3, _v4, _collision_check, _customer_history]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

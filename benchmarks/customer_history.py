@@ -2,7 +2,7 @@
 conversation opened, over 100,000 conversations of 100,000 customers (70,000 order ids, so some share one).
 
 Run: ``PYTHONPATH=. python benchmarks/customer_history.py [N]``. Measured here (Dec 2026, 2 cores, load ≈ 12):
-p50 11 ms, p95 26 ms at 100,000 (91 / 190 ms before the ``lower(value)`` index of migration _customer_history).
+p50 11 ms, p95 26 ms at 100,000 (91 / 190 ms before the ``lower(value)`` index (migration _collision_check)).
 """
 
 from __future__ import annotations

@@ -119,24 +119,24 @@ def episode_counts(
 
 
 def _ranks(inner: str, params: dict[str, Any]) -> tuple[dict[str | None, dict[str, float]], dict[str, float]]:
-    """Nearest-rank median and p90 per key of ``inner`` (columns ``k``, ``v``), and over all rows: one scan,
-    two sorts."""
-    sql = (
-        "SELECT k, n, rn, v, n_all, rn_all FROM (SELECT k, v, "
-        "row_number() OVER (PARTITION BY k ORDER BY v) AS rn, count(*) OVER (PARTITION BY k) AS n, "
-        f"row_number() OVER (ORDER BY v) AS rn_all, count(*) OVER () AS n_all FROM ({inner})) "
-        "WHERE rn = (n + 1) / 2 OR rn = (9 * n + 9) / 10 "
-        "OR rn_all = (n_all + 1) / 2 OR rn_all = (9 * n_all + 9) / 10"
-    )
-    groups: dict[str | None, dict[str, float]] = {}
-    total: dict[str, float] = {}
-    for key, n, rn, value, n_all, rn_all in _run(sql, params):
-        for rank, count, got in ((rn, n, groups.setdefault(key, {})), (rn_all, n_all, total)):
-            if rank == (count + 1) // 2:
-                got["p50"] = float(value)
-            if rank == (9 * count + 9) // 10:
-                got["p90"] = float(value)
-    return {k: v for k, v in groups.items() if v}, total
+    """Nearest-rank median and p90 per key of ``inner`` (columns ``k``, ``v``), and over all rows.
+
+    One ordered scan; the ranks are picked in Python (a window-function query sorted twice and cost three
+    times as much at 100,000 conversations)."""
+    db = Conversation._meta.database
+    per_key: dict[str | None, list[float]] = {}
+    for key, value in db.execute_sql(f"SELECT k, v FROM ({inner}) ORDER BY k, v", params):
+        values = per_key.get(key)
+        if values is None:
+            values = per_key[key] = []
+        values.append(value)
+
+    def picked(values: list[float]) -> dict[str, float]:
+        n = len(values)
+        return {"p50": float(values[(n + 1) // 2 - 1]), "p90": float(values[(9 * n + 9) // 10 - 1])}
+
+    everything = sorted(v for values in per_key.values() for v in values)
+    return {k: picked(v) for k, v in per_key.items() if v}, (picked(everything) if everything else {})
 
 
 def response_ranks(

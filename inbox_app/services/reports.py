@@ -213,7 +213,8 @@ def compute_report_from_scratch(period: Period, by: GroupBy, now: datetime) -> R
 
 def _stored_report(period: Period, by: GroupBy, now: datetime) -> Report:
     """The figures aggregated by SQLite over the messages and the stored episodes (see ``store.report_queries``)."""
-    start, end, offsets = period.start, period.end, period.utc_offsets()
+    start, end, day_starts = period.start, period.end, period.day_starts()
+    days = period.days()
     groups: dict[str | None, GroupFigures] = {}
     total = GroupFigures(None, is_total=True)
 
@@ -224,19 +225,19 @@ def _stored_report(period: Period, by: GroupBy, now: datetime) -> Report:
         return found
 
     daily: dict[date, list[int]] = {day: [0, 0] for day in period.days()}
-    for key, day_text, inbound, replies in queries.message_counts(by.value, start, end, offsets):
+    for key, day_index, inbound, replies in queries.message_counts(by.value, start, end, day_starts):
         g = group(key)
         for f in (g, total):
             f.inbound += inbound
             f.replies += replies
-        counts = daily[date.fromisoformat(day_text)]
+        counts = daily[days[day_index]]
         counts[0] += inbound
         counts[1] += replies
     categories_daily: dict[date, dict[str | None, int]] = {day: {} for day in period.days()}
-    for key, category, day_text, n in queries.conversation_counts(by.value, start, end, offsets):
+    for key, category, day_index, n in queries.conversation_counts(by.value, start, end, day_starts):
         group(key).conversations += n
         total.conversations += n
-        per_day = categories_daily[date.fromisoformat(day_text)]
+        per_day = categories_daily[days[day_index]]
         per_day[category] = per_day.get(category, 0) + n
     for key, measured, late in queries.episode_counts(by.value, start, end, now):
         for f in (group(key), total):

@@ -10,8 +10,8 @@ definition of :mod:`inbox_app.domain.reports` (the tests compare both ways on th
 * medians/p90: nearest rank (the ⌈n·p⌉-th smallest: ``(n + 1) / 2`` and ``(9n + 9) / 10`` in integers);
 * open overdue: running episodes past their deadline at ``now`` in conversations not pending/closed.
 
-Local days: a stored UTC time plus the zone's offset at that instant (``Period.utc_offsets``), so a period's
-days follow the user's zone across DST changes.
+Local days: compared against each day's start in UTC (``Period.day_starts``), so a period's days follow the
+user's zone across DST changes.
 """
 
 from __future__ import annotations
@@ -57,18 +57,19 @@ def _run(sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
     return list(db.execute_sql(sql, params).fetchall())
 
 
-def _day_sql(column: str, offsets: Sequence[tuple[datetime, int]], params: dict[str, Any]) -> str:
-    """The local day (``YYYY-MM-DD``) of a stored UTC time, with the offsets in force at that instant."""
-    parts: list[str] = []
-    for idx, (_since, seconds) in enumerate(offsets):
-        params[f"off{idx}"] = f"{seconds:+d} seconds"
-        expr = f"date(substr({column}, 1, 19), :off{idx})"
-        if idx + 1 < len(offsets):
-            params[f"until{idx}"] = to_db_time(offsets[idx + 1][0])
-            parts.append(f"WHEN {column} < :until{idx} THEN {expr}")
-        else:
-            parts.append(f"ELSE {expr}")
-    return "CASE " + " ".join(parts) + " END" if len(parts) > 1 else parts[0].removeprefix("ELSE ")
+def _day_sql(column: str, day_starts: Sequence[datetime], params: dict[str, Any]) -> str:
+    """The index of the local day holding a stored UTC time, as a binary tree of text comparisons against
+    the days' starts in UTC (≈ log2(days) comparisons a row; parsing each time with ``date()`` cost twice as
+    much). DST needs nothing special: a day's start is where the user's zone says it is."""
+
+    def tree(lo: int, hi: int) -> str:
+        if hi - lo == 1:
+            return str(lo)
+        mid = (lo + hi) // 2
+        params[f"d{mid}"] = to_db_time(day_starts[mid])
+        return f"(CASE WHEN {column} < :d{mid} THEN {tree(lo, mid)} ELSE {tree(mid, hi)} END)"
+
+    return tree(0, len(day_starts))
 
 
 def _bounds(start: datetime, end: datetime, now: datetime | None = None) -> dict[str, Any]:
@@ -79,32 +80,32 @@ def _bounds(start: datetime, end: datetime, now: datetime | None = None) -> dict
 
 
 def message_counts(
-    by: str, start: datetime, end: datetime, offsets: Sequence[tuple[datetime, int]]
-) -> list[tuple[str | None, str, int, int]]:
-    """(group key, local day, inbound, replies) of the messages sent in [start, end)."""
+    by: str, start: datetime, end: datetime, day_starts: Sequence[datetime]
+) -> list[tuple[str | None, int, int, int]]:
+    """(group key, index of the local day, inbound, replies) of the messages sent in [start, end)."""
     params = _bounds(start, end)
-    day = _day_sql("x.sent_at", offsets, params)
+    day = _day_sql("x.sent_at", day_starts, params)
     sql = (
         f"SELECT {group_key_sql(by)} AS k, {day} AS d, sum(x.direction = 'in'), "
         "sum(x.direction != 'in' AND NOT x.is_auto_reply) "
         f"FROM message x {JOINS} WHERE x.sent_at >= :start AND x.sent_at < :end GROUP BY k, d"
     )
-    return [(r[0], str(r[1]), int(r[2]), int(r[3])) for r in _run(sql, params)]
+    return [(r[0], int(r[1]), int(r[2]), int(r[3])) for r in _run(sql, params)]
 
 
 def conversation_counts(
-    by: str, start: datetime, end: datetime, offsets: Sequence[tuple[datetime, int]]
-) -> list[tuple[str | None, str | None, str, int]]:
-    """(group key, category, local day of its first inbound message in the period, conversations)."""
+    by: str, start: datetime, end: datetime, day_starts: Sequence[datetime]
+) -> list[tuple[str | None, str | None, int, int]]:
+    """(group key, category, index of the local day of the first inbound message in the period, count)."""
     params = _bounds(start, end)
-    day = _day_sql("x.first_in", offsets, params)
+    day = _day_sql("x.first_in", day_starts, params)
     sql = (
         f"SELECT {group_key_sql(by)} AS k, {group_key_sql('category')} AS cat, {day} AS d, count(*) "
         "FROM (SELECT conversation_id, min(sent_at) AS first_in FROM message "
         "WHERE direction = 'in' AND sent_at >= :start AND sent_at < :end GROUP BY conversation_id) x "
         f"{JOINS} GROUP BY k, cat, d"
     )
-    return [(r[0], r[1], str(r[2]), int(r[3])) for r in _run(sql, params)]
+    return [(r[0], r[1], int(r[2]), int(r[3])) for r in _run(sql, params)]
 
 
 def episode_counts(

@@ -239,10 +239,13 @@ def _stored_report(period: Period, by: GroupBy, now: datetime) -> Report:
         total.conversations += n
         per_day = categories_daily[days[day_index]]
         per_day[category] = per_day.get(category, 0) + n
-    for key, measured, late in queries.episode_counts(by.value, start, end, now):
+    histogram = [0] * (len(RESPONSE_BUCKETS) + 1)
+    for key, bucket, measured, late in queries.episode_counts(by.value, start, end, now, RESPONSE_BUCKETS):
         for f in (group(key), total):
             f.episodes += measured
             f.late += late
+        if bucket >= 0:
+            histogram[bucket] += measured
     for key, overdue in queries.overdue_counts(by.value, now):
         group(key).open_overdue += overdue
         total.open_overdue += overdue
@@ -269,10 +272,13 @@ def _stored_report(period: Period, by: GroupBy, now: datetime) -> Report:
         late_by_channel = ordered
     else:
         late_by_channel = []
-        for key, measured, late in sorted(
-            queries.episode_counts(GroupBy.CHANNEL.value, start, end, now),
-            key=lambda r: (r[0] or "").casefold(),
-        ):
+        per_channel: dict[str | None, list[int]] = {}
+        for key, _bucket, measured, late in queries.episode_counts(GroupBy.CHANNEL.value, start, end, now):
+            counts = per_channel.setdefault(key, [0, 0])
+            counts[0] += measured
+            counts[1] += late
+        for key in sorted(per_channel, key=lambda k: (k or "").casefold()):
+            measured, late = per_channel[key]
             late_by_channel.append(
                 GroupFigures(key, episodes=measured, late=late, late_response_rate=late / measured)
             )
@@ -283,7 +289,7 @@ def _stored_report(period: Period, by: GroupBy, now: datetime) -> Report:
         groups=ordered,
         total=total,
         daily={day: (v[0], v[1]) for day, v in daily.items()},
-        response_histogram=queries.response_buckets(start, end, RESPONSE_BUCKETS),
+        response_histogram=histogram,
         late_by_channel=late_by_channel,
         categories_daily=categories_daily,
         stored=True,

@@ -32,7 +32,6 @@ __all__ = [
     "first_response_ranks",
     "message_counts",
     "overdue_counts",
-    "response_buckets",
     "response_ranks",
 ]
 
@@ -109,14 +108,20 @@ def conversation_counts(
 
 
 def episode_counts(
-    by: str, start: datetime, end: datetime, now: datetime
-) -> list[tuple[str | None, int, int]]:
-    """(group key, measured episodes starting in the period, late ones among them)."""
+    by: str, start: datetime, end: datetime, now: datetime, bounds: Sequence[int] = ()
+) -> list[tuple[str | None, int, int, int]]:
+    """(group key, response bucket, measured episodes starting in the period, late ones among them).
+
+    The bucket is the index of the first of ``bounds`` (seconds) the response time is within, ``len(bounds)``
+    above them all, and -1 for an episode without a reply: the response-time distribution comes with the
+    counts, in the same scan."""
+    cases = " ".join(f"WHEN x.response_s <= {int(b)} THEN {i}" for i, b in enumerate(bounds))
+    bucket = f"CASE WHEN x.replied_at IS NULL THEN -1 {cases} ELSE {len(bounds)} END"
     sql = (
-        f"SELECT {group_key_sql(by)} AS k, count(*), sum({_LATE}) FROM report_episode x {JOINS} "
-        f"WHERE x.started_at >= :start AND x.started_at < :end AND {_MEASURED} GROUP BY k"
+        f"SELECT {group_key_sql(by)} AS k, {bucket} AS b, count(*), sum({_LATE}) FROM report_episode x {JOINS} "
+        f"WHERE x.started_at >= :start AND x.started_at < :end AND {_MEASURED} GROUP BY k, b"
     )
-    return [(r[0], int(r[1]), int(r[2])) for r in _run(sql, _bounds(start, end, now))]
+    return [(r[0], int(r[1]), int(r[2]), int(r[3])) for r in _run(sql, _bounds(start, end, now))]
 
 
 def _ranks(inner: str, params: dict[str, Any]) -> tuple[dict[str | None, dict[str, float]], dict[str, float]]:
@@ -168,20 +173,6 @@ def overdue_counts(by: str, now: datetime) -> list[tuple[str | None, int]]:
         f"SELECT {group_key_sql(by)} AS k, count(*) FROM report_episode x {JOINS} WHERE {_OVERDUE} GROUP BY k"
     )
     return [(r[0], int(r[1])) for r in _run(sql, {"now": to_db_time(now)})]
-
-
-def response_buckets(start: datetime, end: datetime, bounds: Sequence[int]) -> list[int]:
-    """How many replied episodes starting in the period took ≤ each bound (seconds); the last is open-ended."""
-    params = _bounds(start, end)
-    cases = " ".join(f"WHEN response_s <= {int(b)} THEN {i}" for i, b in enumerate(bounds))
-    sql = (
-        f"SELECT CASE {cases} ELSE {len(bounds)} END AS b, count(*) FROM report_episode "
-        "WHERE started_at >= :start AND started_at < :end AND replied_at IS NOT NULL GROUP BY b"
-    )
-    counts = [0] * (len(bounds) + 1)
-    for bucket, n in _run(sql, params):
-        counts[int(bucket)] = int(n)
-    return counts
 
 
 #: figure → (SQL selecting ``x.conversation_id`` with ``{JOINS}``, whether it needs ``now``)

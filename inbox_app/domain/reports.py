@@ -37,7 +37,6 @@ Pure domain code: no Qt and no I/O.
 
 from __future__ import annotations
 
-import itertools
 import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -266,33 +265,9 @@ class Period:
     def local_day(self, moment: datetime) -> date:
         return moment.astimezone(self.zone).date()
 
-    def utc_offsets(self) -> list[tuple[datetime, int]]:
-        """(from this instant, the zone's UTC offset in seconds) over the period, first from :attr:`start`:
-        lets SQL turn a stored UTC time into the local day (``date(t, '+N seconds')``) across DST changes."""
-
-        def offset(moment: datetime) -> int:
-            delta = moment.astimezone(self.zone).utcoffset()
-            return 0 if delta is None else int(delta.total_seconds())
-
-        bounds = [datetime.combine(d, time(0), tzinfo=self.zone).astimezone(UTC) for d in self.days()]
-        bounds.append(self.end)
-        out = [(bounds[0], offset(bounds[0]))]
-        for low, high in itertools.pairwise(bounds):
-            after = offset(high)
-            if offset(low) == after:
-                continue
-            lo, hi = (
-                0,
-                int((high - low).total_seconds()),
-            )  # the change happens in (low, high]: find its second
-            while lo + 1 < hi:
-                mid = (lo + hi) // 2
-                if offset(low + timedelta(seconds=mid)) == after:
-                    hi = mid
-                else:
-                    lo = mid
-            out.append((low + timedelta(seconds=hi), after))
-        return out
+    def day_starts(self) -> list[datetime]:
+        """Each day's first instant in UTC (a DST day is 23 or 25 hours long): lets SQL find a time's day."""
+        return [datetime.combine(d, time(0), tzinfo=self.zone).astimezone(UTC) for d in self.days()]
 
 
 @dataclass

@@ -213,7 +213,8 @@ def compute_report_from_scratch(period: Period, by: GroupBy, now: datetime) -> R
 
 def _stored_report(period: Period, by: GroupBy, now: datetime) -> Report:
     """The figures aggregated by SQLite over the messages and the stored episodes (see ``store.report_queries``)."""
-    start, end, offsets = period.start, period.end, period.utc_offsets()
+    start, end, day_starts = period.start, period.end, period.day_starts()
+    days = period.days()
     groups: dict[str | None, GroupFigures] = {}
     total = GroupFigures(None, is_total=True)
 
@@ -224,24 +225,27 @@ def _stored_report(period: Period, by: GroupBy, now: datetime) -> Report:
         return found
 
     daily: dict[date, list[int]] = {day: [0, 0] for day in period.days()}
-    for key, day_text, inbound, replies in queries.message_counts(by.value, start, end, offsets):
+    for key, day_index, inbound, replies in queries.message_counts(by.value, start, end, day_starts):
         g = group(key)
         for f in (g, total):
             f.inbound += inbound
             f.replies += replies
-        counts = daily[date.fromisoformat(day_text)]
+        counts = daily[days[day_index]]
         counts[0] += inbound
         counts[1] += replies
     categories_daily: dict[date, dict[str | None, int]] = {day: {} for day in period.days()}
-    for key, category, day_text, n in queries.conversation_counts(by.value, start, end, offsets):
+    for key, category, day_index, n in queries.conversation_counts(by.value, start, end, day_starts):
         group(key).conversations += n
         total.conversations += n
-        per_day = categories_daily[date.fromisoformat(day_text)]
+        per_day = categories_daily[days[day_index]]
         per_day[category] = per_day.get(category, 0) + n
-    for key, measured, late in queries.episode_counts(by.value, start, end, now):
+    histogram = [0] * (len(RESPONSE_BUCKETS) + 1)
+    for key, bucket, measured, late in queries.episode_counts(by.value, start, end, now, RESPONSE_BUCKETS):
         for f in (group(key), total):
             f.episodes += measured
             f.late += late
+        if bucket >= 0:
+            histogram[bucket] += measured
     for key, overdue in queries.overdue_counts(by.value, now):
         group(key).open_overdue += overdue
         total.open_overdue += overdue
@@ -268,10 +272,13 @@ def _stored_report(period: Period, by: GroupBy, now: datetime) -> Report:
         late_by_channel = ordered
     else:
         late_by_channel = []
-        for key, measured, late in sorted(
-            queries.episode_counts(GroupBy.CHANNEL.value, start, end, now),
-            key=lambda r: (r[0] or "").casefold(),
-        ):
+        per_channel: dict[str | None, list[int]] = {}
+        for key, _bucket, measured, late in queries.episode_counts(GroupBy.CHANNEL.value, start, end, now):
+            counts = per_channel.setdefault(key, [0, 0])
+            counts[0] += measured
+            counts[1] += late
+        for key in sorted(per_channel, key=lambda k: (k or "").casefold()):
+            measured, late = per_channel[key]
             late_by_channel.append(
                 GroupFigures(key, episodes=measured, late=late, late_response_rate=late / measured)
             )
@@ -282,7 +289,7 @@ def _stored_report(period: Period, by: GroupBy, now: datetime) -> Report:
         groups=ordered,
         total=total,
         daily={day: (v[0], v[1]) for day, v in daily.items()},
-        response_histogram=queries.response_buckets(start, end, RESPONSE_BUCKETS),
+        response_histogram=histogram,
         late_by_channel=late_by_channel,
         categories_daily=categories_daily,
         stored=True,

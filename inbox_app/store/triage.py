@@ -530,3 +530,23 @@ def triage_fields(
                 tuple(tags.get(int(cid), ())),
             )
     return out
+
+
+def unanswered_on_marketplaces(ids: Sequence[int]) -> int:
+    """How many of ``ids`` await an answer on a marketplace (its clock keeps running there if we close them)."""
+    from inbox_app.domain.deadlines import MARKETPLACE_KINDS
+
+    kinds = sorted(MARKETPLACE_KINDS)
+    total = 0
+    for chunk in _chunks(sorted(set(ids))):
+        row = (
+            _db()
+            .execute_sql(
+                "SELECT COUNT(*) FROM conversation c JOIN channel ch ON ch.id = c.channel_id "
+                f"WHERE c.id IN ({_marks(chunk)}) AND c.deadline_at IS NOT NULL AND ch.kind IN ({_marks(kinds)})",
+                [*chunk, *kinds],
+            )
+            .fetchone()
+        )
+        total += int(row[0]) if row else 0
+    return total

@@ -89,6 +89,11 @@ def untag(ids: Sequence[int], names: Sequence[str], *, actor: str = "") -> BulkR
     return apply(ids, Change(remove_tags=tuple(names)), actor=actor)
 
 
+def unanswered_on_marketplaces(ids: Sequence[int]) -> int:
+    """How many of ``ids`` a marketplace still counts as unanswered (closing them warns first)."""
+    return store_triage.unanswered_on_marketplaces(ids)
+
+
 def undo(record: Undo, *, actor: str = "") -> None:
     """Take back one bulk action (its values before, in one transaction)."""
     store_triage.undo(record, actor=actor or current_agent())

@@ -173,7 +173,8 @@ def inbound_stored(message_ids: Iterable[int]) -> set[int]:
         if found:
             _write_statuses([(cid, Status.OPEN.value, None) for cid, _old in found], old=dict(found))
             _log(
-                [(EventKind.STATUS_CHANGED.value, cid, {"old": old, "new": "open"}) for cid, old in found], ""
+                [(EventKind.STATUS_CHANGED.value, cid, {"old": old, "new": "open"}) for cid, old in found],
+                "customer",
             )
             reopened.update(cid for cid, _old in found)
     return reopened
@@ -197,13 +198,14 @@ def wake_snoozed(now: datetime | None = None) -> list[int]:
                 [(cid, Status.OPEN.value, None) for cid in ids], old=dict.fromkeys(ids, "snoozed")
             )
             _log(
-                [(EventKind.STATUS_CHANGED.value, cid, {"old": "snoozed", "new": "open"}) for cid in ids], ""
+                [(EventKind.STATUS_CHANGED.value, cid, {"old": "snoozed", "new": "open"}) for cid in ids],
+                "snooze",
             )
     return ids
 
 
 def next_wake() -> datetime | None:
-    """When the next snoozed conversation wakes (the UI sets its timer to it)."""
+    """When the next snoozed conversation wakes (None: none is snoozed)."""
     row = (
         _db()
         .execute_sql(
@@ -528,3 +530,23 @@ def triage_fields(
                 tuple(tags.get(int(cid), ())),
             )
     return out
+
+
+def unanswered_on_marketplaces(ids: Sequence[int]) -> int:
+    """How many of ``ids`` await an answer on a marketplace (its clock keeps running there if we close them)."""
+    from inbox_app.domain.deadlines import MARKETPLACE_KINDS
+
+    kinds = sorted(MARKETPLACE_KINDS)
+    total = 0
+    for chunk in _chunks(sorted(set(ids))):
+        row = (
+            _db()
+            .execute_sql(
+                "SELECT COUNT(*) FROM conversation c JOIN channel ch ON ch.id = c.channel_id "
+                f"WHERE c.id IN ({_marks(chunk)}) AND c.deadline_at IS NOT NULL AND ch.kind IN ({_marks(kinds)})",
+                [*chunk, *kinds],
+            )
+            .fetchone()
+        )
+        total += int(row[0]) if row else 0
+    return total

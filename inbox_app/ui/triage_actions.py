@@ -246,8 +246,24 @@ class TriageActions(QObject):
         ids = self.selected_ids()
         if len(ids) <= 1:  # one conversation: the controller's path, with its closing warning
             return self.controller.change_status(status, until)
+        if status is Status.CLOSED and not self._confirm_closing(ids):
+            return False
         labels = {Status.CLOSED: _("close"), Status.PENDING: _("set pending"), Status.SNOOZED: _("snooze")}
         return self.apply(triage.Change(status=status, snoozed_until=until), labels.get(status, _("reopen")))
+
+    def _confirm_closing(self, ids: list[int]) -> bool:
+        """As for one conversation (the controller's warning): closing does not stop a marketplace's clock."""
+        count = triage.unanswered_on_marketplaces(ids)
+        if count == 0:
+            return True
+        return self.controller.confirm(
+            _("Close unanswered conversations"),
+            _(
+                "{count} of these conversations are still unanswered on their marketplace, which keeps counting "
+                "them against your response time until you reply or mark them 'No response needed'. "
+                "Close anyway?"
+            ).format(count=count),
+        )
 
     def _fill_snooze_menu(self) -> None:
         menu = self.controller.window.snooze_menu

@@ -49,25 +49,14 @@ class ConversationRow:
     agent: str | None = None
 
 
-def _conversation_columns() -> set[str]:
-    db = Conversation._meta.database
-    return {str(r[1]) for r in db.execute_sql("PRAGMA table_info(conversation)")}
-
-
-def _optional_column(name: str) -> str:
-    """``c.<name>`` where the triage migration added it, else NULL: reports group by category and agent
-    ("not set") before that column exists."""
-    return f"NULLIF(c.{name}, '')" if name in _conversation_columns() else "NULL"
-
-
 def group_key_sql(by: str) -> str:
     """The SQL of a report group's key over ``conversation c``, ``channel ch`` and ``account a``."""
     return {
         "channel": "ch.kind",
         "account": "a.name",
         "language": "NULLIF(c.language, '')",
-        "category": _optional_column("category"),
-        "agent": _optional_column("assignee"),
+        "category": "NULLIF(c.category, '')",
+        "agent": "NULLIF(c.assignee, '')",
     }[by]
 
 

@@ -11,9 +11,8 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from inbox_app.domain.search_query import NOBODY, Filter, SearchQuery, SearchQueryError
+from inbox_app.domain.search_query import NOBODY, Filter, SearchQuery
 from inbox_app.domain.views import DUE_SOON_WINDOW
-from inbox_app.i18n import _
 from inbox_app.store import db as store_db
 from inbox_app.store.db import database_proxy
 from inbox_app.store.models import Conversation, to_db_time
@@ -90,19 +89,6 @@ def _fts_expression(terms: Sequence[tuple[str, ...]], *, prefix_last: bool) -> s
     return " AND ".join(parts)
 
 
-def _optional_column(name: str) -> bool:
-    """Whether ``conversation.<name>`` exists (``category`` and ``assignee`` arrive with the triage schema)."""
-    rows = database_proxy.obj.execute_sql("PRAGMA table_info(conversation)").fetchall()
-    return any(row[1] == name for row in rows)
-
-
-def check_available(query: SearchQuery) -> None:
-    """Raise SearchQueryError for a filter whose column this profile does not have yet."""
-    for key in sorted({f.key for f in query.filters} & {"category", "assignee"}):
-        if not _optional_column(key):
-            raise SearchQueryError(_("The filter {key}: is not available yet.").format(key=key))
-
-
 def _ids_sql(ids: Iterable[int]) -> str:
     values = sorted({int(i) for i in ids})
     return (
@@ -146,12 +132,12 @@ def _condition(flt: Filter, now: datetime) -> tuple[str, list[Any]]:
     if key == "status":
         return "c.status = ?", [value]
     if key in ("category", "assignee"):
-        if not _optional_column(key):
-            raise SearchQueryError(_("The filter {key}: is not available yet.").format(key=key))
         if key == "assignee" and value == NOBODY:
             return "(c.assignee IS NULL OR c.assignee = '')", []
         if key == "assignee":
-            return "c.assignee = ? COLLATE NOCASE", [value]
+            # lower() on both sides, not ``= ? COLLATE NOCASE``: SQLite 3.40 turns two such terms joined by OR
+            # into a lookup of the (binary) assignee index and finds nothing for "assignee:ana assignee:ana".
+            return "lower(c.assignee) = lower(?)", [value]
         return "c.category = ?", [value]
     if key == "tag":
         return (

@@ -544,7 +544,9 @@ class MailAccountSync:
                 & (SyncState.last_uid < last_uid)
             ).execute()
             self.store.refresh(touched)
-            triage.inbound_stored(created)  # categories come with the bodies (_store_bodies): words, not subjects
+            triage.inbound_stored(
+                created
+            )  # categories come with the bodies (_store_bodies): words, not subjects
 
     def _prefetch_for_batch(self, new: Sequence[HeaderInfo], facts: dict[int, _NewHeader]) -> None:
         """One query each for the customers and subject keys the batch's new mails may meet (see MailStore)."""

@@ -58,16 +58,12 @@ class Row:
 
 @pytest.fixture(scope="module")
 def demo_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A demo profile; ``category`` and ``assignee`` (the triage schema's columns) are added here when this
-    branch's schema does not have them yet, and spread at random so the filters have something to find."""
+    """A demo profile whose ``category`` and ``assignee`` are spread at random so the filters have something
+    to find."""
     folder = tmp_path_factory.mktemp("search") / "profile"
     prof = open_profile(folder)
     generate(prof, count=COUNT, seed=11, now=NOW)
     db = prof.db
-    columns = {c.name for c in db.get_columns("conversation")}
-    for name in ("category", "assignee"):
-        if name not in columns:
-            db.execute_sql(f"ALTER TABLE conversation ADD COLUMN {name} TEXT")
     rng = random.Random(5)
     with db.atomic():
         for (cid,) in db.execute_sql("SELECT id FROM conversation").fetchall():
@@ -368,15 +364,6 @@ def test_hostile_text_never_reaches_the_database_as_syntax(demo: Profile) -> Non
             _search(text)
         except SearchQueryError as exc:
             assert exc.message
-
-
-def test_missing_triage_columns_say_not_available(profile: Profile) -> None:
-    columns = {c.name for c in profile.db.get_columns("conversation")}
-    if "category" in columns:
-        pytest.skip("the triage schema is merged: category and assignee exist")
-    for text in ("category:refund", "assignee:ana"):
-        with pytest.raises(SearchQueryError, match="not available yet"):
-            search.search_ids(text)
 
 
 def test_saved_searches_keep_order_rename_delete_and_count(demo: Profile) -> None:

@@ -477,7 +477,9 @@ def status_and_tags(summary: ConversationSummary) -> str:
     parts = [] if summary.status == Status.OPEN else [_(STATUS_LABELS.get(summary.status, summary.status))]
     if summary.category in CATEGORY_LABELS and summary.category != "other":
         parts.append(_(CATEGORY_LABELS[str(summary.category)]))
-    parts.extend(summary.tags)
+    # A tag that says what the category already says ("Return" twice) is shown once.
+    shown = {part.casefold() for part in parts}
+    parts.extend(tag for tag in summary.tags if tag.casefold() not in shown)
     if summary.assignee:
         parts.append(f"@{summary.assignee}")
     return " · ".join(parts)

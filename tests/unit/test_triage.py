@@ -224,3 +224,8 @@ def test_the_list_line_shows_category_tags_and_assignee(profile: Profile) -> Non
     summary = conversations.summary(conv_id)
     assert summary is not None and (summary.category, summary.assignee) == ("damaged", "Ana")
     assert status_and_tags(summary) == "Pending · Damaged · VIP · @Ana"
+    # A tag naming the category is not shown twice.
+    triage.apply([conv_id], triage.Change(add_tags=("damaged",)))
+    summary = conversations.summary(conv_id)
+    assert summary is not None and "damaged" in summary.tags
+    assert status_and_tags(summary) == "Pending · Damaged · VIP · @Ana"

@@ -305,6 +305,8 @@ def test_revoked_refresh_token_asks_to_reconnect_then_reconnect(
     assert "needs reconnecting:" in text and f"Reconnect {label}" in text
     (info,) = json.loads(ok(run(profile, "account", "list", "--json")))
     assert f"Reconnect {label}" in info["settings"]["needs_reconnect"]
+    # the live state (the sidebar's) says the same as the flag (the banner's)
+    assert info["state"]["state"] == "needs_reconnect" and f"Reconnect {label}" in info["state"]["message"]
 
     if market.kind == "ebay":
         sandbox.refresh_tokens.add("v^1.1#i^1#refresh-token-NEW")
@@ -322,9 +324,12 @@ def test_revoked_refresh_token_asks_to_reconnect_then_reconnect(
         reconnect_by_device_flow(profile, sandbox, market.name)
     (info,) = json.loads(ok(run(profile, "account", "list", "--json")))
     assert "needs_reconnect" not in info["settings"]
+    assert info["state"] is None  # signed in again: no stale "needs reconnect" until the next sync tells
     market.seed(sandbox)
     ok(run(profile, "sync", "--once"))
     assert len(listed(profile)) == 2
+    (info,) = json.loads(ok(run(profile, "account", "list", "--json")))
+    assert info["state"]["state"] == "up_to_date"
 
 
 def reconnect_by_device_flow(profile: Path, sandbox: AllegroSandbox, name: str) -> None:

@@ -380,7 +380,11 @@ def test_ebay_refuses_long_text_and_files(tmp_path: Path) -> None:
         photo.write_bytes(b"\xff\xd8\xff\xe0JPEG")
         with_file = queue_reply(profile, conversation_id, BODY, photo)
         assert with_file.returncode == 1, with_file.stderr
-        assert "foto.jpg cannot be sent through eBay DE: this channel takes no files." in with_file.stderr
+        assert (
+            "foto.jpg cannot be sent through eBay DE: eBay DE accepts files only as HTTPS links: paste a link to "
+            "the file (https://…) in the text." in with_file.stderr
+        )
+        assert "takes no files" not in with_file.stderr
         assert "Traceback" not in too_long.stderr + with_file.stderr
         assert json.loads(ok(run(profile, "outbox", "list", "--all", "--json"))) == []
         ok(run(profile, "sync", "--once"))

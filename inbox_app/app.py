@@ -12,7 +12,8 @@ import asyncio
 import logging
 import sqlite3
 import sys
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -108,6 +109,8 @@ class Gui:
     engine: Any
     stop: asyncio.Event
     restart_engine: asyncio.Event
+    #: Called after the engine stopped, before the profile closes (the live demo's sandboxes stop here).
+    on_exit: list[Callable[[], object]] = field(default_factory=list)
 
     async def main(self) -> None:
         """The engine on the qasync loop until the window closes; restarted when an account changes."""
@@ -128,6 +131,8 @@ class Gui:
             engine_stop.set()
             await runner
         self.controller.shutdown()
+        for cleanup in self.on_exit:
+            cleanup()
 
     def run(self) -> int:
         """Run Qt and asyncio on one qasync loop until the window is closed; then close the profile."""
@@ -319,4 +324,36 @@ def open_gui(profile_dir: Path | None, lang: str | None) -> Gui | int:
     # Qt quit on its own instead would stop the loop under the engine's feet.
     app.setQuitOnLastWindowClosed(False)
     window.closing.connect(stop.set)
-    return Gui(app, profile, window, controller, engine, stop, restart_engine)
+    gui = Gui(app, profile, window, controller, engine, stop, restart_engine)
+    gui.on_exit.append(_wire_live_demo(window, controller, restart_engine))
+    return gui
+
+
+def _wire_live_demo(window: Any, controller: Any, restart_engine: asyncio.Event) -> Callable[[], object]:
+    """The first-run screen's "Start the live demo": sandboxes and accounts off the UI thread, then the engine
+    restarts to sync them. Returns what stops the sandboxes when the app quits."""
+    from inbox_app.i18n import _
+    from inbox_app.ui.live_demo_runner import LiveDemoRunner
+
+    runner = LiveDemoRunner(window)
+    check, status = window.empty_state.live_demo_check, window.empty_state.live_demo_status
+
+    def requested() -> None:
+        check.setEnabled(False)  # once started it runs until the app quits
+        status.setText(_("Starting the marketplace sandboxes on this computer…"))
+        runner.start()
+
+    def started(names: list[str]) -> None:
+        status.setText(
+            _("Live demo: {names} run on this computer (127.0.0.1).").format(names=", ".join(names))
+        )
+        restart_engine.set()  # the engine picks the new accounts up and syncs them
+        controller.reload()
+
+    def failed(message: str) -> None:
+        status.setText(_("The live demo could not start: {error}").format(error=message))
+
+    window.live_demo_requested.connect(requested)
+    runner.started.connect(started)
+    runner.failed.connect(failed)
+    return runner.close

@@ -360,15 +360,24 @@ def check_reply(
                 (
                     LimitProblem.FILE_REFUSED,
                     _("{name} cannot be sent through {channel}: {reason}").format(
-                        name=refusal.name, channel=kind, reason=_refusal_reason(refusal)
+                        name=refusal.name,
+                        channel=kind,
+                        reason=_refusal_reason(
+                            refusal, kind, links_only=limits.attachments.max_links is not None
+                        ),
                     ),
                 )
             )
     return ReplyCheck(tuple(problems), attachments)
 
 
-def _refusal_reason(refusal: Refusal) -> str:
+def _refusal_reason(refusal: Refusal, channel: str, *, links_only: bool) -> str:
+    """Why one file is refused; a channel that takes links instead of files (eBay) says what to do instead."""
     limit = refusal.limit or 0
+    if refusal.reason is RefusalReason.NO_UPLOAD and links_only:
+        return _(
+            "{channel} accepts files only as HTTPS links: paste a link to the file (https://…) in the text."
+        ).format(channel=channel)
     if refusal.reason is RefusalReason.NO_UPLOAD:
         return _("this channel takes no files.")
     if refusal.reason is RefusalReason.EMPTY:

@@ -50,8 +50,16 @@ def get(account_id: int) -> AccountSummary | None:
 
 
 def account_infos() -> list[dict[str, Any]]:
-    """JSON-ready descriptions of every account (``account list --json``; no secret is in them)."""
-    return [store_accounts.account_info(a) for a in store_accounts.list_accounts()]
+    """JSON-ready descriptions of every account (``account list --json``; no secret is in them), each with its
+    live ``state`` (what the last sync found, None before the first) — the same the window's sidebar shows, and
+    "needs_reconnect" exactly when the account's settings carry the reconnect flag."""
+    from inbox_app.services.account_states import live_state_json, live_states
+
+    states = live_states()
+    return [
+        {**store_accounts.account_info(a), "state": live_state_json(int(a.id), states)}
+        for a in store_accounts.list_accounts()
+    ]
 
 
 def conversation_count(account_id: int) -> int:

@@ -171,7 +171,7 @@ def _clean_url(url: str) -> str:
 
 def _require_name(form: MarketplaceForm) -> None:
     if not form.name.strip():
-        raise MarketplaceSetupError(FailedPart.INPUT, _("The account needs a name."))
+        raise MarketplaceSetupError(FailedPart.INPUT, _("The account needs a name."), "name")
 
 
 def _settings(form: MarketplaceForm) -> store_accounts.ApiAccountSettings:
@@ -263,7 +263,7 @@ def _require_secrets(form: EbayForm | KauflandForm | AllegroForm) -> None:
     if not (form.refresh_token.strip() or form.access_token):
         raise MarketplaceSetupError(FailedPart.KEY, _("Sign in first: the account has no token yet."))
     if isinstance(form, EbayForm) and not form.username.strip():
-        raise MarketplaceSetupError(FailedPart.INPUT, _("Enter your eBay user name."))
+        raise MarketplaceSetupError(FailedPart.INPUT, _("Enter your eBay user name."), "username")
 
 
 def save(form: MarketplaceForm) -> SavedAccount:
@@ -404,7 +404,9 @@ def ebay_consent_url(form: EbayForm, *, state: str | None = None, authorize_url:
 
     if not form.ru_name.strip():
         raise MarketplaceSetupError(
-            FailedPart.INPUT, _("Enter the RuName eBay gave the app (developer.ebay.com → User Tokens).")
+            FailedPart.INPUT,
+            _("Enter the RuName eBay gave the app (developer.ebay.com → User Tokens)."),
+            "ru_name",
         )
     return consent_url(
         form.client_id.strip(),

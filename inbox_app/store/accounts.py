@@ -139,13 +139,18 @@ NEEDS_RECONNECT_KEY = "needs_reconnect"
 
 
 def set_needs_reconnect(account_id: int, message: str | None) -> None:
-    """Mark (message) or clear (None) "needs reconnect": the channel refused the account's credentials."""
+    """Mark (message) or clear (None) "needs reconnect": the channel refused the account's credentials. The
+    stored live state follows (``store.account_states``), so the sidebar never says otherwise than the banner."""
+    from inbox_app.store.account_states import mark_reconnect_state
+
     account = Account.get_or_none(Account.id == account_id)
     if account is None:
         return
     settings = dict(account.settings or {})
     if message is None and NEEDS_RECONNECT_KEY not in settings:
+        mark_reconnect_state(account_id, None)  # (an edit may have dropped the key from the settings first)
         return
+    mark_reconnect_state(account_id, message)
     if message is None:
         settings.pop(NEEDS_RECONNECT_KEY, None)
     else:

@@ -42,6 +42,9 @@ class FailedPart(StrEnum):
 class ChannelSetupError(Exception):
     part: FailedPart
     user_message: str
+    #: The form field to fix (``name``, ``username``…), for an :attr:`FailedPart.INPUT` whose field the part
+    #: alone does not tell; "" when the part says it.
+    field: str = ""
 
     def __str__(self) -> str:
         return self.user_message
@@ -58,7 +61,10 @@ def _describe(part: FailedPart) -> str:
 
 
 def setup_error_text(exc: ChannelSetupError) -> str:
-    """ "Connection test failed (key refused): …" """
+    """ "Connection test failed (key refused): …"; an empty field is no failed test (nothing was tried): its
+    message alone ("Enter your eBay user name.")."""
+    if exc.part is FailedPart.INPUT:
+        return exc.user_message
     return _("Connection test failed ({part}): {message}").format(
         part=_describe(exc.part), message=exc.user_message
     )

@@ -21,6 +21,7 @@ from collections.abc import Callable
 from PySide6.QtCore import QByteArray, QSettings, QSize, Qt, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QKeySequence, QTextDocumentFragment
 from PySide6.QtWidgets import (
+    QCheckBox,
     QDialog,
     QDialogButtonBox,
     QFrame,
@@ -94,12 +95,24 @@ class EmptyState(QFrame):
         buttons.addWidget(self.add_account_button)
         buttons.addWidget(self.try_demo_button)
         buttons.addStretch(1)
+        # the marketplaces without any account: their loopback sandboxes, synced for real (demo --live)
+        self.live_demo_check = QCheckBox(
+            _("Start the live demo (loopback sandboxes of every marketplace)"), self
+        )
+        self.live_demo_check.setObjectName("liveDemoCheck")
+        self.live_demo_status = QLabel(self)
+        self.live_demo_status.setObjectName("liveDemoStatus")
+        self.live_demo_status.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.live_demo_status.setWordWrap(True)
         layout.addWidget(logo)
         layout.addSpacing(8)
         layout.addWidget(title)
         layout.addWidget(text, 0, Qt.AlignmentFlag.AlignHCenter)
         layout.addSpacing(12)
         layout.addLayout(buttons)
+        layout.addSpacing(8)
+        layout.addWidget(self.live_demo_check, 0, Qt.AlignmentFlag.AlignHCenter)
+        layout.addWidget(self.live_demo_status)
         layout.addStretch(3)
 
 
@@ -168,6 +181,7 @@ class MainWindow(QMainWindow):
     """Three panes in splitters, menus mirroring every shortcut, and a truthful status bar."""
 
     try_demo_requested = Signal()
+    live_demo_requested = Signal()  # the first-run screen's "Start the live demo" was checked
     add_account_requested = Signal()
     add_marketplace_requested = Signal()  # "Add a marketplace account" (Mirakl…)
     search_text_changed = Signal(str)
@@ -246,6 +260,9 @@ class MainWindow(QMainWindow):
         self.empty_state = EmptyState(self)
         self.empty_state.try_demo_button.clicked.connect(self.try_demo_requested)
         self.empty_state.add_account_button.clicked.connect(self.add_account_requested)
+        self.empty_state.live_demo_check.toggled.connect(
+            lambda on: self.live_demo_requested.emit() if on else None
+        )
         self.content_stack = QStackedWidget(self)
         self.content_stack.addWidget(self.content_splitter)
         self.content_stack.addWidget(self.empty_state)

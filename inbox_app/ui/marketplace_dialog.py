@@ -305,7 +305,10 @@ class MarketplaceAccountDialog(QDialog):
             self._show(
                 svc.setup_error_text(error),
                 error=True,
-                field_name=self.current_page().field_for(str(error.part)),
+                # an empty field names itself (name, user name, RuName); a refused test names its part
+                field_name=error.field
+                or self.current_page().field_for(str(error.part))
+                or ("name" if error.part is svc.FailedPart.INPUT else None),
             )
             return
         log.error("the marketplace connection test failed unexpectedly", exc_info=error)
@@ -341,7 +344,7 @@ class MarketplaceAccountDialog(QDialog):
         try:
             url = svc.ebay_consent_url(page.form())
         except svc.MarketplaceSetupError as exc:
-            self._show(exc.user_message, error=True, field_name="ru_name")
+            self._show(exc.user_message, error=True, field_name=exc.field or "ru_name")
             return
         self._open_url(QUrl(url))
         self._show(

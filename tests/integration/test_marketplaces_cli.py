@@ -305,6 +305,8 @@ def test_revoked_refresh_token_asks_to_reconnect_then_reconnect(
     assert "needs reconnecting:" in text and f"Reconnect {label}" in text
     (info,) = json.loads(ok(run(profile, "account", "list", "--json")))
     assert f"Reconnect {label}" in info["settings"]["needs_reconnect"]
+    # the live state (the sidebar's) says the same as the flag (the banner's)
+    assert info["state"]["state"] == "needs_reconnect" and f"Reconnect {label}" in info["state"]["message"]
 
     if market.kind == "ebay":
         sandbox.refresh_tokens.add("v^1.1#i^1#refresh-token-NEW")
@@ -322,9 +324,12 @@ def test_revoked_refresh_token_asks_to_reconnect_then_reconnect(
         reconnect_by_device_flow(profile, sandbox, market.name)
     (info,) = json.loads(ok(run(profile, "account", "list", "--json")))
     assert "needs_reconnect" not in info["settings"]
+    assert info["state"] is None  # signed in again: no stale "needs reconnect" until the next sync tells
     market.seed(sandbox)
     ok(run(profile, "sync", "--once"))
     assert len(listed(profile)) == 2
+    (info,) = json.loads(ok(run(profile, "account", "list", "--json")))
+    assert info["state"]["state"] == "up_to_date"
 
 
 def reconnect_by_device_flow(profile: Path, sandbox: AllegroSandbox, name: str) -> None:
@@ -375,7 +380,11 @@ def test_ebay_refuses_long_text_and_files(tmp_path: Path) -> None:
         photo.write_bytes(b"\xff\xd8\xff\xe0JPEG")
         with_file = queue_reply(profile, conversation_id, BODY, photo)
         assert with_file.returncode == 1, with_file.stderr
-        assert "foto.jpg cannot be sent through eBay DE: this channel takes no files." in with_file.stderr
+        assert (
+            "foto.jpg cannot be sent through eBay DE: eBay DE accepts files only as HTTPS links: paste a link to "
+            "the file (https://…) in the text." in with_file.stderr
+        )
+        assert "takes no files" not in with_file.stderr
         assert "Traceback" not in too_long.stderr + with_file.stderr
         assert json.loads(ok(run(profile, "outbox", "list", "--all", "--json"))) == []
         ok(run(profile, "sync", "--once"))

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from inbox_app.domain.account_state import AccountPhase, AccountState
 from inbox_app.services.account_states import live_state_json, live_states, state_of_event
-from inbox_app.store.accounts import ApiAccountSettings, create_api_account
+from inbox_app.store.account_states import write_account_state
+from inbox_app.store.accounts import ApiAccountSettings, create_api_account, set_needs_reconnect
 from inbox_app.sync.account_state import ACCOUNT_STATE, AccountStateTracker
 from inbox_app.sync.events import ChangeBus, ChangeEvent
 
@@ -80,6 +81,7 @@ def test_the_last_state_is_stored_and_read_back_as_json(profile: object) -> None
     account = create_api_account("mirakl", "Fnac ES", ApiAccountSettings(base_url="https://x.example"))
     bus = ChangeBus()
     AccountStateTracker(bus)  # the store's own writer (no event loop: written at once)
+    set_needs_reconnect(account.id, "The key was refused.")  # what the sync does before it tells
     bus.publish(ChangeEvent("needs_reconnect", account_id=account.id, message="The key was refused."))
     bus.publish(ChangeEvent("needs_reconnect", account_id=999, message="an account removed meanwhile"))
     assert set(live_states()) == {account.id}
@@ -91,5 +93,24 @@ def test_the_last_state_is_stored_and_read_back_as_json(profile: object) -> None
         "total": None,
         "message": "The key was refused.",
     }
+    set_needs_reconnect(account.id, None)  # a round that went through clears the flag, then says "online"
     bus.publish(ChangeEvent("online", account_id=account.id))
     assert live_states()[account.id].phase is AccountPhase.UP_TO_DATE
+
+
+def test_the_reconnect_flag_and_the_stored_state_cannot_disagree(profile: object) -> None:
+    """The banner reads the flag, the sidebar and ``account list --json`` the stored state: setting the flag
+    stores "needs reconnect", clearing it (a reconnect, an edit) drops it, and a stored state written past
+    the flag (a late write of a killed sync) gives way to the flag."""
+    account = create_api_account("ebay", "eBay DE", ApiAccountSettings(base_url="https://x.example"))
+    set_needs_reconnect(account.id, "Reconnect eBay.")
+    assert live_state_json(account.id)["state"] == "needs_reconnect"  # type: ignore[index]
+    set_needs_reconnect(account.id, None)
+    assert live_state_json(account.id) is None
+
+    write_account_state(AccountState(account.id, AccountPhase.NEEDS_RECONNECT, message="Reconnect eBay."))
+    assert live_state_json(account.id) is None  # no flag: signed in again since
+    set_needs_reconnect(account.id, "Reconnect eBay.")
+    write_account_state(AccountState(account.id, AccountPhase.UP_TO_DATE))
+    state = live_states()[account.id]
+    assert (state.phase, state.message) == (AccountPhase.NEEDS_RECONNECT, "Reconnect eBay.")

@@ -240,7 +240,10 @@ def _stored_report(period: Period, by: GroupBy, now: datetime) -> Report:
         per_day = categories_daily[days[day_index]]
         per_day[category] = per_day.get(category, 0) + n
     histogram = [0] * (len(RESPONSE_BUCKETS) + 1)
-    for key, bucket, measured, late in queries.episode_counts(by.value, start, end, now, RESPONSE_BUCKETS):
+    episode_counts, response_ranks, all_response_ranks = queries.episode_figures(
+        by.value, start, end, now, RESPONSE_BUCKETS
+    )
+    for key, bucket, measured, late in episode_counts:
         for f in (group(key), total):
             f.episodes += measured
             f.late += late
@@ -249,11 +252,14 @@ def _stored_report(period: Period, by: GroupBy, now: datetime) -> Report:
     for key, overdue in queries.overdue_counts(by.value, now):
         group(key).open_overdue += overdue
         total.open_overdue += overdue
-    for ranks, median_attr, p90_attr in (
-        (queries.first_response_ranks, "first_response_median_s", "first_response_p90_s"),
-        (queries.response_ranks, "response_median_s", None),
+    for (per_group, overall), median_attr, p90_attr in (
+        (
+            queries.first_response_ranks(by.value, start, end),
+            "first_response_median_s",
+            "first_response_p90_s",
+        ),
+        ((response_ranks, all_response_ranks), "response_median_s", None),
     ):
-        per_group, overall = ranks(by.value, start, end)
         for f, values in (*((group(key), v) for key, v in per_group.items()), (total, overall)):
             setattr(f, median_attr, values.get("p50"))
             if p90_attr is not None:

@@ -20,6 +20,7 @@ import peewee
 
 from inbox_app.store.mail_models import MAIL_MODELS
 from inbox_app.store.models import ALL_MODELS
+from inbox_app.store.report_episodes import PERIOD_INDEX_SQL as REPORT_PERIOD_INDEX_SQL
 from inbox_app.store.report_episodes import SCHEMA_SQL as REPORT_EPISODES_SQL
 
 log = logging.getLogger("inbox_app.store")
@@ -229,6 +230,13 @@ def _report_episodes(db: peewee.SqliteDatabase) -> None:
     db.execute_sql("INSERT OR IGNORE INTO report_dirty (conversation_id) SELECT id FROM conversation")
 
 
+def _report_period_indexes(db: peewee.SqliteDatabase) -> None:
+    """Covering indexes for the report's scans of a period's episodes and first responses (issue 15: the 30-day
+    report over 100,000 conversations); see ``store.report_episodes.PERIOD_INDEX_SQL``."""
+    for sql in REPORT_PERIOD_INDEX_SQL:
+        db.execute_sql(sql)
+
+
 # Ordered: MIGRATIONS[n] brings a database from version n to n + 1.
 MIGRATIONS: list[Callable[[peewee.SqliteDatabase], None]] = [
     _v1,
@@ -240,6 +248,7 @@ MIGRATIONS: list[Callable[[peewee.SqliteDatabase], None]] = [
     _search_indexes,
     _collision_check,
     _report_episodes,
+    _report_period_indexes,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

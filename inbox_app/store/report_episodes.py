@@ -38,7 +38,7 @@ from inbox_app.store import ingest
 from inbox_app.store.events import EventKind
 from inbox_app.store.models import Channel, Conversation, from_db_time, to_db_time
 
-__all__ = ["SCHEMA_SQL", "is_available", "pending_count", "rebuild_all", "refresh"]
+__all__ = ["PERIOD_INDEX_SQL", "SCHEMA_SQL", "is_available", "pending_count", "rebuild_all", "refresh"]
 
 _DIRTY = "INSERT OR IGNORE INTO report_dirty (conversation_id) VALUES"
 _CLOCK_EVENTS = f"('{EventKind.STATUS_CHANGED.value}', '{EventKind.NO_RESPONSE_NEEDED.value}')"
@@ -72,6 +72,18 @@ SCHEMA_SQL: tuple[str, ...] = (
     f"ON conversation BEGIN {_DIRTY} (new.id); END",
     f"CREATE TRIGGER IF NOT EXISTS report_dirty_conversation_ad AFTER DELETE ON conversation BEGIN "
     f"{_DIRTY} (old.id); END",
+)
+
+#: Covering indexes for the report's period scans (migration ``_report_period_indexes``): the episodes and first
+#: responses of a period are read from these indexes alone, never from the table rows (≈ 30 % of the report's
+#: time at 100,000 conversations). They replace the single-column indexes on the start times.
+PERIOD_INDEX_SQL: tuple[str, ...] = (
+    "CREATE INDEX IF NOT EXISTS report_episode_period ON report_episode "
+    "(started_at, conversation_id, replied_at, deadline_at, stopped_at, response_s)",
+    "DROP INDEX IF EXISTS report_episode_started",
+    "CREATE INDEX IF NOT EXISTS report_first_response_period ON report_first_response "
+    "(first_in_at, conversation_id, response_s)",
+    "DROP INDEX IF EXISTS report_first_response_first_in",
 )
 
 BATCH = 2000

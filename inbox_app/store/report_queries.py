@@ -16,6 +16,7 @@ user's zone across DST changes.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Any
@@ -28,11 +29,11 @@ __all__ = [
     "conversation_counts",
     "episode_counts",
     "episode_export_rows",
+    "episode_figures",
     "figure_ids",
     "first_response_ranks",
     "message_counts",
     "overdue_counts",
-    "response_ranks",
 ]
 
 # CROSS JOIN fixes SQLite's join order: the period's rows first, then one primary-key look-up each. Left to
@@ -124,6 +125,54 @@ def episode_counts(
     return [(r[0], int(r[1]), int(r[2]), int(r[3])) for r in _run(sql, _bounds(start, end, now))]
 
 
+def episode_figures(
+    by: str, start: datetime, end: datetime, now: datetime, bounds: Sequence[int]
+) -> tuple[list[tuple[str | None, int, int, int]], dict[str | None, dict[str, float]], dict[str, float]]:
+    """The figures of :func:`episode_counts` and the median/p90 response time of the replied episodes, in one pass over the period's episodes.
+
+    Why: each pass costs ≈ 0.3 s of CPU at 100,000 conversations, almost all of it the look-up of every
+    episode's conversation; here the measured episodes are read once, ordered by group and response time, and
+    counted, bucketed and ranked in Python. A replied episode is always measured, so the replied ones among
+    these rows are the replied episodes starting in the period."""
+    db = Conversation._meta.database
+    sql = (
+        f"SELECT {group_key_sql(by)} AS k, x.replied_at IS NOT NULL, x.response_s, {_LATE} FROM report_episode x "
+        f"{JOINS} WHERE x.started_at >= :start AND x.started_at < :end AND {_MEASURED} ORDER BY k, x.response_s"
+    )
+    counts: dict[tuple[str | None, int], list[int]] = {}
+    per_key: dict[str | None, list[float]] = {}
+    over = len(bounds)
+    for key, replied, response, late in db.execute_sql(sql, _bounds(start, end, now)):
+        if not replied:
+            bucket = -1
+        elif response is None:
+            bucket = over
+        else:
+            bucket = bisect_left(bounds, response)
+            values = per_key.get(key)
+            if values is None:
+                values = per_key[key] = []
+            values.append(response)
+        found = counts.get((key, bucket))
+        if found is None:
+            found = counts[(key, bucket)] = [0, 0]
+        found[0] += 1
+        found[1] += late
+    rows = [(key, bucket, n, late) for (key, bucket), (n, late) in counts.items()]
+    everything = sorted(v for values in per_key.values() for v in values)
+    return (
+        rows,
+        {k: _picked(v) for k, v in per_key.items() if v},
+        _picked(everything) if everything else {},
+    )
+
+
+def _picked(values: list[float]) -> dict[str, float]:
+    """Nearest-rank median and p90 of sorted values."""
+    n = len(values)
+    return {"p50": float(values[(n + 1) // 2 - 1]), "p90": float(values[(9 * n + 9) // 10 - 1])}
+
+
 def _ranks(inner: str, params: dict[str, Any]) -> tuple[dict[str | None, dict[str, float]], dict[str, float]]:
     """Nearest-rank median and p90 per key of ``inner`` (columns ``k``, ``v``), and over all rows.
 
@@ -137,23 +186,8 @@ def _ranks(inner: str, params: dict[str, Any]) -> tuple[dict[str | None, dict[st
             values = per_key[key] = []
         values.append(value)
 
-    def picked(values: list[float]) -> dict[str, float]:
-        n = len(values)
-        return {"p50": float(values[(n + 1) // 2 - 1]), "p90": float(values[(9 * n + 9) // 10 - 1])}
-
     everything = sorted(v for values in per_key.values() for v in values)
-    return {k: picked(v) for k, v in per_key.items() if v}, (picked(everything) if everything else {})
-
-
-def response_ranks(
-    by: str, start: datetime, end: datetime
-) -> tuple[dict[str | None, dict[str, float]], dict[str, float]]:
-    """Median/p90 response time of replied episodes starting in the period, per group and in total."""
-    inner = (
-        f"SELECT {group_key_sql(by)} AS k, x.response_s AS v FROM report_episode x {JOINS} "
-        "WHERE x.started_at >= :start AND x.started_at < :end AND x.replied_at IS NOT NULL"
-    )
-    return _ranks(inner, _bounds(start, end))
+    return {k: _picked(v) for k, v in per_key.items() if v}, (_picked(everything) if everything else {})
 
 
 def first_response_ranks(

@@ -308,9 +308,7 @@ def test_category_and_agent_groups_are_the_recorded_values_or_not_set(
     assert sum(g["conversations"] for g in data["groups"]) == data["total"]["conversations"] > 0
     db = sqlite3.connect(demo_profile / "inbox.sqlite3")
     try:
-        values = {
-            r[0] or None for r in db.execute(f"SELECT DISTINCT NULLIF({column}, '') FROM conversation")
-        }
+        values = {r[0] or None for r in db.execute(f"SELECT DISTINCT NULLIF({column}, '') FROM conversation")}
     finally:
         db.close()
     # Each group is a recorded value (or None: "not set"), and none is invented.

@@ -20,6 +20,7 @@ import peewee
 
 from inbox_app.store.mail_models import MAIL_MODELS
 from inbox_app.store.models import ALL_MODELS
+from inbox_app.store.report_episodes import MESSAGE_UPDATE_TRIGGER
 from inbox_app.store.report_episodes import SCHEMA_SQL as REPORT_EPISODES_SQL
 
 log = logging.getLogger("inbox_app.store")
@@ -229,6 +230,13 @@ def _report_episodes(db: peewee.SqliteDatabase) -> None:
     db.execute_sql("INSERT OR IGNORE INTO report_dirty (conversation_id) SELECT id FROM conversation")
 
 
+def _report_episodes_unchanged_updates(db: peewee.SqliteDatabase) -> None:
+    """A message update marks its conversation dirty only when a field the episodes read changed (see
+    ``report_episodes.MESSAGE_UPDATE_TRIGGER``): the first mail sync rewrites every mail's row with its body."""
+    db.execute_sql("DROP TRIGGER IF EXISTS report_dirty_message_au")
+    db.execute_sql(MESSAGE_UPDATE_TRIGGER)
+
+
 # Ordered: MIGRATIONS[n] brings a database from version n to n + 1.
 MIGRATIONS: list[Callable[[peewee.SqliteDatabase], None]] = [
     _v1,
@@ -240,6 +248,7 @@ MIGRATIONS: list[Callable[[peewee.SqliteDatabase], None]] = [
     _search_indexes,
     _collision_check,
     _report_episodes,
+    _report_episodes_unchanged_updates,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -255,3 +255,23 @@ def test_xlsx_has_no_row_cap_a_long_table_continues_on_the_next_sheet(
     assert parts[:2] == ["Episodes", "Episodes (2)"] and len(parts) == -(-len(episodes) // 3)
     ids = [r[0] for name in parts for r in wb[name].iter_rows(min_row=2, values_only=True)]
     assert ids == [e.conversation_id for e in episodes]
+
+
+def test_a_message_rewritten_with_the_same_fields_does_not_dirty_its_conversation(
+    hand_built: dict[str, Conversation],
+) -> None:
+    """The mail sync's body batches rewrite ``is_auto_reply`` of every mail: only a real change dirties."""
+    report_episodes.refresh()
+    late = hand_built["late"].id
+    first = Message.select().where(Message.conversation == late).order_by(Message.id).first()
+    db = Conversation._meta.database
+    db.execute_sql(
+        "UPDATE message SET is_auto_reply = is_auto_reply, is_answered = is_answered, sent_at = sent_at "
+        "WHERE id = ?",
+        (first.id,),
+    )
+    assert report_episodes.pending_count() == 0
+    db.execute_sql("UPDATE message SET is_auto_reply = 1 WHERE id = ?", (first.id,))
+    assert report_episodes.pending_count() == 1
+    assert report_episodes.refresh() == 1
+    _same(NOW, _periods())

@@ -20,6 +20,7 @@ import peewee
 
 from inbox_app.store.mail_models import MAIL_MODELS
 from inbox_app.store.models import ALL_MODELS
+from inbox_app.store.report_episodes import MESSAGE_UPDATE_TRIGGER
 from inbox_app.store.report_episodes import PERIOD_INDEX_SQL as REPORT_PERIOD_INDEX_SQL
 from inbox_app.store.report_episodes import SCHEMA_SQL as REPORT_EPISODES_SQL
 
@@ -237,6 +238,13 @@ def _report_period_indexes(db: peewee.SqliteDatabase) -> None:
         db.execute_sql(sql)
 
 
+def _report_episodes_unchanged_updates(db: peewee.SqliteDatabase) -> None:
+    """A message update marks its conversation dirty only when a field the episodes read changed (see
+    ``report_episodes.MESSAGE_UPDATE_TRIGGER``): the first mail sync rewrites every mail's row with its body."""
+    db.execute_sql("DROP TRIGGER IF EXISTS report_dirty_message_au")
+    db.execute_sql(MESSAGE_UPDATE_TRIGGER)
+
+
 # Ordered: MIGRATIONS[n] brings a database from version n to n + 1.
 MIGRATIONS: list[Callable[[peewee.SqliteDatabase], None]] = [
     _v1,
@@ -249,6 +257,7 @@ MIGRATIONS: list[Callable[[peewee.SqliteDatabase], None]] = [
     _collision_check,
     _report_episodes,
     _report_period_indexes,
+    _report_episodes_unchanged_updates,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -38,10 +38,30 @@ from inbox_app.store import ingest
 from inbox_app.store.events import EventKind
 from inbox_app.store.models import Channel, Conversation, from_db_time, to_db_time
 
-__all__ = ["PERIOD_INDEX_SQL", "SCHEMA_SQL", "is_available", "pending_count", "rebuild_all", "refresh"]
+__all__ = [
+    "MESSAGE_UPDATE_TRIGGER",
+    "PERIOD_INDEX_SQL",
+    "SCHEMA_SQL",
+    "is_available",
+    "pending_count",
+    "rebuild_all",
+    "refresh",
+]
 
 _DIRTY = "INSERT OR IGNORE INTO report_dirty (conversation_id) VALUES"
 _CLOCK_EVENTS = f"('{EventKind.STATUS_CHANGED.value}', '{EventKind.NO_RESPONSE_NEEDED.value}')"
+
+#: A message update dirties its conversation only when a field the episodes read really changed. Why the
+#: ``WHEN``: the mail sync's body batches rewrite ``is_auto_reply`` of every mail (20,000 on a first sync) with
+#: the value it mostly already had, and two dirty-set inserts per row were the larger part of what the report
+#: triggers added to a first sync. An unchanged row would recompute to the same episodes anyway.
+MESSAGE_UPDATE_TRIGGER = (
+    "CREATE TRIGGER IF NOT EXISTS report_dirty_message_au AFTER UPDATE OF conversation_id, direction, sent_at, "
+    "is_auto_reply, is_answered ON message WHEN old.conversation_id IS NOT new.conversation_id "
+    "OR old.direction IS NOT new.direction OR old.sent_at IS NOT new.sent_at "
+    "OR old.is_auto_reply IS NOT new.is_auto_reply OR old.is_answered IS NOT new.is_answered "
+    f"BEGIN {_DIRTY} (old.conversation_id); {_DIRTY} (new.conversation_id); END"
+)
 
 #: Tables, indexes and the triggers that keep ``report_dirty`` (migration ``_report_episodes``).
 SCHEMA_SQL: tuple[str, ...] = (
@@ -60,9 +80,7 @@ SCHEMA_SQL: tuple[str, ...] = (
     "CREATE TABLE IF NOT EXISTS report_policy (channel_id INTEGER PRIMARY KEY, fingerprint TEXT NOT NULL)",
     f"CREATE TRIGGER IF NOT EXISTS report_dirty_message_ai AFTER INSERT ON message BEGIN "
     f"{_DIRTY} (new.conversation_id); END",
-    f"CREATE TRIGGER IF NOT EXISTS report_dirty_message_au AFTER UPDATE OF conversation_id, direction, sent_at, "
-    f"is_auto_reply, is_answered ON message BEGIN {_DIRTY} (old.conversation_id); "
-    f"{_DIRTY} (new.conversation_id); END",
+    MESSAGE_UPDATE_TRIGGER,
     f"CREATE TRIGGER IF NOT EXISTS report_dirty_message_ad AFTER DELETE ON message BEGIN "
     f"{_DIRTY} (old.conversation_id); END",
     f"CREATE TRIGGER IF NOT EXISTS report_dirty_event_ai AFTER INSERT ON event "

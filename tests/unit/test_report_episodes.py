@@ -284,3 +284,23 @@ def test_the_period_scans_read_only_the_covering_indexes(hand_built: dict[str, C
     names = {r[0] for r in db.execute_sql("SELECT name FROM sqlite_master WHERE type = 'index'")}
     assert not names & {"report_episode_started", "report_first_response_first_in"}
     _same(now, _periods())
+
+
+def test_a_message_rewritten_with_the_same_fields_does_not_dirty_its_conversation(
+    hand_built: dict[str, Conversation],
+) -> None:
+    """The mail sync's body batches rewrite ``is_auto_reply`` of every mail: only a real change dirties."""
+    report_episodes.refresh()
+    late = hand_built["late"].id
+    first = Message.select().where(Message.conversation == late).order_by(Message.id).first()
+    db = Conversation._meta.database
+    db.execute_sql(
+        "UPDATE message SET is_auto_reply = is_auto_reply, is_answered = is_answered, sent_at = sent_at "
+        "WHERE id = ?",
+        (first.id,),
+    )
+    assert report_episodes.pending_count() == 0
+    db.execute_sql("UPDATE message SET is_auto_reply = 1 WHERE id = ?", (first.id,))
+    assert report_episodes.pending_count() == 1
+    assert report_episodes.refresh() == 1
+    _same(NOW, _periods())

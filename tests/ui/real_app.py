@@ -82,7 +82,7 @@ def make_demo_profile(profile_dir: Path, count: int = 20) -> None:
     assert result.returncode == 0, result.stderr
 
 
-def wait_rows(qtbot, gui: Gui, count: int) -> None:  # type: ignore[no-untyped-def]
+def wait_rows(qtbot, gui: Gui, count: int) -> None:
     """Wait (the app's loop turning) until the conversation list shows ``count`` rows: the engine's first sync
     of a new account ends there."""
     listing = gui.window.conversation_list

@@ -37,12 +37,10 @@ import threading
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from email.utils import format_datetime as http_date
-from http.server import BaseHTTPRequestHandler
 from typing import Any, Literal
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from inbox_app.sandboxes.http_sandbox import Fault, LoopbackSandbox, QuietServer
+from inbox_app.sandboxes.http_sandbox import Fault, LoopbackSandbox, QuietServer, SandboxHandler
 
 __all__ = [
     "MEDIA_TYPE",
@@ -487,24 +485,11 @@ def _paging(query: dict[str, str]) -> tuple[int, int, dict[str, Any] | None]:
     return limit, offset, None
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class _Handler(SandboxHandler):
     # Headers and body go out in two writes: without TCP_NODELAY, Nagle's algorithm and the client's delayed
     # ACK add ~40 ms to every answer, which no real server does (and which would swamp the benchmarks).
     disable_nagle_algorithm = True
     server: _Server
-
-    def log_message(self, format: str, *args: Any) -> None:
-        return
-
-    def date_time_string(self, timestamp: float | None = None) -> str:
-        return http_date(self.server.sandbox.now(), usegmt=True)
-
-    def do_GET(self) -> None:
-        self._dispatch("GET")
-
-    def do_POST(self) -> None:
-        self._dispatch("POST")
 
     def do_PUT(self) -> None:
         self._dispatch("PUT")
@@ -538,15 +523,9 @@ class _Handler(BaseHTTPRequestHandler):
             with contextlib.suppress(OSError):
                 self._json(200, {"threads": [], "messages": []})
         elif fault.kind == "drop":
-            body = ok_body or json.dumps({"threads": [{"id": "x" * 200}] * 20}).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", MEDIA_TYPE)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body[: len(body) // 2])
-            self.wfile.flush()
-            self.close_connection = True
-            self.connection.shutdown(2)
+            self._drop_halfway(
+                ok_body or json.dumps({"threads": [{"id": "x" * 200}] * 20}).encode(), MEDIA_TYPE
+            )
         elif fault.kind == "malformed":
             self._send(200, b'{"threads": [{"id": "th-1", "read": ', MEDIA_TYPE)
         self.close_connection = True

@@ -29,12 +29,10 @@ import json
 import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from email.utils import format_datetime as http_date
-from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from inbox_app.sandboxes.http_sandbox import Fault, LoopbackSandbox, QuietServer
+from inbox_app.sandboxes.http_sandbox import Fault, LoopbackSandbox, QuietServer, SandboxHandler
 
 __all__ = ["EbaySandbox", "Fault", "iso"]
 
@@ -423,21 +421,8 @@ class EbaySandbox(LoopbackSandbox):
         return 204, None
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class _Handler(SandboxHandler):
     server: _Server
-
-    def log_message(self, format: str, *args: Any) -> None:
-        return
-
-    def date_time_string(self, timestamp: float | None = None) -> str:
-        return http_date(self.server.sandbox.now(), usegmt=True)
-
-    def do_GET(self) -> None:
-        self._dispatch("GET")
-
-    def do_POST(self) -> None:
-        self._dispatch("POST")
 
     def _send(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
         self.send_response(status)
@@ -475,14 +460,10 @@ class _Handler(BaseHTTPRequestHandler):
             with contextlib.suppress(OSError):
                 self._json(200, {"conversations": [], "total": 0})
         elif fault.kind == "drop":
-            raw = ok_body or json.dumps({"conversations": [{"conversationId": "x" * 200}] * 20}).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(raw) + 100))
-            self.end_headers()
-            self.wfile.write(raw[: len(raw) // 2])
-            self.wfile.flush()
-            self.connection.shutdown(2)
+            self._drop_halfway(
+                ok_body or json.dumps({"conversations": [{"conversationId": "x" * 200}] * 20}).encode(),
+                claimed_extra=100,
+            )
         elif fault.kind == "malformed":
             self._send(200, b'{"conversations": [{"conversationId": ')
         self.close_connection = True

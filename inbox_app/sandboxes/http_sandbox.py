@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
+from email.utils import format_datetime as http_date
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Literal, Self
 
@@ -45,6 +46,43 @@ class QuietServer(ThreadingHTTPServer):
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         return
+
+
+class SandboxHandler(BaseHTTPRequestHandler):
+    """What every sandbox's request handler does alike: HTTP/1.1 keep-alive, no log lines on stderr, the
+    sandbox's own clock in the Date header (tests move it), and each method handed to ``_dispatch``."""
+
+    protocol_version = "HTTP/1.1"
+    server: QuietServer
+
+    def log_message(self, format: str, *args: Any) -> None:  # BaseHTTPRequestHandler's signature
+        return
+
+    def date_time_string(self, timestamp: float | None = None) -> str:
+        return http_date(self.server.sandbox.now(), usegmt=True)
+
+    def do_GET(self) -> None:
+        self._dispatch("GET")
+
+    def do_POST(self) -> None:
+        self._dispatch("POST")
+
+    def _dispatch(self, method: str) -> None:
+        raise NotImplementedError
+
+    def _drop_halfway(
+        self, body: bytes, content_type: str = "application/json", claimed_extra: int = 0
+    ) -> None:
+        """The "drop" fault: a 200 whose headers promise the whole ``body`` (and ``claimed_extra`` bytes more),
+        then half of it and the connection cut, as when the network fails mid-answer."""
+        self.send_response(200)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body) + claimed_extra))
+        self.end_headers()
+        self.wfile.write(body[: len(body) // 2])
+        self.wfile.flush()
+        self.close_connection = True
+        self.connection.shutdown(2)
 
 
 class LoopbackSandbox:
@@ -126,4 +164,4 @@ class LoopbackSandbox:
         return None
 
 
-__all__ = ["Fault", "FaultKind", "LoopbackSandbox", "QuietServer"]
+__all__ = ["Fault", "FaultKind", "LoopbackSandbox", "QuietServer", "SandboxHandler"]

@@ -38,12 +38,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from email.utils import format_datetime as http_date
-from http.server import BaseHTTPRequestHandler
 from typing import Any, Literal
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from inbox_app.sandboxes.http_sandbox import Fault, LoopbackSandbox, QuietServer
+from inbox_app.sandboxes.http_sandbox import Fault, LoopbackSandbox, QuietServer, SandboxHandler
 
 __all__ = ["Fault", "KauflandSandbox", "ReceivedReply", "RecordedRequest", "SandboxTicket", "iso"]
 
@@ -445,24 +443,11 @@ def _error(message: str, field_name: str | None = None) -> dict[str, Any]:
     }
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class _Handler(SandboxHandler):
     # Headers and body leave in two writes: with Nagle on, the body waits for the client's delayed ACK
     # (40 ms a request on Linux loopback), which would make the sandbox, not the client, the bottleneck.
     disable_nagle_algorithm = True
     server: _Server
-
-    def log_message(self, format: str, *args: Any) -> None:
-        return
-
-    def date_time_string(self, timestamp: float | None = None) -> str:
-        return http_date(self.server.sandbox.now(), usegmt=True)
-
-    def do_GET(self) -> None:
-        self._dispatch("GET")
-
-    def do_POST(self) -> None:
-        self._dispatch("POST")
 
     def do_PATCH(self) -> None:
         self._dispatch("PATCH")
@@ -501,14 +486,7 @@ class _Handler(BaseHTTPRequestHandler):
             with contextlib.suppress(OSError):
                 self._json(200, {"data": []})
         elif fault.kind == "drop":
-            body = json.dumps({"data": [{"id_ticket": "x" * 200}] * 20}).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body[: len(body) // 2])
-            self.wfile.flush()
-            self.connection.shutdown(2)
+            self._drop_halfway(json.dumps({"data": [{"id_ticket": "x" * 200}] * 20}).encode())
         elif fault.kind == "malformed":
             self._send(200, b'{"data": [{"id_ticket": "1a", "status": ')
         self.close_connection = True

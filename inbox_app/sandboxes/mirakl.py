@@ -34,12 +34,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email import policy
 from email.parser import BytesParser
-from email.utils import format_datetime as http_date
-from http.server import BaseHTTPRequestHandler
 from typing import Any, Literal, Protocol
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from inbox_app.sandboxes.http_sandbox import Fault, LoopbackSandbox, QuietServer
+from inbox_app.sandboxes.http_sandbox import Fault, LoopbackSandbox, QuietServer, SandboxHandler
 
 __all__ = [
     "Fault",
@@ -511,22 +509,8 @@ class MiraklSandbox(LoopbackSandbox):
                     yield thread.id, message
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class _Handler(SandboxHandler):
     server: _Server
-
-    def log_message(self, format: str, *args: Any) -> None:  # BaseHTTPRequestHandler's signature
-        return  # quiet: tests assert on sandbox.requests instead
-
-    def date_time_string(self, timestamp: float | None = None) -> str:
-        return http_date(self.server.sandbox.now(), usegmt=True)
-
-    # every method goes through one dispatcher
-    def do_GET(self) -> None:
-        self._dispatch("GET")
-
-    def do_POST(self) -> None:
-        self._dispatch("POST")
 
     def do_PUT(self) -> None:
         self._dispatch("PUT")
@@ -562,15 +546,7 @@ class _Handler(BaseHTTPRequestHandler):
             with contextlib.suppress(OSError):  # the client gave up long ago
                 self._json(200, {"data": []})
         elif fault.kind == "drop":
-            body = ok_body or json.dumps({"data": [{"id": "x" * 200}] * 20}).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body[: len(body) // 2])
-            self.wfile.flush()
-            self.close_connection = True
-            self.connection.shutdown(2)
+            self._drop_halfway(ok_body or json.dumps({"data": [{"id": "x" * 200}] * 20}).encode())
         elif fault.kind == "malformed":
             self._send(200, b'{"data": [{"id": "th-1", "topic": ')
         self.close_connection = True

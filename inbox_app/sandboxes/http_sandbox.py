@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from email.utils import format_datetime as http_date
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Literal, Self
+from urllib.parse import parse_qs, urlsplit
 
 FaultKind = Literal["status", "slow", "drop", "malformed"]
 
@@ -69,6 +70,13 @@ class SandboxHandler(BaseHTTPRequestHandler):
 
     def _dispatch(self, method: str) -> None:
         raise NotImplementedError
+
+    def _read_request(self) -> tuple[str, dict[str, list[str]], bytes]:
+        """The request's path, its query (blank values kept) and its body (read whole, by Content-Length)."""
+        split = urlsplit(self.path)
+        length = int(self.headers.get("Content-Length") or 0)
+        payload = self.rfile.read(length) if length else b""
+        return split.path, parse_qs(split.query, keep_blank_values=True), payload
 
     def _drop_halfway(
         self, body: bytes, content_type: str = "application/json", claimed_extra: int = 0

@@ -35,7 +35,7 @@ from datetime import UTC, datetime, timedelta
 from email import policy
 from email.parser import BytesParser
 from typing import Any, Literal, Protocol
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import unquote
 
 from inbox_app.sandboxes.http_sandbox import Fault, LoopbackSandbox, QuietServer, SandboxHandler
 
@@ -553,11 +553,7 @@ class _Handler(SandboxHandler):
 
     def _dispatch(self, method: str) -> None:
         sandbox = self.server.sandbox
-        split = urlsplit(self.path)
-        path = split.path
-        query = parse_qs(split.query, keep_blank_values=True)
-        length = int(self.headers.get("Content-Length") or 0)
-        payload = self.rfile.read(length) if length else b""
+        path, query, payload = self._read_request()
         with sandbox._lock:
             sandbox.requests.append(RecordedRequest(method, path, query, dict(self.headers.items())))
         try:

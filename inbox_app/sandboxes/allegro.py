@@ -40,7 +40,15 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 from urllib.parse import parse_qs, unquote
 
-from inbox_app.sandboxes.http_sandbox import Fault, LoopbackSandbox, QuietServer, SandboxHandler
+from inbox_app.sandboxes.http_sandbox import (
+    Fault,
+    LoopbackSandbox,
+    QuietServer,
+    SandboxHandler,
+    iso,
+    parse_iso,
+    to_milliseconds,
+)
 
 __all__ = [
     "MEDIA_TYPE",
@@ -56,19 +64,6 @@ MEDIA_TYPE = "application/vnd.allegro.public.v1+json"
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 UPLOAD_TYPES = {"image/png", "image/gif", "image/bmp", "image/tiff", "image/jpeg", "application/pdf"}
 MAX_ATTACHMENT = 5 * 1024 * 1024
-
-
-def iso(value: datetime) -> str:
-    return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def _ms(value: datetime) -> datetime:
-    return value.replace(microsecond=value.microsecond // 1000 * 1000)
-
-
-def _parse_iso(value: str) -> datetime:
-    parsed = datetime.fromisoformat(value)
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -161,7 +156,7 @@ class AllegroSandbox(LoopbackSandbox):
     # -- test hooks ---------------------------------------------------------------------------------------
 
     def now(self) -> datetime:
-        return _ms(datetime.now(UTC) + self.clock_offset)
+        return to_milliseconds(datetime.now(UTC) + self.clock_offset)
 
     def _next_id(self, prefix: str) -> str:
         with self._lock:
@@ -246,7 +241,7 @@ class AllegroSandbox(LoopbackSandbox):
                 files.append({"id": att_id, "fileName": name, "mimeType": content_type})
             message = {
                 "id": str(uuid.uuid4()),
-                "createdAt": _ms(at or self.now()),
+                "createdAt": to_milliseconds(at or self.now()),
                 "text": text,
                 "subject": subject,
                 "from_buyer": from_buyer,
@@ -393,8 +388,8 @@ class AllegroSandbox(LoopbackSandbox):
         if error:
             return 422, error
         try:
-            after = _parse_iso(query["after"]) if query.get("after") else None
-            before = _parse_iso(query["before"]) if query.get("before") else None
+            after = parse_iso(query["after"]) if query.get("after") else None
+            before = parse_iso(query["before"]) if query.get("before") else None
         except ValueError:
             return 422, _errors("VALIDATION_ERROR", "Invalid date-time format", "after")
         if before is not None and "offset" in query:

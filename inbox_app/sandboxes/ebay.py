@@ -32,19 +32,18 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs, unquote
 
-from inbox_app.sandboxes.http_sandbox import Fault, LoopbackSandbox, QuietServer, SandboxHandler
+from inbox_app.sandboxes.http_sandbox import (
+    Fault,
+    LoopbackSandbox,
+    QuietServer,
+    SandboxHandler,
+    iso,
+    to_milliseconds,
+)
 
 __all__ = ["EbaySandbox", "Fault", "iso"]
 
 API = "/commerce/message/v1"
-
-
-def iso(value: datetime) -> str:
-    return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def _ms(value: datetime) -> datetime:
-    return value.replace(microsecond=value.microsecond // 1000 * 1000)
 
 
 def _parse(value: str) -> datetime:
@@ -133,7 +132,7 @@ class EbaySandbox(LoopbackSandbox):
     # -- state helpers -----------------------------------------------------------------------------------
 
     def now(self) -> datetime:
-        return _ms(datetime.now(UTC) + self.clock_offset)
+        return to_milliseconds(datetime.now(UTC) + self.clock_offset)
 
     def _next(self, prefix: str) -> str:
         with self._lock:
@@ -174,7 +173,7 @@ class EbaySandbox(LoopbackSandbox):
                 type=type,
                 title=title,
                 other=buyer if type == "FROM_MEMBERS" else "eBay",
-                created=_ms(at or self.now()),
+                created=to_milliseconds(at or self.now()),
                 reference_id=reference_id if type == "FROM_MEMBERS" else None,
             )
             self.conversations[conv.id] = conv
@@ -199,7 +198,7 @@ class EbaySandbox(LoopbackSandbox):
                 sender, recipient = conv.other, self.seller
             message = {
                 "messageId": self._next("m"),
-                "createdDate": _ms(at or self.now()),
+                "createdDate": to_milliseconds(at or self.now()),
                 "messageBody": text,
                 "subject": conv.title,
                 "senderUsername": sender,

@@ -6,12 +6,29 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from email.utils import format_datetime as http_date
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Literal, Self
 from urllib.parse import parse_qs, urlsplit
 
 FaultKind = Literal["status", "slow", "drop", "malformed"]
+
+
+def iso(value: datetime) -> str:
+    """The vendors' date-time format (Allegro, eBay, Mirakl): UTC, milliseconds, with a "Z"."""
+    return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def to_milliseconds(value: datetime) -> datetime:
+    """Dates are kept at the precision they are shown with (milliseconds), so seek paging compares equal."""
+    return value.replace(microsecond=value.microsecond // 1000 * 1000)
+
+
+def parse_iso(value: str) -> datetime:
+    """An ISO date-time from a request; one without a zone is UTC."""
+    parsed = datetime.fromisoformat(value)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 @dataclass
@@ -172,4 +189,13 @@ class LoopbackSandbox:
         return None
 
 
-__all__ = ["Fault", "FaultKind", "LoopbackSandbox", "QuietServer", "SandboxHandler"]
+__all__ = [
+    "Fault",
+    "FaultKind",
+    "LoopbackSandbox",
+    "QuietServer",
+    "SandboxHandler",
+    "iso",
+    "parse_iso",
+    "to_milliseconds",
+]

@@ -41,7 +41,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 from urllib.parse import unquote
 
-from inbox_app.sandboxes.http_sandbox import Fault, LoopbackSandbox, QuietServer, SandboxHandler
+from inbox_app.sandboxes.http_sandbox import Fault, LoopbackSandbox, QuietServer, SandboxHandler, parse_iso
 
 __all__ = ["Fault", "KauflandSandbox", "ReceivedReply", "RecordedRequest", "SandboxTicket", "iso"]
 
@@ -54,11 +54,6 @@ def iso(value: datetime) -> str:
 
 def _s(value: datetime) -> datetime:
     return value.replace(microsecond=0)
-
-
-def _parse_iso(value: str) -> datetime:
-    parsed = datetime.fromisoformat(value)
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -357,7 +352,7 @@ class KauflandSandbox(LoopbackSandbox):
             since = query.get("ts_updated_from_iso", [None])[0]
             if since is not None:
                 try:
-                    since_at = _parse_iso(since)
+                    since_at = parse_iso(since)
                 except ValueError:
                     return 400, _error("Invalid date for ts_updated_from_iso", "ts_updated_from_iso")
                 items = [t for t in items if t.ts_updated >= since_at]
@@ -380,7 +375,7 @@ class KauflandSandbox(LoopbackSandbox):
             since = query.get("ts_created_from_iso", [None])[0]
             if since is not None:
                 try:
-                    since_at = _parse_iso(since)
+                    since_at = parse_iso(since)
                 except ValueError:
                     return 400, _error("Invalid date for ts_created_from_iso", "ts_created_from_iso")
                 items = [m for m in items if m["ts_created_iso"] >= since_at]

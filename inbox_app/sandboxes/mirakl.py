@@ -37,7 +37,15 @@ from email.parser import BytesParser
 from typing import Any, Literal, Protocol
 from urllib.parse import unquote
 
-from inbox_app.sandboxes.http_sandbox import Fault, LoopbackSandbox, QuietServer, SandboxHandler
+from inbox_app.sandboxes.http_sandbox import (
+    Fault,
+    LoopbackSandbox,
+    QuietServer,
+    SandboxHandler,
+    iso,
+    parse_iso,
+    to_milliseconds,
+)
 
 __all__ = [
     "Fault",
@@ -47,21 +55,6 @@ __all__ = [
     "SandboxThread",
     "iso",
 ]
-
-
-def iso(value: datetime) -> str:
-    """Mirakl's date-time format: UTC with a "Z"."""
-    return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def _ms(value: datetime) -> datetime:
-    """Dates are kept at the precision they are shown with (milliseconds), so seek paging compares equal."""
-    return value.replace(microsecond=value.microsecond // 1000 * 1000)
-
-
-def _parse_iso(value: str) -> datetime:
-    parsed = datetime.fromisoformat(value)
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -163,7 +156,7 @@ class MiraklSandbox(LoopbackSandbox):
     # -- state helpers for tests -------------------------------------------------------------------------
 
     def now(self) -> datetime:
-        return _ms(datetime.now(UTC) + self.clock_offset)
+        return to_milliseconds(datetime.now(UTC) + self.clock_offset)
 
     def _next_id(self, prefix: str) -> str:
         with self._lock:
@@ -186,7 +179,7 @@ class MiraklSandbox(LoopbackSandbox):
         at: datetime | None = None,
         thread_id: str | None = None,
     ) -> SandboxThread:
-        when = _ms(at or self.now())
+        when = to_milliseconds(at or self.now())
         with self._lock:
             thread = SandboxThread(
                 id=thread_id or self._next_id("th"),
@@ -211,7 +204,7 @@ class MiraklSandbox(LoopbackSandbox):
     ) -> dict[str, Any]:
         with self._lock:
             thread = self.threads[thread_id]
-            when = _ms(at or self.now())
+            when = to_milliseconds(at or self.now())
             message = {
                 "id": self._next_id("msg"),
                 "date_created": when,
@@ -229,7 +222,7 @@ class MiraklSandbox(LoopbackSandbox):
     ) -> None:
         with self._lock:
             thread = self.threads[thread_id]
-            when = _ms(at or self.now())
+            when = to_milliseconds(at or self.now())
             thread.no_store_reply_needed.append({"date": when, "user_type": user_type})
             thread.date_updated = max(thread.date_updated, when)
 
@@ -360,8 +353,8 @@ class MiraklSandbox(LoopbackSandbox):
         if token is not None:
             try:
                 state = json.loads(base64.urlsafe_b64decode(token.encode()))
-                since = _parse_iso(state["since"]) if state["since"] else None
-                after = (_parse_iso(state["after"][0]), state["after"][1])
+                since = parse_iso(state["since"]) if state["since"] else None
+                after = (parse_iso(state["after"][0]), state["after"][1])
                 limit = int(state["limit"])
                 with_messages = bool(state["with_messages"])
             except (ValueError, KeyError, TypeError, IndexError):
@@ -369,7 +362,7 @@ class MiraklSandbox(LoopbackSandbox):
         else:
             try:
                 raw_since = one("updated_since")
-                since = _parse_iso(raw_since) if raw_since else None
+                since = parse_iso(raw_since) if raw_since else None
             except ValueError:
                 return 400, {"status": 400, "message": "Invalid value for parameter 'updated_since'"}
             try:

@@ -147,12 +147,6 @@ class AllegroSandbox(LoopbackSandbox):
     def start(self) -> AllegroSandbox:
         return self._serve(_Server, _Handler, "allegro-sandbox")
 
-    @property
-    def base_url(self) -> str:
-        assert self._server is not None, "sandbox not started"
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
-
     # -- test hooks ---------------------------------------------------------------------------------------
 
     def now(self) -> datetime:

@@ -123,12 +123,6 @@ class EbaySandbox(LoopbackSandbox):
     def start(self) -> EbaySandbox:
         return self._serve(_Server, _Handler, "ebay-sandbox")
 
-    @property
-    def base_url(self) -> str:
-        assert self._server is not None
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
-
     # -- state helpers -----------------------------------------------------------------------------------
 
     def now(self) -> datetime:

@@ -172,6 +172,12 @@ class LoopbackSandbox:
         host, port = self._server.server_address[:2]
         return str(host), int(port)
 
+    @property
+    def base_url(self) -> str:
+        """Where a client reaches the sandbox (plain HTTP on loopback; a TLS sandbox says https)."""
+        host, port = self.address
+        return f"http://{host}:{port}"
+
     def inject(self, fault: Fault) -> Fault:
         with self._lock:
             self.faults.append(fault)

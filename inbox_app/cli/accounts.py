@@ -24,6 +24,19 @@ if TYPE_CHECKING:
     from inbox_app.services.marketplace_accounts import AllegroForm, MarketplaceForm
 
 
+def _env_option(
+    parser: argparse._ActionsContainer, flag: str, help_text: str, *, required: bool = True
+) -> None:
+    """An option that names the environment variable holding a secret: the secret itself never goes on the
+    command line, where ``ps`` and shell history would see it."""
+    parser.add_argument(flag, required=required, metavar="VAR", help=help_text)
+
+
+def _no_test_option(parser: argparse.ArgumentParser) -> None:
+    """``--no-test``, which every command that stores an account offers (for a server that is down right now)."""
+    parser.add_argument("--no-test", action="store_true", help=_("store without trying the connection"))
+
+
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     account = sub.add_parser("account", help=_("set up and list accounts (mail and marketplaces)"))
     account_sub = account.add_subparsers(dest="account_command", metavar="ACTION", required=True)
@@ -36,9 +49,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     imap.add_argument("--imap-port", type=int, default=None)
     imap.add_argument("--imap-security", choices=("tls", "starttls", "none"), default="tls")
     imap.add_argument("--user", required=True, help=_("login name (IMAP and SMTP)"))
-    imap.add_argument(
-        "--password-env", required=True, metavar="VAR", help=_("environment variable that holds the password")
-    )
+    _env_option(imap, "--password-env", _("environment variable that holds the password"))
     imap.add_argument("--smtp-host", required=True)
     imap.add_argument("--smtp-port", type=int, default=None)
     imap.add_argument("--smtp-security", choices=("tls", "starttls", "none"), default="tls")
@@ -66,7 +77,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
             "do not use this IMAP extension although the server offers it (for a server that gets it wrong)"
         ),
     )
-    imap.add_argument("--no-test", action="store_true", help=_("store without trying the connection"))
+    _no_test_option(imap)
     imap.set_defaults(func=cmd_add_imap)
 
     mirakl = add_sub.add_parser("mirakl", help=_("a Mirakl marketplace shop (Carrefour, Fnac, ManoMano…)"))
@@ -76,17 +87,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     mirakl.add_argument(
         "--base-url", required=True, help=_("the operator's API address, e.g. https://fnac-es.mirakl.net")
     )
-    mirakl.add_argument(
-        "--api-key-env",
-        required=True,
-        metavar="VAR",
-        help=_("environment variable that holds the shop API key"),
-    )
+    _env_option(mirakl, "--api-key-env", _("environment variable that holds the shop API key"))
     mirakl.add_argument("--shop-id", default=None, help=_("the shop id, when the key serves several shops"))
     mirakl.add_argument(
         "--marketplace", default=None, help=_("the operator, for its reply deadline (default: the name)")
     )
-    mirakl.add_argument("--no-test", action="store_true", help=_("store without trying the connection"))
+    _no_test_option(mirakl)
     mirakl.set_defaults(func=cmd_add_mirakl)
 
     ebay = add_sub.add_parser("ebay", help=_("an eBay seller account (Commerce Message API)"))
@@ -95,40 +101,20 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     ebay.add_argument(
         "--client-id", required=True, help=_("the app's client id (App ID) from developer.ebay.com")
     )
-    ebay.add_argument(
-        "--client-secret-env",
-        required=True,
-        metavar="VAR",
-        help=_("environment variable that holds the client secret (Cert ID)"),
-    )
-    ebay.add_argument(
-        "--refresh-token-env",
-        required=True,
-        metavar="VAR",
-        help=_("environment variable that holds the seller's refresh token"),
-    )
+    _env_option(ebay, "--client-secret-env", _("environment variable that holds the client secret (Cert ID)"))
+    _env_option(ebay, "--refresh-token-env", _("environment variable that holds the seller's refresh token"))
     ebay.add_argument("--base-url", default=None, help=_("API address (default https://api.ebay.com)"))
-    ebay.add_argument("--no-test", action="store_true", help=_("store without trying the connection"))
+    _no_test_option(ebay)
     ebay.set_defaults(func=cmd_add_ebay)
 
     kaufland = add_sub.add_parser("kaufland", help=_("a Kaufland seller account (Seller API v2)"))
     kaufland.add_argument("--name", required=True, help=_("display name of the account"))
-    kaufland.add_argument(
-        "--client-key-env",
-        required=True,
-        metavar="VAR",
-        help=_("environment variable that holds the client key"),
-    )
-    kaufland.add_argument(
-        "--secret-key-env",
-        required=True,
-        metavar="VAR",
-        help=_("environment variable that holds the secret key"),
-    )
+    _env_option(kaufland, "--client-key-env", _("environment variable that holds the client key"))
+    _env_option(kaufland, "--secret-key-env", _("environment variable that holds the secret key"))
     kaufland.add_argument(
         "--base-url", default=None, help=_("API address (default https://sellerapi.kaufland.com/v2)")
     )
-    kaufland.add_argument("--no-test", action="store_true", help=_("store without trying the connection"))
+    _no_test_option(kaufland)
     kaufland.set_defaults(func=cmd_add_kaufland)
 
     allegro = add_sub.add_parser("allegro", help=_("an Allegro seller account"))
@@ -136,15 +122,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     allegro.add_argument(
         "--client-id", required=True, help=_("the app's client id from apps.developer.allegro.pl")
     )
-    allegro.add_argument(
-        "--client-secret-env",
-        required=True,
-        metavar="VAR",
-        help=_("environment variable that holds the client secret"),
-    )
+    _env_option(allegro, "--client-secret-env", _("environment variable that holds the client secret"))
     sign_in = allegro.add_mutually_exclusive_group(required=True)
-    sign_in.add_argument(
-        "--refresh-token-env", metavar="VAR", help=_("environment variable that holds a refresh token")
+    _env_option(
+        sign_in, "--refresh-token-env", _("environment variable that holds a refresh token"), required=False
     )
     sign_in.add_argument(
         "--device-flow",
@@ -153,36 +134,44 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     allegro.add_argument("--base-url", default=None, help=_("API address (default https://api.allegro.pl)"))
     allegro.add_argument("--auth-url", default=None, help=_("sign-in address (default https://allegro.pl)"))
-    allegro.add_argument("--no-test", action="store_true", help=_("store without trying the connection"))
+    _no_test_option(allegro)
     allegro.set_defaults(func=cmd_add_allegro)
 
     reconnect = account_sub.add_parser(
         "reconnect", help=_("give a marketplace account new tokens or keys (after “needs reconnecting”)")
     )
     reconnect.add_argument("account", metavar="NAME", help=_("the account's name (or id)"))
-    reconnect.add_argument(
+    _env_option(
+        reconnect,
         "--refresh-token-env",
-        metavar="VAR",
-        help=_("eBay, Allegro: environment variable with a new refresh token"),
+        _("eBay, Allegro: environment variable with a new refresh token"),
+        required=False,
     )
     reconnect.add_argument(
         "--device-flow", action="store_true", help=_("Allegro: sign in again with a code shown here")
     )
-    reconnect.add_argument(
+    _env_option(
+        reconnect,
         "--client-secret-env",
-        metavar="VAR",
-        help=_("eBay, Allegro: environment variable with a new client secret"),
+        _("eBay, Allegro: environment variable with a new client secret"),
+        required=False,
     )
-    reconnect.add_argument(
-        "--client-key-env", metavar="VAR", help=_("Kaufland: environment variable with a new client key")
+    _env_option(
+        reconnect,
+        "--client-key-env",
+        _("Kaufland: environment variable with a new client key"),
+        required=False,
     )
-    reconnect.add_argument(
-        "--secret-key-env", metavar="VAR", help=_("Kaufland: environment variable with a new secret key")
+    _env_option(
+        reconnect,
+        "--secret-key-env",
+        _("Kaufland: environment variable with a new secret key"),
+        required=False,
     )
-    reconnect.add_argument(
-        "--api-key-env", metavar="VAR", help=_("Mirakl: environment variable with a new API key")
+    _env_option(
+        reconnect, "--api-key-env", _("Mirakl: environment variable with a new API key"), required=False
     )
-    reconnect.add_argument("--no-test", action="store_true", help=_("store without trying the connection"))
+    _no_test_option(reconnect)
     reconnect.set_defaults(func=cmd_reconnect)
 
     edit = account_sub.add_parser("edit", help=_("change an account's settings (tested before saving)"))
@@ -192,12 +181,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     edit.add_argument("--imap-port", type=int, default=None)
     edit.add_argument("--imap-security", choices=("tls", "starttls", "none"), default=None)
     edit.add_argument("--user", default=None, help=_("login name (IMAP and SMTP)"))
-    edit.add_argument(
-        "--password-env",
-        default=None,
-        metavar="VAR",
-        help=_("environment variable that holds a new password"),
-    )
+    _env_option(edit, "--password-env", _("environment variable that holds a new password"), required=False)
     edit.add_argument("--smtp-host", default=None)
     edit.add_argument("--smtp-port", type=int, default=None)
     edit.add_argument("--smtp-security", choices=("tls", "starttls", "none"), default=None)
@@ -206,14 +190,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     edit.add_argument("--from-name", default=None, help=_("sender name of replies"))
     edit.add_argument("--folders", default=None, help=_("comma-separated folders to sync"))
     edit.add_argument("--base-url", default=None, help=_("Mirakl: the operator's API address"))
-    edit.add_argument(
-        "--api-key-env",
-        default=None,
-        metavar="VAR",
-        help=_("Mirakl: environment variable with a new API key"),
-    )
+    _env_option(edit, "--api-key-env", _("Mirakl: environment variable with a new API key"), required=False)
     edit.add_argument("--shop-id", default=None, help=_("Mirakl: the shop id (an empty value clears it)"))
-    edit.add_argument("--no-test", action="store_true", help=_("store without trying the connection"))
+    _no_test_option(edit)
     edit.set_defaults(func=cmd_edit)
 
     remove = account_sub.add_parser("remove", help=_("remove an account (asks first)"))

@@ -37,12 +37,18 @@ import threading
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from email.utils import format_datetime as http_date
-from http.server import BaseHTTPRequestHandler
 from typing import Any, Literal
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import parse_qs, unquote
 
-from inbox_app.sandboxes.http_sandbox import Fault, LoopbackSandbox, QuietServer
+from inbox_app.sandboxes.http_sandbox import (
+    Fault,
+    LoopbackSandbox,
+    QuietServer,
+    SandboxHandler,
+    iso,
+    parse_iso,
+    to_milliseconds,
+)
 
 __all__ = [
     "MEDIA_TYPE",
@@ -58,19 +64,6 @@ MEDIA_TYPE = "application/vnd.allegro.public.v1+json"
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 UPLOAD_TYPES = {"image/png", "image/gif", "image/bmp", "image/tiff", "image/jpeg", "application/pdf"}
 MAX_ATTACHMENT = 5 * 1024 * 1024
-
-
-def iso(value: datetime) -> str:
-    return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def _ms(value: datetime) -> datetime:
-    return value.replace(microsecond=value.microsecond // 1000 * 1000)
-
-
-def _parse_iso(value: str) -> datetime:
-    parsed = datetime.fromisoformat(value)
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -154,16 +147,10 @@ class AllegroSandbox(LoopbackSandbox):
     def start(self) -> AllegroSandbox:
         return self._serve(_Server, _Handler, "allegro-sandbox")
 
-    @property
-    def base_url(self) -> str:
-        assert self._server is not None, "sandbox not started"
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
-
     # -- test hooks ---------------------------------------------------------------------------------------
 
     def now(self) -> datetime:
-        return _ms(datetime.now(UTC) + self.clock_offset)
+        return to_milliseconds(datetime.now(UTC) + self.clock_offset)
 
     def _next_id(self, prefix: str) -> str:
         with self._lock:
@@ -248,7 +235,7 @@ class AllegroSandbox(LoopbackSandbox):
                 files.append({"id": att_id, "fileName": name, "mimeType": content_type})
             message = {
                 "id": str(uuid.uuid4()),
-                "createdAt": _ms(at or self.now()),
+                "createdAt": to_milliseconds(at or self.now()),
                 "text": text,
                 "subject": subject,
                 "from_buyer": from_buyer,
@@ -395,8 +382,8 @@ class AllegroSandbox(LoopbackSandbox):
         if error:
             return 422, error
         try:
-            after = _parse_iso(query["after"]) if query.get("after") else None
-            before = _parse_iso(query["before"]) if query.get("before") else None
+            after = parse_iso(query["after"]) if query.get("after") else None
+            before = parse_iso(query["before"]) if query.get("before") else None
         except ValueError:
             return 422, _errors("VALIDATION_ERROR", "Invalid date-time format", "after")
         if before is not None and "offset" in query:
@@ -487,24 +474,11 @@ def _paging(query: dict[str, str]) -> tuple[int, int, dict[str, Any] | None]:
     return limit, offset, None
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class _Handler(SandboxHandler):
     # Headers and body go out in two writes: without TCP_NODELAY, Nagle's algorithm and the client's delayed
     # ACK add ~40 ms to every answer, which no real server does (and which would swamp the benchmarks).
     disable_nagle_algorithm = True
     server: _Server
-
-    def log_message(self, format: str, *args: Any) -> None:
-        return
-
-    def date_time_string(self, timestamp: float | None = None) -> str:
-        return http_date(self.server.sandbox.now(), usegmt=True)
-
-    def do_GET(self) -> None:
-        self._dispatch("GET")
-
-    def do_POST(self) -> None:
-        self._dispatch("POST")
 
     def do_PUT(self) -> None:
         self._dispatch("PUT")
@@ -538,26 +512,16 @@ class _Handler(BaseHTTPRequestHandler):
             with contextlib.suppress(OSError):
                 self._json(200, {"threads": [], "messages": []})
         elif fault.kind == "drop":
-            body = ok_body or json.dumps({"threads": [{"id": "x" * 200}] * 20}).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", MEDIA_TYPE)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body[: len(body) // 2])
-            self.wfile.flush()
-            self.close_connection = True
-            self.connection.shutdown(2)
+            self._drop_halfway(
+                ok_body or json.dumps({"threads": [{"id": "x" * 200}] * 20}).encode(), MEDIA_TYPE
+            )
         elif fault.kind == "malformed":
             self._send(200, b'{"threads": [{"id": "th-1", "read": ', MEDIA_TYPE)
         self.close_connection = True
 
     def _dispatch(self, method: str) -> None:
         sandbox = self.server.sandbox
-        split = urlsplit(self.path)
-        path = split.path
-        query = parse_qs(split.query, keep_blank_values=True)
-        length = int(self.headers.get("Content-Length") or 0)
-        payload = self.rfile.read(length) if length else b""
+        path, query, payload = self._read_request()
         with sandbox._lock:
             sandbox.requests.append(RecordedRequest(method, path, query, dict(self.headers.items()), payload))
         try:

@@ -29,24 +29,21 @@ import json
 import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from email.utils import format_datetime as http_date
-from http.server import BaseHTTPRequestHandler
 from typing import Any
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import parse_qs, unquote
 
-from inbox_app.sandboxes.http_sandbox import Fault, LoopbackSandbox, QuietServer
+from inbox_app.sandboxes.http_sandbox import (
+    Fault,
+    LoopbackSandbox,
+    QuietServer,
+    SandboxHandler,
+    iso,
+    to_milliseconds,
+)
 
 __all__ = ["EbaySandbox", "Fault", "iso"]
 
 API = "/commerce/message/v1"
-
-
-def iso(value: datetime) -> str:
-    return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def _ms(value: datetime) -> datetime:
-    return value.replace(microsecond=value.microsecond // 1000 * 1000)
 
 
 def _parse(value: str) -> datetime:
@@ -126,16 +123,10 @@ class EbaySandbox(LoopbackSandbox):
     def start(self) -> EbaySandbox:
         return self._serve(_Server, _Handler, "ebay-sandbox")
 
-    @property
-    def base_url(self) -> str:
-        assert self._server is not None
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
-
     # -- state helpers -----------------------------------------------------------------------------------
 
     def now(self) -> datetime:
-        return _ms(datetime.now(UTC) + self.clock_offset)
+        return to_milliseconds(datetime.now(UTC) + self.clock_offset)
 
     def _next(self, prefix: str) -> str:
         with self._lock:
@@ -176,7 +167,7 @@ class EbaySandbox(LoopbackSandbox):
                 type=type,
                 title=title,
                 other=buyer if type == "FROM_MEMBERS" else "eBay",
-                created=_ms(at or self.now()),
+                created=to_milliseconds(at or self.now()),
                 reference_id=reference_id if type == "FROM_MEMBERS" else None,
             )
             self.conversations[conv.id] = conv
@@ -201,7 +192,7 @@ class EbaySandbox(LoopbackSandbox):
                 sender, recipient = conv.other, self.seller
             message = {
                 "messageId": self._next("m"),
-                "createdDate": _ms(at or self.now()),
+                "createdDate": to_milliseconds(at or self.now()),
                 "messageBody": text,
                 "subject": conv.title,
                 "senderUsername": sender,
@@ -423,21 +414,8 @@ class EbaySandbox(LoopbackSandbox):
         return 204, None
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class _Handler(SandboxHandler):
     server: _Server
-
-    def log_message(self, format: str, *args: Any) -> None:
-        return
-
-    def date_time_string(self, timestamp: float | None = None) -> str:
-        return http_date(self.server.sandbox.now(), usegmt=True)
-
-    def do_GET(self) -> None:
-        self._dispatch("GET")
-
-    def do_POST(self) -> None:
-        self._dispatch("POST")
 
     def _send(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
         self.send_response(status)
@@ -475,25 +453,17 @@ class _Handler(BaseHTTPRequestHandler):
             with contextlib.suppress(OSError):
                 self._json(200, {"conversations": [], "total": 0})
         elif fault.kind == "drop":
-            raw = ok_body or json.dumps({"conversations": [{"conversationId": "x" * 200}] * 20}).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(raw) + 100))
-            self.end_headers()
-            self.wfile.write(raw[: len(raw) // 2])
-            self.wfile.flush()
-            self.connection.shutdown(2)
+            self._drop_halfway(
+                ok_body or json.dumps({"conversations": [{"conversationId": "x" * 200}] * 20}).encode(),
+                claimed_extra=100,
+            )
         elif fault.kind == "malformed":
             self._send(200, b'{"conversations": [{"conversationId": ')
         self.close_connection = True
 
     def _dispatch(self, method: str) -> None:
         sandbox = self.server.sandbox
-        split = urlsplit(self.path)
-        path = split.path
-        query = parse_qs(split.query, keep_blank_values=True)
-        length = int(self.headers.get("Content-Length") or 0)
-        payload = self.rfile.read(length) if length else b""
+        path, query, payload = self._read_request()
         with sandbox._lock:
             sandbox.requests.append((method, path, query))
         try:

@@ -6,10 +6,29 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import format_datetime as http_date
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Literal, Self
+from urllib.parse import parse_qs, urlsplit
 
 FaultKind = Literal["status", "slow", "drop", "malformed"]
+
+
+def iso(value: datetime) -> str:
+    """The vendors' date-time format (Allegro, eBay, Mirakl): UTC, milliseconds, with a "Z"."""
+    return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def to_milliseconds(value: datetime) -> datetime:
+    """Dates are kept at the precision they are shown with (milliseconds), so seek paging compares equal."""
+    return value.replace(microsecond=value.microsecond // 1000 * 1000)
+
+
+def parse_iso(value: str) -> datetime:
+    """An ISO date-time from a request; one without a zone is UTC."""
+    parsed = datetime.fromisoformat(value)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 @dataclass
@@ -45,6 +64,50 @@ class QuietServer(ThreadingHTTPServer):
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         return
+
+
+class SandboxHandler(BaseHTTPRequestHandler):
+    """What every sandbox's request handler does alike: HTTP/1.1 keep-alive, no log lines on stderr, the
+    sandbox's own clock in the Date header (tests move it), and each method handed to ``_dispatch``."""
+
+    protocol_version = "HTTP/1.1"
+    server: QuietServer
+
+    def log_message(self, format: str, *args: Any) -> None:  # BaseHTTPRequestHandler's signature
+        return
+
+    def date_time_string(self, timestamp: float | None = None) -> str:
+        return http_date(self.server.sandbox.now(), usegmt=True)
+
+    def do_GET(self) -> None:
+        self._dispatch("GET")
+
+    def do_POST(self) -> None:
+        self._dispatch("POST")
+
+    def _dispatch(self, method: str) -> None:
+        raise NotImplementedError
+
+    def _read_request(self) -> tuple[str, dict[str, list[str]], bytes]:
+        """The request's path, its query (blank values kept) and its body (read whole, by Content-Length)."""
+        split = urlsplit(self.path)
+        length = int(self.headers.get("Content-Length") or 0)
+        payload = self.rfile.read(length) if length else b""
+        return split.path, parse_qs(split.query, keep_blank_values=True), payload
+
+    def _drop_halfway(
+        self, body: bytes, content_type: str = "application/json", claimed_extra: int = 0
+    ) -> None:
+        """The "drop" fault: a 200 whose headers promise the whole ``body`` (and ``claimed_extra`` bytes more),
+        then half of it and the connection cut, as when the network fails mid-answer."""
+        self.send_response(200)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body) + claimed_extra))
+        self.end_headers()
+        self.wfile.write(body[: len(body) // 2])
+        self.wfile.flush()
+        self.close_connection = True
+        self.connection.shutdown(2)
 
 
 class LoopbackSandbox:
@@ -109,6 +172,12 @@ class LoopbackSandbox:
         host, port = self._server.server_address[:2]
         return str(host), int(port)
 
+    @property
+    def base_url(self) -> str:
+        """Where a client reaches the sandbox (plain HTTP on loopback; a TLS sandbox says https)."""
+        host, port = self.address
+        return f"http://{host}:{port}"
+
     def inject(self, fault: Fault) -> Fault:
         with self._lock:
             self.faults.append(fault)
@@ -126,4 +195,13 @@ class LoopbackSandbox:
         return None
 
 
-__all__ = ["Fault", "FaultKind", "LoopbackSandbox", "QuietServer"]
+__all__ = [
+    "Fault",
+    "FaultKind",
+    "LoopbackSandbox",
+    "QuietServer",
+    "SandboxHandler",
+    "iso",
+    "parse_iso",
+    "to_milliseconds",
+]

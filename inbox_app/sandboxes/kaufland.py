@@ -38,12 +38,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from email.utils import format_datetime as http_date
-from http.server import BaseHTTPRequestHandler
 from typing import Any, Literal
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import unquote
 
-from inbox_app.sandboxes.http_sandbox import Fault, LoopbackSandbox, QuietServer
+from inbox_app.sandboxes.http_sandbox import Fault, LoopbackSandbox, QuietServer, SandboxHandler, parse_iso
 
 __all__ = ["Fault", "KauflandSandbox", "ReceivedReply", "RecordedRequest", "SandboxTicket", "iso"]
 
@@ -56,11 +54,6 @@ def iso(value: datetime) -> str:
 
 def _s(value: datetime) -> datetime:
     return value.replace(microsecond=0)
-
-
-def _parse_iso(value: str) -> datetime:
-    parsed = datetime.fromisoformat(value)
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -359,7 +352,7 @@ class KauflandSandbox(LoopbackSandbox):
             since = query.get("ts_updated_from_iso", [None])[0]
             if since is not None:
                 try:
-                    since_at = _parse_iso(since)
+                    since_at = parse_iso(since)
                 except ValueError:
                     return 400, _error("Invalid date for ts_updated_from_iso", "ts_updated_from_iso")
                 items = [t for t in items if t.ts_updated >= since_at]
@@ -382,7 +375,7 @@ class KauflandSandbox(LoopbackSandbox):
             since = query.get("ts_created_from_iso", [None])[0]
             if since is not None:
                 try:
-                    since_at = _parse_iso(since)
+                    since_at = parse_iso(since)
                 except ValueError:
                     return 400, _error("Invalid date for ts_created_from_iso", "ts_created_from_iso")
                 items = [m for m in items if m["ts_created_iso"] >= since_at]
@@ -445,24 +438,11 @@ def _error(message: str, field_name: str | None = None) -> dict[str, Any]:
     }
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class _Handler(SandboxHandler):
     # Headers and body leave in two writes: with Nagle on, the body waits for the client's delayed ACK
     # (40 ms a request on Linux loopback), which would make the sandbox, not the client, the bottleneck.
     disable_nagle_algorithm = True
     server: _Server
-
-    def log_message(self, format: str, *args: Any) -> None:
-        return
-
-    def date_time_string(self, timestamp: float | None = None) -> str:
-        return http_date(self.server.sandbox.now(), usegmt=True)
-
-    def do_GET(self) -> None:
-        self._dispatch("GET")
-
-    def do_POST(self) -> None:
-        self._dispatch("POST")
 
     def do_PATCH(self) -> None:
         self._dispatch("PATCH")
@@ -501,25 +481,14 @@ class _Handler(BaseHTTPRequestHandler):
             with contextlib.suppress(OSError):
                 self._json(200, {"data": []})
         elif fault.kind == "drop":
-            body = json.dumps({"data": [{"id_ticket": "x" * 200}] * 20}).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body[: len(body) // 2])
-            self.wfile.flush()
-            self.connection.shutdown(2)
+            self._drop_halfway(json.dumps({"data": [{"id_ticket": "x" * 200}] * 20}).encode())
         elif fault.kind == "malformed":
             self._send(200, b'{"data": [{"id_ticket": "1a", "status": ')
         self.close_connection = True
 
     def _dispatch(self, method: str) -> None:
         sandbox = self.server.sandbox
-        split = urlsplit(self.path)
-        path = split.path
-        query = parse_qs(split.query, keep_blank_values=True)
-        length = int(self.headers.get("Content-Length") or 0)
-        payload = self.rfile.read(length) if length else b""
+        path, query, payload = self._read_request()
         with sandbox._lock:
             sandbox.requests.append(RecordedRequest(method, path, query, dict(self.headers.items()), payload))
         try:

@@ -34,12 +34,18 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email import policy
 from email.parser import BytesParser
-from email.utils import format_datetime as http_date
-from http.server import BaseHTTPRequestHandler
 from typing import Any, Literal, Protocol
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import unquote
 
-from inbox_app.sandboxes.http_sandbox import Fault, LoopbackSandbox, QuietServer
+from inbox_app.sandboxes.http_sandbox import (
+    Fault,
+    LoopbackSandbox,
+    QuietServer,
+    SandboxHandler,
+    iso,
+    parse_iso,
+    to_milliseconds,
+)
 
 __all__ = [
     "Fault",
@@ -49,21 +55,6 @@ __all__ = [
     "SandboxThread",
     "iso",
 ]
-
-
-def iso(value: datetime) -> str:
-    """Mirakl's date-time format: UTC with a "Z"."""
-    return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def _ms(value: datetime) -> datetime:
-    """Dates are kept at the precision they are shown with (milliseconds), so seek paging compares equal."""
-    return value.replace(microsecond=value.microsecond // 1000 * 1000)
-
-
-def _parse_iso(value: str) -> datetime:
-    parsed = datetime.fromisoformat(value)
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -165,7 +156,7 @@ class MiraklSandbox(LoopbackSandbox):
     # -- state helpers for tests -------------------------------------------------------------------------
 
     def now(self) -> datetime:
-        return _ms(datetime.now(UTC) + self.clock_offset)
+        return to_milliseconds(datetime.now(UTC) + self.clock_offset)
 
     def _next_id(self, prefix: str) -> str:
         with self._lock:
@@ -188,7 +179,7 @@ class MiraklSandbox(LoopbackSandbox):
         at: datetime | None = None,
         thread_id: str | None = None,
     ) -> SandboxThread:
-        when = _ms(at or self.now())
+        when = to_milliseconds(at or self.now())
         with self._lock:
             thread = SandboxThread(
                 id=thread_id or self._next_id("th"),
@@ -213,7 +204,7 @@ class MiraklSandbox(LoopbackSandbox):
     ) -> dict[str, Any]:
         with self._lock:
             thread = self.threads[thread_id]
-            when = _ms(at or self.now())
+            when = to_milliseconds(at or self.now())
             message = {
                 "id": self._next_id("msg"),
                 "date_created": when,
@@ -231,7 +222,7 @@ class MiraklSandbox(LoopbackSandbox):
     ) -> None:
         with self._lock:
             thread = self.threads[thread_id]
-            when = _ms(at or self.now())
+            when = to_milliseconds(at or self.now())
             thread.no_store_reply_needed.append({"date": when, "user_type": user_type})
             thread.date_updated = max(thread.date_updated, when)
 
@@ -362,8 +353,8 @@ class MiraklSandbox(LoopbackSandbox):
         if token is not None:
             try:
                 state = json.loads(base64.urlsafe_b64decode(token.encode()))
-                since = _parse_iso(state["since"]) if state["since"] else None
-                after = (_parse_iso(state["after"][0]), state["after"][1])
+                since = parse_iso(state["since"]) if state["since"] else None
+                after = (parse_iso(state["after"][0]), state["after"][1])
                 limit = int(state["limit"])
                 with_messages = bool(state["with_messages"])
             except (ValueError, KeyError, TypeError, IndexError):
@@ -371,7 +362,7 @@ class MiraklSandbox(LoopbackSandbox):
         else:
             try:
                 raw_since = one("updated_since")
-                since = _parse_iso(raw_since) if raw_since else None
+                since = parse_iso(raw_since) if raw_since else None
             except ValueError:
                 return 400, {"status": 400, "message": "Invalid value for parameter 'updated_since'"}
             try:
@@ -511,22 +502,8 @@ class MiraklSandbox(LoopbackSandbox):
                     yield thread.id, message
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class _Handler(SandboxHandler):
     server: _Server
-
-    def log_message(self, format: str, *args: Any) -> None:  # BaseHTTPRequestHandler's signature
-        return  # quiet: tests assert on sandbox.requests instead
-
-    def date_time_string(self, timestamp: float | None = None) -> str:
-        return http_date(self.server.sandbox.now(), usegmt=True)
-
-    # every method goes through one dispatcher
-    def do_GET(self) -> None:
-        self._dispatch("GET")
-
-    def do_POST(self) -> None:
-        self._dispatch("POST")
 
     def do_PUT(self) -> None:
         self._dispatch("PUT")
@@ -562,26 +539,14 @@ class _Handler(BaseHTTPRequestHandler):
             with contextlib.suppress(OSError):  # the client gave up long ago
                 self._json(200, {"data": []})
         elif fault.kind == "drop":
-            body = ok_body or json.dumps({"data": [{"id": "x" * 200}] * 20}).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body[: len(body) // 2])
-            self.wfile.flush()
-            self.close_connection = True
-            self.connection.shutdown(2)
+            self._drop_halfway(ok_body or json.dumps({"data": [{"id": "x" * 200}] * 20}).encode())
         elif fault.kind == "malformed":
             self._send(200, b'{"data": [{"id": "th-1", "topic": ')
         self.close_connection = True
 
     def _dispatch(self, method: str) -> None:
         sandbox = self.server.sandbox
-        split = urlsplit(self.path)
-        path = split.path
-        query = parse_qs(split.query, keep_blank_values=True)
-        length = int(self.headers.get("Content-Length") or 0)
-        payload = self.rfile.read(length) if length else b""
+        path, query, payload = self._read_request()
         with sandbox._lock:
             sandbox.requests.append(RecordedRequest(method, path, query, dict(self.headers.items())))
         try:

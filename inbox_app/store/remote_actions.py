@@ -87,6 +87,18 @@ def withdraw_remote_action(conversation_id: int, action: RemoteActionKind) -> in
     )
 
 
+def _pending(row: RemoteAction) -> PendingAction:
+    """A stored row as what the sync and the tests read."""
+    return PendingAction(
+        int(row.id),
+        row.account_id,
+        row.conversation_id,
+        str(row.thread_id),
+        RemoteActionKind(row.action),
+        row.attempts,
+    )
+
+
 def due_actions(account_id: int, now: datetime | None = None, limit: int = 50) -> list[PendingAction]:
     """The account's actions whose time has come, oldest first."""
     query = (
@@ -95,17 +107,7 @@ def due_actions(account_id: int, now: datetime | None = None, limit: int = 50) -
         .order_by(RemoteAction.id)
         .limit(limit)
     )
-    return [
-        PendingAction(
-            int(r.id),
-            r.account_id,
-            r.conversation_id,
-            str(r.thread_id),
-            RemoteActionKind(r.action),
-            r.attempts,
-        )
-        for r in query
-    ]
+    return [_pending(r) for r in query]
 
 
 def has_due_actions(account_id: int, now: datetime | None = None) -> bool:
@@ -132,14 +134,4 @@ def pending_actions(conversation_id: int | None = None) -> list[PendingAction]:
     query = RemoteAction.select().order_by(RemoteAction.id)
     if conversation_id is not None:
         query = query.where(RemoteAction.conversation == conversation_id)
-    return [
-        PendingAction(
-            int(r.id),
-            r.account_id,
-            r.conversation_id,
-            str(r.thread_id),
-            RemoteActionKind(r.action),
-            r.attempts,
-        )
-        for r in query
-    ]
+    return [_pending(r) for r in query]

@@ -28,7 +28,6 @@ from PySide6.QtWidgets import (
     QListWidget,
     QListWidgetItem,
     QMenu,
-    QPushButton,
     QTreeWidget,
     QTreeWidgetItem,
     QVBoxLayout,
@@ -40,6 +39,7 @@ from inbox_app.i18n import N_, _, format_datetime, ngettext
 from inbox_app.services import customers
 from inbox_app.services.customers import CustomerChoice, CustomerHistory, LinkedConversation
 from inbox_app.ui import icons
+from inbox_app.ui.buttons import action_button
 from inbox_app.ui.conversation_model import STATUS_LABELS, local_zone
 
 ID_ROLE = Qt.ItemDataRole.UserRole
@@ -96,16 +96,18 @@ class CustomerPanel(QWidget):
         self.table.itemSelectionChanged.connect(self._update_buttons)
         layout.addWidget(self.table, 1)
         buttons = QHBoxLayout()
-        self.merge_button = QPushButton(_("Merge with…"), self)
-        self.merge_button.setToolTip(
-            _("This buyer also wrote as another customer: bring their conversations here")
+        self.merge_button = action_button(
+            self,
+            _("Merge with…"),
+            _("This buyer also wrote as another customer: bring their conversations here"),
+            self.merge_search_requested,
         )
-        self.merge_button.clicked.connect(self.merge_search_requested)
-        self.split_button = QPushButton(_("Split off"), self)
-        self.split_button.setToolTip(
-            _("The selected conversation is somebody else: give it a customer of its own")
+        self.split_button = action_button(
+            self,
+            _("Split off"),
+            _("The selected conversation is somebody else: give it a customer of its own"),
+            self._split_selected,
         )
-        self.split_button.clicked.connect(self._split_selected)
         buttons.addWidget(self.merge_button)
         buttons.addWidget(self.split_button)
         buttons.addStretch(1)

@@ -60,6 +60,7 @@ from PySide6.QtWidgets import (
 
 from inbox_app.i18n import N_, _, current_locale, format_datetime, format_duration, format_time, ngettext
 from inbox_app.services.outbox import OutboxPhase, OutboxRow, held_reason
+from inbox_app.ui.buttons import action_button
 from inbox_app.ui.conversation_model import is_dark_palette, local_zone
 from inbox_app.ui.table_model import (
     FlatTableModel,
@@ -500,22 +501,27 @@ class OutboxDialog(QDialog):
         self.message.setWordWrap(True)
         self.message.setVisible(False)
 
-        self.cancel_button = QPushButton(_("Cancel reply"), self)
-        self.cancel_button.setToolTip(_("Do not send this reply (only while it waits in the queue)"))
-        self.cancel_button.clicked.connect(self.cancel_selected)
-        self.retry_button = QPushButton(_("Retry now"), self)
-        self.retry_button.setToolTip(_("Try to send this reply again right away"))
-        self.retry_button.clicked.connect(self.retry_selected)
-        self.send_again_button = QPushButton(_("Send again"), self)
-        self.send_again_button.setToolTip(
-            _("Send a copy of a reply whose delivery was not confirmed (the customer may get it twice)")
+        self.cancel_button = action_button(
+            self,
+            _("Cancel reply"),
+            _("Do not send this reply (only while it waits in the queue)"),
+            self.cancel_selected,
         )
-        self.send_again_button.clicked.connect(self.send_again_selected)
-        self.send_anyway_button = QPushButton(_("Send anyway"), self)
-        self.send_anyway_button.setToolTip(
-            _("Send a reply held because the conversation changed after you began writing it")
+        self.retry_button = action_button(
+            self, _("Retry now"), _("Try to send this reply again right away"), self.retry_selected
         )
-        self.send_anyway_button.clicked.connect(self.send_anyway_selected)
+        self.send_again_button = action_button(
+            self,
+            _("Send again"),
+            _("Send a copy of a reply whose delivery was not confirmed (the customer may get it twice)"),
+            self.send_again_selected,
+        )
+        self.send_anyway_button = action_button(
+            self,
+            _("Send anyway"),
+            _("Send a reply held because the conversation changed after you began writing it"),
+            self.send_anyway_selected,
+        )
         self.open_button = QPushButton(_("Open conversation"), self)
         self.open_button.clicked.connect(self.open_selected)
         close_box = QDialogButtonBox(QDialogButtonBox.StandardButton.Close, self)

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from inbox_app.domain.account_form import AccountForm
+    from inbox_app.store.models import Account
 
 from collections.abc import Iterator
 
@@ -72,6 +73,18 @@ def smtp_settings(smtp_server: SmtpServer) -> SmtpSettings:
         user=SMTP_USER,
         password=SMTP_PASSWORD,
         timeout=10,
+    )
+
+
+@pytest.fixture
+def smtp_account(
+    profile: object, dovecot: DovecotServer, mail_user: tuple[str, str], smtp_server: SmtpServer
+) -> Account:
+    """The Dovecot user's mail account in the test profile, sending through the test SMTP server."""
+    from tests.integration.test_mail_sync import mail_account
+
+    return mail_account(
+        dovecot, *mail_user, smtp_port=smtp_server.port, smtp_user=SMTP_USER, smtp_password=SMTP_PASSWORD
     )
 
 

@@ -5,9 +5,6 @@ sent; ``outbox list --json`` says why; ``outbox send-anyway`` releases it and it
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -17,11 +14,11 @@ from inbox_app.channels.mail.imap import ImapConnection
 from inbox_app.services import replies
 from inbox_app.store.accounts import mail_settings
 from inbox_app.store.models import Account, Message, OutboxItem
-from inbox_app.sync.engine import EngineReport, SyncEngine, smtp_settings_for
+from inbox_app.sync.engine import smtp_settings_for
 from inbox_app.sync.mail_sync import imap_settings_for
 from inbox_app.sync.outbox_delivery import DeliveryReport, deliver_due
-from tests.integration.conftest import SMTP_PASSWORD, SMTP_USER
-from tests.integration.test_mail_sync import SELLER, mail_account, make_mail, run
+from tests.integration.outbox_helpers import engine_once, profile_cli
+from tests.integration.test_mail_sync import SELLER, make_mail, run
 from tests.servers.dovecot import DovecotServer
 from tests.servers.smtp import SmtpServer
 
@@ -29,26 +26,6 @@ pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
 ANSWER = "Your parcel left our warehouse today.\n"
-
-
-@pytest.fixture
-def account(
-    profile: Any, dovecot: DovecotServer, mail_user: tuple[str, str], smtp_server: SmtpServer
-) -> Account:
-    return mail_account(
-        dovecot, *mail_user, smtp_port=smtp_server.port, smtp_user=SMTP_USER, smtp_password=SMTP_PASSWORD
-    )
-
-
-def engine_once(profile: Any) -> EngineReport:
-    async def go() -> EngineReport:
-        engine = SyncEngine(profile.blobs)
-        try:
-            return await engine.run_once()
-        finally:
-            await engine.close()
-
-    return run(go())
 
 
 def deliver_only(profile: Any, account: Account, password: str) -> DeliveryReport:
@@ -64,18 +41,6 @@ def deliver_only(profile: Any, account: Account, password: str) -> DeliveryRepor
             await conn.close()
 
     return run(go())
-
-
-def _cli(profile: Any, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "inbox_app", "--profile", str(profile.root), *args],
-        cwd=ROOT,
-        env=dict(os.environ, PYTHONPATH=str(ROOT), INBOX_APP_LANG="en"),
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
 
 
 def _drafted_reply(profile: Any, dovecot: DovecotServer, mail_user: tuple[str, str]) -> tuple[int, int]:
@@ -94,7 +59,7 @@ def test_customer_mail_after_the_draft_holds_the_reply_until_send_anyway(
     dovecot: DovecotServer,
     mail_user: tuple[str, str],
     smtp_server: SmtpServer,
-    account: Account,
+    smtp_account: Account,
 ) -> None:
     user, password = mail_user
     _conv_id, item_id = _drafted_reply(profile, dovecot, mail_user)
@@ -111,7 +76,7 @@ def test_customer_mail_after_the_draft_holds_the_reply_until_send_anyway(
             body="Never mind, it just arrived, but the box is broken.",
         ),
     )
-    report = deliver_only(profile, account, password)
+    report = deliver_only(profile, smtp_account, password)
     assert report.held == [item_id] and report.sent == []
     assert smtp_server.messages == []
     item = OutboxItem.get_by_id(item_id)
@@ -124,19 +89,19 @@ def test_customer_mail_after_the_draft_holds_the_reply_until_send_anyway(
     engine_once(profile)
     assert smtp_server.messages == []
 
-    listing = _cli(profile, "outbox", "list", "--json")
+    listing = profile_cli(profile, "outbox", "list", "--json")
     assert listing.returncode == 0, listing.stderr
     (info,) = json.loads(listing.stdout)
     assert info["id"] == item_id and info["state"] == "held"
     assert info["held_reason"].startswith("Buyer 1 wrote at ")
 
-    released = _cli(profile, "outbox", "send-anyway", str(item_id))
+    released = profile_cli(profile, "outbox", "send-anyway", str(item_id))
     assert released.returncode == 0, released.stderr
-    again = _cli(profile, "outbox", "send-anyway", str(item_id))
+    again = profile_cli(profile, "outbox", "send-anyway", str(item_id))
     assert again.returncode == 1 and "not held" in again.stderr
 
     report = engine_once(profile)
-    assert report.deliveries[account.id].sent == [item_id]
+    assert report.deliveries[smtp_account.id].sent == [item_id]
     engine_once(profile)
     assert len(smtp_server.messages) == 1
     assert OutboxItem.get_by_id(item_id).state == "sent"
@@ -147,7 +112,7 @@ def test_reply_sent_from_webmail_after_the_draft_holds_the_reply(
     dovecot: DovecotServer,
     mail_user: tuple[str, str],
     smtp_server: SmtpServer,
-    account: Account,
+    smtp_account: Account,
 ) -> None:
     user, password = mail_user
     _conv_id, item_id = _drafted_reply(profile, dovecot, mail_user)
@@ -166,7 +131,7 @@ def test_reply_sent_from_webmail_after_the_draft_holds_the_reply(
         ),
         flags=["\\Seen"],
     )
-    report = deliver_only(profile, account, password)
+    report = deliver_only(profile, smtp_account, password)
     assert report.held == [item_id]
     assert smtp_server.messages == []
     item = OutboxItem.get_by_id(item_id)
@@ -178,9 +143,11 @@ def test_a_reply_without_news_goes_out_and_the_thread_is_checked_only_once(
     dovecot: DovecotServer,
     mail_user: tuple[str, str],
     smtp_server: SmtpServer,
-    account: Account,
+    smtp_account: Account,
 ) -> None:
     _conv_id, item_id = _drafted_reply(profile, dovecot, mail_user)
     report = engine_once(profile)
-    assert report.deliveries[account.id].sent == [item_id] and report.deliveries[account.id].held == []
+    assert (
+        report.deliveries[smtp_account.id].sent == [item_id] and report.deliveries[smtp_account.id].held == []
+    )
     assert len(smtp_server.messages) == 1

@@ -70,21 +70,6 @@ class Market:
     open: Callable[[], AbstractContextManager[Any]]
 
     def add_args(self, sandbox: Any) -> tuple[list[str], dict[str, str]]:
-        if self.kind == "ebay":
-            return [
-                "--name",
-                self.name,
-                "--user",
-                sandbox.seller,
-                "--client-id",
-                sandbox.client_id,
-                "--client-secret-env",
-                SECRET_ENV,
-                "--refresh-token-env",
-                TOKEN_ENV,
-                "--base-url",
-                sandbox.base_url,
-            ], {SECRET_ENV: sandbox.client_secret, TOKEN_ENV: sandbox.refresh_token}
         if self.kind == "kaufland":
             return [
                 "--name",
@@ -96,10 +81,8 @@ class Market:
                 "--base-url",
                 sandbox.base_url,
             ], {KEY_ENV: sandbox.client_key, SECRET_ENV: sandbox.secret_key}
-        token = sandbox.issue_tokens()["refresh_token"]
-        return [
-            "--name",
-            self.name,
+        # eBay and Allegro: an OAuth app (client id and secret) and the seller's refresh token.
+        oauth = [
             "--client-id",
             sandbox.client_id,
             "--client-secret-env",
@@ -108,9 +91,17 @@ class Market:
             TOKEN_ENV,
             "--base-url",
             sandbox.base_url,
-            "--auth-url",
-            sandbox.base_url,
-        ], {SECRET_ENV: sandbox.client_secret, TOKEN_ENV: token}
+        ]
+        if self.kind == "ebay":
+            return ["--name", self.name, "--user", sandbox.seller, *oauth], {
+                SECRET_ENV: sandbox.client_secret,
+                TOKEN_ENV: sandbox.refresh_token,
+            }
+        token = sandbox.issue_tokens()["refresh_token"]
+        return ["--name", self.name, *oauth, "--auth-url", sandbox.base_url], {
+            SECRET_ENV: sandbox.client_secret,
+            TOKEN_ENV: token,
+        }
 
     def seed(self, sandbox: Any) -> str:
         """One buyer thread holding :data:`WORD`; returns the vendor's thread id."""

@@ -5,6 +5,7 @@ address is never sent to a new one; a revoked key fixed by ``--api-key-env`` cle
 from __future__ import annotations
 
 import json
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -51,22 +52,10 @@ def test_a_new_address_needs_the_key_again(sandbox: MiraklSandbox, tmp_path: Pat
         without_key = cli(profile, "account", "edit", str(account_id), "--base-url", moved.base_url)
         assert without_key.returncode == 1 and "--api-key-env" in without_key.stderr
         assert moved.requests_to("/api") == []  # the old key was not sent to the new address
-        wrong_key = cli(
-            profile,
-            "account",
-            "edit",
-            str(account_id),
-            "--base-url",
-            moved.base_url,
-            "--api-key-env",
-            KEY_ENV,
-            key="wrong",
-        )
-        assert wrong_key.returncode == 1 and "key refused" in wrong_key.stderr
-        assert _account(profile)["settings"]["base_url"] == sandbox.base_url  # type: ignore[index]
-        ok(
-            cli(
-                profile,
+
+        def move_with_key(key: str, *more: str) -> subprocess.CompletedProcess[str]:
+            """``account edit`` to the new address, with ``key`` in the API key's environment variable."""
+            edit = (
                 "account",
                 "edit",
                 str(account_id),
@@ -74,11 +63,13 @@ def test_a_new_address_needs_the_key_again(sandbox: MiraklSandbox, tmp_path: Pat
                 moved.base_url,
                 "--api-key-env",
                 KEY_ENV,
-                "--shop-id",
-                moved.shop_id,
-                key=moved.api_key,
             )
-        )
+            return cli(profile, *edit, *more, key=key)
+
+        wrong_key = move_with_key("wrong")
+        assert wrong_key.returncode == 1 and "key refused" in wrong_key.stderr
+        assert _account(profile)["settings"]["base_url"] == sandbox.base_url  # type: ignore[index]
+        ok(move_with_key(moved.api_key, "--shop-id", moved.shop_id))
         ok(cli(profile, "sync", "--once"))
         assert len(listed(profile)) == 2
 

@@ -32,8 +32,7 @@ from inbox_app.sync.engine import SyncEngine
 from inbox_app.sync.events import ChangeBus, ChangeEvent
 from inbox_app.sync.outbox_delivery import CRASH_ENV
 from inbox_app.sync.ownership import ProfileLock, owner_alive, process_token
-from tests.integration.conftest import SMTP_PASSWORD, SMTP_USER
-from tests.integration.test_mail_sync import imap_client, mail_account, make_mail, run
+from tests.integration.test_mail_sync import imap_client, make_mail, run
 from tests.servers.dovecot import DovecotServer
 from tests.servers.smtp import SmtpServer
 
@@ -41,15 +40,6 @@ pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
 ELSEWHERE = "Another Inbox App is syncing this profile"
-
-
-@pytest.fixture
-def account(
-    profile: Any, dovecot: DovecotServer, mail_user: tuple[str, str], smtp_server: SmtpServer
-) -> Account:
-    return mail_account(
-        dovecot, *mail_user, smtp_port=smtp_server.port, smtp_user=SMTP_USER, smtp_password=SMTP_PASSWORD
-    )
 
 
 def _sync_cmd(profile: Any) -> list[str]:
@@ -99,7 +89,7 @@ def test_concurrent_sync_once_delivers_every_reply_once(
     dovecot: DovecotServer,
     mail_user: tuple[str, str],
     smtp_server: SmtpServer,
-    account: Account,
+    smtp_account: Account,
     copies: int,
 ) -> None:
     items = _queue(profile, dovecot, mail_user, 20)
@@ -134,7 +124,7 @@ def test_window_engine_and_cli_sync_at_once_deliver_every_reply_once(
     dovecot: DovecotServer,
     mail_user: tuple[str, str],
     smtp_server: SmtpServer,
-    account: Account,
+    smtp_account: Account,
     with_lock: bool,
 ) -> None:
     """The window's engine (in this process) and ``sync --once`` (a subprocess) at the same time.
@@ -196,7 +186,7 @@ def test_a_second_window_leaves_the_sync_to_the_first_and_takes_over_when_it_clo
     dovecot: DovecotServer,
     mail_user: tuple[str, str],
     smtp_server: SmtpServer,
-    account: Account,
+    smtp_account: Account,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Two engines with the profile's lock, as two windows: the second says another copy syncs; a reply it
@@ -252,7 +242,7 @@ def test_a_live_processes_claim_is_never_taken_and_a_dead_ones_is(
     dovecot: DovecotServer,
     mail_user: tuple[str, str],
     smtp_server: SmtpServer,
-    account: Account,
+    smtp_account: Account,
 ) -> None:
     (item,) = _queue(profile, dovecot, mail_user, 1)
     holder = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()"], stdin=subprocess.PIPE)
@@ -286,7 +276,7 @@ def test_a_killed_senders_claim_is_recovered(
     dovecot: DovecotServer,
     mail_user: tuple[str, str],
     smtp_server: SmtpServer,
-    account: Account,
+    smtp_account: Account,
 ) -> None:
     (item,) = _queue(profile, dovecot, mail_user, 1)
     killed = subprocess.run(
@@ -311,7 +301,7 @@ def test_a_claim_from_another_machine_waits_for_its_lease(
     dovecot: DovecotServer,
     mail_user: tuple[str, str],
     smtp_server: SmtpServer,
-    account: Account,
+    smtp_account: Account,
 ) -> None:
     """A profile on a network share: the owner's life cannot be checked, so only its lease's expiry counts."""
     (item,) = _queue(profile, dovecot, mail_user, 1)

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import email
 import os
-import subprocess
-import sys
 from email.policy import default as default_policy
 from pathlib import Path
 from typing import Any
@@ -16,35 +14,16 @@ import pytest
 from inbox_app.store import outbox
 from inbox_app.store.models import Account, Conversation, Message, OutboxItem
 from inbox_app.store.replies import queue_reply_for
-from inbox_app.sync.engine import EngineReport, SyncEngine
-from tests.integration.conftest import SMTP_PASSWORD, SMTP_USER
-from tests.integration.test_mail_sync import SELLER, imap_client, mail_account, make_mail, run
+from inbox_app.sync.engine import SyncEngine
+from tests.integration.conftest import SMTP_USER
+from tests.integration.outbox_helpers import engine_once, profile_cli
+from tests.integration.test_mail_sync import SELLER, imap_client, make_mail, run
 from tests.servers.dovecot import DovecotServer
 from tests.servers.smtp import SmtpServer
 
 pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture
-def account(
-    profile: Any, dovecot: DovecotServer, mail_user: tuple[str, str], smtp_server: SmtpServer
-) -> Account:
-    return mail_account(
-        dovecot, *mail_user, smtp_port=smtp_server.port, smtp_user=SMTP_USER, smtp_password=SMTP_PASSWORD
-    )
-
-
-def engine_once(profile: Any) -> EngineReport:
-    async def go() -> EngineReport:
-        engine = SyncEngine(profile.blobs)
-        try:
-            return await engine.run_once()
-        finally:
-            await engine.close()
-
-    return run(go())
 
 
 def _conversation_with_mail(
@@ -61,13 +40,13 @@ def test_reply_is_delivered_once_with_threading_headers_and_sent_copy(
     dovecot: DovecotServer,
     mail_user: tuple[str, str],
     smtp_server: SmtpServer,
-    account: Account,
+    smtp_account: Account,
 ) -> None:
     conv_id, uid = _conversation_with_mail(profile, dovecot, mail_user)
     assert Conversation.get_by_id(conv_id).deadline_at is not None
     item = queue_reply_for(conv_id, "Your parcel left our warehouse today.\n", close_after_send=True)
     report = engine_once(profile)
-    assert report.ok and report.deliveries[account.id].sent == [item.id]
+    assert report.ok and report.deliveries[smtp_account.id].sent == [item.id]
 
     assert len(smtp_server.messages) == 1
     received = smtp_server.messages[0]
@@ -103,13 +82,13 @@ def test_dropped_connection_after_data_is_not_resent(
     dovecot: DovecotServer,
     mail_user: tuple[str, str],
     smtp_server: SmtpServer,
-    account: Account,
+    smtp_account: Account,
 ) -> None:
     conv_id, _uid = _conversation_with_mail(profile, dovecot, mail_user)
     item = queue_reply_for(conv_id, "Thanks, we will check.\n")
     smtp_server.drop_after_data = True
     report = engine_once(profile)
-    assert report.deliveries[account.id].unconfirmed == [item.id]
+    assert report.deliveries[smtp_account.id].unconfirmed == [item.id]
     smtp_server.drop_after_data = False
     item = OutboxItem.get_by_id(item.id)
     assert item.state == "sent" and item.last_error and "probably delivered" in item.last_error
@@ -123,13 +102,13 @@ def test_temporary_refusal_is_retried_later(
     dovecot: DovecotServer,
     mail_user: tuple[str, str],
     smtp_server: SmtpServer,
-    account: Account,
+    smtp_account: Account,
 ) -> None:
     conv_id, _uid = _conversation_with_mail(profile, dovecot, mail_user)
     item = queue_reply_for(conv_id, "We are on it.\n")
     smtp_server.fail_with, smtp_server.fail_at = 451, "rcpt"
     report = engine_once(profile)
-    assert report.deliveries[account.id].retry == [item.id]
+    assert report.deliveries[smtp_account.id].retry == [item.id]
     item = OutboxItem.get_by_id(item.id)
     assert item.state == "queued" and item.next_attempt_at is not None and item.last_error
     smtp_server.fail_with = None
@@ -145,7 +124,7 @@ def test_permanent_refusal_fails_with_the_servers_words(
     dovecot: DovecotServer,
     mail_user: tuple[str, str],
     smtp_server: SmtpServer,
-    account: Account,
+    smtp_account: Account,
 ) -> None:
     conv_id, _uid = _conversation_with_mail(profile, dovecot, mail_user)
     item = queue_reply_for(conv_id, "Hello.\n")
@@ -161,7 +140,7 @@ def test_cancel_while_queued(
     dovecot: DovecotServer,
     mail_user: tuple[str, str],
     smtp_server: SmtpServer,
-    account: Account,
+    smtp_account: Account,
 ) -> None:
     conv_id, _uid = _conversation_with_mail(profile, dovecot, mail_user)
     item = queue_reply_for(conv_id, "Oops, wrong text.\n")
@@ -171,53 +150,41 @@ def test_cancel_while_queued(
     assert not outbox.cancel(item.id)
 
 
-def _cli(profile: Any, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "inbox_app", "--profile", str(profile.root), *args],
-        cwd=ROOT,
-        env=dict(os.environ),
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-
-
 def test_offline_stays_queued_then_catches_up(
     profile: Any,
     dovecot: DovecotServer,
     mail_user: tuple[str, str],
     smtp_server: SmtpServer,
-    account: Account,
+    smtp_account: Account,
 ) -> None:
     conv_id, _uid = _conversation_with_mail(profile, dovecot, mail_user)
-    reply = _cli(profile, "reply", str(conv_id), "--body-file", "-")
+    reply = profile_cli(profile, "reply", str(conv_id), "--body-file", "-")
     assert reply.returncode != 0  # empty stdin: nothing queued
     body = profile.root / "body.txt"
     body.write_text("It will arrive tomorrow.\n", encoding="utf-8")
-    queued = _cli(profile, "reply", str(conv_id), "--body-file", str(body))
+    queued = profile_cli(profile, "reply", str(conv_id), "--body-file", str(body))
     assert queued.returncode == 0, queued.stderr
     item_id = int(queued.stdout.strip())
 
     smtp_server.stop()
     dovecot.stop()
     try:
-        offline = _cli(profile, "sync", "--once")
+        offline = profile_cli(profile, "sync", "--once")
         assert offline.returncode == 3, offline.stdout + offline.stderr
         assert "offline" in offline.stderr.lower()
         assert OutboxItem.get_by_id(item_id).state == "queued"
     finally:
         dovecot.start()
         smtp_server.start()
-    settings = dict(account.settings)
+    settings = dict(smtp_account.settings)
     settings["smtp"] = {**settings["smtp"], "port": smtp_server.port}  # the test server came back elsewhere
-    Account.update(settings=settings).where(Account.id == account.id).execute()
+    Account.update(settings=settings).where(Account.id == smtp_account.id).execute()
 
-    back = _cli(profile, "sync", "--once")
+    back = profile_cli(profile, "sync", "--once")
     assert back.returncode == 0, back.stdout + back.stderr
     assert OutboxItem.get_by_id(item_id).state == "sent"
     assert len(smtp_server.messages) == 1
-    listing = _cli(profile, "outbox", "list", "--json", "--all")
+    listing = profile_cli(profile, "outbox", "list", "--json", "--all")
     assert '"state": "sent"' in listing.stdout
 
 
@@ -232,30 +199,30 @@ def test_account_add_tests_the_connection_and_keeps_the_password_in_the_keyring(
     ]  # fmt: skip
     os.environ["SHOP_PW"] = "wrong-password"
     try:
-        wrong = _cli(profile, *common)
+        wrong = profile_cli(profile, *common)
         assert wrong.returncode == 1 and "login" in wrong.stderr and "refused" in wrong.stderr
-        missing = _cli(profile, *common, "--folders", "INBOX,Nope")
+        missing = profile_cli(profile, *common, "--folders", "INBOX,Nope")
         assert missing.returncode == 1  # login fails first: still a clear message
         os.environ["SHOP_PW"] = password
-        no_folder = _cli(profile, *common, "--folders", "INBOX,Nope")
+        no_folder = profile_cli(profile, *common, "--folders", "INBOX,Nope")
         assert no_folder.returncode == 1 and "Nope" in no_folder.stderr
         # SMTP uses its own password here, so the SMTP check fails at "login" with the IMAP password.
-        smtp_wrong = _cli(profile, *common)
+        smtp_wrong = profile_cli(profile, *common)
         assert smtp_wrong.returncode == 1 and smtp_wrong.stderr.startswith("inbox-app: SMTP")
         smtp_user_at = common.index("--smtp-user") + 1
         same_login = [*common[:smtp_user_at], user, *common[smtp_user_at + 1 :]]
-        added = _cli(profile, *same_login, "--no-test", "--imap-disable", "qresync")
+        added = profile_cli(profile, *same_login, "--no-test", "--imap-disable", "qresync")
         assert added.returncode == 0, added.stderr
         account_id = int(added.stdout.strip())
         # Kept with the account, so every sync of it leaves QRESYNC alone (see test_mail_sync).
         assert Account.get_by_id(account_id).settings["imap_disabled_extensions"] == ["QRESYNC"]
-        insecure = _cli(
+        insecure = profile_cli(
             profile, *[a if a != dovecot.host else "imap.example.com" for a in common], "--no-test"
         )
         assert insecure.returncode == 1 and "Unencrypted" in insecure.stderr
     finally:
         del os.environ["SHOP_PW"]
-    listing = _cli(profile, "account", "list", "--json")
+    listing = profile_cli(profile, "account", "list", "--json")
     assert listing.returncode == 0 and password not in listing.stdout
     assert f'"id": {account_id}' in listing.stdout
     from inbox_app.sync.credentials import account_password
@@ -269,7 +236,7 @@ def test_continuous_mode_gets_new_mail_by_idle_and_sends_on_wake(
     dovecot: DovecotServer,
     mail_user: tuple[str, str],
     smtp_server: SmtpServer,
-    account: Account,
+    smtp_account: Account,
 ) -> None:
     import asyncio
 

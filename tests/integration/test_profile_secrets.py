@@ -8,7 +8,6 @@ when a profile opens, and bound to the server they were stored for.
 
 from __future__ import annotations
 
-import asyncio
 import socket
 import threading
 from collections.abc import Iterator
@@ -26,24 +25,13 @@ from inbox_app.store.accounts import mail_settings, update_mail_settings
 from inbox_app.store.models import Account, Message, Setting
 from inbox_app.sync.account_setup import save_account
 from inbox_app.sync.credentials import MIGRATED_KEY, account_password, profile_uuid
-from inbox_app.sync.engine import EngineReport, SyncEngine
 from tests.integration.conftest import loopback_account_form
+from tests.integration.outbox_helpers import engine_once
 from tests.integration.test_mail_sync import make_mail
 from tests.servers.dovecot import DovecotServer
 from tests.servers.smtp import SmtpServer
 
 pytestmark = pytest.mark.integration
-
-
-def _sync(profile: Profile) -> EngineReport:
-    async def go() -> EngineReport:
-        engine = SyncEngine(profile.blobs)
-        try:
-            return await engine.run_once()
-        finally:
-            await engine.close()
-
-    return asyncio.run(go())
 
 
 @pytest.fixture
@@ -85,11 +73,11 @@ def test_two_profiles_keep_their_own_passwords(
     second_id = save_account(loopback_account_form(dovecot, (second_user, second_pw), smtp_server))
     assert first_id == second_id == 1  # the ids that used to share one keyring entry
     assert profile_uuid() != one_uuid
-    assert _sync(two).ok and Message.get().remote_id == "<msg2@example.net>"
+    assert engine_once(two).ok and Message.get().remote_id == "<msg2@example.net>"
 
     one = opened("one")
     assert account_password(first_id, "imap") == first_pw
-    report = _sync(one)
+    report = engine_once(one)
     assert report.ok, report.problems
     assert [m.remote_id for m in Message.select()] == ["<msg1@example.net>"]
     two_uuid = opened("two") and profile_uuid()
@@ -141,10 +129,10 @@ def test_old_shared_entries_move_to_the_first_profile_opened_and_no_other_gets_t
     one = opened("one")  # opening migrates
     assert keyring.get_password(SERVICE, "account:1:imap") is None
     assert account_password(1, "imap") == first_pw
-    assert _sync(one).ok
+    assert engine_once(one).ok
 
     two = opened("two")  # the old entry is gone: profile two asks for its password, sends nobody else's
-    report = _sync(two)
+    report = engine_once(two)
     assert [p.message for p in report.problems] == [
         "No password is stored for this account. Enter it again in the account settings."
     ]
@@ -198,7 +186,7 @@ def test_a_password_is_never_sent_to_another_server_than_its_own(
         settings = mail_settings(account)
         # The account now points elsewhere (edited settings, a tampered database): the port is another server's.
         update_mail_settings(account, replace(settings, imap=replace(settings.imap, port=other.port)))
-        report = _sync(profile)
+        report = engine_once(profile)
     finally:
         other.close()
     assert password.encode() not in other.received

@@ -73,6 +73,17 @@ def _only_conversation() -> int:
     return ids[0]
 
 
+def _synced_conversation(
+    profile: Any, kind: str, base_url: str, build: Callable[[], Channel]
+) -> tuple[ChannelRegistry, int]:
+    """An account of ``kind`` on the sandbox, synced once: the registry that builds its channel, and the id of
+    the one conversation the sync stored."""
+    _account(kind, base_url)
+    registry = _registry(kind, build)
+    _sync(profile, registry)
+    return registry, _only_conversation()
+
+
 def test_reading_an_allegro_conversation_marks_it_read_there_once(
     profile: Any,
     allegro_sandbox: AllegroSandbox,
@@ -81,12 +92,12 @@ def test_reading_an_allegro_conversation_marks_it_read_there_once(
 ) -> None:
     thread = allegro_sandbox.add_thread()
     allegro_sandbox.add_message(thread.id, "Kiedy wyślecie paczkę?")
-    _account("allegro", allegro_sandbox.base_url)
-    registry = _registry(
-        "allegro", lambda: AllegroChannel(allegro_settings, allegro_tokens, retry=FAST_RETRY)
+    registry, cid = _synced_conversation(
+        profile,
+        "allegro",
+        allegro_sandbox.base_url,
+        lambda: AllegroChannel(allegro_settings, allegro_tokens, retry=FAST_RETRY),
     )
-    _sync(profile, registry)
-    cid = _only_conversation()
 
     conversations.mark_read(cid)
     conversations.mark_unread(cid)  # changed their mind before the sync: Allegro is never told
@@ -108,10 +119,12 @@ def test_reading_an_ebay_conversation_marks_it_read_there(
 ) -> None:
     conv_id = ebay_sandbox.add_conversation().id
     ebay_sandbox.add_message(conv_id, "Is this still available?")
-    _account("ebay", ebay_sandbox.base_url)
-    registry = _registry("ebay", lambda: EbayChannel(ebay_settings, ebay_tokens, retry=FAST_RETRY))
-    _sync(profile, registry)
-    cid = _only_conversation()
+    registry, cid = _synced_conversation(
+        profile,
+        "ebay",
+        ebay_sandbox.base_url,
+        lambda: EbayChannel(ebay_settings, ebay_tokens, retry=FAST_RETRY),
+    )
     assert ebay_sandbox.calls("update_conversation", "POST") == []
 
     conversations.mark_read(cid)
@@ -129,10 +142,12 @@ def test_closing_a_kaufland_ticket_closes_it_there_and_read_is_dropped_with_a_lo
 ) -> None:
     ticket = kaufland_sandbox.add_ticket().id
     kaufland_sandbox.add_message(ticket, "Wo bleibt meine Bestellung?")
-    _account("kaufland", kaufland_sandbox.base_url)
-    registry = _registry("kaufland", lambda: KauflandChannel(kaufland_settings, retry=FAST_RETRY))
-    _sync(profile, registry)
-    cid = _only_conversation()
+    registry, cid = _synced_conversation(
+        profile,
+        "kaufland",
+        kaufland_sandbox.base_url,
+        lambda: KauflandChannel(kaufland_settings, retry=FAST_RETRY),
+    )
 
     conversations.mark_read(cid)  # Kaufland has no "read": dropped when its turn comes
     assert conversations.set_status(cid, Status.CLOSED, actor="user")
@@ -154,12 +169,12 @@ def test_an_outage_postpones_the_action_which_a_restarted_engine_then_performs(
 ) -> None:
     thread = allegro_sandbox.add_thread()
     allegro_sandbox.add_message(thread.id, "Czy mogę zmienić adres?")
-    _account("allegro", allegro_sandbox.base_url)
-    registry = _registry(
-        "allegro", lambda: AllegroChannel(allegro_settings, allegro_tokens, retry=FAST_RETRY)
+    registry, cid = _synced_conversation(
+        profile,
+        "allegro",
+        allegro_sandbox.base_url,
+        lambda: AllegroChannel(allegro_settings, allegro_tokens, retry=FAST_RETRY),
     )
-    _sync(profile, registry)
-    cid = _only_conversation()
     conversations.mark_read(cid)
 
     allegro_sandbox.inject(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -136,3 +137,12 @@ class Seed:
 @pytest.fixture
 def seed(profile: Profile) -> Seed:
     return Seed(profile)
+
+
+@pytest.fixture
+def demo_profile(demo_template: Path, tmp_path: Path) -> Path:
+    """A copy of the module's ``demo_template`` (a demo built once per module: the ``demo`` command is slow), so
+    each test may change its profile without the next one seeing it."""
+    target = tmp_path / "profile"
+    shutil.copytree(demo_template, target)
+    return target

@@ -80,3 +80,13 @@ def make_demo_profile(profile_dir: Path, count: int = 20) -> None:
     """A demo workspace built by the app's own ``demo`` command."""
     result = cli(profile_dir, "demo", "--count", str(count))
     assert result.returncode == 0, result.stderr
+
+
+def wait_rows(qtbot, gui: Gui, count: int) -> None:
+    """Wait (the app's loop turning) until the conversation list shows ``count`` rows: the engine's first sync
+    of a new account ends there."""
+    listing = gui.window.conversation_list
+    qtbot.waitUntil(
+        lambda: listing.conversation_model() is not None and listing.conversation_model().rowCount() == count,
+        timeout=30_000,
+    )

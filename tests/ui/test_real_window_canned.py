@@ -8,7 +8,6 @@ fills it next time, Tab walks the blanks, Ctrl+Enter queues the reply.
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
@@ -28,13 +27,6 @@ def demo_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("demo-canned") / "profile"
     make_demo_profile(path, count=30)
     return path
-
-
-@pytest.fixture
-def demo_profile(demo_template: Path, tmp_path: Path) -> Path:
-    target = tmp_path / "profile"
-    shutil.copytree(demo_template, target)
-    return target
 
 
 def spanish_conversation(profile: Path) -> int:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QTextBrowser
 
 from inbox_app import i18n
 from inbox_app.app import Gui
@@ -54,6 +55,13 @@ def make_held_profile(path: Path) -> tuple[int, int]:
         profile.close()
 
 
+def _held_thread(qtbot, gui: Gui, conv_id: int) -> QTextBrowser:
+    """The window brought to the front and showing the held reply's conversation (the app opens it at start)."""
+    gui.window.activateWindow()
+    qtbot.waitUntil(lambda: gui.window.thread_view.conversation_id() == conv_id)
+    return gui.window.thread_view.browser
+
+
 def _outbox_state(path: Path, item_id: int) -> str:
     result = cli(path, "outbox", "list", "--all", "--json")
     assert result.returncode == 0, result.stderr
@@ -67,9 +75,7 @@ def test_send_anyway_on_the_amber_block_releases_the_held_reply_once(qtbot, tmp_
     seen: dict[str, object] = {}
 
     def scenario(gui: Gui) -> None:
-        gui.window.activateWindow()
-        qtbot.waitUntil(lambda: gui.window.thread_view.conversation_id() == conv_id)
-        browser = gui.window.thread_view.browser
+        browser = _held_thread(qtbot, gui, conv_id)
         text = browser.toPlainText()
         seen["block"] = "Not sent: the conversation changed" in text and "Jana Becker wrote at" in text
         seen["buttons"] = all(word in text for word in ("Send anyway", "Edit", "Discard"))
@@ -107,9 +113,7 @@ def test_edit_on_the_amber_block_brings_the_text_back_into_the_reply_box(qtbot, 
     seen: dict[str, object] = {}
 
     def scenario(gui: Gui) -> None:
-        gui.window.activateWindow()
-        qtbot.waitUntil(lambda: gui.window.thread_view.conversation_id() == conv_id)
-        browser = gui.window.thread_view.browser
+        browser = _held_thread(qtbot, gui, conv_id)
         click_link(qtbot, browser, "Edit")
         editor = gui.controller.reply_widget
         qtbot.waitUntil(lambda: editor.body() == REPLY)

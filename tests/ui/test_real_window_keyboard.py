@@ -5,7 +5,6 @@ Keys are sent to whatever widget has the keyboard focus, as the window system do
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
@@ -22,13 +21,6 @@ def demo_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("demo") / "profile"
     make_demo_profile(path, count=12)
     return path
-
-
-@pytest.fixture
-def demo_profile(demo_template: Path, tmp_path: Path) -> Path:
-    target = tmp_path / "profile"
-    shutil.copytree(demo_template, target)
-    return target
 
 
 def focused() -> QWidget:

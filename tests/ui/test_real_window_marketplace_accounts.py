@@ -30,7 +30,7 @@ from inbox_app.ui.marketplace_pages import AllegroPage, EbayPage
 from tests.servers.allegro import AllegroSandbox
 from tests.servers.ebay import EbaySandbox
 from tests.servers.kaufland import KauflandSandbox
-from tests.ui.real_app import cli, run_real_app
+from tests.ui.real_app import cli, run_real_app, wait_rows
 
 #: Where the screenshots go (to look at them): $INBOX_APP_SHOTS, else a folder in the temporary directory.
 SHOTS = Path(os.environ.get("INBOX_APP_SHOTS") or Path(tempfile.gettempdir()) / "inbox-app-shots")
@@ -97,14 +97,6 @@ def fill(dialog: MarketplaceAccountDialog, **values: str) -> None:
 
 def click(button: QWidget) -> None:
     QTest.mouseClick(button, Qt.MouseButton.LeftButton)
-
-
-def wait_rows(qtbot, gui: Gui, count: int) -> None:  # type: ignore[no-untyped-def]
-    listing = gui.window.conversation_list
-    qtbot.waitUntil(
-        lambda: listing.conversation_model() is not None and listing.conversation_model().rowCount() == count,
-        timeout=30_000,
-    )
 
 
 def channel_cell(gui: Gui, row: int = 0) -> tuple[str, str, bool]:

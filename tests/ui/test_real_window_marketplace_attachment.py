@@ -10,7 +10,7 @@ from PySide6.QtWidgets import QFileDialog
 
 from inbox_app.app import Gui
 from tests.servers.mirakl import MiraklSandbox
-from tests.ui.real_app import run_real_app
+from tests.ui.real_app import run_real_app, wait_rows
 from tests.ui.test_real_window_keyboard import wait_ready
 from tests.ui.test_real_window_long_and_limits import click_link
 from tests.ui.test_real_window_mirakl import add_account
@@ -35,13 +35,7 @@ def test_save_as_downloads_a_mirakl_attachment_once(
         add_account(path, sandbox)
 
         def scenario(gui: Gui) -> None:
-            listing = gui.window.conversation_list
-            qtbot.waitUntil(
-                lambda: (
-                    listing.conversation_model() is not None and listing.conversation_model().rowCount() == 1
-                ),
-                timeout=30_000,
-            )
+            wait_rows(qtbot, gui, 1)
             wait_ready(qtbot, gui)
             browser = gui.window.thread_view.browser
             qtbot.waitUntil(lambda: "factura.pdf" in browser.toPlainText())

@@ -16,7 +16,7 @@ from PySide6.QtWidgets import QApplication
 from inbox_app.app import Gui
 from inbox_app.ui.conversation_model import Column
 from tests.servers.mirakl import MiraklSandbox
-from tests.ui.real_app import cli, run_real_app
+from tests.ui.real_app import cli, run_real_app, wait_rows
 from tests.ui.test_real_window_keyboard import press, type_text, wait_ready
 
 KEY_ENV = "TEST_MIRAKL_KEY"
@@ -59,14 +59,9 @@ def test_a_synced_mirakl_conversation_shows_with_its_operator_as_channel(qtbot, 
         seen: dict[str, str] = {}
 
         def scenario(gui: Gui) -> None:
-            listing = gui.window.conversation_list
             # The engine's own loop lists the account, stores the thread and publishes the change event.
-            qtbot.waitUntil(
-                lambda: (
-                    listing.conversation_model() is not None and listing.conversation_model().rowCount() == 1
-                ),
-                timeout=30_000,
-            )
+            wait_rows(qtbot, gui, 1)
+            listing = gui.window.conversation_list
             model = listing.conversation_model()
             listing.setFocus()
             QTest.keyClick(listing, Qt.Key.Key_Return)
@@ -99,13 +94,7 @@ def test_a_reply_typed_in_the_window_reaches_mirakl_once(qtbot, tmp_path: Path) 
         add_account(path, sandbox)
 
         def scenario(gui: Gui) -> None:
-            listing = gui.window.conversation_list
-            qtbot.waitUntil(
-                lambda: (
-                    listing.conversation_model() is not None and listing.conversation_model().rowCount() == 1
-                ),
-                timeout=30_000,
-            )
+            wait_rows(qtbot, gui, 1)
             wait_ready(qtbot, gui)
             editor = gui.controller.reply_widget
             press(Qt.Key.Key_R)
@@ -162,14 +151,8 @@ def test_adding_a_mirakl_account_in_the_window_names_what_failed_then_syncs(qtbo
             qtbot.waitUntil(dialog.save_button.isEnabled, timeout=20_000)
             dialog.grab().save(str(tmp_path / "dialog.png"))
             QTest.mouseClick(dialog.save_button, Qt.MouseButton.LeftButton)
-            listing = gui.window.conversation_list
-            qtbot.waitUntil(
-                lambda: (
-                    listing.conversation_model() is not None and listing.conversation_model().rowCount() == 1
-                ),
-                timeout=30_000,
-            )
-            model = listing.conversation_model()
+            wait_rows(qtbot, gui, 1)
+            model = gui.window.conversation_list.conversation_model()
             seen["channel"] = str(model.index(0, int(Column.CHANNEL)).data(Qt.ItemDataRole.DisplayRole))
 
         run_real_app(path, scenario)

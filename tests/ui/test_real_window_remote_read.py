@@ -15,7 +15,7 @@ from inbox_app.store.accounts import ApiAccountSettings, create_api_account
 from inbox_app.sync.credentials import store_api_key
 from inbox_app.sync.registry import ChannelKindSpec, ChannelRegistry
 from tests.servers.allegro import AllegroSandbox
-from tests.ui.real_app import run_real_app
+from tests.ui.real_app import run_real_app, wait_rows
 from tests.ui.test_real_window_keyboard import press, wait_ready
 
 pytest_plugins = ["tests.integration.allegro_fixtures"]
@@ -54,11 +54,7 @@ def test_opening_an_allegro_conversation_marks_it_read_on_allegro(
     seen: dict[str, object] = {}
 
     def scenario(gui: Gui) -> None:
-        listing = gui.window.conversation_list
-        qtbot.waitUntil(
-            lambda: listing.conversation_model() is not None and listing.conversation_model().rowCount() == 1,
-            timeout=30_000,
-        )
+        wait_rows(qtbot, gui, 1)
         wait_ready(qtbot, gui)
         seen["before"] = list(allegro_sandbox.read_marks)  # selected by the app at start: not read yet
         press(Qt.Key.Key_Return)  # the seller opens it

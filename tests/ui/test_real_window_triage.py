@@ -3,7 +3,6 @@ build a multi-selection, e/p/s/t/c/a act on all of it in one go, Ctrl+Z takes ea
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
@@ -34,13 +33,6 @@ def demo_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("triage-demo") / "profile"
     make_demo_profile(path, count=20)
     return path
-
-
-@pytest.fixture
-def demo_profile(demo_template: Path, tmp_path: Path) -> Path:
-    target = tmp_path / "profile"
-    shutil.copytree(demo_template, target)
-    return target
 
 
 def actions_of(gui: Gui) -> TriageActions:

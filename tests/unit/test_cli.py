@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
-import sys
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -16,8 +14,8 @@ import pytest
 from inbox_app.cli import main
 from inbox_app.profile import open_profile
 from inbox_app.store.models import Account, Conversation, Message
+from tests.cli_helpers import run_cli
 
-REPO = Path(__file__).resolve().parents[2]
 ISO_WITH_OFFSET = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?[+-]\d{2}:\d{2}$")
 LIST_FIELDS = {
     "id",
@@ -36,18 +34,6 @@ LIST_FIELDS = {
     "unread",
     "snippet",
 }
-
-
-def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, PYTHONPATH=str(REPO), INBOX_APP_LANG="en")
-    return subprocess.run(
-        [sys.executable, "-m", "inbox_app", *args],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        env=env,
-        timeout=120,
-    )
 
 
 @pytest.fixture(scope="module")

@@ -4,9 +4,6 @@ and a customer who gave no name."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -15,20 +12,7 @@ from inbox_app.cli import main
 from inbox_app.profile import open_profile
 from inbox_app.store import ingest
 from inbox_app.store.models import Account, Conversation
-
-REPO = Path(__file__).resolve().parents[2]
-
-
-def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, PYTHONPATH=str(REPO), INBOX_APP_LANG="en")
-    return subprocess.run(
-        [sys.executable, "-m", "inbox_app", *args],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        env=env,
-        timeout=120,
-    )
+from tests.cli_helpers import run_cli
 
 
 # ------------------------------------------------------------------------------------------------- --lang

@@ -3,35 +3,18 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
-
-
-def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, PYTHONPATH=str(REPO), INBOX_APP_LANG="en")
-    return subprocess.run(
-        [sys.executable, "-m", "inbox_app", *args],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        env=env,
-        timeout=120,
-    )
+from tests.cli_helpers import demo_profile as make_demo_profile
+from tests.cli_helpers import run_cli
 
 
 @pytest.fixture(scope="module")
 def demo_profile(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("cli-search") / "profile"
-    result = run_cli("--profile", str(folder), "demo", "--count", "120")
-    assert result.returncode == 0, result.stderr
-    return folder
+    return make_demo_profile(tmp_path_factory, "cli-search", "--count", "120")
 
 
 def _search(profile: Path, *args: str) -> list[dict[str, Any]]:

@@ -10,9 +10,6 @@ from __future__ import annotations
 import csv
 import json
 import math
-import os
-import subprocess
-import sys
 from collections import defaultdict
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
@@ -24,8 +21,9 @@ from inbox_app.domain.deadlines import add_business_time
 from inbox_app.profile import open_profile
 from inbox_app.store import ingest
 from inbox_app.store.models import Channel, Conversation, Event, Message
+from tests.cli_helpers import demo_profile as make_demo_profile
+from tests.cli_helpers import run_cli
 
-REPO = Path(__file__).resolve().parents[2]
 FIELDS = (
     "conversations",
     "inbound",
@@ -40,24 +38,9 @@ FIELDS = (
 )
 
 
-def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, PYTHONPATH=str(REPO), INBOX_APP_LANG="en")
-    return subprocess.run(
-        [sys.executable, "-m", "inbox_app", *args],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        env=env,
-        timeout=120,
-    )
-
-
 @pytest.fixture(scope="module")
 def demo_profile(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("report") / "profile"
-    result = run_cli("--profile", str(folder), "demo", "--count", "120", "--seed", "7")
-    assert result.returncode == 0, result.stderr
-    return folder
+    return make_demo_profile(tmp_path_factory, "report", "--count", "120", "--seed", "7")
 
 
 def _rank(values: list[float], p: float) -> float | None:

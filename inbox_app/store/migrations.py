@@ -229,6 +229,20 @@ def _report_episodes(db: peewee.SqliteDatabase) -> None:
     db.execute_sql("INSERT OR IGNORE INTO report_dirty (conversation_id) SELECT id FROM conversation")
 
 
+# The list order across statuses (``store.search``): a broad filter's first page is read from its head
+# instead of sorting every match. Only ever named with INDEXED BY (the planner, without statistics, walked such
+# an index whole for narrow filters: 0.5 s for ``order:302-`` at 100,000).
+ANY_STATUS_ORDER_INDEX_SQL = (
+    "CREATE INDEX IF NOT EXISTS conversation_any_status_order ON conversation "
+    "((deadline_at IS NULL), deadline_at, last_message_at DESC, id DESC)"
+)
+
+
+def _search_first_page(db: peewee.SqliteDatabase) -> None:
+    """The list-order index across statuses, for the first page of a broad search filter."""
+    db.execute_sql(ANY_STATUS_ORDER_INDEX_SQL)
+
+
 # Ordered: MIGRATIONS[n] brings a database from version n to n + 1.
 MIGRATIONS: list[Callable[[peewee.SqliteDatabase], None]] = [
     _v1,
@@ -240,6 +254,7 @@ MIGRATIONS: list[Callable[[peewee.SqliteDatabase], None]] = [
     _search_indexes,
     _collision_check,
     _report_episodes,
+    _search_first_page,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

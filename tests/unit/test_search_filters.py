@@ -264,6 +264,28 @@ def test_filter_only_results_come_in_list_order(demo: Profile) -> None:
     assert len(ids) > 20 and keys == sorted(keys)
 
 
+@pytest.mark.parametrize("window", [30, 120, 5000])
+def test_a_first_page_is_the_head_of_the_whole_list(
+    demo: Profile, monkeypatch: pytest.MonkeyPatch, window: int
+) -> None:
+    """The first page of a filter (read from the head of the list-order index when it holds enough matches,
+    else by the full query) is exactly the start of the whole result, for broad and narrow filters alike."""
+    monkeypatch.setattr(store_search, "FIRST_PAGE_WINDOW", window)
+    rows = _rows(demo)
+    queries = [
+        _query([(k, v, neg)]) for k, values in _values(rows).items() for v in values for neg in (False, True)
+    ]
+    queries += ["channel:amazon -status:closed lang:es", "account:demo before:2026-11-23", "-is:unread"]
+    heads = 0
+    for text in queries:
+        whole = _search(text)
+        for limit in (1, 7, 15):
+            first = search.search_ids(text, now=NOW, limit=limit, tz=ZONE)
+            assert first == whole[:limit], (text, limit)
+        heads += len(whole) >= 15
+    assert heads > 40  # most were broad enough for the head of the index to answer
+
+
 def test_combinations_of_filters(demo: Profile) -> None:
     rows = _rows(demo)
     values = _values(rows)

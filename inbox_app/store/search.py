@@ -123,6 +123,12 @@ def _like(value: str) -> str:
     return f"%{escaped}%"
 
 
+def _has_name_trigrams() -> bool:
+    """Whether the profile has the names' trigram indexes (a read-only profile may predate them)."""
+    sql = "SELECT 1 FROM sqlite_master WHERE name = 'customer_identity_trigram'"
+    return database_proxy.obj.execute_sql(sql).fetchone() is not None
+
+
 def _condition(flt: Filter, now: datetime) -> tuple[str, list[Any]]:
     """One filter as SQL over ``conversation c``; bare comparisons so that SQLite can use its indexes (the
     caller wraps a negation in ``coalesce``: NOT of a NULL comparison must keep rows without a value)."""
@@ -151,6 +157,14 @@ def _condition(flt: Filter, now: datetime) -> tuple[str, list[Any]]:
         sql = " OR ".join("(c.order_id >= ? AND c.order_id < ?)" for _r in ranges)
         return f"({sql})", [p for r in ranges for p in (r, r + _PREFIX_END)]
     if key == "from":
+        if len(value) >= 3 and not any(ch in value for ch in "%_\\") and _has_name_trigrams():
+            pattern = f"%{value}%"  # no ESCAPE clause: with one, the trigram index is not used
+            return (
+                "(c.id IN (SELECT rowid FROM conversation_name_trigram WHERE customer_name LIKE ?) OR "
+                "c.customer_id IN (SELECT customer_id FROM customer_identity WHERE id IN ("
+                "SELECT rowid FROM customer_identity_trigram WHERE value LIKE ?)))",
+                [pattern, pattern],
+            )
         like = _like(value)
         return (
             "(c.customer_name LIKE ? ESCAPE '\\' OR c.customer_id IN (SELECT customer_id FROM "

@@ -406,3 +406,32 @@ def test_saved_searches_keep_order_rename_delete_and_count(demo: Profile) -> Non
     assert [s.query for s in search.saved_searches()] == ["lang:es -status:closed"]
     search.delete_saved("Español")
     assert search.saved_searches() == []
+
+
+def test_from_follows_renamed_added_and_deleted_customers(tmp_path: Path) -> None:
+    """``from:`` reads trigram indexes of names and addresses: a rename, a new address and a deleted
+    conversation are found (or not) at once, and the indexes stay consistent with their tables."""
+    prof = open_profile(tmp_path / "profile")
+    try:
+        generate(prof, count=20, seed=4, now=NOW)
+        db = prof.db
+        first, second = (int(r[0]) for r in db.execute_sql("SELECT id FROM conversation ORDER BY id LIMIT 2"))
+        customer = db.execute_sql("SELECT customer_id FROM conversation WHERE id = ?", (second,)).fetchone()[
+            0
+        ]
+        assert search.search_ids("from:Quetzalcoatl", now=NOW) == []
+        db.execute_sql("UPDATE conversation SET customer_name = 'Ana Quetzalcoatl' WHERE id = ?", (first,))
+        db.execute_sql(
+            "INSERT INTO customer_identity (customer_id, kind, value, display_name) VALUES (?, 'email', ?, '')",
+            (customer, "zyx@quetzal-shop.example"),
+        )
+        assert set(search.search_ids("from:quetzal", now=NOW)) >= {first, second}
+        assert search.search_ids("from:quetzalcoatl", now=NOW) == [first]
+        db.execute_sql("UPDATE conversation SET customer_name = 'Ana' WHERE id = ?", (first,))
+        db.execute_sql("DELETE FROM customer_identity WHERE value = 'zyx@quetzal-shop.example'")
+        assert search.search_ids("from:quetzal", now=NOW) == []
+        db.execute_sql("DELETE FROM conversation WHERE id = ?", (first,))
+        for table in ("conversation_name_trigram", "customer_identity_trigram"):
+            db.execute_sql(f"INSERT INTO {table} ({table}, rank) VALUES ('integrity-check', 1)")
+    finally:
+        prof.close()

@@ -38,7 +38,7 @@ from inbox_app.ui.table_model import (
 
 IdsFn = Callable[[View, datetime], list[int]]
 SummariesFn = Callable[[Sequence[int]], dict[int, ConversationSummary]]
-SearchFn = Callable[[str], list[int]]
+SearchFn = Callable[..., list[int]]  # (text) or (text, limit)
 
 
 class Column(IntEnum):
@@ -226,9 +226,14 @@ class ConversationListModel(FlatTableModel):
     def reverse(self) -> bool:
         return self._reverse
 
-    def fetch_ids(self, view: View | None = None, search: str | None = None) -> list[int]:
-        """The ids for a view or a search, in display order (safe to call on a worker thread)."""
+    def fetch_ids(
+        self, view: View | None = None, search: str | None = None, first: int | None = None
+    ) -> list[int]:
+        """The ids for a view or a search, in display order (safe to call on a worker thread); with ``first``,
+        a search's first ids only (the whole list when reversed: its head is the search's tail)."""
         text = (self._search if search is None else search).strip()
+        if text and first is not None and not self._reverse:
+            return self._search_fn(text, first)
         ids = self._search_fn(text) if text else self._ids_fn(view or self._view, self._now_fn())
         return list(reversed(ids)) if self._reverse else ids
 

@@ -14,6 +14,7 @@ from inbox_app.app import Gui
 from inbox_app.domain.views import View, ViewKind
 from inbox_app.profile import open_profile
 from inbox_app.services import search
+from inbox_app.ui import controller as controller_module
 from tests.ui.real_app import make_demo_profile, run_real_app
 
 QUERY = "status:open -channel:ebay is:unread"
@@ -144,3 +145,35 @@ def test_typing_filters_shows_errors_inline_and_saves_a_search(qtbot, demo_profi
         assert [(s.name, s.query) for s in search.saved_searches()] == [("lang:de", "lang:de")]
     finally:
         prof.close()
+
+
+def test_a_broad_filter_shows_its_first_page_then_the_rest(  # type: ignore[no-untyped-def]
+    qtbot, demo_profile: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A filter matching most of the profile fills the first screen from its first page, then the rest are
+    appended with the selection kept and the full count told."""
+    monkeypatch.setattr(controller_module, "FIRST_PAGE", 4)  # 40 conversations: the page is a tenth
+    seen: dict[str, object] = {}
+
+    def scenario(gui: Gui) -> None:
+        window = gui.window
+        model = gui.controller.model
+        resets: list[int] = []
+        model.modelReset.connect(lambda: resets.append(model.rowCount()))
+        window.activateWindow()
+        qtbot.waitUntil(window.isActiveWindow)
+        qtbot.waitUntil(lambda: gui.controller.current_id() is not None)
+        window.focus_search()
+        qtbot.waitUntil(lambda: QApplication.focusWidget() is window.search)
+        query = "-status:closed"
+        expected = search.search_ids(query)
+        assert len(expected) > 4
+        QTest.keyClicks(focused(), query)
+        qtbot.waitUntil(lambda: listed(gui) == expected)
+        assert resets[-1] == 4  # the list was reset to the first page, the rest came as appended rows
+        assert gui.controller.current_id() == expected[0]
+        assert window.statusBar().currentMessage() == f"{len(expected)} conversations found"
+        seen["count"] = len(expected)
+
+    run_real_app(demo_profile, scenario)
+    assert seen["count"]

@@ -264,6 +264,28 @@ def test_filter_only_results_come_in_list_order(demo: Profile) -> None:
     assert len(ids) > 20 and keys == sorted(keys)
 
 
+@pytest.mark.parametrize("window", [30, 120, 5000])
+def test_a_first_page_is_the_head_of_the_whole_list(
+    demo: Profile, monkeypatch: pytest.MonkeyPatch, window: int
+) -> None:
+    """The first page of a filter (read from the head of the list-order index when it holds enough matches,
+    else by the full query) is exactly the start of the whole result, for broad and narrow filters alike."""
+    monkeypatch.setattr(store_search, "FIRST_PAGE_WINDOW", window)
+    rows = _rows(demo)
+    queries = [
+        _query([(k, v, neg)]) for k, values in _values(rows).items() for v in values for neg in (False, True)
+    ]
+    queries += ["channel:amazon -status:closed lang:es", "account:demo before:2026-11-23", "-is:unread"]
+    heads = 0
+    for text in queries:
+        whole = _search(text)
+        for limit in (1, 7, 15):
+            first = search.search_ids(text, now=NOW, limit=limit, tz=ZONE)
+            assert first == whole[:limit], (text, limit)
+        heads += len(whole) >= 15
+    assert heads > 40  # most were broad enough for the head of the index to answer
+
+
 def test_combinations_of_filters(demo: Profile) -> None:
     rows = _rows(demo)
     values = _values(rows)
@@ -384,3 +406,32 @@ def test_saved_searches_keep_order_rename_delete_and_count(demo: Profile) -> Non
     assert [s.query for s in search.saved_searches()] == ["lang:es -status:closed"]
     search.delete_saved("Español")
     assert search.saved_searches() == []
+
+
+def test_from_follows_renamed_added_and_deleted_customers(tmp_path: Path) -> None:
+    """``from:`` reads trigram indexes of names and addresses: a rename, a new address and a deleted
+    conversation are found (or not) at once, and the indexes stay consistent with their tables."""
+    prof = open_profile(tmp_path / "profile")
+    try:
+        generate(prof, count=20, seed=4, now=NOW)
+        db = prof.db
+        first, second = (int(r[0]) for r in db.execute_sql("SELECT id FROM conversation ORDER BY id LIMIT 2"))
+        customer = db.execute_sql("SELECT customer_id FROM conversation WHERE id = ?", (second,)).fetchone()[
+            0
+        ]
+        assert search.search_ids("from:Quetzalcoatl", now=NOW) == []
+        db.execute_sql("UPDATE conversation SET customer_name = 'Ana Quetzalcoatl' WHERE id = ?", (first,))
+        db.execute_sql(
+            "INSERT INTO customer_identity (customer_id, kind, value, display_name) VALUES (?, 'email', ?, '')",
+            (customer, "zyx@quetzal-shop.example"),
+        )
+        assert set(search.search_ids("from:quetzal", now=NOW)) >= {first, second}
+        assert search.search_ids("from:quetzalcoatl", now=NOW) == [first]
+        db.execute_sql("UPDATE conversation SET customer_name = 'Ana' WHERE id = ?", (first,))
+        db.execute_sql("DELETE FROM customer_identity WHERE value = 'zyx@quetzal-shop.example'")
+        assert search.search_ids("from:quetzal", now=NOW) == []
+        db.execute_sql("DELETE FROM conversation WHERE id = ?", (first,))
+        for table in ("conversation_name_trigram", "customer_identity_trigram"):
+            db.execute_sql(f"INSERT INTO {table} ({table}, rank) VALUES ('integrity-check', 1)")
+    finally:
+        prof.close()

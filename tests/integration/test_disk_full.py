@@ -83,7 +83,7 @@ def test_a_full_disk_stops_the_sync_plainly_and_the_next_one_finishes(
         profile.close()
     db_path = profile_dir / "inbox.sqlite3"
     # Room for what is there plus 3 MB: the headers fit (with the triage, search and report indexes of schema
-    # 14 they take more than the 1.5 MB this test first allowed), a few body batches too, the bodies (4.5 MB,
+    # 13 they take more than the 1.5 MB this test first allowed), a few body batches too, the bodies (4.5 MB,
     # stored twice) do not.
     used_kb = int(
         subprocess.run(["du", "-sk", str(small_disk)], capture_output=True, text=True).stdout.split()[0]

@@ -31,6 +31,22 @@ def _isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest
     monkeypatch.setenv("INBOX_APP_PROFILE", str(home / "default-profile"))
 
 
+@pytest.fixture(autouse=True)
+def _qt_garbage_collected_on_the_gui_thread(request: pytest.FixtureRequest) -> Iterator[None]:
+    """After a Qt test, collect its cyclic garbage here, on the GUI thread.
+
+    Why: a window or controller of a finished test that sits in a reference cycle is destroyed whenever
+    Python's cycle collector next runs, and that may be on another thread (a sync worker, a test's publisher
+    thread). Qt then stops its timers from the wrong thread ("QObject::killTimer: Timers cannot be stopped from
+    another thread") and the process may crash a later, unrelated test.
+    """
+    yield
+    if "qtbot" in request.fixturenames or "qapp" in request.fixturenames:
+        import gc
+
+        gc.collect()
+
+
 @pytest.fixture
 def profile(tmp_path: Path) -> Iterator[object]:
     """A fresh profile built by the real initialisation code (migrations, presets, starter library)."""

@@ -71,8 +71,12 @@ def test_an_account_shows_up_to_date_offline_needs_reconnect_and_back(qtbot, tmp
 
             # One line for it, the reconnect banner's (the generic Retry line would not help)
             qtbot.waitUntil(lambda: ACCOUNT_ID in window.reconnect_banner.accounts(), timeout=10_000)
-            retry = window.account_banner.findChild(QPushButton, f"retryAccount_{ACCOUNT_ID}")
-            qtbot.waitUntil(lambda: retry is None or not retry.isVisible(), timeout=10_000)
+            # Looked up on each check: the banner rebuilds its line, deleting the button found a moment ago.
+            def no_retry_line() -> bool:
+                retry = window.account_banner.findChild(QPushButton, f"retryAccount_{ACCOUNT_ID}")
+                return retry is None or not retry.isVisible()
+
+            qtbot.waitUntil(no_retry_line, timeout=10_000)
 
             sandbox.revoked = False  # the seller fixed the key at the operator's back office
             press(Qt.Key.Key_F5)

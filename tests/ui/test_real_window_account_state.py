@@ -71,6 +71,7 @@ def test_an_account_shows_up_to_date_offline_needs_reconnect_and_back(qtbot, tmp
 
             # One line for it, the reconnect banner's (the generic Retry line would not help)
             qtbot.waitUntil(lambda: ACCOUNT_ID in window.reconnect_banner.accounts(), timeout=10_000)
+
             # Looked up on each check: the banner rebuilds its line, deleting the button found a moment ago.
             def no_retry_line() -> bool:
                 retry = window.account_banner.findChild(QPushButton, f"retryAccount_{ACCOUNT_ID}")

@@ -35,7 +35,6 @@ __all__ = [
     "saved_counts",
     "saved_searches",
     "search_ids",
-    "validate",
 ]
 
 
@@ -46,13 +45,9 @@ class SavedSearch:
 
 
 def parse(text: str, tz: tzinfo | None = None) -> SearchQuery:
-    """The parsed query; raises :class:`SearchQueryError` (translated ``message``) when it is malformed."""
-    return parse_query(text, tz)
-
-
-def validate(text: str, tz: tzinfo | None = None) -> SearchQuery:
-    """:func:`parse` under the name the window uses: quick, so it runs on the UI thread before the search is
-    handed to the worker, and a malformed query is told at once."""
+    """The parsed query; raises :class:`SearchQueryError` (translated ``message``) when it is malformed. Quick:
+    the window calls it on the UI thread before handing the search to its worker, so a bad query is told at
+    once."""
     return parse_query(text, tz)
 
 

@@ -834,7 +834,7 @@ class MainController(QObject):
         ranked = False
         if text:
             try:
-                ranked = bool(search_service.validate(text).terms)
+                ranked = bool(search_service.parse(text).terms)
             except search_service.SearchQueryError as exc:
                 self.window.show_search_error(exc.message)  # the list keeps the last good results
                 return

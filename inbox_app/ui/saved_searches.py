@@ -71,7 +71,7 @@ class SavedSearches(QObject):
             self.window.focus_search()
             return
         try:
-            search.validate(text)
+            search.parse(text)
         except SearchQueryError as exc:
             self.window.show_search_error(exc.message)
             return

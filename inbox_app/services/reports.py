@@ -19,6 +19,7 @@ from datetime import UTC, date, datetime, tzinfo
 from pathlib import Path
 from typing import Any
 
+from inbox_app.domain.deadlines import MARKETPLACE_KINDS
 from inbox_app.domain.reports import (
     ConversationFacts,
     Episode,
@@ -330,7 +331,7 @@ def marketplace_late_rates(
     report shows — the way a marketplace counts it, so a seller sees the number before the marketplace does.
 
     Same definition as the report's rate (late / measured episodes starting in the window, by the channel's
-    deadline policy). One list per channel kind with at least one measured episode in the longest window,
+    deadline policy). One list per marketplace channel kind (not e-mail) with at least one measured episode in a window,
     one entry per window (``rate`` ``None`` where the window holds no measured episode)."""
     today = now.astimezone(zone).date()
     counts: dict[int, dict[str, tuple[int, int]]] = {}
@@ -351,7 +352,9 @@ def marketplace_late_rates(
                 acc[0] += measured
                 acc[1] += late
             counts[days] = {k: (v[0], v[1]) for k, v in per.items() if v[0]}
-    channels = sorted({k for per_window in counts.values() for k in per_window}, key=str.casefold)
+    channels = sorted(
+        {k for per_window in counts.values() for k in per_window if k in MARKETPLACE_KINDS}, key=str.casefold
+    )
     return {
         channel: [LateRate(days, *counts[days].get(channel, (0, 0))) for days in windows]
         for channel in channels

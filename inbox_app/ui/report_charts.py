@@ -92,18 +92,15 @@ class BarChart(QWidget):
         painter.setFont(bold)
         painter.drawText(QRectF(6, 2, self.width() - 12, line), Qt.AlignmentFlag.AlignLeft, self.title)
         painter.setFont(self.font())
-        # legend, one swatch per series with the series' pattern; wrapped onto more lines when it is too wide
-        x = 6.0
+        # legend, one swatch per series with the series' pattern
         legend_y = 4 + line
-        for idx, s in enumerate(self.series):
-            width = line + fm.horizontalAdvance(s.name) + 14
-            if x > 6.0 and x + width - 10 > self.width() - 6:
-                x = 6.0
-                legend_y += line
-            self._fill(painter, QRectF(x, legend_y + 2, line - 4, line - 4), idx, fg)
+        for idx, (swatch, s) in enumerate(zip(self.legend_swatches(), self.series, strict=True)):
+            self._fill(painter, swatch, idx, fg)
             painter.setPen(fg)
-            painter.drawText(QRectF(x + line, legend_y, fm.horizontalAdvance(s.name) + 4, line), s.name)
-            x += width
+            painter.drawText(
+                QRectF(swatch.x() + line, swatch.y() - 2, fm.horizontalAdvance(s.name) + 4, line), s.name
+            )
+            legend_y = int(swatch.y()) - 2
         # a line for the scale and the tallest bar's value, so neither runs into the legend
         top = legend_y + 2 * line + 4
         bottom = self.height() - line - 6
@@ -162,6 +159,21 @@ class BarChart(QWidget):
                     label,
                 )
         painter.end()
+
+    def legend_swatches(self) -> list[QRectF]:
+        """Where each series' pattern swatch is drawn in the legend: after the title, wrapped onto more lines
+        when the legend is wider than the chart."""
+        fm = self.fontMetrics()
+        line = fm.height()
+        x, y = 6.0, 4.0 + line
+        out: list[QRectF] = []
+        for s in self.series:
+            width = line + fm.horizontalAdvance(s.name) + 14
+            if x > 6.0 and x + width - 10 > self.width() - 6:
+                x, y = 6.0, y + line
+            out.append(QRectF(x, y + 2, line - 4, line - 4))
+            x += width
+        return out
 
     def _fill(self, painter: QPainter, rect: QRectF, idx: int, fg: QColor) -> None:
         painter.setPen(QPen(fg, 1))

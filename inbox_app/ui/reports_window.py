@@ -44,6 +44,7 @@ from PySide6.QtWidgets import (
 from inbox_app.domain.reports import GroupBy, GroupFigures, Period
 from inbox_app.i18n import _, format_date, format_duration, format_number, ngettext
 from inbox_app.services import reports as report_service
+from inbox_app.services import triage
 from inbox_app.ui.report_charts import PATTERNS, BarChart, Series
 
 log = logging.getLogger("inbox_app.ui")
@@ -90,10 +91,15 @@ def group_label(group: GroupFigures, by: GroupBy) -> str:
     if group.is_total:
         return _("Total")
     if group.key is not None:
-        return group.key
+        return category_text(group.key) if by is GroupBy.CATEGORY else group.key
     if by in (GroupBy.CATEGORY, GroupBy.AGENT):
         return _("not set")
     return _("unknown")
+
+
+def category_text(category: str) -> str:
+    """A category's translated name (its key for one the app does not know)."""
+    return triage.category_label(category) or category
 
 
 def duration_text(seconds: float | None) -> str:
@@ -355,6 +361,11 @@ class ReportsWindow(QWidget):
             button.setObjectName(f"figure_{figure}")
             button.setFlat(True)
             button.setMinimumHeight(56)
+            big = button.font()  # the answer at a glance: the five figures stand out from the rest
+            big.setPointSizeF(big.pointSizeF() * 1.2)
+            big.setBold(True)
+            button.setFont(big)
+            button.setCursor(Qt.CursorShape.PointingHandCursor)
             button.clicked.connect(lambda _c=False, f=figure: self.drill_total(f))
             figures.addWidget(button)
             self.figure_buttons[figure] = button
@@ -448,16 +459,17 @@ class ReportsWindow(QWidget):
             ngettext("{n} day", "{n} days", days).format(n=days)
             for days in report_service.MARKETPLACE_WINDOWS
         )
-        parts = [
-            "<b>{channel}</b> {rates}".format(
-                channel=escape(channel), rates=" / ".join(rate_text(r.rate) for r in per_window)
+        parts = [  # non-breaking spaces: a line wraps between channels, never inside one
+            "<b>{channel}</b>&nbsp;{rates}".format(
+                channel=escape(channel),
+                rates="&nbsp;/&nbsp;".join(
+                    escape(rate_text(r.rate)).replace(" ", "&nbsp;") for r in per_window
+                ),
             )
             for channel, per_window in rates.items()
         ]
         self.marketplace_label.setText(
-            _("Late response rate as the marketplaces count it (last {windows}):").format(
-                windows=escape(windows)
-            )
+            _("Late response rate as the marketplaces count it ({windows}):").format(windows=escape(windows))
             + " &nbsp; "
             + (" &nbsp;·&nbsp; ".join(parts) if parts else "–")
         )
@@ -540,7 +552,10 @@ class ReportsWindow(QWidget):
         rest = [k for k in ranked if k not in shown]
         keys = sorted(shown, key=lambda k: (k is None, k or ""))
         series = [
-            Series(k if k is not None else _("not set"), [report.categories_daily[d].get(k, 0) for d in days])
+            Series(
+                category_text(k) if k is not None else _("not set"),
+                [report.categories_daily[d].get(k, 0) for d in days],
+            )
             for k in keys
         ]
         if rest:

@@ -134,6 +134,11 @@ def help_text() -> str:
                 "or reached their deadline, counted in the period in which they start."
             ),
             _(
+                "Under the figures, each marketplace's late response rate over the last 7, 30 and 90 days "
+                "(today included), whatever period is chosen: the windows over which Amazon's Account Health "
+                "counts it, so you see the number before the marketplace does."
+            ),
+            _(
                 "Median and p90 are nearest-rank: the middle value and the value 90 % of the episodes stay under."
             ),
             _(

@@ -234,7 +234,14 @@ def test_every_period_group_chart_and_the_marketplace_rates_match_the_cli(qtbot,
     assert "<b>amazon</b>" in text and rate_text(amazon["late_response_rate"]) in text
     assert "<b>email</b>" not in text
     # the help says how every figure is counted
-    for words in ("response episode", "First response time", "late", "Late response rate", "nearest-rank"):
+    for words in (
+        "response episode",
+        "First response time",
+        "late",
+        "Late response rate",
+        "nearest-rank",
+        "7, 30 and 90",
+    ):
         assert words in seen["help"], words
     # the drill-down: the group's conversations of the custom period, one opened in the main window
     custom = _cli_report(profile, today - timedelta(days=20), today - timedelta(days=5), seen["by"])
@@ -324,3 +331,76 @@ def test_the_report_window_in_german_with_charts_readable_in_grey_scale(qtbot, t
             name
         )  # each series told apart in grey
     assert seen["clipped"] == []
+
+
+@pytest.mark.qt_log_ignore(*IGNORED)
+def test_every_export_of_the_window_writes_what_the_cli_writes(
+    qtbot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    """Export → each of the five entries, with the mouse: the summary (CSV, JSON), one row per conversation,
+    one row per episode and the workbook, each the same as ``inbox-app report`` writes (no row cap)."""
+    import openpyxl
+    from PySide6.QtWidgets import QFileDialog
+
+    profile = tmp_path / "profile"
+    make_demo_profile(profile, count=40)
+    out = tmp_path / "out"
+    out.mkdir()
+    entries = {
+        "Summary as CSV…": out / "summary.csv",
+        "Summary as JSON…": out / "summary.json",
+        "One row per conversation (CSV)…": out / "conversations.csv",
+        "One row per episode (CSV)…": out / "episodes.csv",
+        "Workbook (XLSX)…": out / "report.xlsx",
+    }
+    target: list[Path] = []
+    # the platform's file dialog is not what this test checks: answer it with the entry's path
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(target[-1]), ""))
+
+    def scenario(gui: Gui) -> None:
+        wait_ready(qtbot, gui)
+        window = _open_reports(qtbot, gui)
+        button = window.export_button
+        menu = button.menu()
+        for text, path in entries.items():
+            target.append(path)
+
+            def pick(text: str = text) -> None:
+                if not menu.isVisible():
+                    QTimer.singleShot(20, pick)
+                    return
+                action = next(a for a in menu.actions() if a.text() == text)
+                QTest.mouseClick(menu, Qt.MouseButton.LeftButton, pos=menu.actionGeometry(action).center())
+
+            QTimer.singleShot(0, pick)
+            with qtbot.waitSignal(window.exported, timeout=20_000) as signal:
+                QTest.mouseClick(button, Qt.MouseButton.LeftButton)
+            assert signal.args == [str(path)]
+
+    run_real_app(profile, scenario)
+    cli_csv, cli_xlsx = tmp_path / "cli-episodes.csv", tmp_path / "cli.xlsx"
+    result = cli(profile, "report", "--json", "--csv", str(cli_csv), "--xlsx", str(cli_xlsx))
+    assert result.returncode == 0, result.stderr
+    expected = json.loads(result.stdout)
+    assert json.loads(entries["Summary as JSON…"].read_text(encoding="utf-8")) == expected
+    with entries["Summary as CSV…"].open(encoding="utf-8", newline="") as fh:
+        summary = list(csv.DictReader(fh))
+    assert [r["key"] for r in summary] == [*(g["key"] for g in expected["groups"]), "Total"]
+    assert [int(r["conversations"]) for r in summary] == [
+        g["conversations"] for g in (*expected["groups"], expected["total"])
+    ]
+    assert entries["One row per episode (CSV)…"].read_text(encoding="utf-8") == cli_csv.read_text(
+        encoding="utf-8"
+    )
+    with entries["One row per conversation (CSV)…"].open(encoding="utf-8", newline="") as fh:
+        conversations = list(csv.DictReader(fh))
+    assert list(conversations[0]) == list(report_service.CONVERSATION_COLUMNS)
+    assert sum(int(r["inbound"]) for r in conversations) == expected["total"]["inbound"]
+    assert sum(int(r["late"]) for r in conversations) == expected["total"]["late"]
+    assert len({r["conversation_id"] for r in conversations}) == len(conversations)
+    book, cli_book = openpyxl.load_workbook(entries["Workbook (XLSX)…"]), openpyxl.load_workbook(cli_xlsx)
+    assert book.sheetnames == cli_book.sheetnames == ["Summary", "Conversations", "Episodes", "Period"]
+    for name in book.sheetnames:
+        assert list(book[name].iter_rows(values_only=True)) == list(
+            cli_book[name].iter_rows(values_only=True)
+        )

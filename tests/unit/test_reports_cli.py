@@ -259,7 +259,8 @@ def test_bad_dates_are_a_clear_error(demo_profile: Path, args: list[str], needle
 def test_report_xlsx_holds_the_summary_and_every_conversation_and_episode(
     demo_profile: Path, tmp_path: Path
 ) -> None:
-    openpyxl = pytest.importorskip("openpyxl")
+    import openpyxl  # a test dependency (pyproject): a missing one fails, never skips
+
     book, episodes_csv = tmp_path / "report.xlsx", tmp_path / "episodes.csv"
     args = ("--from", "2000-01-01", "--to", "2100-01-01", "--json")
     result = run_cli(

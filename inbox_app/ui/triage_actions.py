@@ -2,10 +2,10 @@
 
 Keys (only where no text is typed: sidebar, list, reading pane): ``x`` adds or removes the current row from
 the selection, Shift+J/Shift+K extend it down/up (Ctrl/Shift+click with the mouse); ``e`` close, ``p``
-pending, ``s`` snooze, ``t`` tag, ``c`` category, ``a`` assign act on every selected conversation, and
-Ctrl+Z takes the last action back. All of them are also in the Conversation menu and the list's context
-menu. The store work runs on the controller's background worker, so a 1,000-row action never freezes the
-window; the status bar says what was done.
+pending, ``s`` snooze, ``t`` tag, ``c`` category, ``a`` assign act on every selected conversation,
+Ctrl+Z takes the last action back and Ctrl+Shift+Z does it again. All of them are also in the Conversation
+menu and the list's context menu. The store work runs on the controller's background worker, so a
+1,000-row action never freezes the window; the status bar says what was done.
 
 With one conversation selected, close/pending/snooze keep the controller's own path (with its warning before
 closing an unanswered marketplace conversation).
@@ -120,6 +120,8 @@ class TriageActions(QObject):
                 self.actions["tag"],
                 self.actions["category"],
                 self.actions["assign"],
+                None,
+                self.actions["select_toggle"],
             ]
         )
         settings = QAction(_("Categories and &team…"), window)

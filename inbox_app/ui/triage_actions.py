@@ -35,7 +35,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("inbox_app.ui")
 
-WAKE_INTERVAL_MS = 30_000  # how often snoozed conversations are checked for their time
+WAKE_INTERVAL_MS = 30_000  # the longest wait between two looks at the snoozed conversations
+WAKE_MARGIN_MS = 200  # woken just after their time, never before it (the store compares with "now")
 _keys = itertools.count(1)
 
 
@@ -136,10 +137,11 @@ class TriageActions(QObject):
         if tools is not None:
             tools.addAction(settings)
         self._wake_timer = QTimer(self)
+        self._wake_timer.setSingleShot(True)
         self._wake_timer.timeout.connect(self.wake_snoozed)
-        self._wake_timer.start(WAKE_INTERVAL_MS)
         # Conversations stored before categories existed get theirs once, off the UI thread.
         self.run(triage.categorise_uncategorised, lambda _count: None)
+        self.wake_snoozed()  # what woke while the app was closed is open from the first paint on
 
     # ------------------------------------------------------------------------------- set-up
     def _add_action(self, name: str, text: str, key: str, slot: Callable[[], object]) -> None:
@@ -338,10 +340,21 @@ class TriageActions(QObject):
         self.controller.window.statusBar().showMessage(message, 8000)
 
     def wake_snoozed(self) -> None:
-        """Snoozed conversations whose time came are open again (checked every half minute)."""
+        """Snoozed conversations whose time came are open again; then the timer is set for the next one to
+        wake (at most half a minute away, so a snooze set from the CLI or another window is seen too)."""
 
-        def woke(ids: object) -> None:
-            if isinstance(ids, list) and ids:
+        def work() -> tuple[list[int], datetime | None]:
+            return triage.wake_snoozed(), triage.next_wake()
+
+        def woke(result: object) -> None:
+            if not isinstance(result, tuple):
+                return
+            ids, upcoming = result
+            if ids:
                 self.controller.conversations_changed(ids)
+            wait_ms = WAKE_INTERVAL_MS
+            if upcoming is not None:
+                wait_ms = int((upcoming - datetime.now(UTC)).total_seconds() * 1000) + WAKE_MARGIN_MS
+            self._wake_timer.start(max(WAKE_MARGIN_MS, min(wait_ms, WAKE_INTERVAL_MS)))
 
-        self.run(triage.wake_snoozed, woke)
+        self.run(work, woke)

@@ -63,7 +63,7 @@ class BulkCommand(QUndoCommand):
 
         def finished(result: object) -> None:
             if isinstance(result, triage.BulkResult):
-                self._actions.done(self._ids, result.description)
+                self._actions.done(self._ids, result.description, tags=self._touches_tags())
 
         self._actions.run(work, finished)
 
@@ -73,8 +73,14 @@ class BulkCommand(QUndoCommand):
                 triage.undo(self._record)
 
         self._actions.run(
-            work, lambda _none: self._actions.done(self._ids, _("Undone: {what}").format(what=self._text))
+            work,
+            lambda _none: self._actions.done(
+                self._ids, _("Undone: {what}").format(what=self._text), tags=self._touches_tags()
+            ),
         )
+
+    def _touches_tags(self) -> bool:
+        return bool(self._change.add_tags or self._change.remove_tags)
 
 
 class TriageActions(QObject):
@@ -165,8 +171,12 @@ class TriageActions(QObject):
             _("The change could not be saved: {error}").format(error=exc), 8000
         )
 
-    def done(self, ids: list[int], message: str) -> None:
+    def done(self, ids: list[int], message: str, *, tags: bool = False) -> None:
+        """An action or its undo was written: the list and counts follow; a tag that appeared or went away
+        appears or goes away in the sidebar's Tags too."""
         self.controller.conversations_changed(ids)
+        if tags:
+            self.controller.reload_sidebar()
         self.controller.window.statusBar().showMessage(message + " · " + _("Ctrl+Z to undo"), 8000)
 
     # ------------------------------------------------------------------------------- selection

@@ -2,10 +2,11 @@
 
 Keys (only where no text is typed: sidebar, list, reading pane): ``x`` adds or removes the current row from
 the selection, Shift+J/Shift+K extend it down/up (Ctrl/Shift+click with the mouse); ``e`` close, ``p``
-pending, ``s`` snooze, ``t`` tag, ``c`` category, ``a`` assign act on every selected conversation,
-Ctrl+Z takes the last action back and Ctrl+Shift+Z does it again. All of them are also in the Conversation
-menu and the list's context menu. The store work runs on the controller's background worker, so a
-1,000-row action never freezes the window; the status bar says what was done.
+pending, ``s`` snooze, ``t`` tag, ``c`` category, ``a`` assign act on every selected conversation (``n``
+writes an internal note on the current one), Ctrl+Z takes the last action back and Ctrl+Shift+Z does it
+again. All of them are also in the Conversation menu and the list's context menu. The store work runs on
+the controller's background worker, so a 1,000-row action never freezes the window; the status bar says
+what was done.
 
 With one conversation selected, close/pending/snooze keep the controller's own path (with its warning before
 closing an unanswered marketplace conversation).
@@ -21,7 +22,7 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QItemSelectionModel, QObject, Qt, QTimer
 from PySide6.QtGui import QAction, QKeySequence, QUndoCommand
-from PySide6.QtWidgets import QMenu
+from PySide6.QtWidgets import QInputDialog, QMenu
 
 from inbox_app.domain.conversations import Status
 from inbox_app.i18n import _
@@ -100,6 +101,7 @@ class TriageActions(QObject):
         add("tag", _("&Tag…"), "T", self.pick_tag)
         add("category", _("Ca&tegory…"), "C", self.pick_category)
         add("assign", _("&Assign…"), "A", self.pick_assignee)
+        add("note", _("&Internal note…"), "N", self.write_note)
         by = window.actions_by_name
         # j/k keep a deliberate multi-selection (x, Shift+J/K, Ctrl+click) and only move the cursor in it.
         self._marking = False
@@ -117,7 +119,7 @@ class TriageActions(QObject):
         )
         if menu is not None:
             menu.addSeparator()
-            menu.addActions([self.actions[n] for n in ("tag", "category", "assign")])
+            menu.addActions([self.actions[n] for n in ("tag", "category", "assign", "note")])
             menu.addSeparator()
             menu.addActions([self.actions[n] for n in ("select_toggle", "select_down", "select_up")])
         listing.set_context_actions(
@@ -127,6 +129,7 @@ class TriageActions(QObject):
                 self.actions["tag"],
                 self.actions["category"],
                 self.actions["assign"],
+                self.actions["note"],
                 None,
                 self.actions["select_toggle"],
             ]
@@ -348,6 +351,35 @@ class TriageActions(QObject):
         self.controller.reload()
         message = _("Category rules applied: {count} conversations categorised").format(count=count)
         self.controller.window.statusBar().showMessage(message, 8000)
+
+    def write_note(self) -> QInputDialog | None:
+        """n: an internal note on the current conversation (never sent), shown in its thread at once. Not on
+        the undo stack: a note is a record of what was done, and stays."""
+        cid = self.controller.current_id()
+        if cid is None:
+            return None
+        dialog = QInputDialog(self.controller.window)
+        dialog.setObjectName("noteDialog")
+        dialog.setWindowTitle(_("Internal note"))
+        dialog.setLabelText(_("Only your team sees this note; it is never sent to the customer."))
+        dialog.setOption(QInputDialog.InputDialogOption.UsePlainTextEditForTextInput)
+        dialog.setOkButtonText(_("Add note"))
+        dialog.textValueSelected.connect(lambda text: self._save_note(cid, text))
+        dialog.finished.connect(dialog.deleteLater)
+        dialog.open()
+        return dialog
+
+    def _save_note(self, conversation_id: int, text: str) -> None:
+        if not text.strip():
+            return
+
+        def saved(note_id: object) -> None:
+            if note_id is None:
+                return
+            self.controller.conversations_changed([conversation_id])
+            self.controller.window.statusBar().showMessage(_("Note added."), 6000)
+
+        self.run(lambda: triage.add_note(conversation_id, text.strip()), saved)
 
     def wake_snoozed(self) -> None:
         """Snoozed conversations whose time came are open again; then the timer is set for the next one to

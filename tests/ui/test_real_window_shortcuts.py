@@ -196,6 +196,6 @@ def test_every_key_is_in_a_menu_and_a_right_click_offers_the_row_actions(qtbot, 
     run_real_app(demo_profile, scenario)
     assert seen["keys"] == ISSUE_KEYS
     assert seen["not_in_menus"] == []
-    for name in ("reply", "close", "pending", "snooze", "tag", "category", "assign", "select_toggle"):
+    for name in ("reply", "close", "pending", "snooze", "tag", "category", "assign", "note", "select_toggle"):
         assert ("snooze" if name == "snooze" else f"action_{name}") in seen["offered"], seen["offered"]  # type: ignore[operator]
     assert seen["current"], "the right-clicked row is the one acted on"

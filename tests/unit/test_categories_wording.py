@@ -1,5 +1,5 @@
 """Categorisation of customer messages as sellers receive them — greetings, order numbers, quoted history,
-signatures, typed in a hurry — 85 of them over the ten categories in es, en, fr, de, it and pt.
+signatures, typed in a hurry — 86 of them over the ten categories in es, en, fr, de, it and pt.
 
 Each is read as written, in CAPITALS, and without its accents (customers on phones leave them out): the rules
 must give the same category every time. Complements test_categories (one message per rule family)."""
@@ -175,6 +175,13 @@ MESSAGES: list[tuple[str, str, str, Category]] = [
     ("de", "", "Das Gerät ist defekt, es lässt sich nicht einschalten.", C.DAMAGED),
     ("de", "", "Ich habe einen falschen Artikel erhalten, bestellt war die schwarze Variante.", C.WRONG_ITEM),
     ("de", "", "Falsche Farbe geliefert – ich wollte Grün, bekommen habe ich Blau.", C.WRONG_ITEM),
+    (
+        "de",
+        "Bestellung 306-1921363-7762334",
+        "Ich habe „Wanderschuhe“ in Größe 44 bestellt und Größe 43 bekommen. Können Sie mir die richtige Größe "
+        "schicken? Die andere schicke ich natürlich zurück.\n\nMit freundlichen Grüßen\nFelix Meyer",
+        C.WRONG_ITEM,
+    ),
     (
         "de",
         "Rücksendung",

@@ -199,3 +199,37 @@ def test_every_key_is_in_a_menu_and_a_right_click_offers_the_row_actions(qtbot, 
     for name in ("reply", "close", "pending", "snooze", "tag", "category", "assign", "note", "select_toggle"):
         assert ("snooze" if name == "snooze" else f"action_{name}") in seen["offered"], seen["offered"]  # type: ignore[operator]
     assert seen["current"], "the right-clicked row is the one acted on"
+
+
+def test_s_snoozes_the_selection_and_ctrl_z_wakes_it_as_it_was(qtbot, demo_profile: Path) -> None:  # type: ignore[no-untyped-def]
+    from inbox_app.services import triage
+
+    seen: dict[str, object] = {}
+
+    def scenario(gui: Gui) -> None:
+        wait_ready(qtbot, gui)
+        gui.window.conversation_list.clearSelection()
+        press(Qt.Key.Key_X)
+        press(Qt.Key.Key_J, SHIFT)
+        chosen = actions_of(gui).selected_ids()
+        before = (statuses(chosen), {cid: f.snoozed_until for cid, f in triage.facts(chosen).items()})
+        press(Qt.Key.Key_S)
+        menu = gui.window.snooze_menu
+        qtbot.waitUntil(menu.isVisible)
+        QTest.keyClick(menu, Qt.Key.Key_Down)  # "Until tomorrow morning"
+        QTest.keyClick(menu, Qt.Key.Key_Return)
+        qtbot.waitUntil(lambda: idle(gui) and statuses(chosen) == ["snoozed"] * 2)
+        seen["until"] = {f.snoozed_until is not None for f in triage.facts(chosen).values()}
+        refocus(qtbot, gui)
+        press(Qt.Key.Key_Z, CTRL)
+        qtbot.waitUntil(
+            lambda: (
+                idle(gui)
+                and (statuses(chosen), {cid: f.snoozed_until for cid, f in triage.facts(chosen).items()})
+                == before
+            )
+        )
+        seen["undone"] = True
+
+    run_real_app(demo_profile, scenario)
+    assert seen == {"until": {True}, "undone": True}

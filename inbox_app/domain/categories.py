@@ -65,7 +65,8 @@ CATEGORY_LABELS: dict[str, str] = {
 RULE_LANGUAGES: tuple[str, ...] = ("es", "en", "fr", "de", "it", "pt")
 
 #: Equal scores go to the first of these: the narrower topic (a code, a bill, a payment, the wrong item) before
-#: the broad ones that customers mention in passing (delivery, refund, return).
+#: the broad ones that customers mention in passing (delivery, refund, return). Refund before delivery: "still no
+#: refund, you received the return" asks for money, whatever the parcel words around it.
 TIE_ORDER: tuple[Category, ...] = (
     Category.PROMO_CODE,
     Category.INVOICE,
@@ -74,8 +75,8 @@ TIE_ORDER: tuple[Category, ...] = (
     Category.DAMAGED,
     Category.STOCK,
     Category.PRE_SALE,
-    Category.DELIVERY,
     Category.REFUND,
+    Category.DELIVERY,
     Category.RETURN,
 )
 
@@ -98,6 +99,10 @@ DEFAULT_RULES: dict[str, dict[str, tuple[str, ...]]] = {
             "donde esta mi pedido",
             "donde esta mi paquete",
             "perdid*",
+            "no he recibido",
+            "no lo he recibido",
+            "repartidor",
+            "entregado",
         ),
         "en": (
             "not arrived",
@@ -153,6 +158,8 @@ DEFAULT_RULES: dict[str, dict[str, tuple[str, ...]]] = {
             "zustell*",
             "versand*",
             "verloren",
+            "zugestellt",
+            "nichts erhalten",
         ),
         "it": (
             "non e arrivato",
@@ -272,6 +279,8 @@ DEFAULT_RULES: dict[str, dict[str, tuple[str, ...]]] = {
             "riscad*",
             "estragad*",
             "amassad*",
+            "defeito*",
+            "nao liga",
         ),
     },
     Category.WRONG_ITEM: {
@@ -306,6 +315,10 @@ DEFAULT_RULES: dict[str, dict[str, tuple[str, ...]]] = {
             "missing part",
             "missing piece",
             "missing item",
+            "correct size",
+            "correct colour",
+            "correct color",
+            "correct item",
         ),
         "fr": (
             "mauvais*",
@@ -316,6 +329,10 @@ DEFAULT_RULES: dict[str, dict[str, tuple[str, ...]]] = {
             "article different",
             "il manque",
             "erreur",
+            "n ai pas recu le bon",
+            "le bon article",
+            "la bonne taille",
+            "la bonne couleur",
         ),
         "de": (
             "falsch*",
@@ -326,6 +343,9 @@ DEFAULT_RULES: dict[str, dict[str, tuple[str, ...]]] = {
             "fehlt",
             "fehlen*",
             "verwechselt",
+            "richtige grosse",
+            "richtige farbe",
+            "richtigen artikel",
         ),
         "it": ("sbagliat*", "non corrisponde", "diverso da", "al posto di", "invece di", "manca", "mancano"),
         "pt": ("errad*", "nao corresponde", "diferente do", "em vez de", "no lugar de", "falta", "faltam"),
@@ -355,6 +375,7 @@ DEFAULT_RULES: dict[str, dict[str, tuple[str, ...]]] = {
             "anular*",
             "abono",
             "devuelvan el dinero",
+            "devolv* el dinero",
         ),
         "en": ("refund*", "money back", "reimburs*", "cancel*", "chargeback"),
         "fr": ("rembours*", "annul*", "mon argent"),
@@ -458,6 +479,10 @@ DEFAULT_RULES: dict[str, dict[str, tuple[str, ...]]] = {
             "do you ship",
             "is it possible",
             "warranty",
+            "thinking of ordering",
+            "before i order",
+            "does it come with",
+            "come with",
         ),
         "fr": (
             "avant d acheter",
@@ -479,6 +504,9 @@ DEFAULT_RULES: dict[str, dict[str, tuple[str, ...]]] = {
             "liefern sie",
             "ist es moglich",
             "garantie",
+            "bevor ich bestelle",
+            "bevor ich kaufe",
+            "geeignet",
         ),
         "it": (
             "prima di acquistare",

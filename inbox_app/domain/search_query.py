@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, tzinfo
+from datetime import UTC, date, datetime, time, tzinfo
 
 from inbox_app.domain.conversations import Status
 from inbox_app.i18n import _
@@ -126,15 +126,17 @@ def _tokens(text: str) -> list[tuple[str, bool]]:
 def _parse_day(key: str, value: str, tz: tzinfo | None) -> datetime:
     try:
         day = date.fromisoformat(value)
-    except ValueError:
+        start = datetime.combine(day, time())
+        # No zone given: the system's local zone for *that* day (DST included), as the seller's clock shows it.
+        moment = start.replace(tzinfo=tz) if tz is not None else start.astimezone()
+        moment.astimezone(UTC)  # the store compares in UTC: 0001-01-01 or 9999-12-31 may not get there
+    except (ValueError, OverflowError):
         raise SearchQueryError(
             _("“{value}” is not a date for {key}: — write it as YYYY-MM-DD, e.g. {key}:2026-11-02.").format(
                 value=value, key=key
             )
         ) from None
-    start = datetime.combine(day, time())
-    # No zone given: the system's local zone for *that* day (DST included), as the seller's clock shows it.
-    return start.replace(tzinfo=tz) if tz is not None else start.astimezone()
+    return moment
 
 
 def _filter(key: str, raw_value: str, negated: bool, tz: tzinfo | None) -> Filter:

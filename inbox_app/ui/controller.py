@@ -307,6 +307,10 @@ class MainController(QObject):
         by["undo"].setEnabled(False)
         self.undo_stack.canUndoChanged.connect(by["undo"].setEnabled)
         self.undo_stack.undoTextChanged.connect(self._on_undo_text)
+        by["redo"].triggered.connect(self.undo_stack.redo)
+        by["redo"].setEnabled(False)
+        self.undo_stack.canRedoChanged.connect(by["redo"].setEnabled)
+        self.undo_stack.redoTextChanged.connect(self._on_redo_text)
         by["refresh"].triggered.connect(self.sync_now)
         by["sort_reverse"].toggled.connect(self.model.set_reverse)
         by["reply"].triggered.connect(self.focus_reply)
@@ -542,6 +546,11 @@ class MainController(QObject):
         action = self.window.actions_by_name["undo"]
         if shiboken6.isValid(action):  # the stack still talks while the window is being destroyed
             action.setText(_("&Undo {action}").format(action=text) if text else _("&Undo"))
+
+    def _on_redo_text(self, text: str) -> None:
+        action = self.window.actions_by_name["redo"]
+        if shiboken6.isValid(action):
+            action.setText(_("&Redo {action}").format(action=text) if text else _("&Redo"))
 
     def start(self) -> None:
         """Restore the layout and the last view, load the sidebar, show the window's content."""

@@ -54,7 +54,18 @@ from inbox_app.ui.thread_view import ThreadView
 SETTINGS_VERSION = 1
 #: Actions whose shortcut is a plain key (no Ctrl/Alt): never fired while a text field has the focus.
 SINGLE_KEY_ACTIONS = frozenset(
-    {"next", "previous", "reply", "close", "pending", "snooze", "reopen", "mark_unread", "shortcuts"}
+    {
+        "next",
+        "previous",
+        "reply",
+        "close",
+        "pending",
+        "snooze",
+        "reopen",
+        "mark_unread",
+        "shortcuts",
+        "search",
+    }
 )
 
 
@@ -282,6 +293,8 @@ class MainWindow(QMainWindow):
         self._build_status_bar()
         self.conversation_list.set_context_actions(
             [
+                self.actions_by_name["reply"],
+                None,
                 self.actions_by_name["close"],
                 self.actions_by_name["pending"],
                 self.snooze_menu.menuAction(),
@@ -337,7 +350,11 @@ class MainWindow(QMainWindow):
         a("try_demo", _("Try the &demo"))
         a("quit", _("&Quit"), QKeySequence.StandardKey.Quit)
         a("undo", _("&Undo"), QKeySequence.StandardKey.Undo)
+        redo = a("redo", _("&Redo"), "Ctrl+Shift+Z")
+        redo.setShortcuts(_with_platform_keys(QKeySequence("Ctrl+Shift+Z"), QKeySequence.StandardKey.Redo))
         a("find", _("&Find"), QKeySequence.StandardKey.Find)
+        # "/" as in mail and chat tools: from the list or the reading pane straight into the search box.
+        a("search", _("Sea&rch"), "/")
         a("refresh", _("&Refresh"), QKeySequence.StandardKey.Refresh)
         a(
             "save_search",
@@ -376,6 +393,7 @@ class MainWindow(QMainWindow):
         self.actions_by_name["try_demo"].triggered.connect(self.try_demo_requested)
         self.actions_by_name["quit"].triggered.connect(self.close)
         self.actions_by_name["find"].triggered.connect(self.focus_search)
+        self.actions_by_name["search"].triggered.connect(self.focus_search)
         self.actions_by_name["next"].triggered.connect(lambda: self.conversation_list.move_selection(1))
         self.actions_by_name["previous"].triggered.connect(lambda: self.conversation_list.move_selection(-1))
         self.actions_by_name["plain_text"].toggled.connect(self.thread_view.set_plain_text)
@@ -400,9 +418,9 @@ class MainWindow(QMainWindow):
         file_menu.addSeparator()
         file_menu.addAction(by["quit"])
         edit_menu = bar.addMenu(_("&Edit"))
-        edit_menu.addActions([by["undo"]])
+        edit_menu.addActions([by["undo"], by["redo"]])
         edit_menu.addSeparator()
-        edit_menu.addActions([by["find"], by["save_search"]])
+        edit_menu.addActions([by["find"], by["search"], by["save_search"]])
         view_menu = bar.addMenu(_("&View"))
         view_menu.addActions(list(self.view_actions.values()))
         view_menu.addSeparator()
@@ -636,3 +654,13 @@ def _to_bool(value: object) -> bool:
     if isinstance(value, str):
         return value.lower() in ("1", "true", "yes")
     return bool(value)
+
+
+def _with_platform_keys(first: QKeySequence, standard: QKeySequence.StandardKey) -> list[QKeySequence]:
+    """``first`` (the key shown in the menu and the "?" list), then the platform's own keys for the same
+    action (Ctrl+Y for Redo on Windows), without doubles."""
+    keys = [first]
+    for key in QKeySequence.keyBindings(standard):
+        if key not in keys:
+            keys.append(key)
+    return keys

@@ -2,10 +2,11 @@
 
 Keys (only where no text is typed: sidebar, list, reading pane): ``x`` adds or removes the current row from
 the selection, Shift+J/Shift+K extend it down/up (Ctrl/Shift+click with the mouse); ``e`` close, ``p``
-pending, ``s`` snooze, ``t`` tag, ``c`` category, ``a`` assign act on every selected conversation, and
-Ctrl+Z takes the last action back. All of them are also in the Conversation menu and the list's context
-menu. The store work runs on the controller's background worker, so a 1,000-row action never freezes the
-window; the status bar says what was done.
+pending, ``s`` snooze, ``t`` tag, ``c`` category, ``a`` assign act on every selected conversation (``n``
+writes an internal note on the current one), Ctrl+Z takes the last action back and Ctrl+Shift+Z does it
+again. All of them are also in the Conversation menu and the list's context menu. The store work runs on
+the controller's background worker, so a 1,000-row action never freezes the window; the status bar says
+what was done.
 
 With one conversation selected, close/pending/snooze keep the controller's own path (with its warning before
 closing an unanswered marketplace conversation).
@@ -21,7 +22,7 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QItemSelectionModel, QObject, Qt, QTimer
 from PySide6.QtGui import QAction, QKeySequence, QUndoCommand
-from PySide6.QtWidgets import QMenu
+from PySide6.QtWidgets import QInputDialog, QMenu
 
 from inbox_app.domain.conversations import Status
 from inbox_app.i18n import _
@@ -35,7 +36,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("inbox_app.ui")
 
-WAKE_INTERVAL_MS = 30_000  # how often snoozed conversations are checked for their time
+WAKE_INTERVAL_MS = 30_000  # the longest wait between two looks at the snoozed conversations
+WAKE_MARGIN_MS = 200  # woken just after their time, never before it (the store compares with "now")
 _keys = itertools.count(1)
 
 
@@ -62,7 +64,7 @@ class BulkCommand(QUndoCommand):
 
         def finished(result: object) -> None:
             if isinstance(result, triage.BulkResult):
-                self._actions.done(self._ids, result.description)
+                self._actions.done(self._ids, result.description, tags=self._touches_tags())
 
         self._actions.run(work, finished)
 
@@ -72,8 +74,14 @@ class BulkCommand(QUndoCommand):
                 triage.undo(self._record)
 
         self._actions.run(
-            work, lambda _none: self._actions.done(self._ids, _("Undone: {what}").format(what=self._text))
+            work,
+            lambda _none: self._actions.done(
+                self._ids, _("Undone: {what}").format(what=self._text), tags=self._touches_tags()
+            ),
         )
+
+    def _touches_tags(self) -> bool:
+        return bool(self._change.add_tags or self._change.remove_tags)
 
 
 class TriageActions(QObject):
@@ -93,6 +101,7 @@ class TriageActions(QObject):
         add("tag", _("&Tag…"), "T", self.pick_tag)
         add("category", _("Ca&tegory…"), "C", self.pick_category)
         add("assign", _("&Assign…"), "A", self.pick_assignee)
+        add("note", _("&Internal note…"), "N", self.write_note)
         by = window.actions_by_name
         # j/k keep a deliberate multi-selection (x, Shift+J/K, Ctrl+click) and only move the cursor in it.
         self._marking = False
@@ -110,7 +119,7 @@ class TriageActions(QObject):
         )
         if menu is not None:
             menu.addSeparator()
-            menu.addActions([self.actions[n] for n in ("tag", "category", "assign")])
+            menu.addActions([self.actions[n] for n in ("tag", "category", "assign", "note")])
             menu.addSeparator()
             menu.addActions([self.actions[n] for n in ("select_toggle", "select_down", "select_up")])
         listing.set_context_actions(
@@ -120,6 +129,9 @@ class TriageActions(QObject):
                 self.actions["tag"],
                 self.actions["category"],
                 self.actions["assign"],
+                self.actions["note"],
+                None,
+                self.actions["select_toggle"],
             ]
         )
         settings = QAction(_("Categories and &team…"), window)
@@ -134,10 +146,11 @@ class TriageActions(QObject):
         if tools is not None:
             tools.addAction(settings)
         self._wake_timer = QTimer(self)
+        self._wake_timer.setSingleShot(True)
         self._wake_timer.timeout.connect(self.wake_snoozed)
-        self._wake_timer.start(WAKE_INTERVAL_MS)
         # Conversations stored before categories existed get theirs once, off the UI thread.
         self.run(triage.categorise_uncategorised, lambda _count: None)
+        self.wake_snoozed()  # what woke while the app was closed is open from the first paint on
 
     # ------------------------------------------------------------------------------- set-up
     def _add_action(self, name: str, text: str, key: str, slot: Callable[[], object]) -> None:
@@ -161,8 +174,12 @@ class TriageActions(QObject):
             _("The change could not be saved: {error}").format(error=exc), 8000
         )
 
-    def done(self, ids: list[int], message: str) -> None:
+    def done(self, ids: list[int], message: str, *, tags: bool = False) -> None:
+        """An action or its undo was written: the list and counts follow; a tag that appeared or went away
+        appears or goes away in the sidebar's Tags too."""
         self.controller.conversations_changed(ids)
+        if tags:
+            self.controller.reload_sidebar()
         self.controller.window.statusBar().showMessage(message + " · " + _("Ctrl+Z to undo"), 8000)
 
     # ------------------------------------------------------------------------------- selection
@@ -335,11 +352,51 @@ class TriageActions(QObject):
         message = _("Category rules applied: {count} conversations categorised").format(count=count)
         self.controller.window.statusBar().showMessage(message, 8000)
 
+    def write_note(self) -> QInputDialog | None:
+        """n: an internal note on the current conversation (never sent), shown in its thread at once. Not on
+        the undo stack: a note is a record of what was done, and stays."""
+        cid = self.controller.current_id()
+        if cid is None:
+            return None
+        dialog = QInputDialog(self.controller.window)
+        dialog.setObjectName("noteDialog")
+        dialog.setWindowTitle(_("Internal note"))
+        dialog.setLabelText(_("Only your team sees this note; it is never sent to the customer."))
+        dialog.setOption(QInputDialog.InputDialogOption.UsePlainTextEditForTextInput)
+        dialog.setOkButtonText(_("Add note"))
+        dialog.textValueSelected.connect(lambda text: self._save_note(cid, text))
+        dialog.finished.connect(dialog.deleteLater)
+        dialog.open()
+        return dialog
+
+    def _save_note(self, conversation_id: int, text: str) -> None:
+        if not text.strip():
+            return
+
+        def saved(note_id: object) -> None:
+            if note_id is None:
+                return
+            self.controller.conversations_changed([conversation_id])
+            self.controller.window.statusBar().showMessage(_("Note added."), 6000)
+
+        self.run(lambda: triage.add_note(conversation_id, text.strip()), saved)
+
     def wake_snoozed(self) -> None:
-        """Snoozed conversations whose time came are open again (checked every half minute)."""
+        """Snoozed conversations whose time came are open again; then the timer is set for the next one to
+        wake (at most half a minute away, so a snooze set from the CLI or another window is seen too)."""
 
-        def woke(ids: object) -> None:
-            if isinstance(ids, list) and ids:
+        def work() -> tuple[list[int], datetime | None]:
+            return triage.wake_snoozed(), triage.next_wake()
+
+        def woke(result: object) -> None:
+            if not isinstance(result, tuple):
+                return
+            ids, upcoming = result
+            if ids:
                 self.controller.conversations_changed(ids)
+            wait_ms = WAKE_INTERVAL_MS
+            if upcoming is not None:
+                wait_ms = int((upcoming - datetime.now(UTC)).total_seconds() * 1000) + WAKE_MARGIN_MS
+            self._wake_timer.start(max(WAKE_MARGIN_MS, min(wait_ms, WAKE_INTERVAL_MS)))
 
-        self.run(triage.wake_snoozed, woke)
+        self.run(work, woke)

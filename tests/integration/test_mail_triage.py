@@ -1,5 +1,5 @@
 """Triage on real mail (Dovecot): incoming mail is categorised by its words once its body is fetched, and a
-customer's new mail reopens a closed conversation on the next sync."""
+customer's new mail reopens a closed conversation, or wakes a snoozed one before its time, on the next sync."""
 
 from __future__ import annotations
 
@@ -59,6 +59,34 @@ def test_mail_is_categorised_and_a_new_mail_reopens_a_closed_conversation(
     again = Conversation.get_by_id(closed)
     assert again.status == "open" and again.deadline_at is not None
     assert again.category == "delivery"  # unchanged by the new message
+
+
+def test_a_snoozed_mail_conversation_wakes_when_the_customer_writes(
+    profile: Any, dovecot: DovecotServer, mail_user: tuple[str, str]
+) -> None:
+    user, password = mail_user
+    account: Account = mail_account(dovecot, user, password)
+    now = datetime.now(UTC).replace(microsecond=0)
+    first = make_mail(
+        1, subject="Pedido 171-555", body="Mi pedido no ha llegado.", date=now - timedelta(hours=3)
+    )
+    dovecot.append(user, password, "INBOX", first)
+    _sync_once(account, profile)
+    (conversation,) = Conversation.select()
+    far = datetime(2099, 12, 1, 8, tzinfo=UTC)
+    triage.set_status([conversation.id], Status.SNOOZED, far)
+    _sync_once(account, profile)  # nothing new: it sleeps on
+    assert Conversation.get_by_id(conversation.id).status == "snoozed"
+
+    again = make_mail(
+        2, subject="Re: Pedido 171-555", sender="Buyer 1 <buyer1@example.net>", in_reply_to="<msg1@example.net>",
+        body="¿Alguna novedad? Sigue sin llegar.", date=datetime.now(UTC) + timedelta(seconds=5),
+    )  # fmt: skip
+    dovecot.append(user, password, "INBOX", again)
+    _sync_once(account, profile)
+    woke = Conversation.get_by_id(conversation.id)
+    assert (woke.status, woke.snoozed_until) == ("open", None)
+    assert woke.deadline_at is not None, "the clock runs again"
 
 
 def _sync_once(account: Account, profile: Any) -> None:

@@ -94,3 +94,32 @@ def test_note_is_added_and_shown(profile_dir: Path) -> None:
     assert missing.returncode == 1 and "999999" in missing.stderr
     empty = run_cli("--profile", p, "note", "2", "--text", "  ")
     assert empty.returncode == 2
+
+
+def test_status_open_wakes_a_snoozed_one_and_search_json_finds_what_set_wrote(profile_dir: Path) -> None:
+    """``set --status open`` ends a snooze (no time left behind); ``search --json`` with the triage filters finds
+    exactly what ``set`` wrote and reports the same fields as ``list``/``show``."""
+    p = str(profile_dir)
+    rows = _json("--profile", p, "list", "--view", "all", "--json")
+    first, second = str(rows[4]["id"]), str(rows[5]["id"])
+    assert (
+        run_cli("--profile", p, "set", first, second, "--snooze-until", "2099-01-01T10:00Z").returncode == 0
+    )
+    assert run_cli("--profile", p, "set", first, "--status", "open").returncode == 0
+    woke, asleep = _show(profile_dir, int(first)), _show(profile_dir, int(second))
+    assert (woke["status"], woke["snoozed_until"]) == ("open", None)
+    assert (asleep["status"], asleep["snoozed_until"]) == ("snoozed", "2099-01-01T10:00:00+00:00")
+
+    assert run_cli(
+        "--profile", p, "set", first, second, "--category", "stock", "--assign", "Luis", "--tag", "llamar"
+    ).returncode == 0  # fmt: skip
+    found = _json("--profile", p, "search", "category:stock assignee:luis tag:llamar", "--json")
+    assert sorted(str(r["id"]) for r in found) == sorted([first, second])
+    for row in found:
+        assert {"category", "assignee", "snoozed_until", "tags"} <= set(row), row
+        assert row["category"] == "stock" and row["assignee"] == "Luis" and "llamar" in row["tags"]
+    snoozed = _json("--profile", p, "search", "status:snoozed assignee:luis", "--json")
+    assert [str(r["id"]) for r in snoozed] == [second]
+    assert snoozed[0]["snoozed_until"] == "2099-01-01T10:00:00+00:00"
+    not_luis = _json("--profile", p, "search", "-assignee:luis tag:llamar", "--json")
+    assert not_luis == []

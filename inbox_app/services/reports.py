@@ -135,7 +135,7 @@ def _bucket(seconds: float) -> int:
 
 #: Conversations recomputed per transaction while the window catches up (≈ 20–60 ms each): what a write of
 #: the UI thread or of the sync may have to wait for the lock.
-CATCH_UP_BATCH = 200
+CATCH_UP_BATCH = 500
 #: A catch-up step runs transactions until this much time has passed, then gives the worker back: the longest a
 #: list query (a view, a search) queued behind the catch-up waits.
 CATCH_UP_SECONDS = 0.1

@@ -133,12 +133,14 @@ def _bucket(seconds: float) -> int:
     return len(RESPONSE_BUCKETS)
 
 
-#: Conversations recomputed per transaction while the window catches up (≈ 20–60 ms each): what a write of
-#: the UI thread or of the sync may have to wait for the lock.
+#: Conversations recomputed per transaction while the window catches up (≈ 130 ms of CPU at 100,000
+#: conversations): about the longest a write of the UI thread or of the sync waits for the lock. Measured at
+#: 100,000 (benchmarks/report_100k.py, a loaded machine): the whole catch-up took 13–14 s of CPU at 500 per
+#: transaction, 12–14 s at 2,000 (in one go), 14–17 s at 250 — so not smaller.
 CATCH_UP_BATCH = 500
-#: A catch-up step runs transactions until this much time has passed, then gives the worker back: the longest a
-#: list query (a view, a search) queued behind the catch-up waits.
-CATCH_UP_SECONDS = 0.1
+#: A catch-up step runs transactions until this much time has passed, then gives the worker back (at least one
+#: transaction): with the batch above, about the longest a list query queued behind the catch-up waits.
+CATCH_UP_SECONDS = 0.05
 
 
 @dataclass(frozen=True)

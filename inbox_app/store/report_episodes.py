@@ -184,9 +184,11 @@ def _rows_for(
             )
         )
     changes: dict[int, list[StatusChange]] = {cid: [] for cid in convs}
+    # ``+kind``: SQLite otherwise chose the index on ``kind`` and read every status event of the profile for
+    # each batch (30 ms at 100,000 conversations, whatever the batch's size); by conversation it is ≈ 1 ms.
     for cid, at, kind, new in db.execute_sql(
         "SELECT conversation, at, kind, json_extract(data, '$.new') FROM event "
-        f"WHERE conversation IN (SELECT value FROM json_each(?)) AND kind IN {_CLOCK_EVENTS} "
+        f"WHERE conversation IN (SELECT value FROM json_each(?)) AND +kind IN {_CLOCK_EVENTS} "
         "ORDER BY conversation, at, id",
         (id_list,),
     ):
@@ -240,12 +242,13 @@ def refresh_batch(limit: int = BATCH) -> Batch:
     writes) and stop at any point. ``report_dirty`` is the queue: a batch removes the marks of what it
     recomputed in the same transaction, so the next batch resumes there and a crash between batches (or a
     rollback inside one) loses nothing. For the same reason the commit need not wait for the disk
-    (``relaxed_transaction``: a power cut can only bring back dirty marks). Call :func:`mark_changed_policies`
+    (``relaxed_transaction``: a power cut can only bring back dirty marks), and the log is copied back by the
+    checkpoint thread's periodic look, once for many batches. Call :func:`mark_changed_policies`
     once before a series of batches.
     """
     db = Conversation._meta.database
     policies = {int(ch.id): ingest.policy_for_channel(ch) for ch in Channel.select()}
-    with relaxed_transaction():
+    with relaxed_transaction(poke=False):
         # Inside the write lock: no message of these conversations can arrive between the read and the removal
         # of their dirty marks, and a second refresher (the CLI, another window) cannot take the same ones.
         chunk = [

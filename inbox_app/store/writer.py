@@ -44,7 +44,7 @@ from inbox_app.domain.conversations import (
 )
 from inbox_app.domain.message_ids import norm_id
 from inbox_app.store.blobs import BlobStore
-from inbox_app.store.db import database_proxy, is_disk_full, wal_written
+from inbox_app.store.db import database_proxy, is_disk_full, relaxed_transaction
 from inbox_app.store.models import (
     Account,
     Channel,
@@ -207,27 +207,11 @@ class StoreWriter:
         server holds, and the sync's cursor (``SyncState.last_uid``, ``MailLocation.body_fetched``) moves in
         the same transaction. In WAL mode NORMAL stays consistent after any crash and loses nothing when only
         the app dies; a power cut or an OS crash may lose the last commits, but then the cursor is lost with
-        them, so the next sync simply fetches those mails again. Outbox rows and drafts keep FULL: the pragma is set on this thread's
-        connection before BEGIN (SQLite ignores changes inside a transaction) and put back right after
-        COMMIT, and the next FULL commit's fsync of the WAL also makes these earlier frames durable.
-        Nested in an outer transaction it is a plain savepoint and leaves the pragma alone.
+        them, so the next sync simply fetches those mails again. Outbox rows and drafts keep FULL (how the
+        pragma is switched: :func:`inbox_app.store.db.relaxed_transaction`).
         """
-        db = self.db
-        if db.in_transaction():
-            with db.atomic():
-                yield
-            return
-        previous = db.execute_sql("PRAGMA synchronous").fetchone()[0]
-        db.execute_sql("PRAGMA synchronous = NORMAL")
-        try:
-            # IMMEDIATE: the batch reads before it writes, and the sync runs on its own connection (the DB
-            # worker) next to the UI's; a deferred BEGIN could then fail with SQLITE_BUSY on its first write
-            # when another connection committed since its read. IMMEDIATE waits for the lock (busy_timeout).
-            with db.atomic("IMMEDIATE"):
-                yield
-        finally:
-            db.execute_sql(f"PRAGMA synchronous = {int(previous)}")
-        wal_written()  # a batch is megabytes of log: let the checkpoint thread copy it back now
+        with relaxed_transaction():  # BEGIN IMMEDIATE, NORMAL, then a poke of the checkpoint thread
+            yield
 
     def split_copy(self, message_id: int, location_id: int, *, text: str) -> int:
         """Give a location its own message: a different mail stored as a copy of ``message_id`` (same

@@ -4,7 +4,9 @@ Why it looks like this: a seller wants "am I answering in time?" at a glance (th
 (charts) and the detail per channel/account/… (the table). Every figure can be clicked down to the
 conversations behind it; opening one selects it in the main window (signal ``open_conversation(int)``).
 The report is computed by :func:`inbox_app.services.reports.compute_report` on the controller's worker thread
-(``runner``); the window only lays it out.
+(``runner``), after the stored episodes were brought up to date there in short steps
+(:func:`~inbox_app.services.reports.catch_up_step`) that let the main window's queries run in between; the
+window only lays it out.
 
 Signals: ``open_conversation(int)`` — the user opened a conversation from a drill-down list.
 """
@@ -19,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QAbstractTableModel, QDate, QModelIndex, QPersistentModelIndex, Qt, Signal
+from PySide6.QtGui import QCloseEvent, QShowEvent
 from PySide6.QtWidgets import (
     QComboBox,
     QDateEdit,
@@ -288,8 +291,8 @@ Runner = Callable[[str, Callable[[], Any], Callable[[Any], None], Callable[[Base
 
 class ReportsWindow(QWidget):
     """Signals: ``open_conversation(int)``, ``report_ready()`` (a report was laid out; tests wait on it),
-    ``progress_changed(int, int)`` (done, total conversations brought up to date; emitted from the worker
-    thread, delivered queued on the UI thread), ``exported(str)`` (an export was written to this path)."""
+    ``progress_changed(int, int)`` (done, total conversations brought up to date, after each step of the
+    catch-up), ``exported(str)`` (an export was written to this path)."""
 
     open_conversation = Signal(int)
     report_ready = Signal()
@@ -305,6 +308,9 @@ class ReportsWindow(QWidget):
         self._run = run
         self.now_fn: Callable[[], datetime] = now_fn or (lambda: datetime.now(UTC))
         self.report: report_service.Report | None = None
+        self._catching_up = False  # the stored episodes are being brought up to date, a step at a time
+        self._stopped = False  # the window was closed during the catch-up: resume when shown again
+        self._catch_up_done = 0
         outer = QVBoxLayout(self)
         bar = QHBoxLayout()
         self.period_box = QComboBox(self)
@@ -438,15 +444,46 @@ class ReportsWindow(QWidget):
         self.recompute()
 
     def recompute(self) -> None:
-        """Compute the report on the worker thread; the progress bar counts the conversations whose episodes
-        are brought up to date first (many only after a big import), otherwise it just says "Computing…"."""
-        period, by, now = self.period(), self.group_by(), self.now_fn()
+        """Bring the stored episodes up to date, then compute the report, on the worker thread.
+
+        The catch-up (many conversations only after a big import or the upgrade) runs as short steps, each
+        queued again behind whatever the main window asked the same worker for meanwhile (a view, a search), so
+        the list keeps answering; the progress bar counts the conversations. Closing the window stops it
+        between two steps (what is done stays done); showing it again resumes. Then it just says "Computing…".
+        """
+        self._catch_up_done = 0
+        self._stopped = False
+        self._catching_up = True
         self.progress.setRange(0, 0)
         self.progress.setFormat(_("Computing…"))
         self.progress.setVisible(True)
+        self._catch_up(first=True)
+
+    def _catch_up(self, first: bool = False) -> None:
         self._run(
             "report",
-            lambda: report_service.compute_report(period, by, now, progress=self.progress_changed.emit),
+            lambda: report_service.catch_up_step(first=first),
+            self._on_catch_up_step,
+            self._on_error,
+        )
+
+    def _on_catch_up_step(self, step: report_service.CatchUp) -> None:
+        if self._stopped:
+            return
+        self._catch_up_done += step.recomputed
+        if step.left:
+            self.progress_changed.emit(self._catch_up_done, self._catch_up_done + step.left)
+            self._catch_up()
+            return
+        self._catching_up = False
+        if self._catch_up_done:
+            self.progress_changed.emit(self._catch_up_done, self._catch_up_done)
+        self.progress.setRange(0, 0)
+        self.progress.setFormat(_("Computing…"))
+        period, by, now = self.period(), self.group_by(), self.now_fn()
+        self._run(
+            "report",
+            lambda: report_service.compute_report(period, by, now),
             self._on_report,
             self._on_error,
         )
@@ -485,18 +522,37 @@ class ReportsWindow(QWidget):
             )
         )
 
+    def closeEvent(self, event: QCloseEvent) -> None:
+        """Closed while catching up: stop queuing steps (the worker is free for the main window again)."""
+        if self._catching_up:
+            self._stopped = True
+            self._catching_up = False
+            self.progress.setVisible(False)
+        super().closeEvent(event)
+
+    def showEvent(self, event: QShowEvent) -> None:
+        """Shown again after a catch-up was stopped by closing: resume it."""
+        super().showEvent(event)
+        if self._stopped:
+            self.recompute()
+
+    def catching_up(self) -> bool:
+        """Whether the stored episodes are being brought up to date for the report (tests wait on this)."""
+        return self._catching_up
+
     def _on_progress(self, done: int, total: int) -> None:
         if not self.progress.isVisible() or total <= 0:
             return
         self.progress.setRange(0, total)
         self.progress.setValue(done)
         self.progress.setFormat(
-            _("Updating {done} of {total} conversations…").format(
+            _("Preparing the report: {done} of {total} conversations").format(
                 done=format_number(done), total=format_number(total)
             )
         )
 
     def _on_error(self, exc: BaseException) -> None:
+        self._catching_up = False
         self.progress.setVisible(False)
         QMessageBox.warning(
             self, _("Reports"), _("The report could not be computed: {error}").format(error=exc)

@@ -111,11 +111,13 @@ def test_reports_window_shows_progress_exports_a_workbook_and_drills_a_big_figur
     import openpyxl  # a test dependency (pyproject): a missing one fails, never skips
     from PySide6.QtWidgets import QFileDialog
 
-    from inbox_app.store import report_episodes
+    from inbox_app.services import reports as report_service
 
     profile = tmp_path / "profile"
     make_demo_profile(profile, count=40)
-    monkeypatch.setattr(report_episodes, "BATCH", 7)  # several batches, so several progress steps
+    # one transaction of 7 conversations per step: several steps, so several progress updates
+    monkeypatch.setattr(report_service, "CATCH_UP_BATCH", 7)
+    monkeypatch.setattr(report_service, "CATCH_UP_SECONDS", 0.0)
     target = tmp_path / "out" / "report.xlsx"
     target.parent.mkdir()
     # the platform's file dialog is not what this test checks: answer it with the target path

@@ -36,9 +36,11 @@ class ConversationState:
     deadline_at: datetime | None
 
 
-def conversation_ids(view: View, now: datetime | None = None) -> list[int]:
-    """The ids of a view, in list order."""
-    return store_conversations.conversation_ids(view, now)
+def conversation_ids(
+    view: View, now: datetime | None = None, limit: int | None = None, *, reverse: bool = False
+) -> list[int]:
+    """The ids of a view, in list order (``reverse``: from the end); with ``limit``, the first ones only."""
+    return store_conversations.conversation_ids(view, now, limit, reverse=reverse)
 
 
 def search_ids(text: str, limit: int | None = None, now: datetime | None = None) -> list[int]:

@@ -80,11 +80,35 @@ def _view_condition(view: View, now: datetime) -> Any:
     return Conversation.id.is_null(False)
 
 
-def conversation_ids(view: View, now: datetime | None = None) -> list[int]:
-    """Ids of the conversations in ``view``, in display order."""
+# DEFAULT_ORDER backwards: the same index read from its other end (the list's "oldest deadline last" order).
+REVERSED_ORDER = (
+    Conversation.deadline_at.is_null().desc(),
+    Conversation.deadline_at.desc(),
+    Conversation.last_message_at.asc(),
+    Conversation.id.asc(),
+)
+
+
+def conversation_ids(
+    view: View, now: datetime | None = None, limit: int | None = None, *, reverse: bool = False
+) -> list[int]:
+    """Ids of the conversations in ``view``, in display order (``reverse``: from the end); with ``limit``, the
+    first ones only, so the window can show its first screenful before the whole view is read.
+
+    The rows are read straight from the cursor: at 1,000,000 conversations peewee's row wrapper cost as much as
+    the query, and ``fetchall`` held a tuple per row at once (90 MB of peak memory).
+    """
     cond = _view_condition(view, now or utcnow())
-    query = Conversation.select(Conversation.id).where(cond).order_by(*DEFAULT_ORDER)
-    return [row[0] for row in query.tuples()]
+    query = (
+        Conversation.select(Conversation.id)
+        .where(cond)
+        .order_by(*(REVERSED_ORDER if reverse else DEFAULT_ORDER))
+    )
+    if limit is not None:
+        query = query.limit(limit)
+    sql, params = query.sql()
+    cursor = store_db.database_proxy.execute_sql(sql, params)
+    return [row[0] for row in cursor]
 
 
 def view_counts(views: Sequence[View], now: datetime | None = None) -> dict[str, int]:

@@ -111,6 +111,20 @@ def conversation_ids(
     return [row[0] for row in cursor]
 
 
+def running_deadlines(horizon: datetime) -> dict[int, datetime]:
+    """Deadlines up to ``horizon`` (passed ones included) of the conversations whose clock runs (open and
+    snoozed), from the ``(status, deadline_at)`` index: one query, however big the inbox."""
+    query = (
+        Conversation.select(Conversation.id, Conversation.deadline_at)
+        .where(
+            Conversation.status.in_([Status.OPEN.value, Status.SNOOZED.value])
+            & (Conversation.deadline_at <= to_db_time(horizon))
+        )
+        .tuples()
+    )
+    return {int(row[0]): row[1] for row in query}
+
+
 def view_counts(views: Sequence[View], now: datetime | None = None) -> dict[str, int]:
     moment = now or utcnow()
     counts: dict[str, int] = {}

@@ -532,7 +532,7 @@ class MainController(QObject):
         from inbox_app.ui.icons import app_icon
         from inbox_app.ui.tray import DeadlineNotifier
 
-        self.notifier = DeadlineNotifier(self, icon=app_icon())
+        self.notifier = DeadlineNotifier(self, icon=app_icon(), run=self.runner.run)
         self.notifier.open_conversation.connect(self._open_from_notification)
         self.notifier.start()
 

@@ -23,7 +23,6 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 
-import holidays
 
 from inbox_app.domain import deadlines
 from inbox_app.domain.reports import (
@@ -126,6 +125,8 @@ def pending_count() -> int:
 
 
 def _fingerprint(policy: deadlines.DeadlinePolicy) -> str:
+    import holidays  # here, not at the top: it loads every country's calendar, which opening the window never needs
+
     return json.dumps(policy.to_dict(), sort_keys=True, default=str) + f"|holidays {holidays.__version__}"
 
 

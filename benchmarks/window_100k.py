@@ -258,7 +258,9 @@ def main() -> int:
     print(f"window first painted:          {window['window_painted_s']:.2f} s after spawn  (target < 1 s)")
     print(f"list painted with its rows:    {window['list_painted_s']:.2f} s after spawn")
     print(f"every id of the view listed:   {window['ids_loaded_s']:.2f} s after spawn")
-    print(f"scroll list to the end:        {window['scroll_to_end_s'] * 1000:.0f} ms (once every id is listed)")
+    print(
+        f"scroll list to the end:        {window['scroll_to_end_s'] * 1000:.0f} ms (once every id is listed)"
+    )
     print(f"peak RSS:                      {window['peak_rss_mb']:.0f} MB  (target < 300 MB)")
     print(f"CPU time of the window process: {window['cpu_s']:.2f} s")
     if not search:

@@ -173,11 +173,12 @@ def view_counts(views: Sequence[View], now: datetime | None = None) -> dict[str,
 
 
 def _count_groups() -> list[tuple[str, int, str, str | None, int]]:
-    """(status, account id, channel kind, assignee, how many), read from the index in its own order."""
+    """(status, account id, channel kind, assignee, how many), read from ``conversation_sidebar_counts`` in
+    its own order (grouped exactly by its columns: no sort)."""
     kinds = {int(row[0]): str(row[1]) for row in Channel.select(Channel.id, Channel.kind).tuples()}
     cursor = store_db.database_proxy.execute_sql(
         "SELECT status, account_id, channel_id, assignee, count(*) FROM conversation "
-        "GROUP BY status, account_id, channel_id, assignee"
+        "GROUP BY (assignee IS NULL), status, account_id, channel_id, assignee"
     )
     return [
         (str(status), int(account), kinds.get(int(channel), ""), assignee, int(n))

@@ -298,11 +298,13 @@ def _search_name_trigrams(db: peewee.SqliteDatabase) -> None:
 
 
 # The sidebar's counts (``store.conversations.view_counts``) in one pass: grouped by these columns, in this
-# order, SQLite reads this index alone and needs no sort (0.2 s at 1,000,000 conversations, where a count per
+# order, SQLite reads this index alone and needs no sort (0.3 s at 1,000,000 conversations, where a count per
 # view read the table for each account, tag and assignment view: 2.5 s every 30 s on the one store worker).
+# It starts with an expression no view's query filters on: led by ``status``, it took the list's queries
+# away from ``conversation_list_order`` (a 600,000-row sort for the first page of "All open").
 SIDEBAR_COUNTS_INDEX_SQL = (
     "CREATE INDEX IF NOT EXISTS conversation_sidebar_counts ON conversation "
-    "(status, account_id, channel_id, assignee)"
+    "((assignee IS NULL), status, account_id, channel_id, assignee)"
 )
 
 

@@ -27,7 +27,6 @@ from functools import lru_cache
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-
 from inbox_app.i18n import N_
 
 __all__ = [

@@ -214,7 +214,7 @@ def _tag_counts() -> dict[str, int]:
         .group_by(Tag.name)
         .tuples()
     )
-    return {str(name): int(n) for name, n in query}
+    return {str(row[0]): int(row[1]) for row in query}
 
 
 def _tags_for(ids: Sequence[int]) -> dict[int, tuple[str, ...]]:

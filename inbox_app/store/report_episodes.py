@@ -23,7 +23,6 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 
-
 from inbox_app.domain import deadlines
 from inbox_app.domain.reports import (
     NO_RESPONSE_NEEDED,

@@ -86,7 +86,10 @@ class DeadlineNotifier(QObject):
             before = notify_before()
             return before, upcoming_deadlines(moment + before)
 
-        self._run("deadlines", work, lambda found: self._apply(found[1], moment, found[0]))
+        def done(found: tuple[timedelta, dict[int, datetime]]) -> None:
+            self._apply(found[1], moment, found[0])
+
+        self._run("deadlines", work, done)
 
     def stop(self) -> None:
         self._timer.stop()

@@ -213,7 +213,7 @@ def test_a_first_page_then_the_rest_keeps_selection_and_loaded_rows(seed: Seed) 
         model.data(model.index(3, Column.SUBJECT))
         loads = model.summary_loads
         inserted: list[tuple[int, int]] = []
-        model.rowsInserted.connect(lambda _parent, a, b: inserted.append((a, b)))
+        model.rowsInserted.connect(lambda _parent, a, b, seen=inserted: seen.append((a, b)))
         model.extend_ids(model.fetch_ids())
         assert model.ids() == whole.ids()
         assert inserted == [(5, 11)]  # appended under the first page, nothing above moved

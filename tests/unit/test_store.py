@@ -173,7 +173,9 @@ def test_every_sidebar_count_is_the_length_of_its_view(profile: Profile) -> None
         ).execute()
         for tag in tags[: i % 3]:
             ConversationTag.create(conversation=conv, tag=tag)
-    views = [View(kind) for kind in ViewKind if kind not in (ViewKind.ACCOUNT, ViewKind.CHANNEL, ViewKind.TAG)]
+    views = [
+        View(kind) for kind in ViewKind if kind not in (ViewKind.ACCOUNT, ViewKind.CHANNEL, ViewKind.TAG)
+    ]
     views = [view for view in views if view.kind is not ViewKind.SAVED]
     views += [View(ViewKind.ACCOUNT, str(shop.id)), View(ViewKind.ACCOUNT, str(other.id))]
     views += [View(ViewKind.CHANNEL, kind) for kind in ("email", "amazon", "mirakl", "ebay")]

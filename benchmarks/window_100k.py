@@ -58,12 +58,15 @@ def child(profile_dir: Path, spawned_at: float) -> int:
     controller = MainController(profile, window=window)
     listing = window.conversation_list
     marks: dict[str, float] = {}
+    cpu: dict[str, float] = {}  # process CPU time (all threads) at the same moments
     state = {"shown": False, "loaded": False, "scrolling": False}
 
     def after_paint(key: str) -> None:
         # An event filter sees the paint event *before* the widget paints: note the time once the event loop
         # comes back, i.e. when the paint (and the row loading it triggered) has finished.
-        QTimer.singleShot(0, lambda: marks.setdefault(key, time.time()))
+        QTimer.singleShot(
+            0, lambda: (marks.setdefault(key, time.time()), cpu.setdefault(key, time.process_time()))
+        )
 
     class PaintWatch(QObject):
         def eventFilter(self, watched: QObject, event: QEvent) -> bool:
@@ -127,6 +130,8 @@ def child(profile_dir: Path, spawned_at: float) -> int:
             "scroll_to_end_s": marks.get("scrolled", 0) - marks.get("scroll_start", 0),
             "peak_rss_mb": rss_mb,
             "cpu_s": usage.ru_utime + usage.ru_stime,
+            "cpu_at_window_painted_s": cpu.get("window_painted", 0),
+            "cpu_at_list_painted_s": cpu.get("list_painted", 0),
         }
         print(json.dumps(result))
         controller.shutdown()
@@ -262,7 +267,10 @@ def main() -> int:
         f"scroll list to the end:        {window['scroll_to_end_s'] * 1000:.0f} ms (once every id is listed)"
     )
     print(f"peak RSS:                      {window['peak_rss_mb']:.0f} MB  (target < 300 MB)")
-    print(f"CPU time of the window process: {window['cpu_s']:.2f} s")
+    print(
+        f"CPU time of the window process: {window['cpu_s']:.2f} s "
+        f"({window['cpu_at_window_painted_s']:.2f} s until the window was painted)"
+    )
     if not search:
         return 0
     print(f"search ({RUNS} runs each)         p50      p95    hits   (target p95 < 50 ms)")

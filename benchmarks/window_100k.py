@@ -4,13 +4,16 @@ Run ``benchmarks/fill_100k.py`` first, then ``python benchmarks/window_100k.py [
 
 * Window: a fresh interpreter (so imports count) builds the real ``MainWindow`` and ``MainController`` as
   ``app.run_gui`` does (without the sync engine), shows it offscreen and reports, measured from just before
-  the process was spawned: the first paint of the window, and the first paint of the list once its rows are
-  loaded. Then the time to scroll the list to the end (until the last row is painted) and the peak RSS.
+  the process was spawned: the first paint of the window, the first paint of the list with rows (its first
+  page), and when every id of the view was in the list. Then the time to scroll the list to the end (until
+  the last row is painted), the peak RSS and the CPU time the process used until then (the machine may be
+  shared: wall time alone can mislead).
 * Search: ``store.search.search_conversation_ids`` in this process, ≥ 50 runs per query, p50/p95, for a rare
   word, a mid-frequency word, a word in about half of all messages, an order id and a two-word query (the
   words are chosen from the database's own FTS vocabulary so the shape is right for any seed).
 
-Targets: window painted < 1.5 s, search p95 < 50 ms, RSS < 400 MB.
+Targets: window painted < 1 s (100,000 and 1,000,000 conversations), search p95 < 50 ms, RSS < 300 MB.
+``--window-only`` skips the search part.
 """
 
 from __future__ import annotations
@@ -55,12 +58,15 @@ def child(profile_dir: Path, spawned_at: float) -> int:
     controller = MainController(profile, window=window)
     listing = window.conversation_list
     marks: dict[str, float] = {}
-    state = {"loaded": False, "scrolling": False}
+    cpu: dict[str, float] = {}  # process CPU time (all threads) at the same moments
+    state = {"shown": False, "loaded": False, "scrolling": False}
 
     def after_paint(key: str) -> None:
         # An event filter sees the paint event *before* the widget paints: note the time once the event loop
         # comes back, i.e. when the paint (and the row loading it triggered) has finished.
-        QTimer.singleShot(0, lambda: marks.setdefault(key, time.time()))
+        QTimer.singleShot(
+            0, lambda: (marks.setdefault(key, time.time()), cpu.setdefault(key, time.process_time()))
+        )
 
     class PaintWatch(QObject):
         def eventFilter(self, watched: QObject, event: QEvent) -> bool:
@@ -71,8 +77,10 @@ def child(profile_dir: Path, spawned_at: float) -> int:
             elif watched is listing.viewport():
                 model = listing.model()
                 rows = model.rowCount() if model is not None else 0
-                if rows and state["loaded"]:
+                if rows and state["shown"]:
                     after_paint("list_painted")
+                if rows and state["loaded"]:
+                    after_paint("all_painted")
                     if state["scrolling"] and listing.rowAt(0) >= rows - 100:
                         after_paint("scrolled")
             return False
@@ -81,17 +89,26 @@ def child(profile_dir: Path, spawned_at: float) -> int:
     window.installEventFilter(watch)
     listing.viewport().installEventFilter(watch)
 
+    def on_shown() -> None:
+        state["shown"] = True
+        marks.setdefault("rows_shown", time.time())
+        listing.viewport().update()
+
     def on_loaded() -> None:
+        on_shown()
         state["loaded"] = True
         marks.setdefault("ids_loaded", time.time())
         listing.viewport().update()
 
+    rows_shown = getattr(controller, "rows_shown", None)  # (a version without a first page has none)
+    if rows_shown is not None:
+        rows_shown.connect(on_shown)
     controller.ids_loaded.connect(on_loaded)
     controller.start()
     window.show()
 
     def poll() -> None:
-        if "list_painted" in marks and not state["scrolling"]:
+        if "all_painted" in marks and not state["scrolling"]:
             state["scrolling"] = True
             marks["scroll_start"] = time.time()
             listing.scrollToBottom()
@@ -102,14 +119,19 @@ def child(profile_dir: Path, spawned_at: float) -> int:
     def finish() -> None:
         timer.stop()
         rows = listing.model().rowCount() if listing.model() is not None else 0
-        rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        rss_mb = usage.ru_maxrss / 1024
         result = {
             "rows": rows,
             "window_painted_s": marks.get("window_painted", 0) - spawned_at,
             "list_painted_s": marks.get("list_painted", 0) - spawned_at,
             "ids_loaded_s": marks.get("ids_loaded", 0) - spawned_at,
+            "all_painted_s": marks.get("all_painted", 0) - spawned_at,
             "scroll_to_end_s": marks.get("scrolled", 0) - marks.get("scroll_start", 0),
             "peak_rss_mb": rss_mb,
+            "cpu_s": usage.ru_utime + usage.ru_stime,
+            "cpu_at_window_painted_s": cpu.get("window_painted", 0),
+            "cpu_at_list_painted_s": cpu.get("list_painted", 0),
         }
         print(json.dumps(result))
         controller.shutdown()
@@ -227,20 +249,30 @@ def main() -> int:
     )
     parser.add_argument("profile", nargs="?", type=Path, default=DEFAULT_DIR)
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    parser.add_argument("--window-only", action="store_true", help="measure the window, not the search")
     args = parser.parse_args()
     if not (args.profile / "inbox.sqlite3").exists():
         print(f"no profile at {args.profile}: run benchmarks/fill_100k.py first", file=sys.stderr)
         return 2
     window = measure_window(args.profile)
-    search = measure_search(args.profile)
+    search = {} if args.window_only else measure_search(args.profile)
     if args.json:
         print(json.dumps({"window": window, "search": search}, indent=2))
         return 0
     print(f"rows in the first view:        {window['rows']:,}")
-    print(f"window first painted:          {window['window_painted_s']:.2f} s after spawn  (target < 1.5 s)")
+    print(f"window first painted:          {window['window_painted_s']:.2f} s after spawn  (target < 1 s)")
     print(f"list painted with its rows:    {window['list_painted_s']:.2f} s after spawn")
-    print(f"scroll list to the end:        {window['scroll_to_end_s'] * 1000:.0f} ms")
-    print(f"peak RSS:                      {window['peak_rss_mb']:.0f} MB  (target < 400 MB)")
+    print(f"every id of the view listed:   {window['ids_loaded_s']:.2f} s after spawn")
+    print(
+        f"scroll list to the end:        {window['scroll_to_end_s'] * 1000:.0f} ms (once every id is listed)"
+    )
+    print(f"peak RSS:                      {window['peak_rss_mb']:.0f} MB  (target < 300 MB)")
+    print(
+        f"CPU time of the window process: {window['cpu_s']:.2f} s "
+        f"({window['cpu_at_window_painted_s']:.2f} s until the window was painted)"
+    )
+    if not search:
+        return 0
     print(f"search ({RUNS} runs each)         p50      p95    hits   (target p95 < 50 ms)")
     for label, figures in search.items():
         print(f"  {label:40s} {figures['p50_ms']:7.2f} {figures['p95_ms']:8.2f} {figures['hits']:7.0f}")

@@ -20,14 +20,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import InitVar, dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from functools import lru_cache
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-import holidays as _holidays
 
 from inbox_app.i18n import N_
 
@@ -106,8 +104,11 @@ class DeadlinePolicy:
     holidays_country: str | None = None
     holidays_subdiv: str | None = None
     closed_days: frozenset[date] = frozenset()
+    #: False for the built-in presets: their calendars are known to exist, and checking one imports every
+    #: country's calendar (a fifth of the window's start-up); a policy the user makes or stored is checked.
+    check_calendar: InitVar[bool] = True
 
-    def __post_init__(self) -> None:
+    def __post_init__(self, check_calendar: bool) -> None:
         if self.target < timedelta(0):
             raise ValueError(f"deadline target must not be negative, got {self.target}")
         try:
@@ -128,7 +129,7 @@ class DeadlinePolicy:
         object.__setattr__(self, "schedule", normalized)
         object.__setattr__(self, "clock", Clock(self.clock))
         object.__setattr__(self, "closed_days", frozenset(self.closed_days))
-        if self.holidays_country is not None:
+        if self.holidays_country is not None and check_calendar:
             # Fail early (with a clear message) on a country or subdivision the holidays package lacks.
             _holiday_dates(self.holidays_country, self.holidays_subdiv, 2026)
 
@@ -227,6 +228,8 @@ def _time_from_str(text: str, is_end: bool) -> time:
 
 @lru_cache(maxsize=512)
 def _holiday_dates(country: str, subdiv: str | None, year: int) -> frozenset[date]:
+    import holidays as _holidays  # on first use: it loads every country's calendar at once
+
     try:
         table = _holidays.country_holidays(country, subdiv=subdiv, years=year)
     except NotImplementedError as exc:
@@ -416,6 +419,7 @@ PRESETS: dict[str, DeadlinePolicy] = {
         clock=Clock.BUSINESS,
         schedule=OFFICE_HOURS,
         holidays_country="DE",
+        check_calendar=False,
     ),
 }
 

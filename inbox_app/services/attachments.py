@@ -12,7 +12,6 @@ from pathlib import Path
 from inbox_app.store import blob_repair
 from inbox_app.store.blobs import BlobCorruptError, BlobNotFoundError, BlobStore, BlobStoreError
 from inbox_app.store.db import database_proxy
-from inbox_app.sync.attachment_sources import attachment_payloads
 
 __all__ = [
     "AttachmentUnavailable",
@@ -40,11 +39,16 @@ class AttachmentUnavailable(Exception):
 
 def materialize(blobs: BlobStore, shas: Iterable[str]) -> set[str]:
     """Make sure the files of attachments ``shas`` exist; returns the ones that do afterwards."""
+    # Imported here: the mail parser it brings is not needed to open the window (a fifth of its start-up).
+    from inbox_app.sync.attachment_sources import attachment_payloads
+
     return blob_repair.materialize(blobs, shas, attachment_payloads)
 
 
 def restore(blobs: BlobStore, sha: str) -> bool:
     """Rewrite a damaged attachment file from its raw source; False when no stored source holds its bytes."""
+    from inbox_app.sync.attachment_sources import attachment_payloads
+
     return blob_repair.restore_blob(blobs, sha, attachment_payloads)
 
 

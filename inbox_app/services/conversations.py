@@ -20,7 +20,6 @@ from inbox_app.store.remote_actions import RemoteActionKind, queue_remote_action
 
 #: How many conversations a search returns at most (the store's limit).
 MAX_SEARCH_RESULTS = search.MAX_RESULTS
-_DEADLINE_CHUNK = 200
 
 
 @dataclass(frozen=True)
@@ -36,9 +35,11 @@ class ConversationState:
     deadline_at: datetime | None
 
 
-def conversation_ids(view: View, now: datetime | None = None) -> list[int]:
-    """The ids of a view, in list order."""
-    return store_conversations.conversation_ids(view, now)
+def conversation_ids(
+    view: View, now: datetime | None = None, limit: int | None = None, *, reverse: bool = False
+) -> list[int]:
+    """The ids of a view, in list order (``reverse``: from the end); with ``limit``, the first ones only."""
+    return store_conversations.conversation_ids(view, now, limit, reverse=reverse)
 
 
 def search_ids(text: str, limit: int | None = None, now: datetime | None = None) -> list[int]:
@@ -152,26 +153,5 @@ def mark_no_response_needed(conversation_id: int, *, actor: str = "") -> bool:
 
 
 def upcoming_deadlines(horizon: datetime) -> dict[int, datetime]:
-    """Deadlines of conversations that still owe an answer, up to ``horizon`` (overdue ones included).
-
-    The repository returns ids in deadline order, so we read summaries chunk by chunk and stop at the first
-    deadline beyond the horizon: cheap even with a huge inbox.
-    """
-    found: dict[int, datetime] = {}
-    for kind in (ViewKind.OPEN, ViewKind.SNOOZED):
-        ids = conversation_ids(View(kind))
-        for start in range(0, len(ids), _DEADLINE_CHUNK):
-            chunk = ids[start : start + _DEADLINE_CHUNK]
-            rows = summaries(chunk)
-            stop = False
-            for conv_id in chunk:
-                row = rows.get(conv_id)
-                if row is None:
-                    continue
-                if row.deadline_at is None or row.deadline_at > horizon:
-                    stop = True
-                    break
-                found[conv_id] = row.deadline_at
-            if stop:
-                break
-    return found
+    """Deadlines of conversations that still owe an answer, up to ``horizon`` (overdue ones included)."""
+    return store_conversations.running_deadlines(horizon)

@@ -11,6 +11,8 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from peewee import fn
+
 from inbox_app.domain.conversations import (
     AttachmentView,
     ConversationDetail,
@@ -80,19 +82,139 @@ def _view_condition(view: View, now: datetime) -> Any:
     return Conversation.id.is_null(False)
 
 
-def conversation_ids(view: View, now: datetime | None = None) -> list[int]:
-    """Ids of the conversations in ``view``, in display order."""
+# DEFAULT_ORDER backwards: the same index read from its other end (the list's "oldest deadline last" order).
+REVERSED_ORDER = (
+    Conversation.deadline_at.is_null().desc(),
+    Conversation.deadline_at.desc(),
+    Conversation.last_message_at.asc(),
+    Conversation.id.asc(),
+)
+
+
+def conversation_ids(
+    view: View, now: datetime | None = None, limit: int | None = None, *, reverse: bool = False
+) -> list[int]:
+    """Ids of the conversations in ``view``, in display order (``reverse``: from the end); with ``limit``, the
+    first ones only, so the window can show its first screenful before the whole view is read.
+
+    The rows are read straight from the cursor: at 1,000,000 conversations peewee's row wrapper cost as much as
+    the query, and ``fetchall`` held a tuple per row at once (90 MB of peak memory).
+    """
     cond = _view_condition(view, now or utcnow())
-    query = Conversation.select(Conversation.id).where(cond).order_by(*DEFAULT_ORDER)
-    return [row[0] for row in query.tuples()]
+    query = (
+        Conversation.select(Conversation.id)
+        .where(cond)
+        .order_by(*(REVERSED_ORDER if reverse else DEFAULT_ORDER))
+    )
+    if limit is not None:
+        query = query.limit(limit)
+    sql, params = query.sql()
+    cursor = store_db.database_proxy.execute_sql(sql, params)
+    return [row[0] for row in cursor]
+
+
+def running_deadlines(horizon: datetime) -> dict[int, datetime]:
+    """Deadlines up to ``horizon`` (passed ones included) of the conversations whose clock runs (open and
+    snoozed), from the ``(status, deadline_at)`` index: one query, however big the inbox."""
+    query = (
+        Conversation.select(Conversation.id, Conversation.deadline_at)
+        .where(
+            Conversation.status.in_([Status.OPEN.value, Status.SNOOZED.value])
+            & (Conversation.deadline_at <= to_db_time(horizon))
+        )
+        .tuples()
+    )
+    return {int(row[0]): row[1] for row in query}
+
+
+#: Views counted from :func:`_count_groups` (their conditions use status, account, channel and assignee only).
+_GROUPED_KINDS = frozenset(
+    {
+        ViewKind.OPEN,
+        ViewKind.PENDING,
+        ViewKind.SNOOZED,
+        ViewKind.CLOSED,
+        ViewKind.ACCOUNT,
+        ViewKind.CHANNEL,
+        ViewKind.MINE,
+        ViewKind.UNASSIGNED,
+        ViewKind.ALL,
+    }
+)
 
 
 def view_counts(views: Sequence[View], now: datetime | None = None) -> dict[str, int]:
+    """How many conversations each view holds (what ``conversation_ids`` would list).
+
+    A count per view read the table once per account, tag and assignment view (2.5 s at 1,000,000
+    conversations, every 30 s); instead one grouped pass over the ``conversation_sidebar_counts`` index
+    answers the status, account, channel and assignment views (:func:`_grouped_count` mirrors
+    :func:`_view_condition` for them), one pass over the tag links the tag views, and the deadline views keep
+    their own range query on ``(status, deadline_at)``.
+    """
     moment = now or utcnow()
     counts: dict[str, int] = {}
+    groups: list[tuple[str, int, str, str | None, int]] | None = None
+    tags: dict[str, int] | None = None
+    agent: str | None = None
     for view in views:
-        counts[view.key] = Conversation.select().where(_view_condition(view, moment)).count()
+        if view.kind in _GROUPED_KINDS:
+            if groups is None:
+                groups = _count_groups()
+                agent = str(get_setting(AGENT_NAME, "") or "")
+            counts[view.key] = _grouped_count(view, groups, agent or "")
+        elif view.kind is ViewKind.TAG:
+            if tags is None:
+                tags = _tag_counts()
+            counts[view.key] = tags.get(str(view.value), 0)
+        else:
+            counts[view.key] = Conversation.select().where(_view_condition(view, moment)).count()
     return counts
+
+
+def _count_groups() -> list[tuple[str, int, str, str | None, int]]:
+    """(status, account id, channel kind, assignee, how many), read from ``conversation_sidebar_counts`` in
+    its own order (grouped exactly by its columns: no sort)."""
+    kinds = {int(row[0]): str(row[1]) for row in Channel.select(Channel.id, Channel.kind).tuples()}
+    cursor = store_db.database_proxy.execute_sql(
+        "SELECT status, account_id, channel_id, assignee, count(*) FROM conversation "
+        "GROUP BY (assignee IS NULL), status, account_id, channel_id, assignee"
+    )
+    return [
+        (str(status), int(account), kinds.get(int(channel), ""), assignee, int(n))
+        for status, account, channel, assignee, n in cursor
+    ]
+
+
+def _grouped_count(view: View, groups: Sequence[tuple[str, int, str, str | None, int]], agent: str) -> int:
+    """``view``'s count from the groups: the same conditions as :func:`_view_condition`, in Python."""
+    kind = view.kind
+    closed = Status.CLOSED.value
+    if kind is ViewKind.OPEN:
+        return sum(n for status, _a, _c, _who, n in groups if status == Status.OPEN.value)
+    if kind in (ViewKind.PENDING, ViewKind.SNOOZED, ViewKind.CLOSED):
+        return sum(n for status, _a, _c, _who, n in groups if status == kind.value)
+    if kind is ViewKind.ACCOUNT:
+        account_id = int(view.value or 0)
+        return sum(n for status, a, _c, _who, n in groups if a == account_id and status != closed)
+    if kind is ViewKind.CHANNEL:
+        return sum(n for status, _a, c, _who, n in groups if c == view.value and status != closed)
+    if kind is ViewKind.MINE:
+        return sum(n for status, _a, _c, who, n in groups if who == agent and status != closed)
+    if kind is ViewKind.UNASSIGNED:
+        return sum(n for status, _a, _c, who, n in groups if who is None and status != closed)
+    return sum(n for *_rest, n in groups)  # ViewKind.ALL
+
+
+def _tag_counts() -> dict[str, int]:
+    """Tag name → how many conversations carry it (a tag view lists them whatever their status)."""
+    query = (
+        ConversationTag.select(Tag.name, fn.COUNT(ConversationTag.conversation))
+        .join(Tag)
+        .group_by(Tag.name)
+        .tuples()
+    )
+    return {str(row[0]): int(row[1]) for row in query}
 
 
 def _tags_for(ids: Sequence[int]) -> dict[int, tuple[str, ...]]:

@@ -297,6 +297,22 @@ def _search_name_trigrams(db: peewee.SqliteDatabase) -> None:
     db.execute_sql("INSERT INTO customer_identity_trigram (customer_identity_trigram) VALUES ('rebuild')")
 
 
+# The sidebar's counts (``store.conversations.view_counts``) in one pass: grouped by these columns, in this
+# order, SQLite reads this index alone and needs no sort (0.3 s at 1,000,000 conversations, where a count per
+# view read the table for each account, tag and assignment view: 2.5 s every 30 s on the one store worker).
+# It starts with an expression no view's query filters on: led by ``status``, it took the list's queries
+# away from ``conversation_list_order`` (a 600,000-row sort for the first page of "All open").
+SIDEBAR_COUNTS_INDEX_SQL = (
+    "CREATE INDEX IF NOT EXISTS conversation_sidebar_counts ON conversation "
+    "((assignee IS NULL), status, account_id, channel_id, assignee)"
+)
+
+
+def _sidebar_counts_index(db: peewee.SqliteDatabase) -> None:
+    """An index that holds every column the sidebar counts by (status, account, channel, assignee)."""
+    db.execute_sql(SIDEBAR_COUNTS_INDEX_SQL)
+
+
 # Ordered: MIGRATIONS[n] brings a database from version n to n + 1.
 MIGRATIONS: list[Callable[[peewee.SqliteDatabase], None]] = [
     _v1,
@@ -312,6 +328,7 @@ MIGRATIONS: list[Callable[[peewee.SqliteDatabase], None]] = [
     _report_episodes_unchanged_updates,
     _search_first_page,
     _search_name_trigrams,
+    _sidebar_counts_index,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -26,8 +26,6 @@ import json
 from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
-import holidays
-
 from inbox_app.domain import deadlines
 from inbox_app.domain.reports import (
     NO_RESPONSE_NEEDED,
@@ -134,6 +132,8 @@ def pending_count() -> int:
 
 
 def _fingerprint(policy: deadlines.DeadlinePolicy) -> str:
+    import holidays  # here, not at the top: it loads every country's calendar, which opening the window never needs
+
     return json.dumps(policy.to_dict(), sort_keys=True, default=str) + f"|holidays {holidays.__version__}"
 
 

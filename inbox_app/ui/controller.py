@@ -178,7 +178,9 @@ class MainController(QObject):
     Signals:
         conversation_shown(object): the id now in the reading pane, or None.
         counts_updated(dict): view key -> count, after each refresh of the sidebar counts.
-        ids_loaded(): the list finished loading a view or a search result.
+        rows_shown(): the list shows the first rows of a view or a search result (its first page, or all of
+            it when that is short); the rest may still be on its way.
+        ids_loaded(): the list finished loading a view or a search result (every row is in it).
         wake_outbox_requested(): a reply was put back in the queue ("Retry now"); the app connects this to
             the sync engine's ``wake_outbox`` so it is delivered at once.
         edit_account_requested(int) / remove_account_requested(int): the seller chose Edit…/Remove… for an
@@ -188,6 +190,7 @@ class MainController(QObject):
 
     conversation_shown = Signal(object)
     counts_updated = Signal(dict)
+    rows_shown = Signal()
     ids_loaded = Signal()
     wake_outbox_requested = Signal()
     edit_account_requested = Signal(int)
@@ -533,7 +536,7 @@ class MainController(QObject):
         from inbox_app.ui.icons import app_icon
         from inbox_app.ui.tray import DeadlineNotifier
 
-        self.notifier = DeadlineNotifier(self, icon=app_icon())
+        self.notifier = DeadlineNotifier(self, icon=app_icon(), run=self.runner.run)
         self.notifier.open_conversation.connect(self._open_from_notification)
         self.notifier.start()
 
@@ -556,9 +559,7 @@ class MainController(QObject):
         """Restore the layout and the last view, load the sidebar, show the window's content."""
         self.window.restore_settings(self.settings)
         self.model.set_reverse(self.window.actions_by_name["sort_reverse"].isChecked())
-        self.reload_sidebar()
-        # What the last sync found (also by another copy of the app, or the CLI), until the engine says more.
-        self.runner.run("account_states", account_states.live_states, self._on_stored_account_states)
+        self.saved_searches.load()
         key = self.settings.value("list/last_view", DEFAULT_VIEW.key)
         try:
             view = View.parse(str(key))
@@ -567,7 +568,12 @@ class MainController(QObject):
         if not self.window.sidebar.select_view(view, emit=False):
             view = DEFAULT_VIEW
             self.window.sidebar.select_view(view, emit=False)
+        # The worker runs in order: the list's first page comes first, then the sidebar; the counts follow the
+        # sidebar's entries (``_on_sources``), after the rest of the list (queued when its first page arrives).
         self.switch_view(view)
+        self._load_sources()
+        # What the last sync found (also by another copy of the app, or the CLI), until the engine says more.
+        self.runner.run("account_states", account_states.live_states, self._on_stored_account_states)
         self.window.conversation_list.start_countdown()
         self.window.conversation_list.setFocus()  # j/k/Enter work at once (single keys live on the list)
 
@@ -606,9 +612,13 @@ class MainController(QObject):
 
     def reload_sidebar(self) -> None:
         self.saved_searches.load()
+        self._load_sources()
+        self.refresh_counts()
+
+    def _load_sources(self) -> None:
+        """Accounts, channels and tags on the worker; the counts follow when they arrive (``_on_sources``)."""
         self.runner.run("sources", sidebar_sources, self._on_sources)
         self.account_trouble.refresh()  # after the sources: the account entries exist when badges arrive
-        self.refresh_counts()
 
     def _on_sources(self, sources: tuple[list[tuple[int, str]], list[str], list[str]]) -> None:
         accounts, channels, tags = sources
@@ -664,13 +674,33 @@ class MainController(QObject):
             self.window.search.blockSignals(False)
         self._search_timer.stop()
         self.window.conversation_list.set_empty_text(_empty_text(view))
+        # The first screenful from the head of the list-order index (milliseconds at 1,000,000), then the whole
+        # view (a second or so there) appended under it; the same key: switching again drops both.
         self.runner.run(
-            "ids", lambda: self.model.fetch_ids(view, ""), lambda ids: self._on_view_ids(view, ids)
+            "ids",
+            lambda: self.model.fetch_ids(view, "", first=FIRST_PAGE),
+            lambda ids: self._on_view_first_page(view, ids),
         )
 
-    def _on_view_ids(self, view: View, ids: list[int]) -> None:
+    def _on_view_first_page(self, view: View, ids: list[int]) -> None:
         self.model.set_ids(ids, view=view, search="")
-        self._after_reset()
+        complete = len(ids) < FIRST_PAGE
+        self._after_reset(complete)
+        if not complete:
+            self.runner.run("ids", lambda: self._fetch_all(view, ""), self._on_rest)
+
+    def _fetch_all(self, view: View, text: str) -> tuple[bool, list[int]]:
+        """On the worker: every id of the view or search, with the order they are in (reversed or not)."""
+        reverse = self.model.reverse
+        return reverse, self.model.fetch_ids(view, text)
+
+    def _on_rest(self, fetched: tuple[bool, list[int]]) -> None:
+        """The whole view or search after its first page: rows appended, selection and scroll kept."""
+        reverse, ids = fetched
+        if reverse != self.model.reverse:  # the order was flipped while the list was read
+            ids.reverse()
+        self.model.extend_ids(ids)
+        self.ids_loaded.emit()
 
     def refresh_list(self) -> None:
         """Reload the ids of the current view or search, keeping the selection (after a change)."""
@@ -692,9 +722,12 @@ class MainController(QObject):
         finally:
             self._auto_selecting = False
         self._pending_select_row = None
+        self.rows_shown.emit()
         self.ids_loaded.emit()
 
-    def _after_reset(self) -> None:
+    def _after_reset(self, loaded: bool = True) -> None:
+        """The list was reset to new ids: select the conversation shown before if it is listed, else the
+        first; ``loaded``: these are all of them (not a first page)."""
         listing = self.window.conversation_list
         self._auto_selecting = True
         try:
@@ -706,7 +739,9 @@ class MainController(QObject):
                 self.show_conversation(None)
         finally:
             self._auto_selecting = False
-        self.ids_loaded.emit()
+        self.rows_shown.emit()
+        if loaded:
+            self.ids_loaded.emit()
 
     # ---------------------------------------------------------------------------------- sync events
     def handle_change_event(self, event: Any) -> None:
@@ -872,16 +907,16 @@ class MainController(QObject):
             self._on_search_ids(text, ids)  # that was every match
             return
         self.model.set_ids(ids, search=text)
-        self._after_reset()
+        self._after_reset(loaded=False)
         self.runner.run(
-            "ids", lambda: self.model.fetch_ids(view, text), lambda rest: self._on_search_rest(text, rest)
+            "ids", lambda: self._fetch_all(view, text), lambda rest: self._on_search_rest(text, rest)
         )
 
-    def _on_search_rest(self, text: str, ids: list[int]) -> None:
+    def _on_search_rest(self, text: str, fetched: tuple[bool, list[int]]) -> None:
         if self.model.search_text != text:
             return
-        self.model.apply_ids(ids)  # the first page is the head of ``ids``: rows are appended, selection kept
-        self.window.statusBar().showMessage(_search_count_text(len(ids), False), 10_000)
+        self._on_rest(fetched)
+        self.window.statusBar().showMessage(_search_count_text(len(fetched[1]), False), 10_000)
 
     def _on_search_ids(self, text: str, ids: list[int], ranked: bool = False) -> None:
         self.model.set_ids(ids, search=text)
@@ -1158,7 +1193,7 @@ class MainController(QObject):
         )
 
 
-#: Matches of a filter-only search shown before the rest are read (a few screenfuls).
+#: Rows of a view or of a filter-only search shown before the rest are read (a few screenfuls).
 FIRST_PAGE = 200
 
 

@@ -352,6 +352,13 @@ class ConversationList(QTableView):
         if plain and key == Qt.Key.Key_K:
             self.move_selection(-1)
             return
+        if plain and key in (Qt.Key.Key_Home, Qt.Key.Key_End):
+            # A row is the unit here (whole rows are selected): Home/End go to the first/last conversation,
+            # not to the first/last column as in a spreadsheet.
+            model = self.model()
+            if model is not None and model.rowCount():
+                self.select_row(0 if key == Qt.Key.Key_Home else model.rowCount() - 1)
+            return
         if key in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
             cid = self.current_conversation_id()
             if cid is not None:

@@ -36,7 +36,7 @@ from inbox_app.ui.table_model import (
     ModelIndex,
 )
 
-IdsFn = Callable[[View, datetime], list[int]]
+IdsFn = Callable[..., list[int]]  # (view, now) or (view, now, limit, reverse=…)
 SummariesFn = Callable[[Sequence[int]], dict[int, ConversationSummary]]
 SearchFn = Callable[..., list[int]]  # (text) or (text, limit)
 
@@ -201,7 +201,6 @@ class ConversationListModel(FlatTableModel):
         self.cache_size = max(cache_size, page_size)
         self.page_size = page_size
         self._ids: list[int] = []
-        self._rows: dict[int, int] | None = None  # id -> row, built on demand
         self._cache: OrderedDict[int, ConversationSummary | None] = OrderedDict()
         self._view: View = View(ViewKind.OPEN)
         self._search = ""
@@ -230,10 +229,12 @@ class ConversationListModel(FlatTableModel):
         self, view: View | None = None, search: str | None = None, first: int | None = None
     ) -> list[int]:
         """The ids for a view or a search, in display order (safe to call on a worker thread); with ``first``,
-        a search's first ids only (the whole list when reversed: its head is the search's tail)."""
+        the first ids only (a reversed search gives the whole list: its head is the search's tail)."""
         text = (self._search if search is None else search).strip()
         if text and first is not None and not self._reverse:
             return self._search_fn(text, first)
+        if not text and first is not None:
+            return self._ids_fn(view or self._view, self._now_fn(), first, reverse=self._reverse)
         ids = self._search_fn(text) if text else self._ids_fn(view or self._view, self._now_fn())
         return list(reversed(ids)) if self._reverse else ids
 
@@ -263,7 +264,6 @@ class ConversationListModel(FlatTableModel):
         if search is not None:
             self._search = search
         self._ids = list(ids)
-        self._rows = None
         self._cache.clear()
         self._visible = None
         self._now = self._now_fn()
@@ -291,7 +291,6 @@ class ConversationListModel(FlatTableModel):
         for first, last in reversed(runs):
             self.beginRemoveRows(QModelIndex(), first, last)
             del self._ids[first : last + 1]
-            self._rows = None
             self.endRemoveRows()
         kept = set(self._ids)
         added = [cid for cid in new_list if cid not in kept]
@@ -299,7 +298,6 @@ class ConversationListModel(FlatTableModel):
             start = len(self._ids)
             self.beginInsertRows(QModelIndex(), start, start + len(added) - 1)
             self._ids.extend(added)
-            self._rows = None
             self.endInsertRows()
         for cid in added:
             self._cache.pop(cid, None)
@@ -307,9 +305,8 @@ class ConversationListModel(FlatTableModel):
             self.layoutAboutToBeChanged.emit()
             old_ids = self._ids
             self._ids = new_list
-            self._rows = None
-            rows = self._row_map()
             persistent = self.persistentIndexList()
+            rows = self._rows_of([old_ids[p.row()] for p in persistent if 0 <= p.row() < len(old_ids)])
             moved = [
                 self.index(rows[old_ids[p.row()]], p.column())
                 if 0 <= p.row() < len(old_ids)
@@ -323,9 +320,26 @@ class ConversationListModel(FlatTableModel):
         if self._ids:
             self.dataChanged.emit(self.index(0, 0), self.index(len(self._ids) - 1, len(Column) - 1))
 
+    def extend_ids(self, ids: Sequence[int]) -> None:
+        """The whole list arrived after its first page: append what follows the rows shown as inserted rows.
+
+        Selection, current row and scroll position stay where they are (nothing above them moved), and no row
+        already loaded is read again. When ``ids`` does not start with the rows shown (a refresh or a change
+        of order came in between), it is applied as a change (:meth:`apply_ids`).
+        """
+        count = len(self._ids)
+        if len(ids) < count or list(ids[:count]) != self._ids:
+            self.apply_ids(ids)
+            return
+        if len(ids) == count:
+            return
+        self.beginInsertRows(QModelIndex(), count, len(ids) - 1)
+        self._ids.extend(ids[count:])
+        self.endInsertRows()
+
     def refresh_ids(self, changed_ids: Sequence[int]) -> None:
         """Some conversations changed (read, tagged, new message): reload and repaint only their rows."""
-        rows = self._row_map()
+        rows = self._rows_of(changed_ids)
         last_col = len(Column) - 1
         for cid in changed_ids:
             self._cache.pop(cid, None)
@@ -370,7 +384,7 @@ class ConversationListModel(FlatTableModel):
         return self._ids[row] if 0 <= row < len(self._ids) else None
 
     def row_of(self, conversation_id: int) -> int | None:
-        return self._row_map().get(conversation_id)
+        return self._rows_of([conversation_id]).get(conversation_id)
 
     def cached_count(self) -> int:
         return len(self._cache)
@@ -389,10 +403,20 @@ class ConversationListModel(FlatTableModel):
         self._load_page(row)
         return self._cache.get(cid)
 
-    def _row_map(self) -> dict[int, int]:
-        if self._rows is None:
-            self._rows = {cid: row for row, cid in enumerate(self._ids)}
-        return self._rows
+    def _rows_of(self, ids: Sequence[int]) -> dict[int, int]:
+        """The rows of those ``ids`` that are listed. No id → row map of the whole list is kept: at 1,000,000
+        rows it held 100 MB, and it was rebuilt on the UI thread after every change. A few ids are looked up
+        with ``list.index`` (C speed), more in one pass over the list."""
+        wanted = set(ids)
+        if len(wanted) > 4:
+            return {cid: row for row, cid in enumerate(self._ids) if cid in wanted}
+        found: dict[int, int] = {}
+        for cid in wanted:
+            try:
+                found[cid] = self._ids.index(cid)
+            except ValueError:
+                continue
+        return found
 
     def _load_page(self, row: int) -> None:
         start = row - row % self.page_size

@@ -26,6 +26,8 @@ def extra_shortcuts() -> list[tuple[str, str]]:
     """Keys handled by the list and the reply box themselves (not window actions), for the "?" list."""
     return [
         (_("Open the conversation and write a reply"), OPEN_KEYS),
+        (_("First conversation in the list"), "Home"),
+        (_("Last conversation in the list"), "End"),
         (_("Canned responses (typed in the reply)"), "/"),
         (_("Canned responses, anywhere in the reply"), PICKER_KEYS),
         (_("Next blank to fill in (in the reply)"), "Tab"),

@@ -14,7 +14,9 @@ Signals:
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtGui import QIcon
@@ -30,6 +32,9 @@ log = logging.getLogger("inbox_app.ui")
 
 CHECK_INTERVAL_MS = 60_000
 
+#: Runs ``work`` off the UI thread and hands its result to ``on_done`` on it (the controller's runner).
+RunInBackground = Callable[[str, Callable[[], Any], Callable[[Any], None]], None]
+
 
 class DeadlineNotifier(QObject):
     """Owns the tray icon (when the desktop has a tray) and decides when to notify. See module docstring."""
@@ -38,8 +43,11 @@ class DeadlineNotifier(QObject):
     notified = Signal(list)
     open_conversation = Signal(int)
 
-    def __init__(self, parent: QObject | None = None, *, icon: QIcon | None = None) -> None:
+    def __init__(
+        self, parent: QObject | None = None, *, icon: QIcon | None = None, run: RunInBackground | None = None
+    ) -> None:
         super().__init__(parent)
+        self._run = run
         self._already: set[Notified] = set()
         self._overdue = -1
         self._last_notified: int | None = None
@@ -57,16 +65,31 @@ class DeadlineNotifier(QObject):
             self.tray.show()
         self._timer = QTimer(self)
         self._timer.setInterval(CHECK_INTERVAL_MS)
-        self._timer.timeout.connect(self.check)
+        self._timer.timeout.connect(self._check_later)
 
     @property
     def overdue(self) -> int:
         return max(self._overdue, 0)
 
     def start(self) -> None:
-        """Check now and then every minute."""
-        self.check()
+        """Check now and then every minute (on the worker when there is one: the window is not kept waiting)."""
+        self._check_later()
         self._timer.start()
+
+    def _check_later(self) -> None:
+        if self._run is None:
+            self.check()
+            return
+        moment = datetime.now(UTC)
+
+        def work() -> tuple[timedelta, dict[int, datetime]]:
+            before = notify_before()
+            return before, upcoming_deadlines(moment + before)
+
+        def done(found: tuple[timedelta, dict[int, datetime]]) -> None:
+            self._apply(found[1], moment, found[0])
+
+        self._run("deadlines", work, done)
 
     def stop(self) -> None:
         self._timer.stop()
@@ -77,7 +100,9 @@ class DeadlineNotifier(QObject):
         """Update the badge and notify what is due; returns the ids notified this time."""
         moment = now or datetime.now(UTC)
         before = notify_before()
-        deadlines = upcoming_deadlines(moment + before)
+        return self._apply(upcoming_deadlines(moment + before), moment, before)
+
+    def _apply(self, deadlines: dict[int, datetime], moment: datetime, before: timedelta) -> list[int]:
         self._already = prune_notified(self._already, deadlines)
         self._set_overdue(overdue_count(deadlines, moment))
         due = due_notifications(deadlines, self._already, moment, before)

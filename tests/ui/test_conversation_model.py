@@ -192,6 +192,39 @@ def test_reverse_order_flips_the_list(seed: Seed) -> None:
     assert model.ids() == list(reversed(forward))
 
 
+def test_a_first_page_then_the_rest_keeps_selection_and_loaded_rows(seed: Seed) -> None:
+    """The window shows a view's first page, then appends the rest: the rows shown, the selection and the
+    loaded summaries stay; both directions of the order give the same list as reading the view whole."""
+    seed.many(12)
+    for reverse in (False, True):
+        whole = ConversationListModel()
+        whole.set_reverse(reverse)
+        whole.set_view(View(ViewKind.OPEN))
+        model = ConversationListModel()
+        model.set_reverse(reverse)
+        first = model.fetch_ids(View(ViewKind.OPEN), "", first=5)
+        assert first == whole.ids()[:5]
+        model.set_ids(first, view=View(ViewKind.OPEN), search="")
+        selection = QItemSelectionModel(model)
+        selection.setCurrentIndex(
+            model.index(3, 0),
+            QItemSelectionModel.SelectionFlag.ClearAndSelect | QItemSelectionModel.SelectionFlag.Rows,
+        )
+        model.data(model.index(3, Column.SUBJECT))
+        loads = model.summary_loads
+        inserted: list[tuple[int, int]] = []
+        model.rowsInserted.connect(lambda _parent, a, b, seen=inserted: seen.append((a, b)))
+        model.extend_ids(model.fetch_ids())
+        assert model.ids() == whole.ids()
+        assert inserted == [(5, 11)]  # appended under the first page, nothing above moved
+        assert selection.currentIndex().row() == 3
+        model.data(model.index(3, Column.SUBJECT))
+        assert model.summary_loads == loads  # the row shown was not read again
+        # A list that no longer starts with the rows shown (changed meanwhile) is applied as a change.
+        model.extend_ids(list(reversed(whole.ids())))
+        assert model.ids() == list(reversed(whole.ids()))
+
+
 def _synthetic_summaries(now: datetime, calls: list[int]) -> SummariesFn:
     """Rows built in memory, so a 100,000-row view needs no 100,000-row database in a unit test."""
 

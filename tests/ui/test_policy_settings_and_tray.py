@@ -92,3 +92,40 @@ def test_notifier_counts_overdue_and_notifies_once(qtbot: QtBot, reply_profile: 
     assert notifier.overdue == 1
     assert notifier.check(now + timedelta(minutes=1)) == []  # once per deadline
     notifier.stop()
+
+
+def test_notifier_started_with_a_worker_reads_deadlines_off_the_ui_thread(
+    qtbot: QtBot, reply_profile: Profile
+) -> None:
+    """In the window the notifier's checks run on the controller's store worker (the window never waits on
+    them): the badge and the notification still follow."""
+    import threading
+
+    from inbox_app.services import conversations
+    from inbox_app.ui.controller import BackgroundRunner
+
+    set_setting("notify_before_minutes", 90)
+    soon = make_conversation()
+    late = make_conversation()
+    now = datetime.now(UTC)
+    Conversation.update(deadline_at=now + timedelta(minutes=60)).where(Conversation.id == soon).execute()
+    Conversation.update(deadline_at=now - timedelta(minutes=5)).where(Conversation.id == late).execute()
+    runner = BackgroundRunner()
+    read_on: list[str] = []
+
+    def run(key, work, on_done):  # type: ignore[no-untyped-def]
+        def recorded():  # type: ignore[no-untyped-def]
+            read_on.append(threading.current_thread().name)
+            return work()
+
+        runner.run(key, recorded, on_done)
+
+    notifier = DeadlineNotifier(run=run)
+    with qtbot.waitSignal(notifier.notified) as blocker:
+        notifier.start()
+    assert blocker.args == [[soon]]
+    assert notifier.overdue == 1
+    assert read_on and all(name != threading.main_thread().name for name in read_on)
+    assert conversations.upcoming_deadlines(now + timedelta(minutes=90)).keys() == {soon, late}
+    notifier.stop()
+    runner.shutdown(reply_profile.db.close)  # the worker closes its own connection

@@ -146,6 +146,45 @@ def test_views_and_counts(profile: Profile) -> None:
     assert rows[soon.id].deadline_at == NOW + timedelta(hours=2)
 
 
+def test_every_sidebar_count_is_the_length_of_its_view(profile: Profile) -> None:
+    """The counts come from one grouped pass (not a query per view): each must still be what the view lists,
+    for every kind of view, over accounts, channels, statuses, assignees and tags."""
+    from inbox_app.store.models import ConversationTag, Tag
+    from inbox_app.store.settings import AGENT_NAME, set_setting
+
+    set_setting(AGENT_NAME, "Ana")
+    shop = Account.create(kind="imap", name="Shop")
+    other = Account.create(kind="mirakl", name="Fnac")
+    channels = [
+        ingest.ensure_channel(shop, "email", "shop mail", None),
+        ingest.ensure_channel(shop, "amazon", "Amazon.de", "amazon.de"),
+        ingest.ensure_channel(other, "mirakl", "Fnac", "fnac"),
+    ]
+    tags = [Tag.create(name="VIP"), Tag.create(name="Return")]
+    statuses = [Status.OPEN, Status.PENDING, Status.SNOOZED, Status.CLOSED]
+    for i in range(36):
+        channel = channels[i % 3]
+        conv = ingest.create_conversation(
+            shop if channel.account_id == shop.id else other, channel, remote_id=f"r{i}", subject=f"S{i}"
+        )
+        ingest.add_message(conv, _inbound(NOW - timedelta(hours=i), remote=f"m{i}"))
+        Conversation.update(status=statuses[i % 4].value, assignee=[None, "Ana", "Ben"][i % 5 % 3]).where(
+            Conversation.id == conv.id
+        ).execute()
+        for tag in tags[: i % 3]:
+            ConversationTag.create(conversation=conv, tag=tag)
+    views = [
+        View(kind) for kind in ViewKind if kind not in (ViewKind.ACCOUNT, ViewKind.CHANNEL, ViewKind.TAG)
+    ]
+    views = [view for view in views if view.kind is not ViewKind.SAVED]
+    views += [View(ViewKind.ACCOUNT, str(shop.id)), View(ViewKind.ACCOUNT, str(other.id))]
+    views += [View(ViewKind.CHANNEL, kind) for kind in ("email", "amazon", "mirakl", "ebay")]
+    views += [View(ViewKind.TAG, name) for name in ("VIP", "Return", "Unused")]
+    counts = conversations.view_counts(views, NOW)
+    assert counts == {view.key: len(conversations.conversation_ids(view, NOW)) for view in views}
+    assert 0 < counts["mine"] < counts["all"] == 36  # the sample exercises each kind, not only zeros
+
+
 def test_search_is_safe_and_finds_words_prefixes_and_order_ids(profile: Profile) -> None:
     conv = _conversation()
     ingest.add_message(conv, _inbound(NOW, "La tetera llegó rota, envío foto por e-mail", remote="s1"))

@@ -29,7 +29,7 @@ from typing import TypeVar
 from inbox_app.domain.conversations import Direction, IncomingMessage, Status
 from inbox_app.domain.deadlines import Clock
 from inbox_app.profile import Profile
-from inbox_app.store import ingest, triage
+from inbox_app.store import ingest
 from inbox_app.store.events import EventKind
 from inbox_app.store.models import Account, Channel, Conversation, ConversationTag, Customer, Event, Tag
 from inbox_app.store.search_index import index_pending
@@ -1363,7 +1363,6 @@ class _Context:
     invoice_pdf: bytes = b""
     messages: int = 0
     events: list[dict[str, object]] = field(default_factory=list)
-    created: list[int] = field(default_factory=list)  # this batch's conversations, categorised at its end
 
     def event(
         self,
@@ -1566,7 +1565,6 @@ def _one_conversation(ctx: _Context, number: int) -> None:
         created_at=times[0],
         extra=extra,
     )
-    ctx.created.append(conversation.id)
     mail_like = spec.kind in ("amazon", "email")
     previous_ids: list[str] = []
     said: set[str] = set()
@@ -1727,8 +1725,6 @@ def generate(
             for number in range(already + done, already + done + size):
                 _one_conversation(ctx, number)
             ctx.flush_events()
-            triage.categorise_conversations(ctx.created)
-            ctx.created.clear()
         done += size
         if progress is not None:
             progress(done, count)

@@ -28,7 +28,6 @@ from typing import Any
 from inbox_app.domain.conversations import Direction, IncomingMessage
 from inbox_app.domain.filenames import safe_filename
 from inbox_app.domain.html_sanitize import sanitize_html
-from inbox_app.store import triage
 from inbox_app.store.blobs import BlobStore
 from inbox_app.store.models import (
     Account,
@@ -178,7 +177,6 @@ def store_thread_batch(
                     own_replies.setdefault(int(conv_id), []).append((int(message_id), str(text)))
         store.prefetch_customers(customer_kind, [t.customer_key for t in threads if t.customer_key])
         adopted: list[tuple[str, int]] = []
-        created: list[int] = []  # new messages: a customer's may reopen its conversation
         for record in threads:
             customer = (
                 store.customer(
@@ -238,7 +236,6 @@ def store_thread_batch(
                 message_id = store.write_message(
                     conv_id, message, extra={**message.extra, AUTHOR_ROLE: item.author_role}
                 )
-                created.append(message_id)
                 for attachment in item.attachments:
                     store.add_attachment(
                         message_id,
@@ -253,8 +250,6 @@ def store_thread_batch(
         for remote_id, message_id in adopted:
             store.set_remote_id(message_id, remote_id)
         store.refresh(result.conversations)
-        triage.inbound_stored(created)
-        triage.categorise_conversations(sorted(result.conversations))
         if unreadable:
             _keep_unreadable(target.account_id, unreadable)
         _write_cursor(target.account_id, cursor, cursor_key)

@@ -105,10 +105,31 @@ def add_message(
     writer = StoreWriter(conversation.account_id)
     with writer.db.atomic():
         message_id = writer.write_message(conversation.id, incoming, blobs=blobs, log_event=log_events)
+    if incoming.direction.value == "in":
+        _reread_triage(conversation)
     if refresh:
         refresh_conversation(conversation)
     message: Message = Message.get_by_id(message_id)
     return message
+
+
+def _reread_triage(conversation: Conversation) -> None:
+    """Bring the caller's row object up to date with what the writer's inbound hooks may just have changed (a
+    customer's message reopens a closed conversation, the rules categorise it): the deadline is then derived
+    from the status the conversation really has."""
+    fresh = (
+        Conversation.select(
+            Conversation.status,
+            Conversation.snoozed_until,
+            Conversation.category,
+            Conversation.category_source,
+        )
+        .where(Conversation.id == conversation.id)
+        .get()
+    )
+    for name in ("status", "snoozed_until", "category", "category_source"):
+        if getattr(conversation, name) != getattr(fresh, name):
+            setattr(conversation, name, getattr(fresh, name))
 
 
 def refresh_conversation(conversation: Conversation, *, save: bool = True) -> Conversation:
@@ -128,8 +149,10 @@ def refresh_conversation(conversation: Conversation, *, save: bool = True) -> Co
             vendor_clock=bool((conversation.extra or {}).get(VENDOR_CLOCK)),
         ),
     )
-    if save:
-        conversation.save()
+    if save and conversation.dirty_fields:
+        # Only what this object changed: the writer's hooks may have reopened or categorised the row since it
+        # was read (a customer's message arriving through ``add_message``), and a full save would undo that.
+        conversation.save(only=conversation.dirty_fields)
     return conversation
 
 

@@ -95,8 +95,8 @@ def save_team(names: Sequence[str]) -> None:
 def categorise_conversations(ids: Iterable[int]) -> int:
     """Categorise the conversations that the rules may still decide; return how many got a category.
 
-    Called where incoming messages are stored (mail header and body batches, marketplace batches, the demo),
-    inside their transaction. A category set by hand is never touched; one set by the rules is revisited only
+    Called by the one writer's ``inbound_stored`` hook whenever a customer's text is stored (mail bodies,
+    marketplace batches, the demo), inside its transaction. A category set by hand is never touched; one set by the rules is revisited only
     while it is ``other`` (a mail's body arrives after its headers, and the first words may say nothing).
     """
     todo = sorted(set(ids))
@@ -151,7 +151,7 @@ def recategorise_by_rules() -> int:
     return categorise_uncategorised()
 
 
-def inbound_stored(message_ids: Iterable[int]) -> set[int]:
+def reopen_on_inbound(message_ids: Iterable[int]) -> set[int]:
     """New messages were stored: a customer's message reopens a closed, pending or snoozed conversation.
 
     Only a message written after the conversation's last status change counts (an old mail found by a

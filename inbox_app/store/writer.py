@@ -17,8 +17,11 @@ Two ways to drive it, with the same methods:
   phase take minutes.
 * **single** (no batch begun: ``store.ingest``): the same rows are written at once and SQLite gives the ids.
 
-:meth:`StoreWriter.inbound_stored` is called with the ids of inbound messages once their text is stored (a
-mail's after its body): where triage and snooze-wake plug in.
+Two hooks hear of new customer messages, whichever channel and path stored them, so triage cannot be
+forgotten by a new channel: :meth:`StoreWriter.inbound_arrived` once an inbound row exists (a mail's headers
+are enough: the customer wrote again, so a closed, pending or snoozed conversation reopens at once) and
+:meth:`StoreWriter.inbound_stored` once its text is stored (a mail's after its body: the category rules read
+the words).
 """
 
 from __future__ import annotations
@@ -185,9 +188,11 @@ class StoreWriter:
         # reserved by ``begin_batch`` (see there).
         self._next_id: dict[str, int] = {}
         self._new_rows: dict[str, list[tuple[object, ...]]] = {}
-        # Inbound messages of this batch whose text is stored (for ``inbound_stored`` at the flush), and the
-        # ids of bodies queued by ``store_body`` (their inbound ones are reported when the bodies are written).
+        # Inbound messages of this batch whose text is stored (for ``inbound_stored`` at the flush), all new
+        # inbound rows (for ``inbound_arrived``), and the ids of bodies queued by ``store_body`` (their inbound
+        # ones are reported when the bodies are written).
         self._inbound_new: list[int] = []
+        self._arrived: list[int] = []
         self._body_ids: list[int] = []
         self._thread_updates: list[tuple[object, ...]] = []  # see update_thread
 
@@ -407,8 +412,10 @@ class StoreWriter:
             )
             if not self._next_id:
                 self.flush_events()
-        if direction == "in" and not extra.get("body_pending"):
-            self._inbound_new.append(message_id)
+        if direction == "in":
+            self._arrived.append(message_id)
+            if not extra.get("body_pending"):
+                self._inbound_new.append(message_id)
         return message_id
 
     def add_source(self, message_id: int, raw: bytes) -> None:
@@ -560,12 +567,36 @@ class StoreWriter:
             self._report_inbound()
         return message_id
 
-    # ------------------------------------------------------------------ the hook
+    # ------------------------------------------------------------------ the hooks
+    def inbound_arrived(self, message_ids: Sequence[int]) -> None:
+        """Called once with the ids of new inbound message rows (inside the writing transaction): the customer
+        wrote again, so a closed, pending or snoozed conversation reopens (``store.triage.reopen_on_inbound``)."""
+        # imported here: triage reads through MailStore, a subclass of this writer
+        from inbox_app.store import triage
+
+        triage.reopen_on_inbound(message_ids)
+
     def inbound_stored(self, message_ids: Sequence[int]) -> None:
-        """Called once with the ids of newly stored inbound messages, when their text is stored (inside the
-        writing transaction). Nothing to do yet: triage categorisation and snooze-wake plug in here."""
+        """Called once with the ids of inbound messages whose text was just stored (inside the writing
+        transaction): the category rules read the conversation's subject and first customer words."""
+        from inbox_app.store import triage
+
+        conversations: set[int] = set()
+        ids = sorted(set(message_ids))
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            conversations.update(
+                int(r[0])
+                for r in self._sql(
+                    f"SELECT DISTINCT conversation_id FROM message WHERE id IN ({_marks(chunk)})", chunk
+                )
+            )
+        triage.categorise_conversations(conversations)
 
     def _report_inbound(self) -> None:
+        arrived, self._arrived = self._arrived, []
+        if arrived:
+            self.inbound_arrived(arrived)
         ids, self._inbound_new = self._inbound_new, []
         if ids:
             self.inbound_stored(ids)
@@ -666,7 +697,7 @@ class StoreWriter:
     def discard_batch(self) -> None:
         """Forget queued rows (their transaction is being rolled back)."""
         self._new_rows, self._events, self._next_id = {}, [], {}
-        self._thread_updates, self._inbound_new = [], []
+        self._thread_updates, self._inbound_new, self._arrived = [], [], []
         # Ids created by the rolled-back batch (customers, channels) must not be reused as if they existed.
         self._customers, self._channels, self._channel_rows = {}, {}, {}
 

@@ -58,7 +58,7 @@ from inbox_app.domain.threading import (
     participants_of,
 )
 from inbox_app.i18n import _
-from inbox_app.store import search_index, triage
+from inbox_app.store import search_index
 from inbox_app.store.accounts import MailAccountSettings, mail_settings
 from inbox_app.store.db import database_proxy, is_disk_full
 from inbox_app.store.events import EventKind, log_event
@@ -515,14 +515,12 @@ class MailAccountSync:
                     self.index.learn(mid, known.get(mid, []))
             self.index.prefetch([h.in_reply_to for h in headers])
             locations: list[tuple[int, int, list[str], bool]] = []
-            created: list[int] = []  # new messages: a customer's may reopen its conversation
             for header, msg_id in zip(headers, ids, strict=True):
                 existing = copy_of(header, msg_id)
                 if existing is None:
                     message_id, conv_id = self._create_from_header(
                         header, msg_id, is_sent, new[header.uid], keys[header.uid]
                     )
-                    created.append(message_id)
                     if msg_id:
                         known.setdefault(msg_id, []).append(
                             KnownMessage(message_id, conv_id, True, keys[header.uid])
@@ -544,9 +542,6 @@ class MailAccountSync:
                 & (SyncState.last_uid < last_uid)
             ).execute()
             self.store.refresh(touched)
-            triage.inbound_stored(
-                created
-            )  # categories come with the bodies (_store_bodies): words, not subjects
 
     def _prefetch_for_batch(self, new: Sequence[HeaderInfo], facts: dict[int, _NewHeader]) -> None:
         """One query each for the customers and subject keys the batch's new mails may meet (see MailStore)."""
@@ -816,7 +811,6 @@ class MailAccountSync:
             self.store.mark_fetched(fetched)
             self.store.refresh_after_bodies(touched)
             self.store.refresh(split)
-            triage.categorise_conversations(touched)  # now with the words of the mail, not just its subject
         report.conversations |= touched
         final.merge(report)
         return touched

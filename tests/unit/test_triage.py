@@ -66,8 +66,9 @@ def test_snooze_wakes_by_itself_and_earlier_when_the_customer_writes(profile: Pr
     message = ingest.add_message(
         conv, _inbound(datetime.now(UTC) + timedelta(seconds=5), "¿Alguna novedad?", "<s2b@x>")
     )
-    assert triage_store_inbound([message.id]) == {early}
+    # storing the customer's message is enough: the one writer's hook wakes the conversation
     assert _row(early).status == "open" and _row(early).snoozed_until is None
+    assert triage_store_inbound([message.id]) == set(), "already awake: nothing to do twice"
 
     assert triage.wake_snoozed(until + timedelta(seconds=1)) == [sleepy]
     assert _row(sleepy).status == "open" and triage.next_wake() is None
@@ -76,7 +77,7 @@ def test_snooze_wakes_by_itself_and_earlier_when_the_customer_writes(profile: Pr
 def triage_store_inbound(message_ids: list[int]) -> set[int]:
     from inbox_app.store import triage as store_triage
 
-    return store_triage.inbound_stored(message_ids)
+    return store_triage.reopen_on_inbound(message_ids)
 
 
 def test_closed_reopens_on_a_new_message_but_not_on_an_old_one(profile: Profile) -> None:
@@ -88,9 +89,9 @@ def test_closed_reopens_on_a_new_message_but_not_on_an_old_one(profile: Profile)
     new = ingest.add_message(
         _row(conv_id), _inbound(datetime.now(UTC) + timedelta(seconds=5), "Sigue sin llegar", "<new@x>")
     )
-    assert _row(conv_id).deadline_at is None  # closed: no clock
-    assert triage_store_inbound([new.id]) == {conv_id}
+    # storing the customer's new message reopened it (the one writer's hook), with its clock running
     assert _row(conv_id).status == "open"
+    assert triage_store_inbound([new.id]) == set(), "already open: nothing to do twice"
     assert _row(conv_id).deadline_at is not None, "reopened: the clock runs from the customer's new message"
 
 
@@ -112,8 +113,8 @@ def test_category_assign_tags_in_one_action_and_undo(profile: Profile) -> None:
     facts = triage.facts(ids)
     assert facts[ids[0]].tags == ("VIP",) and facts[ids[1]].tags == ()
     assert {f.assignee for f in facts.values()} == {None}
-    # ingest.add_message (the demo's and the tests' writer) does not categorise: nothing was set before
-    assert {(f.category, f.category_source) for f in facts.values()} == {(None, None)}
+    # undo restores what the rules had decided when the customer's message was stored ("aún no ha llegado")
+    assert {(f.category, f.category_source) for f in facts.values()} == {("delivery", "rule")}
 
 
 def test_unknown_category_changes_nothing(profile: Profile) -> None:

@@ -123,3 +123,27 @@ def test_status_open_wakes_a_snoozed_one_and_search_json_finds_what_set_wrote(pr
     assert snoozed[0]["snoozed_until"] == "2099-01-01T10:00:00+00:00"
     not_luis = _json("--profile", p, "search", "-assignee:luis tag:llamar", "--json")
     assert not_luis == []
+
+
+def test_sync_once_wakes_a_snooze_whose_time_came_without_the_window(profile_dir: Path) -> None:
+    """Headless (cron's ``sync --once``): a snooze that ran out goes back to open, a later one stays."""
+    import sqlite3
+
+    rows = _json("--profile", str(profile_dir), "list", "--json")
+    due, later = (str(r["id"]) for r in rows[-2:])
+    p = str(profile_dir)
+    assert run_cli("--profile", p, "set", due, later, "--snooze-until", "2099-01-01T10:00Z").returncode == 0
+    with sqlite3.connect(profile_dir / "inbox.sqlite3") as db:  # the time passes for one of them
+        db.execute(
+            "UPDATE conversation SET snoozed_until = '2020-01-01T10:00:00.000000Z' WHERE id = ?", (due,)
+        )
+    assert _show(profile_dir, int(due))["status"] == "snoozed"
+
+    result = run_cli("--profile", p, "sync", "--once")
+    # the demo profile has no account to fetch (said, exit 1); the snoozes are woken all the same
+    assert result.returncode == 1 and "No mail account" in result.stderr, result.stderr
+    assert (
+        _show(profile_dir, int(due))["status"] == "open"
+        and _show(profile_dir, int(due))["snoozed_until"] is None
+    )
+    assert _show(profile_dir, int(later))["status"] == "snoozed"

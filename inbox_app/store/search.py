@@ -92,6 +92,49 @@ def _fts_expression(terms: Sequence[tuple[str, ...]], *, prefix_last: bool) -> s
     return " AND ".join(parts)
 
 
+_ASCII_WORD_RE = re.compile(r"[a-z0-9]+")
+
+
+def _only_completion(prefix: str) -> str | None:
+    """The one indexed word starting with ``prefix`` when there is exactly one (else None).
+
+    FTS5 answers a prefix query by merging the doclists of every word with that prefix into one buffer before
+    its first row (~6 ms for a word in 145,000 messages at 100,000 conversations, ten times that at 1,000,000),
+    and bm25 over the merged list costs ~3x more a row. A finished word is usually the only indexed word that
+    starts with itself: searched as that word, it finds the same messages with the same rank, without the
+    merge. The vocabulary is read with fts5vocab's 'instance' table, which seeks to a term (the 'row' table
+    counts every document of each term it passes). ASCII words only: there the indexed word is the word as
+    typed (the tokenizer folds diacritics, which this does not repeat)."""
+    if not _ASCII_WORD_RE.fullmatch(prefix):
+        return None
+    db = database_proxy.obj
+    sql = "SELECT term FROM temp.message_fts_terms WHERE term >= ? AND term < ? LIMIT 1"
+    try:
+        db.execute_sql(
+            "CREATE VIRTUAL TABLE IF NOT EXISTS temp.message_fts_terms "
+            "USING fts5vocab(main, message_fts, 'instance')"
+        )
+        first = db.execute_sql(sql, (prefix, prefix + _PREFIX_END)).fetchone()
+        if first is None:
+            return None
+        # "\x01" sorts before any character a term can hold: the next term after ``first``, found by a seek.
+        second = db.execute_sql(sql, (str(first[0]) + "\x01", prefix + _PREFIX_END)).fetchone()
+    except (
+        peewee.OperationalError
+    ):  # no temp schema to write (e.g. a locked read-only handle): the prefix stays
+        return None
+    return str(first[0]) if second is None else None
+
+
+def _match_expression(terms: Sequence[tuple[str, ...]]) -> str:
+    """The FTS5 query of the search words, the last one a prefix unless it can only complete to one word."""
+    if terms and len(terms[-1]) == 1:
+        only = _only_completion(terms[-1][0])
+        if only is not None:
+            return _fts_expression([*terms[:-1], (only,)], prefix_last=False)
+    return _fts_expression(terms, prefix_last=True)
+
+
 def _ids_sql(ids: Iterable[int]) -> str:
     values = sorted({int(i) for i in ids})
     return (
@@ -329,7 +372,7 @@ def query_conversation_ids(query: SearchQuery, now: datetime, limit: int = MAX_R
         for (cid,) in db.execute_sql(sql, (query.text.strip(), *params)).fetchall():
             ids.append(int(cid))
             seen.add(int(cid))
-    match = _fts_expression(query.terms, prefix_last=True)
+    match = _match_expression(query.terms)
     window = FILTERED_RANK_WINDOW if query.filters or query.excluded_terms else RANK_WINDOW
     filtered = bool(query.filters or query.excluded_terms)
     few = _few_ids(where, params) if filtered and _many_matches(match) else None

@@ -496,3 +496,38 @@ def test_assignee_is_found_whatever_its_case(demo: Profile) -> None:
     for text in ("assignee:ana", "assignee:ANA", "assignee:Ana assignee:ana"):
         assert set(_search(text)) == ana, text
     assert set(_search("-assignee:ana")) == {r.id for r in rows} - ana
+
+
+def test_a_word_with_one_completion_is_searched_as_that_word_with_the_same_order(
+    demo: Profile, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The last word is a prefix; when the index holds only one word starting with it, the store searches
+    that word instead (no prefix merge): the same conversations in the same (bm25) order, filters or not."""
+    rows = _rows(demo)
+    counts: dict[str, int] = {}
+    for row in rows:
+        for word in {w for m in row.messages for w in m}:
+            counts[word] = counts.get(word, 0) + 1
+    vocabulary = sorted(counts)
+    alone = [
+        w for i, w in enumerate(vocabulary)
+        if w.isascii() and w.isalnum() and not (i + 1 < len(vocabulary) and vocabulary[i + 1].startswith(w))
+    ]  # fmt: skip
+    shared = [
+        w for w in vocabulary if w.isascii() and w.isalpha() and sum(v.startswith(w) for v in vocabulary) > 2
+    ]
+    words = (
+        sorted(alone, key=lambda w: -counts[w])[:6] + [w[:-1] for w in alone[:3] if len(w) > 3] + shared[:3]
+    )
+    assert store_search._only_completion(words[0]) == words[0]
+    assert store_search._only_completion(shared[0]) is None
+    texts = [w for w in words] + [
+        f"{words[1]} {words[0]}",
+        f"{words[0]} lang:es",
+        f"{words[0]} -status:closed",
+    ]
+    rewritten = {text: _search(text) for text in texts}
+    monkeypatch.setattr(store_search, "_only_completion", lambda _prefix: None)
+    for text, ids in rewritten.items():
+        assert ids == _search(text), text
+    assert sum(bool(ids) for ids in rewritten.values()) > 8

@@ -363,6 +363,8 @@ def test_order_id_typed_as_text_comes_first(demo: Profile) -> None:
     row = next(r for r in _rows(demo) if r.order_id and len(r.order_id) > 8)
     assert _search(row.order_id)[0] == row.id
     assert _search(f"{row.order_id} status:{row.status}")[0] == row.id
+    assert row.id not in _search(f"{row.order_id} -status:{row.status}")  # the filters hold for it too
+    assert _search(f"{row.order_id} channel:{row.channel_kind} -tag:no-such-tag")[0] == row.id
 
 
 def test_counts_match_the_results(demo: Profile) -> None:

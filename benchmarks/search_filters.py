@@ -2,9 +2,11 @@
 
 Run ``benchmarks/fill_100k.py`` first, then ``python benchmarks/search_filters.py [PROFILE_DIR] [--runs N]``.
 
-What is timed is ``services.search.search_ids`` as the window calls it (filters only: every match in list
-order, like a sidebar view; with words: the best 500), the same filters limited to the first 500 in list order,
-and a saved search's count (``services.search.count``, capped at 10,000).
+What is timed is ``services.search.search_ids`` as the window calls it. With words: the best 500, which the
+seller waits for. Filters only: the window asks for its first page (``ui.controller.FIRST_PAGE`` ids in list
+order) and shows it — that is what the seller waits for — then reads every match on its worker while the list is
+already on screen (like a sidebar view; "whole list" rows). Also a saved search's count
+(``services.search.count``, capped at 10,000).
 Words are picked from the database's own FTS vocabulary (rare, ~3 % and ~50 % of messages) so the shape is
 right for any seed. ``category:`` and ``assignee:`` need the triage schema; on a profile without those columns
 this script adds them to the benchmark profile and spreads values at random (said in the output).
@@ -28,6 +30,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 DEFAULT_DIR = Path("/tmp/inbox-bench-100k")
+#: ``ui.controller.FIRST_PAGE``: how many ids of a filter-only search the window shows before reading the rest
+#: (not imported: the controller module brings Qt in).
+FIRST_PAGE = 200
 
 
 def ensure_triage_columns() -> bool:
@@ -154,6 +159,7 @@ def main() -> int:
     from inbox_app.store.db import database_proxy
 
     profile = open_profile(args.profile)
+    load_before = os.getloadavg()[0]
     try:
         added = ensure_triage_columns()
         conversations = int(database_proxy.obj.execute_sql("SELECT count(*) FROM conversation").fetchone()[0])
@@ -164,11 +170,14 @@ def main() -> int:
         queries += [(f"text {share} ({word})", word) for share, word in words.items()]
         for share, word in words.items():
             queries += [(f"{share} word + {label}", f"{word} {q}") for label, q in filters.items()]
+        for label, query in filters.items():  # what the seller waits for: the window's first page
+            results[f"{label} (first page)"] = timed(
+                lambda q=query: len(search.search_ids(q, limit=FIRST_PAGE)), args.runs
+            )
         for label, query in queries:
-            results[label] = timed(lambda q=query: len(search.search_ids(q)), args.runs)
-        for label, query in filters.items():  # what a first page needs (the CLI's --limit, a ranked search)
-            results[f"{label} (first 500)"] = timed(
-                lambda q=query: len(search.search_ids(q, limit=500)), args.runs
+            whole = label in filters  # filters only: every match, read after the first page is shown
+            results[label + (" (whole list)" if whole else "")] = timed(
+                lambda q=query: len(search.search_ids(q)), args.runs
             )
         for label, query in (
             ("count 3 filters", filters["3 filters"]),
@@ -188,13 +197,16 @@ def main() -> int:
         f"{conversations:,} conversations"
         + ("  (category/assignee added at random for this run)" if added else "")
     )
-    print(f"machine load average: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+    print(
+        f"machine load average: {load_before:.1f} before, {os.getloadavg()[0]:.1f} after, on {os.cpu_count()} cores"
+    )
     print(
         f"{'query':44s} {'p50 ms':>8s} {'p95 ms':>8s} {'cpu p50':>8s} {'cpu p95':>8s} {'hits':>8s}"
         f"   ({args.runs} runs; wall and this thread's CPU time; target p95 < 50 ms)"
     )
     for label, f in results.items():
         flag = "" if f["p95_ms"] < 50 else ("  <-- over (wall)" if f["cpu_p95_ms"] < 50 else "  <-- over")
+        flag = "  (on the worker, list shown)" if label.endswith("(whole list)") and flag else flag
         print(
             f"{label:44s} {f['p50_ms']:8.2f} {f['p95_ms']:8.2f} {f['cpu_p50_ms']:8.2f} {f['cpu_p95_ms']:8.2f}"
             f" {f['hits']:8.0f}{flag}"

@@ -313,6 +313,26 @@ def _sidebar_counts_index(db: peewee.SqliteDatabase) -> None:
     db.execute_sql(SIDEBAR_COUNTS_INDEX_SQL)
 
 
+# The list order across statuses again, now holding every column a broad filter tests: a filter's whole list
+# in list order is a walk of this index alone, no table row read and no sort (``channel:amazon`` at 100,000:
+# 127 ms sorting the channel index's matches, 25 ms walking this), and a first page from its head reads no
+# table row either. Same name and leading columns as before, so ``INDEXED BY`` keeps naming it.
+# ``assignee:`` compares ``lower(assignee)``, which the plain assignee index cannot answer (a full scan).
+SEARCH_COVERING_ORDER_SQL = (
+    "DROP INDEX IF EXISTS conversation_any_status_order",
+    "CREATE INDEX conversation_any_status_order ON conversation ((deadline_at IS NULL), deadline_at, "
+    "last_message_at DESC, id DESC, status, channel_id, account_id, language, unread, category, assignee, "
+    "customer_id)",
+    "CREATE INDEX IF NOT EXISTS conversation_assignee_lower ON conversation (lower(assignee))",
+)
+
+
+def _search_covering_order(db: peewee.SqliteDatabase) -> None:
+    """The list-order index across statuses made covering for the search filters, and ``lower(assignee)``."""
+    for sql in SEARCH_COVERING_ORDER_SQL:
+        db.execute_sql(sql)
+
+
 # Ordered: MIGRATIONS[n] brings a database from version n to n + 1.
 MIGRATIONS: list[Callable[[peewee.SqliteDatabase], None]] = [
     _v1,
@@ -329,6 +349,7 @@ MIGRATIONS: list[Callable[[peewee.SqliteDatabase], None]] = [
     _search_first_page,
     _search_name_trigrams,
     _sidebar_counts_index,
+    _search_covering_order,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

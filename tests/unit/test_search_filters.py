@@ -363,6 +363,8 @@ def test_order_id_typed_as_text_comes_first(demo: Profile) -> None:
     row = next(r for r in _rows(demo) if r.order_id and len(r.order_id) > 8)
     assert _search(row.order_id)[0] == row.id
     assert _search(f"{row.order_id} status:{row.status}")[0] == row.id
+    assert row.id not in _search(f"{row.order_id} -status:{row.status}")  # the filters hold for it too
+    assert _search(f"{row.order_id} channel:{row.channel_kind} -tag:no-such-tag")[0] == row.id
 
 
 def test_counts_match_the_results(demo: Profile) -> None:
@@ -435,3 +437,99 @@ def test_from_follows_renamed_added_and_deleted_customers(tmp_path: Path) -> Non
             db.execute_sql(f"INSERT INTO {table} ({table}, rank) VALUES ('integrity-check', 1)")
     finally:
         prof.close()
+
+
+def _list_order_key(row: Row) -> tuple[object, ...]:
+    """The view's order (``store.conversations.DEFAULT_ORDER``): deadline first, then newest, then newest id."""
+    last = row.last_message_at
+    return (
+        row.deadline_at is None,
+        row.deadline_at or NOW,
+        (0, -last.timestamp()) if last is not None else (1, 0.0),
+        -row.id,
+    )
+
+
+@pytest.mark.parametrize(
+    "walk_ratio, window",
+    [(1, 5000), (10**9, 5000), (10**9, 30), (1, 30)],
+    ids=["sort", "walk", "walk-narrow-head", "sort-narrow-head"],
+)
+def test_whole_lists_come_in_list_order_whichever_way_they_are_read(
+    demo: Profile, monkeypatch: pytest.MonkeyPatch, walk_ratio: int, window: int
+) -> None:
+    """A filter-only search is every match in the view's order, whether the filter's own index finds the
+    matches and they are sorted, or the covering list-order index is walked (``WALK_COST_RATIO`` decides),
+    and whether or not the head of that index holds a first page."""
+    monkeypatch.setattr(store_search, "WALK_COST_RATIO", walk_ratio)
+    monkeypatch.setattr(store_search, "FIRST_PAGE_WINDOW", window)
+    rows = _rows(demo)
+    by_id = {r.id: r for r in rows}
+    values = _values(rows)
+    cases = [[(k, v, neg)] for k, vs in values.items() for v in vs for neg in (False, True)]
+    rng = random.Random(17)
+    cases += [
+        [
+            (k, rng.choice(values[k]), rng.random() < 0.3)
+            for k in rng.sample(sorted(values), rng.randint(2, 3))
+        ]
+        for _round in range(40)
+    ]
+    broad = 0
+    for filters in cases:
+        expected = sorted(_expected(rows, filters), key=lambda i: _list_order_key(by_id[i]))
+        text = _query(filters)
+        assert _search(text) == expected, filters
+        for limit in (1, 12):
+            assert search.search_ids(text, now=NOW, limit=limit, tz=ZONE) == expected[:limit], (
+                filters,
+                limit,
+            )
+        broad += len(expected) > 100
+    assert broad > 20
+
+
+def test_assignee_is_found_whatever_its_case(demo: Profile) -> None:
+    """``assignee:`` compares names case-blind through the ``lower(assignee)`` index (migration
+    ``_search_covering_order``), alone, twice and negated."""
+    rows = _rows(demo)
+    ana = {r.id for r in rows if (r.assignee or "").lower() == "ana"}
+    assert ana
+    for text in ("assignee:ana", "assignee:ANA", "assignee:Ana assignee:ana"):
+        assert set(_search(text)) == ana, text
+    assert set(_search("-assignee:ana")) == {r.id for r in rows} - ana
+
+
+def test_a_word_with_one_completion_is_searched_as_that_word_with_the_same_order(
+    demo: Profile, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The last word is a prefix; when the index holds only one word starting with it, the store searches
+    that word instead (no prefix merge): the same conversations in the same (bm25) order, filters or not."""
+    rows = _rows(demo)
+    counts: dict[str, int] = {}
+    for row in rows:
+        for word in {w for m in row.messages for w in m}:
+            counts[word] = counts.get(word, 0) + 1
+    vocabulary = sorted(counts)
+    alone = [
+        w for i, w in enumerate(vocabulary)
+        if w.isascii() and w.isalnum() and not (i + 1 < len(vocabulary) and vocabulary[i + 1].startswith(w))
+    ]  # fmt: skip
+    shared = [
+        w for w in vocabulary if w.isascii() and w.isalpha() and sum(v.startswith(w) for v in vocabulary) > 2
+    ]
+    words = (
+        sorted(alone, key=lambda w: -counts[w])[:6] + [w[:-1] for w in alone[:3] if len(w) > 3] + shared[:3]
+    )
+    assert store_search._only_completion(words[0]) == words[0]
+    assert store_search._only_completion(shared[0]) is None
+    texts = [w for w in words] + [
+        f"{words[1]} {words[0]}",
+        f"{words[0]} lang:es",
+        f"{words[0]} -status:closed",
+    ]
+    rewritten = {text: _search(text) for text in texts}
+    monkeypatch.setattr(store_search, "_only_completion", lambda _prefix: None)
+    for text, ids in rewritten.items():
+        assert ids == _search(text), text
+    assert sum(bool(ids) for ids in rewritten.values()) > 8

@@ -20,6 +20,7 @@ import peewee
 
 from inbox_app.store.mail_models import MAIL_MODELS
 from inbox_app.store.models import ALL_MODELS
+from inbox_app.store.report_episodes import CONVERSATION_INDEX_SQL as REPORT_CONVERSATION_INDEX_SQL
 from inbox_app.store.report_episodes import MESSAGE_UPDATE_TRIGGER
 from inbox_app.store.report_episodes import PERIOD_INDEX_SQL as REPORT_PERIOD_INDEX_SQL
 from inbox_app.store.report_episodes import SCHEMA_SQL as REPORT_EPISODES_SQL
@@ -297,6 +298,15 @@ def _search_name_trigrams(db: peewee.SqliteDatabase) -> None:
     db.execute_sql("INSERT INTO customer_identity_trigram (customer_identity_trigram) VALUES ('rebuild')")
 
 
+def _report_message_by_conversation(db: peewee.SqliteDatabase) -> None:
+    """The messages by conversation and time with the fields the reports read, in place of the
+    ``(conversation_id, sent_at)`` index (issue 15: the 30-day report over 100,000 conversations); see
+    ``store.report_episodes.CONVERSATION_INDEX_SQL``. A fresh database never had the old index (v1 creates
+    today's tables)."""
+    for sql in REPORT_CONVERSATION_INDEX_SQL:
+        db.execute_sql(sql)
+
+
 # Ordered: MIGRATIONS[n] brings a database from version n to n + 1.
 MIGRATIONS: list[Callable[[peewee.SqliteDatabase], None]] = [
     _v1,
@@ -312,6 +322,7 @@ MIGRATIONS: list[Callable[[peewee.SqliteDatabase], None]] = [
     _report_episodes_unchanged_updates,
     _search_first_page,
     _search_name_trigrams,
+    _report_message_by_conversation,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

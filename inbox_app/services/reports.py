@@ -225,10 +225,12 @@ def _stored_report(period: Period, by: GroupBy, now: datetime) -> Report:
         return found
 
     daily: dict[date, list[int]] = {day: [0, 0] for day in days}
-    for day_index, inbound, replies in queries.daily_counts(start, end, day_starts):
+    messages_in_period = 0
+    for day_index, inbound, replies, messages in queries.daily_counts(start, end, day_starts):
         daily[days[day_index]] = [inbound, replies]
+        messages_in_period += messages
     categories_daily: dict[date, dict[str | None, int]] = {day: {} for day in days}
-    walk = queries.in_conversation_order(start, end)
+    walk = queries.in_conversation_order(messages_in_period)
     for key, category, day_index, n, inbound, replies in queries.message_group_counts(
         by.value, start, end, day_starts, walk=walk
     ):

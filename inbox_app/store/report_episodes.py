@@ -111,8 +111,9 @@ PERIOD_INDEX_SQL: tuple[str, ...] = (
 #: alone, and a report over a period holding most messages sums them per conversation in this order instead
 #: of sorting them (``report_queries.message_group_counts``: ≈ 3 times cheaper).
 CONVERSATION_INDEX_SQL: tuple[str, ...] = (
+    # ``id`` right after the time, as the old index had it implicitly: a thread read by time and id is not sorted.
     "CREATE INDEX IF NOT EXISTS message_conversation_time ON message "
-    "(conversation_id, sent_at, direction, is_auto_reply, is_answered)",
+    "(conversation_id, sent_at, id, direction, is_auto_reply, is_answered)",
     "DROP INDEX IF EXISTS message_conversation_id_sent_at",
     # The same for the episodes (``report_queries.in_conversation_order``), in place of the conversation index.
     "CREATE INDEX IF NOT EXISTS report_episode_by_conversation ON report_episode "

@@ -129,8 +129,9 @@ def _bounds(start: datetime, end: datetime, now: datetime | None = None) -> dict
 
 def daily_counts(
     start: datetime, end: datetime, day_starts: Sequence[datetime]
-) -> list[tuple[int, int, int]]:
-    """(index of the local day, inbound, replies) of the messages sent in [start, end), for the daily chart.
+) -> list[tuple[int, int, int, int]]:
+    """(index of the local day, inbound, replies, messages) of the messages sent in [start, end), for the daily
+    chart (and, summed, for :func:`in_conversation_order`).
 
     Why a query per day: each reads one range of the covering index ``report_message_time``, with no join and
     no sort (SQLite sorts every row it groups: one ``GROUP BY`` over the day tree cost three times as much).
@@ -138,11 +139,11 @@ def daily_counts(
     statement per day."""
     params = _bounds(start, end)
     lo, hi = _days_with_messages(day_starts, params)
-    counts = f"{_COUNT_IN}, {_COUNT_REPLIES}"
+    counts = f"{_COUNT_IN}, {_COUNT_REPLIES}, count(*)"
     if hi - lo > 366:
         day = _day_sql("x.sent_at", day_starts, params)
         sql = f"SELECT {day} AS d, {counts} FROM message x WHERE x.sent_at >= :start AND x.sent_at < :end GROUP BY d"
-        return [(int(r[0]), int(r[1]), int(r[2])) for r in _run(sql, params)]
+        return [(int(r[0]), int(r[1]), int(r[2]), int(r[3])) for r in _run(sql, params)]
     db = Conversation._meta.database
     sql = f"SELECT {counts} FROM message x WHERE x.sent_at >= ? AND x.sent_at < ?"
     bounds = [to_db_time(day) for day in day_starts[lo : hi + 1]]
@@ -150,9 +151,9 @@ def daily_counts(
         bounds.append(params["end"])
     out = []
     for i in range(hi - lo):
-        inbound, replies = db.execute_sql(sql, (bounds[i], bounds[i + 1])).fetchone()
-        if inbound is not None:
-            out.append((lo + i, int(inbound), int(replies)))
+        inbound, replies, messages = db.execute_sql(sql, (bounds[i], bounds[i + 1])).fetchone()
+        if messages:
+            out.append((lo + i, int(inbound), int(replies), int(messages)))
     return out
 
 
@@ -173,18 +174,18 @@ def message_group_counts(
     index = "INDEXED BY message_conversation_time " if walk else ""
     sql = (
         f"SELECT {_key_sql(by)}, {group_key_sql('category')}, CASE WHEN x.first_in IS NULL THEN -1 ELSE {day} END, "
-        "x.first_in IS NOT NULL, x.i, x.r FROM (SELECT conversation_id, "
+        "x.i, x.r FROM (SELECT conversation_id, "
         f"{_COUNT_IN} AS i, {_COUNT_REPLIES} AS r, min(sent_at) FILTER (WHERE direction = 'in') AS first_in "
         f"FROM message {index}WHERE sent_at >= :start AND sent_at < :end GROUP BY conversation_id) x "
         f"{JOIN_CONVERSATION}"
     )
     sums: dict[tuple[Any, str | None, int], list[int]] = {}
-    for k, category, d, has_in, inbound, replies in Conversation._meta.database.execute_sql(sql, params):
+    for k, category, d, inbound, replies in Conversation._meta.database.execute_sql(sql, params):
         found = sums.get((k, category, d))
         if found is None:
-            sums[(k, category, d)] = [has_in, inbound, replies]
+            sums[(k, category, d)] = [int(d >= 0), inbound, replies]
         else:
-            found[0] += has_in
+            found[0] += d >= 0  # the day is part of the key: -1 for them all or none
             found[1] += inbound
             found[2] += replies
     key = _key(by)
@@ -197,7 +198,7 @@ def message_group_counts(
 CONVERSATION_ORDER_SHARE = 0.1
 
 
-def in_conversation_order(start: datetime, end: datetime) -> bool:
+def in_conversation_order(messages_in_period: int) -> bool:
     """Whether to read a period's messages, episodes and first responses walking all of them in conversation
     order (``walk``: the indexes ``message_conversation_time`` and ``report_episode_by_conversation``, and the
     first responses' table, the rows outside the period skipped) rather than the period's range of the time
@@ -208,14 +209,11 @@ def in_conversation_order(start: datetime, end: datetime) -> bool:
     time they are sorted (≈ 0.9 µs a message) and looked up all over the table (≈ 1 µs an episode at 100,000
     conversations, against 0.07 µs a row skipped). Walking everything wins once the period holds a tenth of
     the messages, as a recent profile or a long period does; a month out of years of history is read by its
-    range. SQLite has no statistics to choose so itself (no ``ANALYZE`` is kept up to date), so the messages
-    are counted — two index counts — and the episodes and first responses follow the messages' share."""
-    db = Conversation._meta.database
-    total = db.execute_sql("SELECT count(*) FROM message").fetchone()[0]
-    in_period = db.execute_sql(
-        "SELECT count(*) FROM message WHERE sent_at >= :start AND sent_at < :end", _bounds(start, end)
-    ).fetchone()[0]
-    return bool(total) and in_period >= CONVERSATION_ORDER_SHARE * total
+    range. SQLite has no statistics to choose so itself (no ``ANALYZE`` is kept up to date), so the share is
+    the messages of the period (counted by :func:`daily_counts`) out of all of them (a count of the smallest
+    index, ≈ free); the episodes and first responses follow the messages' share."""
+    total = Conversation._meta.database.execute_sql("SELECT count(*) FROM message").fetchone()[0]
+    return bool(total) and messages_in_period >= CONVERSATION_ORDER_SHARE * total
 
 
 def _episodes(walk: bool) -> str:

@@ -15,10 +15,11 @@ import json
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, tzinfo
 from pathlib import Path
 from typing import Any
 
+from inbox_app.domain.deadlines import MARKETPLACE_KINDS
 from inbox_app.domain.reports import (
     ConversationFacts,
     Episode,
@@ -36,12 +37,15 @@ from inbox_app.store import reports as store_reports
 from inbox_app.store.models import from_db_time
 
 __all__ = [
+    "MARKETPLACE_WINDOWS",
     "RESPONSE_BUCKETS",
     "ConversationLabel",
     "EpisodeRow",
+    "LateRate",
     "Report",
     "compute_report",
     "conversations_behind",
+    "marketplace_late_rates",
     "summary_json",
     "write_conversations_csv",
     "write_episodes_csv",
@@ -305,6 +309,61 @@ def _stored_report(period: Period, by: GroupBy, now: datetime) -> Report:
         categories_daily=categories_daily,
         stored=True,
     )
+
+
+#: The trailing windows (days) over which the marketplaces count the late response rate: Amazon's Account
+#: Health shows its "Late Response Rate" over the last 7, 30 and 90 days.
+MARKETPLACE_WINDOWS: tuple[int, ...] = (7, 30, 90)
+
+
+@dataclass(frozen=True)
+class LateRate:
+    """Late response rate of one channel over the last ``days`` days (the episodes starting in them)."""
+
+    days: int
+    episodes: int
+    late: int
+
+    @property
+    def rate(self) -> float | None:
+        return self.late / self.episodes if self.episodes else None
+
+
+def marketplace_late_rates(
+    now: datetime, zone: tzinfo, windows: Sequence[int] = MARKETPLACE_WINDOWS, *, from_scratch: bool = False
+) -> dict[str, list[LateRate]]:
+    """Each channel's late response rate over the trailing ``windows`` ending today, whatever period the
+    report shows — the way a marketplace counts it, so a seller sees the number before the marketplace does.
+
+    Same definition as the report's rate (late / measured episodes starting in the window, by the channel's
+    deadline policy). One list per marketplace channel kind (not e-mail) with at least one measured episode in a window,
+    one entry per window (``rate`` ``None`` where the window holds no measured episode)."""
+    today = now.astimezone(zone).date()
+    counts: dict[int, dict[str, tuple[int, int]]] = {}
+    periods = {days: Period.last_days(days, today, zone) for days in windows}
+    if from_scratch or not report_episodes.is_available():
+        facts = _facts(min(p.start for p in periods.values()))
+        for days, period in periods.items():
+            groups, _total = aggregate(facts, period, GroupBy.CHANNEL, now)
+            counts[days] = {str(g.key): (g.episodes, g.late) for g in groups if g.episodes}
+    else:
+        report_episodes.refresh()
+        for days, period in periods.items():
+            per: dict[str, list[int]] = {}
+            for key, _b, measured, late in queries.episode_counts(
+                GroupBy.CHANNEL.value, period.start, period.end, now
+            ):
+                acc = per.setdefault(str(key), [0, 0])
+                acc[0] += measured
+                acc[1] += late
+            counts[days] = {k: (v[0], v[1]) for k, v in per.items() if v[0]}
+    channels = sorted(
+        {k for per_window in counts.values() for k in per_window if k in MARKETPLACE_KINDS}, key=str.casefold
+    )
+    return {
+        channel: [LateRate(days, *counts[days].get(channel, (0, 0))) for days in windows]
+        for channel in channels
+    }
 
 
 def episode_rows(report: Report) -> list[EpisodeRow]:

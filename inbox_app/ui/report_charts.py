@@ -22,6 +22,10 @@ PATTERNS: tuple[Qt.BrushStyle, ...] = (
     Qt.BrushStyle.Dense4Pattern,
     Qt.BrushStyle.HorPattern,
     Qt.BrushStyle.FDiagPattern,
+    Qt.BrushStyle.VerPattern,
+    Qt.BrushStyle.DiagCrossPattern,
+    Qt.BrushStyle.Dense6Pattern,
+    Qt.BrushStyle.NoBrush,  # an outline only
 )
 
 
@@ -41,6 +45,7 @@ class BarChart(QWidget):
         self.series: list[Series] = []
         self.value_text: Callable[[float], str] = lambda v: f"{v:g}"
         self.stacked = False
+        self.show_zero = False  # label a zero bar ("0 %" is a result, not a missing value)
         self.setMinimumSize(QSize(260, 170))
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
 
@@ -51,8 +56,10 @@ class BarChart(QWidget):
         value_text: Callable[[float], str] | None = None,
         *,
         stacked: bool = False,
+        show_zero: bool = False,
     ) -> None:
         self.labels = list(labels)
+        self.show_zero = show_zero
         self.series = list(series)
         if value_text is not None:
             self.value_text = value_text
@@ -86,31 +93,40 @@ class BarChart(QWidget):
         painter.drawText(QRectF(6, 2, self.width() - 12, line), Qt.AlignmentFlag.AlignLeft, self.title)
         painter.setFont(self.font())
         # legend, one swatch per series with the series' pattern
-        x = 6.0
         legend_y = 4 + line
-        for idx, s in enumerate(self.series):
-            self._fill(painter, QRectF(x, legend_y + 2, line - 4, line - 4), idx, fg)
+        for idx, (swatch, s) in enumerate(zip(self.legend_swatches(), self.series, strict=True)):
+            self._fill(painter, swatch, idx, fg)
             painter.setPen(fg)
-            painter.drawText(QRectF(x + line, legend_y, fm.horizontalAdvance(s.name) + 4, line), s.name)
-            x += line + fm.horizontalAdvance(s.name) + 14
-        top = legend_y + line + 4
+            painter.drawText(
+                QRectF(swatch.x() + line, swatch.y() - 2, fm.horizontalAdvance(s.name) + 4, line), s.name
+            )
+            legend_y = int(swatch.y()) - 2
+        # a line for the scale and the tallest bar's value, so neither runs into the legend
+        top = legend_y + 2 * line + 4
         bottom = self.height() - line - 6
         left, right = 6.0, self.width() - 6.0
         top_value = self.maximum()
         painter.setPen(QPen(fg, 1))
         painter.drawLine(int(left), int(bottom), int(right), int(bottom))
-        if not self.labels or top_value <= 0:
+        if not self.labels or (top_value <= 0 and not self.show_zero):
             painter.drawText(QRectF(left, top, right - left, bottom - top), Qt.AlignmentFlag.AlignCenter, "–")
             painter.end()
             return
-        painter.drawText(
-            QRectF(left, top - line, right - left, line),
-            Qt.AlignmentFlag.AlignRight,
-            self.value_text(top_value),
-        )
         slot = (right - left) / len(self.labels)
         bars = 1 if self.stacked else max(len(self.series), 1)
         bar_w = max(1.0, slot * 0.8 / bars)
+        widest_value = max(
+            (fm.horizontalAdvance(self.value_text(v)) for s in self.series for v in s.values), default=0
+        )
+        labelled = not self.stacked and bar_w >= widest_value + 2
+        if top_value > 0 and not labelled:  # the scale, where the bars carry no value of their own
+            painter.drawText(
+                QRectF(left, top - line, right - left, line),
+                Qt.AlignmentFlag.AlignRight,
+                self.value_text(top_value),
+            )
+        elif top_value <= 0:  # every bar is zero: flat bars, each labelled
+            top_value = 1.0
         # label every n-th group so the labels never overlap
         widest = max(fm.horizontalAdvance(label) for label in self.labels) + 6
         every = max(1, int(widest // slot) + 1)
@@ -127,13 +143,14 @@ class BarChart(QWidget):
                     rect = QRectF(x0 + idx * bar_w, bottom - h, bar_w, h)
                 if h > 0:
                     self._fill(painter, rect, idx, fg)
-                    if not self.stacked and bar_w >= fm.horizontalAdvance(self.value_text(s.values[i])) + 2:
-                        painter.setPen(fg)
-                        painter.drawText(
-                            QRectF(rect.x(), rect.y() - line, rect.width(), line),
-                            Qt.AlignmentFlag.AlignHCenter,
-                            self.value_text(s.values[i]),
-                        )
+                text = self.value_text(s.values[i])
+                if not self.stacked and (h > 0 or self.show_zero) and bar_w >= fm.horizontalAdvance(text) + 2:
+                    painter.setPen(fg)
+                    painter.drawText(
+                        QRectF(rect.x(), rect.y() - line, rect.width(), line),
+                        Qt.AlignmentFlag.AlignHCenter,
+                        text,
+                    )
             if i % every == 0:
                 painter.setPen(fg)
                 painter.drawText(
@@ -142,6 +159,21 @@ class BarChart(QWidget):
                     label,
                 )
         painter.end()
+
+    def legend_swatches(self) -> list[QRectF]:
+        """Where each series' pattern swatch is drawn in the legend: after the title, wrapped onto more lines
+        when the legend is wider than the chart."""
+        fm = self.fontMetrics()
+        line = fm.height()
+        x, y = 6.0, 4.0 + line
+        out: list[QRectF] = []
+        for s in self.series:
+            width = line + fm.horizontalAdvance(s.name) + 14
+            if x > 6.0 and x + width - 10 > self.width() - 6:
+                x, y = 6.0, y + line
+            out.append(QRectF(x, y + 2, line - 4, line - 4))
+            x += width
+        return out
 
     def _fill(self, painter: QPainter, rect: QRectF, idx: int, fg: QColor) -> None:
         painter.setPen(QPen(fg, 1))

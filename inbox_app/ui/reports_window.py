@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
+from html import escape
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +44,8 @@ from PySide6.QtWidgets import (
 from inbox_app.domain.reports import GroupBy, GroupFigures, Period
 from inbox_app.i18n import _, format_date, format_duration, format_number, ngettext
 from inbox_app.services import reports as report_service
-from inbox_app.ui.report_charts import BarChart, Series
+from inbox_app.services import triage
+from inbox_app.ui.report_charts import PATTERNS, BarChart, Series
 
 log = logging.getLogger("inbox_app.ui")
 
@@ -89,10 +91,15 @@ def group_label(group: GroupFigures, by: GroupBy) -> str:
     if group.is_total:
         return _("Total")
     if group.key is not None:
-        return group.key
+        return category_text(group.key) if by is GroupBy.CATEGORY else group.key
     if by in (GroupBy.CATEGORY, GroupBy.AGENT):
         return _("not set")
     return _("unknown")
+
+
+def category_text(category: str) -> str:
+    """A category's translated name (its key for one the app does not know)."""
+    return triage.category_label(category) or category
 
 
 def duration_text(seconds: float | None) -> str:
@@ -125,6 +132,11 @@ def help_text() -> str:
                 "business hours, holidays included — the same as the countdowns), or when it is still "
                 "unanswered past the deadline. Late response rate = late episodes / episodes that got a reply "
                 "or reached their deadline, counted in the period in which they start."
+            ),
+            _(
+                "Under the figures, each marketplace's late response rate over the last 7, 30 and 90 days "
+                "(today included), whatever period is chosen: the windows over which Amazon's Account Health "
+                "counts it, so you see the number before the marketplace does."
             ),
             _(
                 "Median and p90 are nearest-rank: the middle value and the value 90 % of the episodes stay under."
@@ -354,10 +366,23 @@ class ReportsWindow(QWidget):
             button.setObjectName(f"figure_{figure}")
             button.setFlat(True)
             button.setMinimumHeight(56)
+            big = button.font()  # the answer at a glance: the five figures stand out from the rest
+            big.setPointSizeF(big.pointSizeF() * 1.2)
+            big.setBold(True)
+            button.setFont(big)
+            button.setCursor(Qt.CursorShape.PointingHandCursor)
             button.clicked.connect(lambda _c=False, f=figure: self.drill_total(f))
             figures.addWidget(button)
             self.figure_buttons[figure] = button
         outer.addLayout(figures)
+        # The rate the marketplaces judge the seller by (Amazon: over the last 7, 30 and 90 days), whatever
+        # period is chosen above.
+        self.marketplace_label = QLabel(self)
+        self.marketplace_label.setObjectName("reportMarketplaceRates")
+        self.marketplace_label.setWordWrap(True)
+        self.marketplace_label.setTextFormat(Qt.TextFormat.RichText)
+        self.marketplace_rates: dict[str, list[report_service.LateRate]] | None = None
+        outer.addWidget(self.marketplace_label)
         charts = QGridLayout()
         self.daily_chart = BarChart(_("Daily inbound messages and replies"), self)
         self.histogram_chart = BarChart(_("Response times"), self)
@@ -425,6 +450,40 @@ class ReportsWindow(QWidget):
             self._on_report,
             self._on_error,
         )
+        zone = now.astimezone().tzinfo or UTC
+        self._run(
+            "report-marketplace",
+            lambda: report_service.marketplace_late_rates(now, zone),
+            self._on_marketplace_rates,
+            self._on_error,
+        )
+
+    def _on_marketplace_rates(self, rates: dict[str, list[report_service.LateRate]]) -> None:
+        self.marketplace_rates = rates
+        windows = " / ".join(
+            ngettext("{n} day", "{n} days", days).format(n=days)
+            for days in report_service.MARKETPLACE_WINDOWS
+        )
+        parts = [  # non-breaking spaces: a line wraps between channels, never inside one
+            "<b>{channel}</b>&nbsp;{rates}".format(
+                channel=escape(channel),
+                rates="&nbsp;/&nbsp;".join(
+                    escape(rate_text(r.rate)).replace(" ", "&nbsp;") for r in per_window
+                ),
+            )
+            for channel, per_window in rates.items()
+        ]
+        self.marketplace_label.setText(
+            _("Late response rate as the marketplaces count it ({windows}):").format(windows=escape(windows))
+            + " &nbsp; "
+            + (" &nbsp;·&nbsp; ".join(parts) if parts else "–")
+        )
+        self.marketplace_label.setToolTip(
+            _(
+                "Late episodes / episodes that got a reply or reached their deadline, starting in the last 7, 30 "
+                "and 90 days — the windows over which Amazon's Account Health shows its Late Response Rate."
+            )
+        )
 
     def _on_progress(self, done: int, total: int) -> None:
         if not self.progress.isVisible() or total <= 0:
@@ -485,20 +544,34 @@ class ReportsWindow(QWidget):
             [g.key or _("unknown") for g in channels],
             [Series(_("Late response rate"), [(g.late_response_rate or 0.0) for g in channels])],
             lambda v: rate_text(v),
+            show_zero=True,
         )
-        keys = sorted(
-            {k for per_day in report.categories_daily.values() for k in per_day},
-            key=lambda k: (k is None, k or ""),
-        )
+        totals: dict[str | None, int] = {}
+        for per_day in report.categories_daily.values():
+            for k, n in per_day.items():
+                totals[k] = totals.get(k, 0) + n
+        # as many categories as there are fill patterns (the most frequent), the rest together: each one stays
+        # told apart in grey-scale
+        ranked = sorted(totals, key=lambda k: (-totals[k], k is None, k or ""))
+        shown = ranked if len(ranked) <= len(PATTERNS) else ranked[: len(PATTERNS) - 1]
+        rest = [k for k in ranked if k not in shown]
+        keys = sorted(shown, key=lambda k: (k is None, k or ""))
+        series = [
+            Series(
+                category_text(k) if k is not None else _("not set"),
+                [report.categories_daily[d].get(k, 0) for d in days],
+            )
+            for k in keys
+        ]
+        if rest:
+            series.append(
+                Series(
+                    _("all others"), [sum(report.categories_daily[d].get(k, 0) for k in rest) for d in days]
+                )
+            )
         self.category_chart.set_data(
             labels,
-            [
-                Series(
-                    k if k is not None else _("not set"),
-                    [report.categories_daily[d].get(k, 0) for d in days],
-                )
-                for k in keys
-            ],
+            series,
             lambda v: format_number(int(v)),
             stacked=True,
         )

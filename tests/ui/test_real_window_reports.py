@@ -108,7 +108,7 @@ def test_reports_window_shows_progress_exports_a_workbook_and_drills_a_big_figur
     """A fresh import leaves every conversation's episodes to compute: the window counts them in its progress
     bar (off the UI thread), then Export → Workbook writes the XLSX the CLI would write, and a click on the
     big "Late response rate" figure lists the late conversations."""
-    openpyxl = pytest.importorskip("openpyxl")
+    import openpyxl  # a test dependency (pyproject): a missing one fails, never skips
     from PySide6.QtWidgets import QFileDialog
 
     from inbox_app.store import report_episodes

@@ -244,7 +244,8 @@ def test_a_read_only_profile_is_reported_from_scratch(tmp_path: Path) -> None:
 def test_xlsx_has_no_row_cap_a_long_table_continues_on_the_next_sheet(
     hand_built: dict[str, Conversation], tmp_path: Path
 ) -> None:
-    openpyxl = pytest.importorskip("openpyxl")
+    import openpyxl  # a test dependency (pyproject): a missing one fails, never skips
+
     report = rs.compute_report(_periods()[1], GroupBy.CHANNEL, NOW)
     episodes = rs.episode_rows(report)
     assert len(episodes) > 4

@@ -40,7 +40,14 @@ FIELDS = (
 
 @pytest.fixture(scope="module")
 def demo_profile(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return make_demo_profile(tmp_path_factory, "report", "--count", "120", "--seed", "7")
+    """The demo workspace, with two agents sharing two thirds of the conversations (the demo assigns none)."""
+    folder = make_demo_profile(tmp_path_factory, "report", "--count", "120", "--seed", "7")
+    listed = json.loads(run_cli("--profile", str(folder), "list", "--json", "--view", "all").stdout)
+    ids = sorted(row["id"] for row in listed)
+    for agent, share in (("Ana", ids[0::3]), ("Ben", ids[1::3])):
+        result = run_cli("--profile", str(folder), "set", *map(str, share), "--assign", agent)
+        assert result.returncode == 0, result.stderr
+    return folder
 
 
 def _rank(values: list[float], p: float) -> float | None:
@@ -74,7 +81,13 @@ def independent(profile_dir: Path, first: date, last: date, by: str, now: dateti
         for conv in Conversation.select():
             channel = Channel.get_by_id(conv.channel_id)
             policy = ingest.policy_for_channel(channel)
-            key = {"channel": channel.kind, "language": conv.language, "account": conv.account.name}[by]
+            key = {
+                "channel": channel.kind,
+                "language": conv.language or None,
+                "account": conv.account.name,
+                "category": conv.category or None,
+                "agent": conv.assignee or None,
+            }[by]
             msgs = list(
                 Message.select().where(Message.conversation == conv.id).order_by(Message.sent_at, Message.id)
             )
@@ -168,7 +181,7 @@ def independent(profile_dir: Path, first: date, last: date, by: str, now: dateti
     return {"groups": groups, "total": figures(total)}
 
 
-@pytest.mark.parametrize("by", ["channel", "language"])
+@pytest.mark.parametrize("by", ["channel", "language", "account", "category", "agent"])
 def test_report_json_matches_an_independent_computation(demo_profile: Path, by: str) -> None:
     now = datetime.now(UTC)
     last = now.astimezone().date()
@@ -184,6 +197,8 @@ def test_report_json_matches_an_independent_computation(demo_profile: Path, by: 
     assert got == expected["groups"]
     assert data["total"] == expected["total"]
     assert data["total"]["episodes"] > 20 and data["total"]["late"] > 0  # the demo exercises the figures
+    if by == "agent":
+        assert {"Ana", "Ben", None} == set(got)
     if by == "channel":  # keys are the `channel` values of `list --json`
         listed = json.loads(run_cli("--profile", str(demo_profile), "list", "--json", "--view", "all").stdout)
         assert set(got) <= {row["channel"] for row in listed}
@@ -244,7 +259,8 @@ def test_bad_dates_are_a_clear_error(demo_profile: Path, args: list[str], needle
 def test_report_xlsx_holds_the_summary_and_every_conversation_and_episode(
     demo_profile: Path, tmp_path: Path
 ) -> None:
-    openpyxl = pytest.importorskip("openpyxl")
+    import openpyxl  # a test dependency (pyproject): a missing one fails, never skips
+
     book, episodes_csv = tmp_path / "report.xlsx", tmp_path / "episodes.csv"
     args = ("--from", "2000-01-01", "--to", "2100-01-01", "--json")
     result = run_cli(
@@ -296,3 +312,47 @@ def test_category_and_agent_groups_are_the_recorded_values_or_not_set(
         db.close()
     # Each group is a recorded value (or None: "not set"), and none is invented.
     assert {g["key"] for g in data["groups"]} <= values
+
+
+def test_from_and_to_are_inclusive_dates_in_the_users_time_zone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Three customers write around midnight in Berlin; ``--from``/``--to`` pick them by the Berlin date."""
+    from inbox_app.domain.conversations import Direction, IncomingMessage
+    from inbox_app.store.models import Account
+
+    folder = tmp_path / "profile"
+    prof = open_profile(folder)
+    try:
+        account = Account.create(kind="imap", name="Shop")
+        # UTC times; the Berlin dates are 1, 2 and 3 November (CET = UTC+1)
+        for kind, at in (
+            ("amazon", datetime(2026, 11, 1, 22, 30, tzinfo=UTC)),  # 1 Nov 23:30 Berlin
+            ("ebay", datetime(2026, 11, 1, 23, 5, tzinfo=UTC)),  # 2 Nov 00:05 Berlin
+            ("kaufland", datetime(2026, 11, 2, 23, 10, tzinfo=UTC)),  # 3 Nov 00:10 Berlin
+        ):
+            channel = ingest.ensure_channel(account, kind, kind, None)
+            conv = ingest.create_conversation(account, channel, remote_id=kind, subject=kind)
+            ingest.add_message(
+                conv, IncomingMessage(direction=Direction.IN, sent_at=at, text="?", remote_id=kind)
+            )
+            ingest.add_message(
+                conv,
+                IncomingMessage(
+                    direction=Direction.OUT, sent_at=at + timedelta(hours=1), text="!", remote_id=kind + "-r"
+                ),
+            )
+    finally:
+        prof.close()
+    monkeypatch.setenv("TZ", "Europe/Berlin")
+
+    def keys(*args: str) -> list[str]:
+        result = run_cli("--profile", str(folder), "report", *args, "--json")
+        assert result.returncode == 0, result.stderr
+        data = json.loads(result.stdout)
+        return [g["key"] for g in data["groups"] if g["episodes"]]
+
+    assert keys("--from", "2026-11-02", "--to", "2026-11-02") == ["ebay"]
+    assert keys("--from", "2026-11-01", "--to", "2026-11-02") == ["amazon", "ebay"]  # --to is inclusive
+    assert keys("--from", "2026-11-03", "--to", "2026-11-03") == ["kaufland"]
+    assert keys("--from", "2026-11-02") == ["ebay", "kaufland"]  # up to today

@@ -221,3 +221,53 @@ def test_category_and_agent_default_to_none_and_follow_the_pluggable_keys() -> N
     assert [g.key for g in agents] == ["ana", None]
     langs, _total = aggregate(facts, period, GroupBy.LANGUAGE, T0)
     assert [(g.key, g.conversations) for g in langs] == [("de", 2)]
+
+
+def test_business_hours_and_calendar_across_the_spring_dst_change() -> None:
+    # Friday 27 Mar 2026 17:00 CET: 1 h that day; clocks go forward on Sunday; Monday 09:00 CEST + 8 h = 17:00 CEST
+    # = 15:00 UTC.
+    [ep] = episodes_of(EMAIL, [inbound(datetime(2026, 3, 27, 17, 0, tzinfo=BERLIN))])
+    assert ep.deadline_at == datetime(2026, 3, 30, 15, 0, tzinfo=UTC)
+    # a reply at 16:30 CEST on Monday is on time, one at 17:30 CEST late
+    on_time, late = (
+        episodes_of(EMAIL, [inbound(datetime(2026, 3, 27, 17, 0, tzinfo=BERLIN)), reply(at)])[0]
+        for at in (datetime(2026, 3, 30, 16, 30, tzinfo=BERLIN), datetime(2026, 3, 30, 17, 30, tzinfo=BERLIN))
+    )
+    assert not on_time.is_late(T0) and late.is_late(T0)
+    # a calendar clock loses the hour: 24 h after Saturday 12:00 CET is Sunday 13:00 CEST
+    [cal] = episodes_of(AMAZON, [inbound(datetime(2026, 3, 28, 12, 0, tzinfo=BERLIN))])
+    assert cal.deadline_at.astimezone(BERLIN) == datetime(2026, 3, 29, 13, 0, tzinfo=BERLIN)
+    # the spring DST day has 23 hours
+    day = Period(date(2026, 3, 29), date(2026, 3, 29), BERLIN)
+    assert day.end - day.start == h(23)
+
+
+def test_an_episode_counts_in_the_period_where_it_starts_even_when_answered_in_the_next() -> None:
+    # 23:30 Berlin on Monday 2 Nov (22:30 UTC), answered 1 h later, on Tuesday in Berlin
+    began = datetime(2026, 11, 2, 23, 30, tzinfo=BERLIN)
+    conv = _conv(1, "amazon", [inbound(began), reply(began + h(1))])
+    now = began + h(48)
+    monday = Period(date(2026, 11, 2), date(2026, 11, 2), BERLIN)
+    tuesday = Period(date(2026, 11, 3), date(2026, 11, 3), BERLIN)
+    _groups, mon = aggregate([conv], monday, GroupBy.CHANNEL, now)
+    _groups, tue = aggregate([conv], tuesday, GroupBy.CHANNEL, now)
+    assert (mon.episodes, mon.response_median_s, mon.inbound, mon.replies, mon.conversations) == (
+        1,
+        3600,
+        1,
+        0,
+        1,
+    )
+    assert (tue.episodes, tue.response_median_s, tue.inbound, tue.replies, tue.conversations) == (
+        0,
+        None,
+        0,
+        1,
+        0,
+    )
+    assert mon.first_response_median_s == 3600 and tue.first_response_median_s is None
+    # the same moment is a Monday in UTC too, but a Tuesday in Tokyo: the period follows the user's zone
+    _groups, tokyo = aggregate(
+        [conv], Period(date(2026, 11, 3), date(2026, 11, 3), ZoneInfo("Asia/Tokyo")), GroupBy.CHANNEL, now
+    )
+    assert tokyo.episodes == 1

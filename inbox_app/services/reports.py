@@ -348,10 +348,12 @@ def marketplace_late_rates(
             counts[days] = {str(g.key): (g.episodes, g.late) for g in groups if g.episodes}
     else:
         report_episodes.refresh()
+        longest = max(periods.values(), key=lambda p: p.end - p.start)
+        walk = queries.in_conversation_order(queries.message_count(longest.start, longest.end))
         for days, period in periods.items():
             per: dict[str, list[int]] = {}
             for key, _b, measured, late in queries.episode_counts(
-                GroupBy.CHANNEL.value, period.start, period.end, now
+                GroupBy.CHANNEL.value, period.start, period.end, now, walk=walk
             ):
                 acc = per.setdefault(str(key), [0, 0])
                 acc[0] += measured

@@ -36,6 +36,7 @@ __all__ = [
     "figure_ids",
     "first_response_ranks",
     "in_conversation_order",
+    "message_count",
     "message_group_counts",
     "overdue_counts",
 ]
@@ -214,6 +215,12 @@ def in_conversation_order(messages_in_period: int) -> bool:
     index, ≈ free); the episodes and first responses follow the messages' share."""
     total = Conversation._meta.database.execute_sql("SELECT count(*) FROM message").fetchone()[0]
     return bool(total) and messages_in_period >= CONVERSATION_ORDER_SHARE * total
+
+
+def message_count(start: datetime, end: datetime) -> int:
+    """The messages sent in [start, end) (a count of an index range), for :func:`in_conversation_order`."""
+    sql = "SELECT count(*) FROM message WHERE sent_at >= :start AND sent_at < :end"
+    return int(_run(sql, _bounds(start, end))[0][0])
 
 
 def _episodes(walk: bool) -> str:

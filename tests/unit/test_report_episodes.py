@@ -331,6 +331,8 @@ def test_both_ways_of_reading_a_periods_rows_give_the_same_figures(
         plan = " ".join(str(row[-1]) for row in db.execute_sql("EXPLAIN QUERY PLAN " + sql))
         assert index in plan and "TEMP B-TREE" not in plan, plan
     _same(NOW, _periods())
+    rates = rs.marketplace_late_rates(NOW, BERLIN)
+    assert rates and rates == rs.marketplace_late_rates(NOW, BERLIN, from_scratch=True)
 
 
 def test_a_period_of_years_counts_its_days_in_one_grouped_query(profile: Profile) -> None:

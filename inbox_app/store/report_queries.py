@@ -108,10 +108,11 @@ def _day_sql(column: str, day_starts: Sequence[datetime], params: dict[str, Any]
 
 def _days_with_messages(day_starts: Sequence[datetime], params: dict[str, Any]) -> tuple[int, int]:
     """The range of day indexes [lo, hi) that hold a message of the period: the tree covers those days only,
-    so a custom period of a hundred years costs what the days with data cost (one index lookup each way)."""
-    row = _run(
-        "SELECT min(sent_at), max(sent_at) FROM message WHERE sent_at >= :start AND sent_at < :end", params
-    )
+    so a custom period of a hundred years costs what the days with data cost (one index lookup each way).
+    Two subqueries: SQLite looks a lone ``min()`` or ``max()`` up at the end of an index, but with both in one
+    query it read the whole period (55 ms at 100,000 conversations, for each of two calls a report)."""
+    within = "FROM message WHERE sent_at >= :start AND sent_at < :end"
+    row = _run(f"SELECT (SELECT min(sent_at) {within}), (SELECT max(sent_at) {within})", params)
     first, last = row[0] if row else (None, None)
     if first is None or last is None:
         return 0, 1
@@ -181,7 +182,7 @@ def message_group_counts(
         f"{JOIN_CONVERSATION}"
     )
     sums: dict[tuple[Any, str | None, int], list[int]] = {}
-    for k, category, d, inbound, replies in Conversation._meta.database.execute_sql(sql, params):
+    for k, category, d, inbound, replies in _run(sql, params):
         found = sums.get((k, category, d))
         if found is None:
             sums[(k, category, d)] = [int(d >= 0), inbound, replies]

@@ -272,24 +272,27 @@ def _stored_report(period: Period, by: GroupBy, now: datetime) -> Report:
             found = groups[key] = GroupFigures(key)
         return found
 
-    daily: dict[date, list[int]] = {day: [0, 0] for day in period.days()}
-    for key, day_index, inbound, replies in queries.message_counts(by.value, start, end, day_starts):
+    daily: dict[date, list[int]] = {day: [0, 0] for day in days}
+    messages_in_period = 0
+    for day_index, inbound, replies, messages in queries.daily_counts(start, end, day_starts):
+        daily[days[day_index]] = [inbound, replies]
+        messages_in_period += messages
+    categories_daily: dict[date, dict[str | None, int]] = {day: {} for day in days}
+    walk = queries.in_conversation_order(messages_in_period)
+    for key, category, day_index, n, inbound, replies in queries.message_group_counts(
+        by.value, start, end, day_starts, walk=walk
+    ):
         g = group(key)
         for f in (g, total):
+            f.conversations += n
             f.inbound += inbound
             f.replies += replies
-        counts = daily[days[day_index]]
-        counts[0] += inbound
-        counts[1] += replies
-    categories_daily: dict[date, dict[str | None, int]] = {day: {} for day in period.days()}
-    for key, category, day_index, n in queries.conversation_counts(by.value, start, end, day_starts):
-        group(key).conversations += n
-        total.conversations += n
-        per_day = categories_daily[days[day_index]]
-        per_day[category] = per_day.get(category, 0) + n
+        if n:
+            per_day = categories_daily[days[day_index]]
+            per_day[category] = per_day.get(category, 0) + n
     histogram = [0] * (len(RESPONSE_BUCKETS) + 1)
     episode_counts, response_ranks, all_response_ranks = queries.episode_figures(
-        by.value, start, end, now, RESPONSE_BUCKETS
+        by.value, start, end, now, RESPONSE_BUCKETS, walk=walk
     )
     for key, bucket, measured, late in episode_counts:
         for f in (group(key), total):
@@ -302,7 +305,7 @@ def _stored_report(period: Period, by: GroupBy, now: datetime) -> Report:
         total.open_overdue += overdue
     for (per_group, overall), median_attr, p90_attr in (
         (
-            queries.first_response_ranks(by.value, start, end),
+            queries.first_response_ranks(by.value, start, end, walk=walk),
             "first_response_median_s",
             "first_response_p90_s",
         ),
@@ -327,7 +330,9 @@ def _stored_report(period: Period, by: GroupBy, now: datetime) -> Report:
     else:
         late_by_channel = []
         per_channel: dict[str | None, list[int]] = {}
-        for key, _bucket, measured, late in queries.episode_counts(GroupBy.CHANNEL.value, start, end, now):
+        for key, _bucket, measured, late in queries.episode_counts(
+            GroupBy.CHANNEL.value, start, end, now, walk=walk
+        ):
             counts = per_channel.setdefault(key, [0, 0])
             counts[0] += measured
             counts[1] += late
@@ -387,10 +392,12 @@ def marketplace_late_rates(
             counts[days] = {str(g.key): (g.episodes, g.late) for g in groups if g.episodes}
     else:
         report_episodes.refresh()
+        longest = max(periods.values(), key=lambda p: p.end - p.start)
+        walk = queries.in_conversation_order(queries.message_count(longest.start, longest.end))
         for days, period in periods.items():
             per: dict[str, list[int]] = {}
             for key, _b, measured, late in queries.episode_counts(
-                GroupBy.CHANNEL.value, period.start, period.end, now
+                GroupBy.CHANNEL.value, period.start, period.end, now, walk=walk
             ):
                 acc = per.setdefault(str(key), [0, 0])
                 acc[0] += measured

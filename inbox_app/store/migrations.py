@@ -20,6 +20,7 @@ import peewee
 
 from inbox_app.store.mail_models import MAIL_MODELS
 from inbox_app.store.models import ALL_MODELS
+from inbox_app.store.report_episodes import CONVERSATION_INDEX_SQL as REPORT_CONVERSATION_INDEX_SQL
 from inbox_app.store.report_episodes import MESSAGE_UPDATE_TRIGGER
 from inbox_app.store.report_episodes import PERIOD_INDEX_SQL as REPORT_PERIOD_INDEX_SQL
 from inbox_app.store.report_episodes import SCHEMA_SQL as REPORT_EPISODES_SQL
@@ -333,6 +334,15 @@ def _search_covering_order(db: peewee.SqliteDatabase) -> None:
         db.execute_sql(sql)
 
 
+def _report_message_by_conversation(db: peewee.SqliteDatabase) -> None:
+    """The messages by conversation and time with the fields the reports read, in place of the
+    ``(conversation_id, sent_at)`` index (issue 15: the 30-day report over 100,000 conversations); see
+    ``store.report_episodes.CONVERSATION_INDEX_SQL``. A fresh database never had the old index (v1 creates
+    today's tables)."""
+    for sql in REPORT_CONVERSATION_INDEX_SQL:
+        db.execute_sql(sql)
+
+
 # Ordered: MIGRATIONS[n] brings a database from version n to n + 1.
 MIGRATIONS: list[Callable[[peewee.SqliteDatabase], None]] = [
     _v1,
@@ -350,6 +360,7 @@ MIGRATIONS: list[Callable[[peewee.SqliteDatabase], None]] = [
     _search_name_trigrams,
     _sidebar_counts_index,
     _search_covering_order,
+    _report_message_by_conversation,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

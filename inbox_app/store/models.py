@@ -167,7 +167,8 @@ class Conversation(BaseModel):
 
 
 class Message(BaseModel):
-    # Not indexed alone: (conversation, sent_at) below serves every lookup by conversation.
+    # Not indexed alone: ``message_conversation_time`` (conversation, sent_at, …), made by a migration
+    # (``store.report_episodes.CONVERSATION_INDEX_SQL``), serves every lookup by conversation.
     conversation = peewee.ForeignKeyField(Conversation, backref="messages", on_delete="CASCADE", index=False)
     conversation_id: int
     direction = peewee.TextField()  # in, out
@@ -190,7 +191,7 @@ class Message(BaseModel):
     extra = JsonField(default=dict)
 
     class Meta:
-        indexes = ((("conversation", "sent_at"), False), (("remote_id",), False))
+        indexes = ((("remote_id",), False),)
 
 
 class MessageSource(BaseModel):

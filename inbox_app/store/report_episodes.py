@@ -41,6 +41,7 @@ from inbox_app.store.events import EventKind
 from inbox_app.store.models import Channel, Conversation, from_db_time, to_db_time
 
 __all__ = [
+    "CONVERSATION_INDEX_SQL",
     "MESSAGE_UPDATE_TRIGGER",
     "PERIOD_INDEX_SQL",
     "SCHEMA_SQL",
@@ -108,6 +109,22 @@ PERIOD_INDEX_SQL: tuple[str, ...] = (
     "CREATE INDEX IF NOT EXISTS report_first_response_period ON report_first_response "
     "(first_in_at, conversation_id, response_s)",
     "DROP INDEX IF EXISTS report_first_response_first_in",
+)
+
+#: A conversation's messages in time order with every field the episodes and the report read (migration
+#: ``_report_message_by_conversation``). It replaces peewee's ``(conversation_id, sent_at)`` index and serves
+#: every look-up that one did; besides, the recomputation of a conversation reads its messages from this index
+#: alone, and a report over a period holding most messages sums them per conversation in this order instead
+#: of sorting them (``report_queries.message_group_counts``: ≈ 3 times cheaper).
+CONVERSATION_INDEX_SQL: tuple[str, ...] = (
+    # ``id`` right after the time, as the old index had it implicitly: a thread read by time and id is not sorted.
+    "CREATE INDEX IF NOT EXISTS message_conversation_time ON message "
+    "(conversation_id, sent_at, id, direction, is_auto_reply, is_answered)",
+    "DROP INDEX IF EXISTS message_conversation_id_sent_at",
+    # The same for the episodes (``report_queries.in_conversation_order``), in place of the conversation index.
+    "CREATE INDEX IF NOT EXISTS report_episode_by_conversation ON report_episode "
+    "(conversation_id, started_at, replied_at, deadline_at, stopped_at, response_s)",
+    "DROP INDEX IF EXISTS report_episode_conversation",
 )
 
 BATCH = 2000

@@ -305,3 +305,45 @@ def test_a_message_rewritten_with_the_same_fields_does_not_dirty_its_conversatio
     assert report_episodes.pending_count() == 1
     assert report_episodes.refresh() == 1
     _same(NOW, _periods())
+
+
+@pytest.mark.parametrize("share", [0.0, 2.0])
+def test_both_ways_of_reading_a_periods_rows_give_the_same_figures(
+    hand_built: dict[str, Conversation], monkeypatch: pytest.MonkeyPatch, share: float
+) -> None:
+    """A period's messages, episodes and first responses are read either walking all of them in conversation
+    order (the period holds most of them) or by the period's range of the time indexes: same figures."""
+    from inbox_app.store import report_queries
+
+    monkeypatch.setattr(report_queries, "CONVERSATION_ORDER_SHARE", share)
+    report_episodes.refresh()
+    assert report_queries.in_conversation_order(1) is (share == 0.0)
+    db = Conversation._meta.database
+    for sql, index in (
+        ("SELECT conversation_id, count(*) FROM message INDEXED BY message_conversation_time "
+         "WHERE sent_at >= '2026-12-01' GROUP BY conversation_id", "COVERING INDEX message_conversation_time"),
+        ("SELECT x.conversation_id, max(x.response_s) FROM report_episode x INDEXED BY "
+         "report_episode_by_conversation WHERE x.started_at >= '2026-12-01' AND x.replied_at IS NULL "
+         "GROUP BY x.conversation_id", "COVERING INDEX report_episode_by_conversation"),
+        # the index took the place of (conversation_id, sent_at): a thread is still read in order, unsorted
+        ("SELECT * FROM message WHERE conversation_id = 1 ORDER BY sent_at, id", "INDEX message_conversation_time"),
+    ):  # fmt: skip
+        plan = " ".join(str(row[-1]) for row in db.execute_sql("EXPLAIN QUERY PLAN " + sql))
+        assert index in plan and "TEMP B-TREE" not in plan, plan
+    _same(NOW, _periods())
+    rates = rs.marketplace_late_rates(NOW, BERLIN)
+    assert rates and rates == rs.marketplace_late_rates(NOW, BERLIN, from_scratch=True)
+
+
+def test_a_period_of_years_counts_its_days_in_one_grouped_query(profile: Profile) -> None:
+    """Past a year of days with messages, the daily chart is one grouped query instead of a query per day."""
+    convs = [_conv("amazon", f"year-{i}") for i in range(3)]
+    first = datetime(2024, 3, 30, 23, 30, tzinfo=UTC)  # the last hour of a Berlin day before DST
+    for i, conv in enumerate(convs):
+        for days in (0, 200, 420 + i, 700):
+            _msg(conv, Direction.IN, first + timedelta(days=days, minutes=i))
+            _msg(conv, Direction.OUT, first + timedelta(days=days, hours=2 + i))
+    period = Period(date(2024, 3, 1), date(2026, 3, 1), BERLIN)
+    report = rs.compute_report(period, GroupBy.CHANNEL, NOW)
+    assert sum(inbound for inbound, _replies in report.daily.values()) == 12
+    _same(NOW, [period, Period(date(2024, 3, 1), date(2024, 12, 31), BERLIN)])

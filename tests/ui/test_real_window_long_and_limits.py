@@ -87,6 +87,9 @@ def click_link(qtbot, browser, text: str) -> None:  # type: ignore[no-untyped-de
     QTest.mouseClick(browser.viewport(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, point)
 
 
+_FROZEN = 10.0  # seconds: what the old code took was 30 s and more; opening at once takes well under one
+
+
 def test_a_5_mb_message_opens_at_once_cut_and_show_all_shows_the_rest(qtbot, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     path = tmp_path / "profile"
     ids = make_long_profile(path)
@@ -112,8 +115,10 @@ def test_a_5_mb_message_opens_at_once_cut_and_show_all_shows_the_rest(qtbot, tmp
 
     run_real_app(path, scenario)
     assert seen["text_cut"] and seen["html_cut"]
-    assert float(seen["text_seconds"]) < 3.0, seen  # ≈ 30 s before: the window was frozen
-    assert float(seen["html_seconds"]) < 3.0, seen
+    # ≈ 30 s before: the window was frozen. The bound is far from both (≈ 0.3 s idle) so that a CI machine
+    # shared by other jobs (3.2 s seen at load 12) cannot fail it, while a frozen window always does.
+    assert float(seen["text_seconds"]) < _FROZEN, seen
+    assert float(seen["html_seconds"]) < _FROZEN, seen
     whole = str(seen["whole"])
     assert END in whole[-200:]
     assert "Paragraph 00000" in whole and "Paragraph 59999" in whole  # the HTML message, shown all
@@ -148,7 +153,7 @@ def test_a_100_mb_mail_already_in_the_profile_opens_at_once(qtbot, tmp_path: Pat
 
     run_real_app(path, scenario)
     assert seen["cut"]
-    assert float(seen["seconds"]) < 3.0, seen
+    assert float(seen["seconds"]) < _FROZEN, seen  # 33 s before
 
 
 def test_the_reply_box_holds_a_reply_over_the_channels_limit_and_queues_it_once_it_fits(

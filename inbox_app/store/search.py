@@ -422,10 +422,21 @@ def count_matches(query: SearchQuery, now: datetime, cap: int) -> int:
         return int(db.execute_sql(sql, (*params, cap)).fetchone()[0])
     if not store_db.is_read_only():
         index_pending()
-    sql = (
-        "SELECT count(*) FROM (SELECT DISTINCT m.conversation_id FROM message_fts f "
+    # The same matches as the list (``query_conversation_ids``): the last word a prefix, and an order id typed
+    # as text; a saved search's count once treated the last word exactly and disagreed with its own list.
+    matches = (
+        "SELECT m.conversation_id FROM message_fts f "
         "CROSS JOIN message m ON m.id = f.rowid CROSS JOIN conversation c ON c.id = m.conversation_id "
-        f"WHERE message_fts MATCH ? AND {where} LIMIT ?)"
+        f"WHERE message_fts MATCH ? AND {where}"
     )
-    match = _fts_expression(query.terms, prefix_last=False)
-    return int(db.execute_sql(sql, (match, *params, cap)).fetchone()[0])
+    args: list[Any] = [_match_expression(query.terms), *params]
+    if _ORDER_ID_RE.match(query.text):
+        matches += (
+            " UNION SELECT c.id FROM (SELECT id FROM conversation WHERE order_id = ?) o "
+            f"CROSS JOIN conversation c ON c.id = o.id WHERE {where}"
+        )
+        args += [query.text.strip(), *params]
+    else:
+        matches = matches.replace("SELECT m.conversation_id", "SELECT DISTINCT m.conversation_id", 1)
+    sql = f"SELECT count(*) FROM ({matches} LIMIT ?)"
+    return int(db.execute_sql(sql, (*args, cap)).fetchone()[0])

@@ -202,12 +202,15 @@ def _condition(flt: Filter, now: datetime) -> tuple[str, list[Any]]:
         return f"({sql})", [p for r in ranges for p in (r, r + _PREFIX_END)]
     if key == "from":
         if len(value) >= 3 and not any(ch in value for ch in "%_\\") and _has_name_trigrams():
-            pattern = f"%{value}%"  # no ESCAPE clause: with one, the trigram index is not used
+            # A phrase of the trigram index is the substring match ``LIKE '%value%'`` asks for, answered from the
+            # index alone: LIKE re-read every candidate (a long, common domain such as
+            # "marketplace.amazon.it" took 28 ms at 100,000 conversations, the phrase 13 ms; a name 0.2 ms).
+            phrase = '"' + value.replace('"', '""') + '"'
             return (
-                "(c.id IN (SELECT rowid FROM conversation_name_trigram WHERE customer_name LIKE ?) OR "
-                "c.customer_id IN (SELECT customer_id FROM customer_identity WHERE id IN ("
-                "SELECT rowid FROM customer_identity_trigram WHERE value LIKE ?)))",
-                [pattern, pattern],
+                "(c.id IN (SELECT rowid FROM conversation_name_trigram WHERE conversation_name_trigram MATCH ?) "
+                "OR c.customer_id IN (SELECT customer_id FROM customer_identity WHERE id IN ("
+                "SELECT rowid FROM customer_identity_trigram WHERE customer_identity_trigram MATCH ?)))",
+                [phrase, phrase],
             )
         like = _like(value)
         return (

@@ -291,7 +291,7 @@ def _stored_report(period: Period, by: GroupBy, now: datetime) -> Report:
             per_day = categories_daily[days[day_index]]
             per_day[category] = per_day.get(category, 0) + n
     histogram = [0] * (len(RESPONSE_BUCKETS) + 1)
-    episode_counts, response_ranks, all_response_ranks = queries.episode_figures(
+    episode_counts, response_ranks, all_response_ranks, per_channel = queries.episode_figures(
         by.value, start, end, now, RESPONSE_BUCKETS, walk=walk
     )
     for key, bucket, measured, late in episode_counts:
@@ -329,13 +329,6 @@ def _stored_report(period: Period, by: GroupBy, now: datetime) -> Report:
         late_by_channel = ordered
     else:
         late_by_channel = []
-        per_channel: dict[str | None, list[int]] = {}
-        for key, _bucket, measured, late in queries.episode_counts(
-            GroupBy.CHANNEL.value, start, end, now, walk=walk
-        ):
-            counts = per_channel.setdefault(key, [0, 0])
-            counts[0] += measured
-            counts[1] += late
         for key in sorted(per_channel, key=lambda k: (k or "").casefold()):
             measured, late = per_channel[key]
             late_by_channel.append(

@@ -248,21 +248,35 @@ def episode_counts(
 
 def episode_figures(
     by: str, start: datetime, end: datetime, now: datetime, bounds: Sequence[int], *, walk: bool = False
-) -> tuple[list[tuple[str | None, int, int, int]], dict[str | None, dict[str, float]], dict[str, float]]:
+) -> tuple[
+    list[tuple[str | None, int, int, int]],
+    dict[str | None, dict[str, float]],
+    dict[str, float],
+    dict[str, tuple[int, int]],
+]:
     """The figures of :func:`episode_counts` and the median/p90 response time of the replied episodes, in one pass over the period's episodes.
 
     Why: each pass costs ≈ 0.3 s of CPU at 100,000 conversations, almost all of it the look-up of every
     episode's conversation; here the measured episodes are read once, ordered by group and response time, and
     counted, bucketed and ranked in Python. A replied episode is always measured, so the replied ones among
-    these rows are the replied episodes starting in the period."""
+    these rows are the replied episodes starting in the period.
+
+    The fourth part is (measured, late) per channel kind, for the late-rate-per-channel chart whatever the
+    grouping: read in the same pass (a second pass by channel cost ≈ 0.2 s at 100,000 conversations)."""
     db = Conversation._meta.database
     cases = " ".join(f"WHEN x.response_s <= {int(b)} THEN {i}" for i, b in enumerate(bounds))
     sql = (
         f"SELECT {_key_sql(by)}, CASE WHEN x.replied_at IS NULL THEN -1 {cases} ELSE {len(bounds)} END, "
-        f"{_LATE}, CASE WHEN x.replied_at IS NOT NULL THEN x.response_s END FROM {_episodes(walk)} "
+        f"{_LATE}, CASE WHEN x.replied_at IS NOT NULL THEN x.response_s END, c.channel_id FROM {_episodes(walk)} "
         f"{JOIN_CONVERSATION} WHERE x.started_at >= :start AND x.started_at < :end AND {_MEASURED}"
     )
     rows = db.execute_sql(sql, _bounds(start, end, now)).fetchall()
+    channel_kind = _key("channel")
+    per_channel: dict[str, list[int]] = {}
+    for (channel_id, late), n in Counter(map(itemgetter(4, 2), rows)).items():
+        found_channel = per_channel.setdefault(channel_kind(channel_id), [0, 0])
+        found_channel[0] += n
+        found_channel[1] += n * late
     key = _key(by)
     counts: dict[tuple[Any, int], list[int]] = {}
     for (k, bucket, late), n in Counter(map(itemgetter(0, 1, 2), rows)).items():
@@ -275,6 +289,7 @@ def episode_figures(
         [(k, bucket, n, late) for (k, bucket), (n, late) in counts.items()],
         {k: _picked(v) for k, v in per_key.items() if v},
         _picked(everything) if everything else {},
+        {kind: (n, late) for kind, (n, late) in per_channel.items()},
     )
 
 

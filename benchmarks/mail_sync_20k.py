@@ -144,7 +144,7 @@ async def run_ours(account, password: str, *, profile_bodies: bool) -> tuple[flo
     from inbox_app.store import triage
 
     spent = {"triage": 0.0, "triage_cpu": 0.0}  # wall and CPU time inside the triage hooks, on the DB worker
-    originals = {name: getattr(triage, name) for name in ("categorise_conversations", "inbound_stored")}
+    originals = {name: getattr(triage, name) for name in ("categorise_conversations", "reopen_on_inbound")}
 
     hooks_profiler = cProfile.Profile() if os.environ.get("BENCH_PROFILE_TRIAGE") else None
 

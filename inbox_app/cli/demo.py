@@ -8,7 +8,9 @@ not silently double the workspace; ``--force`` is the deliberate way to do eithe
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+import threading
 import time
 
 from inbox_app.cli import CliError, profile_from_args
@@ -141,6 +143,7 @@ def run_live(args: argparse.Namespace) -> int:
             exit_code=2,
         )
     demo = live_demo.start()
+    previous_handler = signal.getsignal(signal.SIGINT)
     try:
         try:
             forms = asyncio.run(demo.signed_in_forms())
@@ -165,9 +168,10 @@ def run_live(args: argparse.Namespace) -> int:
             flush=True,
         )
         done = 0
-        while args.rounds is None or done < args.rounds:
-            if done:
-                time.sleep(args.interval)
+        stop = _stop_on_ctrl_c()
+        while (args.rounds is None or done < args.rounds) and not stop.is_set():
+            if done and stop.wait(args.interval):
+                break
             profile = profile_from_args(args)
             try:
                 report = asyncio.run(run_once(profile.blobs, profile.root))
@@ -190,8 +194,23 @@ def run_live(args: argparse.Namespace) -> int:
             )
             for problem in report.problems:
                 print(f"{problem.account_name}: {problem.message}", file=sys.stderr, flush=True)
-    except KeyboardInterrupt:
+        if stop.is_set():
+            print(_("Live demo stopped."), flush=True)
+    except KeyboardInterrupt:  # Ctrl+C before the rounds began (while the sandboxes started)
         print(_("Live demo stopped."), flush=True)
     finally:
+        signal.signal(signal.SIGINT, previous_handler)
         demo.close()
     return 0
+
+
+def _stop_on_ctrl_c() -> threading.Event:
+    """Ctrl+C (SIGINT) asks the live demo to stop once the current round is over.
+
+    Why not KeyboardInterrupt: ``asyncio.run`` turns a SIGINT into the cancellation of its task, and a sync
+    round that handles its cancellation finishes normally, so the interrupt was lost and the demo went on
+    syncing. With a handler of our own, asyncio leaves SIGINT alone; the round in progress ends cleanly (a
+    reply being delivered is never cut off) and the loop stops."""
+    stop = threading.Event()
+    signal.signal(signal.SIGINT, lambda _signum, _frame: stop.set())
+    return stop

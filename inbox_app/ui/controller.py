@@ -616,9 +616,12 @@ class MainController(QObject):
         self.refresh_counts()
 
     def _load_sources(self) -> None:
+        self.reload_sources()
+        self.account_trouble.refresh()  # after the sources: the account entries exist when badges arrive
+
+    def reload_sources(self) -> None:
         """Accounts, channels and tags on the worker; the counts follow when they arrive (``_on_sources``)."""
         self.runner.run("sources", sidebar_sources, self._on_sources)
-        self.account_trouble.refresh()  # after the sources: the account entries exist when badges arrive
 
     def _on_sources(self, sources: tuple[list[tuple[int, str]], list[str], list[str]]) -> None:
         accounts, channels, tags = sources

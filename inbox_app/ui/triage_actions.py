@@ -179,7 +179,7 @@ class TriageActions(QObject):
         appears or goes away in the sidebar's Tags too."""
         self.controller.conversations_changed(ids)
         if tags:
-            self.controller.reload_sidebar()
+            self.controller.reload_sources()
         self.controller.window.statusBar().showMessage(message + " · " + _("Ctrl+Z to undo"), 8000)
 
     # ------------------------------------------------------------------------------- selection

@@ -87,6 +87,8 @@ ANSWERED = "\\Answered"
 PLACEHOLDER_TEXT = "…"  # text of a message whose body has not arrived yet
 IDLE_TIMEOUT = 24 * 60  # s; servers drop IDLE after 30 min
 POLL_INTERVAL = 60.0
+MAX_RESYNCS = 3  # syncs in a row when the folder changed during the last one (see idle_loop)
+RECHECK_AFTER = 5.0  # s: IDLE no longer than this when the folder was still changing after MAX_RESYNCS
 MAX_BACKOFF = 300.0
 
 Progress = Callable[["SyncProgress"], None]
@@ -1200,7 +1202,7 @@ class MailAccountSync:
         """Sync, then wait for changes (IDLE, else poll every 60 s); reconnect with backoff; report state."""
         backoff = 1.0
         online: bool | None = None
-        resynced = False
+        resyncs = 0
         try:
             while not stop_event.is_set():
                 try:
@@ -1212,11 +1214,17 @@ class MailAccountSync:
                     conn = await self.connection()
                     folder = self.settings.folders[0] if self.settings.folders else "INBOX"
                     status = await conn.select(folder)
-                    if not resynced and await self._changed_since_sync(folder, status):
-                        resynced = True  # (once: a change of our own must not keep the loop from IDLE)
-                        continue  # mail that came between the sync and this SELECT: IDLE would not report it
-                    resynced = False
+                    # Mail that came between the sync and this SELECT is counted in the SELECT, so IDLE would
+                    # not report it: sync again. Our own flag pushes move the folder on too, so a few rounds
+                    # at most; if it is still moving then, IDLE only briefly and look again.
+                    moving = await self._changed_since_sync(folder, status)
+                    if moving and resyncs < MAX_RESYNCS:
+                        resyncs += 1
+                        continue
+                    resyncs = 0
                     timeout = IDLE_TIMEOUT if "IDLE" in conn.capabilities else POLL_INTERVAL
+                    if moving:
+                        timeout = min(timeout, RECHECK_AFTER)
                     await _until_stopped(conn.idle_wait(timeout, poll_interval=POLL_INTERVAL), stop_event)
                 except MailError as exc:
                     await self._drop_connection()

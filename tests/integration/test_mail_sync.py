@@ -570,3 +570,54 @@ def test_conversations_after_the_bodies_equal_a_full_refresh(
     with profile.db.atomic():
         store.refresh([row[0] for row in synced])
     assert rows() == synced
+
+
+def test_mail_that_keeps_arriving_between_sync_and_idle_is_never_left_for_the_idle_timeout(
+    profile: Any,
+    dovecot: DovecotServer,
+    mail_user: tuple[str, str],
+    account: Account,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A mail landing after a sync but before the SELECT that starts IDLE is already counted by that SELECT,
+    so IDLE stays silent about it. The loop syncs again while the folder moves, a few rounds at most, then
+    IDLEs only briefly: here a mail lands in that gap after each of the first five syncs (more than the loop
+    resyncs in a row) and every one is stored within seconds, not after the 24-minute IDLE.
+
+    (CI caught the old "resync once" rule: a second window taking over missed the mail that came during its
+    resync until the IDLE timed out.)"""
+    from inbox_app.sync import mail_sync as mail_sync_module
+
+    monkeypatch.setattr(mail_sync_module, "RECHECK_AFTER", 0.5)
+    user, password = mail_user
+    dovecot.append(user, password, "INBOX", make_mail(1))
+    sync = syncer(account, profile)
+    rounds = 5
+    real_sync_once = sync.sync_once
+
+    async def sync_then_a_mail_lands(progress: Any = None) -> Any:
+        report = await real_sync_once(progress)
+        count = Message.select().count()
+        if count <= rounds:  # the mail of the next round lands right after this sync looked
+            await asyncio.get_running_loop().run_in_executor(
+                None, dovecot.append, user, password, "INBOX", make_mail(count + 1)
+            )
+        return report
+
+    monkeypatch.setattr(sync, "sync_once", sync_then_a_mail_lands)
+
+    async def scenario() -> int:
+        stop = asyncio.Event()
+        loop_task = asyncio.ensure_future(sync.idle_loop(stop))
+        try:
+            async with asyncio.timeout(30):
+                while Message.select().count() < rounds + 1:
+                    await asyncio.sleep(0.1)
+        finally:
+            stop.set()
+            await asyncio.wait_for(loop_task, timeout=30)
+        return Message.select().count()
+
+    assert run(scenario()) == rounds + 1
+    ids = {m.remote_id for m in Message.select(Message.remote_id)}
+    assert ids == {f"<msg{n}@example.net>" for n in range(1, rounds + 2)}

@@ -1218,6 +1218,13 @@ class MailAccountSync:
                     # not report it: sync again. Our own flag pushes move the folder on too, so a few rounds
                     # at most; if it is still moving then, IDLE only briefly and look again.
                     moving = await self._changed_since_sync(folder, status)
+                    log.debug(
+                        "account %s: %s at MODSEQ %s before IDLE, %s",
+                        self.account_id,
+                        folder,
+                        status.highestmodseq,
+                        "still moving" if moving else "as synced",
+                    )
                     if moving and resyncs < MAX_RESYNCS:
                         resyncs += 1
                         continue

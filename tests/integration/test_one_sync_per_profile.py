@@ -14,6 +14,9 @@ plus one ``sync --once`` 100 replies 180 times. What holds now, and is checked h
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import io
+import logging
 import os
 import signal
 import subprocess
@@ -25,7 +28,7 @@ from typing import Any
 
 import pytest
 
-from inbox_app.store.models import Account, Message, OutboxItem, utcnow
+from inbox_app.store.models import Account, Message, OutboxItem, SyncState, utcnow
 from inbox_app.store.replies import queue_reply_for
 from inbox_app.sync import engine as engine_module
 from inbox_app.sync.engine import SyncEngine
@@ -108,14 +111,36 @@ def test_concurrent_sync_once_delivers_every_reply_once(
     assert all("replies sent" in out or ELSEWHERE in out for out, _err in outputs)
 
 
-async def _until(predicate: Any, changed: asyncio.Event, timeout: float = 60) -> None:
+async def _until(predicate: Any, changed: asyncio.Event, timeout: float = 60, explain: Any = None) -> None:
+    """Until ``predicate()``; on timeout the failure says what the engines were doing (``explain()``)."""
+
     async def loop() -> None:
         while not predicate():
             changed.clear()
-            with __import__("contextlib").suppress(TimeoutError):
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(changed.wait(), timeout=0.2)  # re-check the database now and then
 
-    await asyncio.wait_for(loop(), timeout=timeout)
+    try:
+        await asyncio.wait_for(loop(), timeout=timeout)
+    except TimeoutError:
+        details = explain() if explain is not None else ""
+        raise AssertionError(f"not reached within {timeout} s\n{details}") from None
+
+
+def _engines_report(dovecot: DovecotServer, events: list[ChangeEvent]) -> str:
+    """Where every task of this loop waits, each folder's sync cursor, the bus's events and Dovecot's log."""
+    stacks = []
+    for task in asyncio.all_tasks():
+        out = io.StringIO()
+        task.print_stack(limit=12, file=out)
+        stacks.append(out.getvalue())
+    cursors = [
+        (s.key, s.last_uid, s.highest_modseq, s.last_success_at, s.last_error) for s in SyncState.select()
+    ]
+    said = [(e.kind, e.account_id, e.message) for e in events[-30:]]
+    return "\n".join(
+        ["TASKS", *stacks, f"CURSORS {cursors}", f"EVENTS {said}", "DOVECOT", dovecot.log_tail(80)]
+    )
 
 
 @pytest.mark.parametrize("with_lock", [True, False], ids=["lock", "claims-only"])
@@ -188,10 +213,12 @@ def test_a_second_window_leaves_the_sync_to_the_first_and_takes_over_when_it_clo
     smtp_server: SmtpServer,
     smtp_account: Account,
     monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     """Two engines with the profile's lock, as two windows: the second says another copy syncs; a reply it
     queues (without waking anyone) goes out through the first; when the first stops the second takes over."""
     monkeypatch.setattr(engine_module, "LOCK_RETRY", 0.2)
+    caplog.set_level(logging.DEBUG, logger="inbox_app.sync")  # shown if it fails: what each loop decided
     user, password = mail_user
     dovecot.append(user, password, "INBOX", make_mail(1))
 
@@ -222,7 +249,9 @@ def test_a_second_window_leaves_the_sync_to_the_first_and_takes_over_when_it_clo
             None, dovecot.append, user, password, "INBOX", make_mail(2)
         )
         await _until(
-            lambda: Message.select().where(Message.remote_id == "<msg2@example.net>").exists(), changed
+            lambda: Message.select().where(Message.remote_id == "<msg2@example.net>").exists(),
+            changed,
+            explain=lambda: _engines_report(dovecot, second_events),
         )
         stop_second.set()
         await asyncio.wait_for(running_second, timeout=30)

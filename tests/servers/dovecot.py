@@ -228,12 +228,12 @@ class DovecotServer:
             if self._process.poll() is not None:
                 err = self._process.stderr.read().decode(errors="replace") if self._process.stderr else ""
                 self._process = None
-                raise RuntimeError(f"Dovecot exited at start: {err}\n{self._log_tail()}")
+                raise RuntimeError(f"Dovecot exited at start: {err}\n{self.log_tail()}")
             if _accepts_connections(self.host, self.port):
                 return
             if time.monotonic() > deadline:
                 self.stop()
-                raise TimeoutError(f"Dovecot did not listen on {self.port} in time\n{self._log_tail()}")
+                raise TimeoutError(f"Dovecot did not listen on {self.port} in time\n{self.log_tail()}")
             time.sleep(0.02)  # polling for readiness of a process we just started
 
     def stop(self) -> None:
@@ -390,7 +390,7 @@ class DovecotServer:
             for name in dirnames + (filenames if files else []):
                 os.chown(os.path.join(dirpath, name), MAIL_UID, MAIL_GID)
 
-    def _log_tail(self, lines: int = 20) -> str:
+    def log_tail(self, lines: int = 20) -> str:
         try:
             return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
         except OSError:

@@ -408,6 +408,24 @@ def test_idle_wait_wakes_on_an_expunge_reported_as_vanished(
     asyncio.run(scenario())
 
 
+def test_mail_that_came_between_select_and_idle_is_reported_at_once(
+    dovecot: DovecotServer, mail_user: tuple[str, str], imap_settings: ImapSettings
+) -> None:
+    """Dovecot says nothing in IDLE about a change made before IDLE began (it tells only at DONE): without the
+    NOOP before IDLE, this mail waited for the whole IDLE (24 min in the app, 60 s here)."""
+    user, password = mail_user
+
+    async def scenario() -> None:
+        async with ImapConnection(imap_settings) as conn:
+            await conn.select("INBOX")
+            await asyncio.to_thread(dovecot.append, user, password, "INBOX", make_mail(1))
+            assert await asyncio.wait_for(conn.idle_wait(60), timeout=10) is True
+            # Reported once: the next IDLE waits for a new change.
+            assert await asyncio.wait_for(conn.idle_wait(0.3), timeout=10) is False
+
+    asyncio.run(scenario())
+
+
 def test_idle_wait_polls_with_noop_when_idle_is_not_offered(
     dovecot: DovecotServer, mail_user: tuple[str, str], imap_settings: ImapSettings
 ) -> None:

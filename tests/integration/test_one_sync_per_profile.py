@@ -22,6 +22,7 @@ import signal
 import subprocess
 import sys
 from collections import Counter
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -111,7 +112,12 @@ def test_concurrent_sync_once_delivers_every_reply_once(
     assert all("replies sent" in out or ELSEWHERE in out for out, _err in outputs)
 
 
-async def _until(predicate: Any, changed: asyncio.Event, timeout: float = 60, explain: Any = None) -> None:
+async def _until(
+    predicate: Callable[[], object],
+    changed: asyncio.Event,
+    timeout: float = 60,
+    explain: Callable[[], str] | None = None,
+) -> None:
     """Until ``predicate()``; on timeout the failure says what the engines were doing (``explain()``)."""
 
     async def loop() -> None:
